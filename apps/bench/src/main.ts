@@ -1,0 +1,9 @@
+// Entry point of `pnpm bench <name> [flags]`: each benchmark lives in `<name>-bench.ts` and prints one JSON line.
+const name = process.argv[2];
+const known = ["core", "wal"];
+if (!name || !known.includes(name)) {
+  console.error(`usage: pnpm bench <${known.join("|")}> [flags]`);
+  process.exit(2);
+}
+const mod = (await import(`./${name}-bench.ts`)) as { main(argv: string[]): Promise<void> };
+await mod.main(process.argv.slice(3));
