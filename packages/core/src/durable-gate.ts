@@ -1,0 +1,81 @@
+import type { EffectSink, PersistRecord } from "./effects.ts";
+import type { Message } from "./messages.ts";
+import type { GroupId, Lsn, Pid } from "./types.ts";
+
+/**
+ * Numbers every record a replica asks to persist, and holds back every message that depends on durability
+ * (promises, grants, acks, prepare replies) until the host says the records issued before it are durable.
+ * It also tracks the durable end of the log, which a leader counts as its own position.
+ */
+export class DurableGate {
+  private lastSeq = 0;
+  private durableSeqValue = 0;
+  private held: Array<{ seq: number; message: Message }> = [];
+  private heldHead = 0;
+  private marks: Array<{ seq: number; end: Lsn; lastPid: Pid }> = [];
+  private marksHead = 0;
+  private durableEndValue: Lsn;
+  private durableLastPidValue: Pid;
+  /** Test-only fault: let messages leave before their records are durable (a guard test must catch it). */
+  unsafeSendEarly = false;
+
+  constructor(
+    private readonly group: GroupId,
+    private readonly sink: EffectSink,
+    end: Lsn,
+    lastPid: Pid,
+  ) {
+    this.durableEndValue = end;
+    this.durableLastPidValue = lastPid;
+  }
+
+  get durableSeq(): number {
+    return this.durableSeqValue;
+  }
+  get durableEnd(): Lsn {
+    return this.durableEndValue;
+  }
+  get durableLastPid(): Pid {
+    return this.durableLastPidValue;
+  }
+  /** True when every record asked for so far is durable. */
+  get settled(): boolean {
+    return this.durableSeqValue >= this.lastSeq;
+  }
+
+  /** Asks the host to persist a record; `logEnd` is the log's end after it, for records that change the log. */
+  persist(record: PersistRecord, logEnd?: { end: Lsn; lastPid: Pid }): number {
+    const seq = ++this.lastSeq;
+    if (logEnd) this.marks.push({ seq, end: logEnd.end, lastPid: logEnd.lastPid });
+    this.sink.persist(this.group, seq, record);
+    return seq;
+  }
+
+  /** Sends once everything persisted so far is durable. */
+  sendWhenDurable(message: Message): void {
+    if (this.settled || this.unsafeSendEarly) this.sink.send(message);
+    else this.held.push({ seq: this.lastSeq, message });
+  }
+
+  /** The host reports records up to `seq` durable: releases held messages and advances the durable end. */
+  durable(seq: number): void {
+    if (seq <= this.durableSeqValue) return;
+    this.durableSeqValue = Math.min(seq, this.lastSeq);
+    while (this.marksHead < this.marks.length && this.marks[this.marksHead]!.seq <= this.durableSeqValue) {
+      const m = this.marks[this.marksHead++]!;
+      this.durableEndValue = m.end;
+      this.durableLastPidValue = m.lastPid;
+    }
+    if (this.marksHead > 256 && this.marksHead * 2 > this.marks.length) {
+      this.marks = this.marks.slice(this.marksHead);
+      this.marksHead = 0;
+    }
+    while (this.heldHead < this.held.length && this.held[this.heldHead]!.seq <= this.durableSeqValue) {
+      this.sink.send(this.held[this.heldHead++]!.message);
+    }
+    if (this.heldHead === this.held.length) {
+      this.held = [];
+      this.heldHead = 0;
+    }
+  }
+}

@@ -1,0 +1,56 @@
+import type { GroupEntry } from "./group-entry.ts";
+import type { Message } from "./messages.ts";
+import type { BaseInfo, ConfigVersion, DurableMeta, GroupId, Lsn, Millis, Pid, ReplicaId } from "./types.ts";
+
+/** What a replica asks its host to make durable, in order. */
+export type PersistRecord =
+  | { readonly kind: "meta"; readonly meta: DurableMeta }
+  | { readonly kind: "entry"; readonly entry: GroupEntry }
+  | { readonly kind: "truncate"; readonly lsn: Lsn }
+  | { readonly kind: "base"; readonly base: BaseInfo; readonly reset: boolean };
+
+/** The explicit result of appends: every append this replica issued in [from, to) under `pid`. */
+export interface AppendResult {
+  readonly group: GroupId;
+  readonly outcome: "committed" | "failed" | "indeterminate";
+  readonly pid: Pid;
+  readonly from: Lsn;
+  readonly to: Lsn;
+}
+
+export type Role = "follower" | "candidate" | "leader" | "pendingFollower";
+
+export type ReplicaEvent =
+  | {
+      readonly type: "role";
+      readonly group: GroupId;
+      readonly role: Role;
+      readonly pid: Pid;
+      readonly at: Millis;
+    }
+  | { readonly type: "halted"; readonly group: GroupId; readonly reason: string }
+  | { readonly type: "rebuilt"; readonly group: GroupId; readonly base: BaseInfo }
+  | { readonly type: "rejected"; readonly group: GroupId; readonly from: ReplicaId; readonly reason: string }
+  | {
+      readonly type: "config";
+      readonly group: GroupId;
+      readonly version: ConfigVersion;
+      readonly committed: boolean;
+    }
+  | { readonly type: "truncated"; readonly group: GroupId; readonly lsn: Lsn; readonly role: Role }
+  | { readonly type: "committed"; readonly group: GroupId; readonly committedEnd: Lsn };
+
+/**
+ * The host side of a replica: every effect goes out through here. The core never waits on it.
+ * Contract: records passed to `persist` are written in order; when everything up to `seq` is durable
+ * the host calls `replica.durable(seq)`. Messages passed to `send` may leave at once: the core holds back
+ * anything that depends on durability until then.
+ */
+export interface EffectSink {
+  persist(group: GroupId, seq: number, record: PersistRecord): void;
+  send(message: Message): void;
+  result(result: AppendResult): void;
+  event(event: ReplicaEvent): void;
+  /** The replica wants `tick` no later than `at` (replaces any earlier request). */
+  wake(group: GroupId, at: Millis): void;
+}

@@ -1,0 +1,315 @@
+import type { VoteReply, VoteRequest } from "./messages.ts";
+import type { Prng } from "./prng.ts";
+import type { MemberConfig, Millis, ReplicaId } from "./types.ts";
+import { compareVersion } from "./types.ts";
+
+/** Lease timing; OceanBase runs a 4 s lease renewed every 250-500 ms. */
+export interface LeaseOptions {
+  readonly leaseMs: number;
+  readonly renewMs: number;
+  /** Bound on clock rate error between any two nodes, as a ratio (0.01 = 1%). */
+  readonly maxDrift: number;
+  /** Taken off every lease on top of the drift allowance. */
+  readonly leaseGuardMs: number;
+  /** How long a member collects competing requests before granting the highest priority one. */
+  readonly voteWindowMs: number;
+  /** Random extra delay before standing for election, so candidates rarely collide. */
+  readonly electionJitterMs: number;
+}
+
+/** What the election needs from its replica. */
+export interface ElectionHost {
+  readonly self: ReplicaId;
+  config(): MemberConfig;
+  send(
+    message: Omit<VoteRequest, "group" | "inc"> | Omit<VoteReply, "group" | "inc">,
+    durable: boolean,
+  ): void;
+  /** Persists the highest ballot (a grant must not leave before it is durable). */
+  persistBallot(): void;
+  onLeaseWon(now: Millis): void;
+  onLeaseLost(now: Millis): void;
+  /** May this replica stand for election now (a voting member, not halted, not already holding a role)? */
+  mayStand(): boolean;
+}
+
+interface Grant {
+  to: ReplicaId;
+  ballot: number;
+  expires: Millis;
+}
+
+/**
+ * Priority + lease election, Basic-Paxos style: members grant a lease for a ballot; a majority of grants is a
+ * lease. A member never grants a new leader while a lease it granted to another is unexpired, and a lease
+ * counted by its holder lasts L(1 - 2 drift) - guard from when the request was sent, so leases never overlap
+ * in real time while clocks drift within bounds.
+ */
+export class Election {
+  highestBallot: number;
+  private grant: Grant | undefined;
+  private silentUntil: Millis;
+  private window: { closesAt: Millis; requests: VoteRequest[] } | undefined;
+  private preferred: { id: ReplicaId; until: Millis } | undefined;
+  /** Own candidacy / leadership. */
+  private ballot = 0;
+  private seq = 0;
+  private sentAt = new Map<number, Millis>();
+  private grants = new Map<ReplicaId, Millis>();
+  private held = false;
+  /** A campaign not yet won: it ends (and its self-grant is released) at this time. */
+  private campaignEndsAt = Number.POSITIVE_INFINITY;
+  private nextRenewAt = Number.POSITIVE_INFINITY;
+  private electionDueAt: Millis;
+  priority: number;
+
+  constructor(
+    private readonly host: ElectionHost,
+    private readonly opts: LeaseOptions,
+    private readonly prng: Prng,
+    highestBallot: number,
+    priority: number,
+    now: Millis,
+  ) {
+    this.highestBallot = highestBallot;
+    this.priority = priority;
+    // A restarted, newly added or recreated replica grants nothing for one lease: it may have granted a
+    // lease before it lost its memory.
+    this.silentUntil = now + opts.leaseMs;
+    this.electionDueAt = this.silentUntil + this.jitter();
+  }
+
+  get leaseHeld(): boolean {
+    return this.held;
+  }
+  get myBallot(): number {
+    return this.ballot;
+  }
+  /** Whom this replica currently grants its lease to, if anyone (for leader hints). */
+  grantedTo(now: Millis): ReplicaId | undefined {
+    return this.grant && now < this.grant.expires ? this.grant.to : undefined;
+  }
+
+  /** End of the lease this replica holds: the quorum-th latest grant expiry among current members. */
+  leaseEnd(): Millis {
+    if (!this.held) return Number.NEGATIVE_INFINITY;
+    const cfg = this.host.config();
+    const expiries = cfg.members
+      .map((m) => this.grants.get(m) ?? Number.NEGATIVE_INFINITY)
+      .sort((a, b) => b - a);
+    const q = Math.floor(cfg.replicaNum / 2) + 1;
+    return expiries[q - 1] ?? Number.NEGATIVE_INFINITY;
+  }
+
+  /** Checked at every use: the role alone is not enough. */
+  leaseValid(now: Millis): boolean {
+    return this.held && now < this.leaseEnd();
+  }
+
+  nextDeadline(): Millis {
+    let t = this.held
+      ? Math.min(this.nextRenewAt, this.leaseEnd())
+      : Math.min(this.electionDueAt, this.campaignEndsAt);
+    if (this.window) t = Math.min(t, this.window.closesAt);
+    return t;
+  }
+
+  tick(now: Millis): void {
+    if (this.window && now >= this.window.closesAt) this.closeWindow(now);
+    if (this.held) {
+      if (now >= this.leaseEnd()) {
+        this.drop();
+        this.electionDueAt = now + this.jitter();
+        this.host.onLeaseLost(now);
+      } else if (now >= this.nextRenewAt) this.request(now, true);
+    } else if (now >= this.campaignEndsAt) {
+      this.abandonCampaign(now);
+    } else if (now >= this.electionDueAt) {
+      this.electionDueAt = now + this.opts.leaseMs / 2 + this.jitter();
+      if (this.mayCampaign(now)) this.campaign(now);
+    }
+  }
+
+  /** Leader transfer: the target stands at once. */
+  standNow(now: Millis, releasedBy: ReplicaId, ballot: number): void {
+    this.release(releasedBy, ballot, undefined, now);
+    if (!this.held && this.mayCampaign(now)) this.campaign(now);
+  }
+
+  /** Gives up the lease (transfer or step down); the caller changes the role. */
+  drop(): void {
+    this.held = false;
+    this.campaignEndsAt = Number.POSITIVE_INFINITY;
+    this.grants.clear();
+    this.nextRenewAt = Number.POSITIVE_INFINITY;
+  }
+
+  /** The current lease holder abdicated in favour of `target`. */
+  release(from: ReplicaId, ballot: number, target: ReplicaId | undefined, now: Millis): void {
+    if (this.grant && this.grant.to === from && this.grant.ballot === ballot) {
+      this.grant = undefined;
+      this.electionDueAt = now + this.jitter();
+    }
+    if (target !== undefined) this.preferred = { id: target, until: now + this.opts.leaseMs };
+  }
+
+  /** After hearing from a leader, do not stand before its lease could have run out. */
+  heardFromLeader(now: Millis): void {
+    this.electionDueAt = Math.max(this.electionDueAt, now + this.opts.leaseMs + this.jitter());
+  }
+
+  private mayCampaign(now: Millis): boolean {
+    if (now < this.silentUntil || !this.host.mayStand()) return false;
+    return !(this.grant && this.grant.to !== this.host.self && now < this.grant.expires);
+  }
+
+  private jitter(): Millis {
+    return this.prng.next() * this.opts.electionJitterMs;
+  }
+
+  private campaign(now: Millis): void {
+    this.ballot = this.highestBallot + 1;
+    this.highestBallot = this.ballot;
+    this.grants.clear();
+    this.campaignEndsAt = now + this.opts.voteWindowMs * 4;
+    this.request(now, false);
+  }
+
+  /**
+   * A campaign that did not win in time gives back its own vote, or every member holding a self-grant would
+   * block the others for a whole lease (split votes forever). Safe: we stop counting our own grant too, and
+   * late replies for this ballot are ignored.
+   */
+  private abandonCampaign(now: Millis): void {
+    this.campaignEndsAt = Number.POSITIVE_INFINITY;
+    this.grants.clear();
+    this.sentAt.clear();
+    if (this.grant && this.grant.to === this.host.self && this.grant.ballot === this.ballot)
+      this.grant = undefined;
+    this.electionDueAt = Math.min(this.electionDueAt, now + this.jitter());
+  }
+
+  private request(now: Millis, renew: boolean): void {
+    const seq = ++this.seq;
+    this.sentAt.set(seq, now);
+    this.sentAt.delete(seq - 64);
+    this.nextRenewAt = renew || this.held ? now + this.opts.renewMs : Number.POSITIVE_INFINITY;
+    const cfg = this.host.config();
+    for (const to of cfg.members) {
+      this.host.send(
+        {
+          type: "vote",
+          from: this.host.self,
+          to,
+          ballot: this.ballot,
+          priority: this.priority,
+          seq,
+          renew,
+          cfg: cfg.version,
+        },
+        false,
+      );
+    }
+  }
+
+  onRequest(req: VoteRequest, now: Millis): void {
+    if (now < this.silentUntil) return;
+    const cfg = this.host.config();
+    if (!cfg.members.includes(req.from)) return this.reply(req, false, false);
+    const g = this.grant;
+    const busy = g !== undefined && g.to !== req.from && now < g.expires;
+    if (req.renew && g && g.to === req.from && g.ballot === req.ballot) {
+      g.expires = Math.max(g.expires, now + this.opts.leaseMs);
+      return this.reply(req, true, true);
+    }
+    if (busy || req.ballot < this.highestBallot || compareVersion(req.cfg, cfg.version) < 0) {
+      return this.reply(req, false, false);
+    }
+    if (req.renew) {
+      // A sitting leader whose grant lapsed here (we restarted or it expired): no contest to wait for.
+      return this.grantTo(req, now);
+    }
+    if (!this.window) this.window = { closesAt: now + this.opts.voteWindowMs, requests: [] };
+    this.window.requests.push(req);
+  }
+
+  private closeWindow(now: Millis): void {
+    const requests = this.window!.requests;
+    this.window = undefined;
+    const preferred = this.preferred && now < this.preferred.until ? this.preferred.id : undefined;
+    const rank = (r: VoteRequest) => [r.from === preferred ? 1 : 0, r.priority, r.ballot] as const;
+    let best: VoteRequest | undefined;
+    for (const r of requests) {
+      if (!best) best = r;
+      else {
+        const a = rank(r);
+        const b = rank(best);
+        if (
+          a[0] !== b[0]
+            ? a[0] > b[0]
+            : a[1] !== b[1]
+              ? a[1] > b[1]
+              : a[2] !== b[2]
+                ? a[2] > b[2]
+                : r.from < best.from
+        ) {
+          best = r;
+        }
+      }
+    }
+    const g = this.grant;
+    const busy = best !== undefined && g !== undefined && g.to !== best.from && now < g.expires;
+    for (const r of requests) {
+      if (r === best && !busy) this.grantTo(r, now);
+      else this.reply(r, false, false);
+    }
+    for (const r of requests) this.highestBallot = Math.max(this.highestBallot, r.ballot);
+  }
+
+  private grantTo(req: VoteRequest, now: Millis): void {
+    this.highestBallot = Math.max(this.highestBallot, req.ballot);
+    this.grant = { to: req.from, ballot: req.ballot, expires: now + this.opts.leaseMs };
+    this.electionDueAt = Math.max(this.electionDueAt, this.grant.expires + this.jitter());
+    this.host.persistBallot();
+    this.reply(req, true, true);
+  }
+
+  private reply(req: VoteRequest, granted: boolean, durable: boolean): void {
+    this.host.send(
+      {
+        type: "voteReply",
+        from: this.host.self,
+        to: req.from,
+        ballot: req.ballot,
+        seq: req.seq,
+        granted,
+        highestBallot: this.highestBallot,
+        cfg: this.host.config().version,
+      },
+      durable,
+    );
+  }
+
+  onReply(rep: VoteReply, now: Millis): void {
+    if (!rep.granted) {
+      if (rep.highestBallot > this.highestBallot) this.highestBallot = rep.highestBallot;
+      return;
+    }
+    if (rep.ballot !== this.ballot) return;
+    const sent = this.sentAt.get(rep.seq);
+    if (sent === undefined) return;
+    const expires = sent + this.opts.leaseMs * (1 - 2 * this.opts.maxDrift) - this.opts.leaseGuardMs;
+    if (expires <= now) return;
+    this.grants.set(rep.from, Math.max(this.grants.get(rep.from) ?? 0, expires));
+    if (!this.held) {
+      const cfg = this.host.config();
+      const live = cfg.members.filter((m) => (this.grants.get(m) ?? 0) > now).length;
+      if (live >= Math.floor(cfg.replicaNum / 2) + 1 && this.host.mayStand()) {
+        this.held = true;
+        this.campaignEndsAt = Number.POSITIVE_INFINITY;
+        this.nextRenewAt = now + this.opts.renewMs;
+        this.host.onLeaseWon(now);
+      }
+    }
+  }
+}

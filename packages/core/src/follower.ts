@@ -1,0 +1,144 @@
+import { type GroupEntry, groupEntryProblem } from "./group-entry.ts";
+import type { Ack, CommitInfo, Push, Rebuild } from "./messages.ts";
+import type { Replica } from "./replica.ts";
+import type { Lsn, Pid, ReplicaId } from "./types.ts";
+
+/** Refuses a push: tells the leader where to resend from (a gap or a conflicting run), or the higher pid. */
+function refuse(r: Replica, to: ReplicaId, pid: Pid, retryFrom: Lsn): void {
+  const ack: Ack = {
+    type: "ack",
+    group: r.group,
+    inc: r.inc,
+    from: r.self,
+    to,
+    pid,
+    ok: false,
+    end: -1,
+    committedEnd: r.committedEnd,
+    retryFrom: Math.max(0, retryFrom),
+    promised: r.promisedPid,
+  };
+  r.send(ack);
+}
+
+/** Acks the durable end of the prefix checked against `pid`; leaves only once that prefix is durable. */
+function ack(r: Replica, to: ReplicaId, pid: Pid): void {
+  r.gate.sendWhenDurable({
+    type: "ack",
+    group: r.group,
+    inc: r.inc,
+    from: r.self,
+    to,
+    pid,
+    ok: true,
+    end: r.checkedEnd,
+    committedEnd: r.committedEnd,
+    retryFrom: 0,
+    promised: r.promisedPid,
+  });
+}
+
+/** Where a leader should resend from when our log does not match at `prevLsn` (Raft's conflicting-run hint). */
+function retryHint(r: Replica, prevLsn: Lsn): Lsn {
+  if (prevLsn > r.log.end) return r.log.end;
+  const run = r.log.runStart(Math.max(r.log.base.lsn, prevLsn - 1));
+  // Below the committed end every log agrees, so never ask for more than that.
+  return Math.max(run, Math.min(r.committedEnd, prevLsn), r.log.base.lsn);
+}
+
+/** Common to every message from a leader: the pid check. Returns false if the message is stale. */
+function fromLeader(r: Replica, m: { from: ReplicaId; pid: Pid }): boolean {
+  if (m.pid < r.promisedPid) return false;
+  if (m.pid === r.myPid && (r.role === "leader" || r.role === "candidate")) {
+    r.reject(m, `a second leader claims my pid ${m.pid}`);
+    return false;
+  }
+  r.adoptPid(m.pid);
+  r.leaderHint = m.from;
+  r.election.heardFromLeader(r.now);
+  if (r.checkedPid !== m.pid) {
+    r.checkedPid = m.pid;
+    r.checkedEnd = -1;
+  }
+  return true;
+}
+
+function markChecked(r: Replica, end: Lsn): void {
+  if (end > r.checkedEnd) r.checkedEnd = end;
+}
+
+export function onPush(r: Replica, m: Push): void {
+  if (m.pid < r.promisedPid) return refuse(r, m.from, m.pid, 0);
+  if (!fromLeader(r, m)) return;
+  let prevLsn = m.prevLsn;
+  let entries: readonly GroupEntry[] = m.entries;
+  if (prevLsn < r.log.base.lsn) {
+    // Everything below our base is committed and recycled here; skip to the base.
+    entries = entries.filter((e) => e.end > r.log.base.lsn);
+    if (entries.length > 0 && entries[0]!.lsn !== r.log.base.lsn)
+      return r.reject(m, "push straddles the base");
+    prevLsn = r.log.base.lsn;
+  } else if (prevLsn > r.log.end) {
+    return refuse(r, m.from, m.pid, r.log.end);
+  } else if (r.log.pidEndingAt(prevLsn) !== m.prevPid) {
+    return refuse(r, m.from, m.pid, retryHint(r, prevLsn));
+  }
+  let expected = prevLsn;
+  let prevAccum = r.log.accumEndingAt(prevLsn);
+  for (const e of entries) {
+    const problem =
+      e.lsn !== expected
+        ? "entries are not contiguous"
+        : e.pid > m.pid
+          ? "entry pid above the leader's"
+          : groupEntryProblem(e, prevAccum);
+    if (problem) return r.reject(m, problem);
+    expected = e.end;
+    prevAccum = e.accum;
+  }
+  for (const e of entries) {
+    const mine = r.log.startingAt(e.lsn);
+    if (mine && mine.pid === e.pid && mine.end === e.end) continue;
+    if (e.lsn < r.log.end && !r.truncate(e.lsn, m.pid)) return;
+    r.acceptEntry(e);
+  }
+  markChecked(r, expected);
+  follow(r, m.committedEnd);
+  ack(r, m.from, m.pid);
+}
+
+/** A follower's committed end: min(leader's committed end, end of its own checked prefix). */
+function follow(r: Replica, leaderCommitted: Lsn): void {
+  const c = Math.min(leaderCommitted, r.checkedEnd);
+  if (c > r.committedEnd) r.setCommitted(c);
+}
+
+export function onCommitInfo(r: Replica, m: CommitInfo): void {
+  if (!fromLeader(r, m)) return;
+  if (m.prevLsn > r.log.end || m.prevLsn < r.log.base.lsn || r.log.pidEndingAt(m.prevLsn) !== m.prevPid) {
+    return refuse(r, m.from, m.pid, retryHint(r, m.prevLsn));
+  }
+  markChecked(r, m.prevLsn);
+  follow(r, m.committedEnd);
+  ack(r, m.from, m.pid);
+}
+
+/** The leader recycled what we miss: start again from its base (a snapshot point). */
+export function onRebuild(r: Replica, m: Rebuild): void {
+  if (!fromLeader(r, m)) return;
+  const base = m.base;
+  if (
+    base.lsn <= r.committedEnd ||
+    (base.lsn <= r.log.end && base.lsn >= r.log.base.lsn && r.log.pidEndingAt(base.lsn) === base.pid)
+  ) {
+    // We still hold the leader's base point (or are committed past it): no rebuild, resend from there.
+    return refuse(r, m.from, m.pid, Math.max(base.lsn, r.committedEnd));
+  }
+  r.log.resetTo(base);
+  r.persist({ kind: "base", base, reset: true }, true);
+  r.pending.dropBelow(base.lsn);
+  r.checkedEnd = base.lsn;
+  r.sink.event({ type: "rebuilt", group: r.group, base });
+  r.setCommitted(base.lsn);
+  ack(r, m.from, m.pid);
+}

@@ -1,0 +1,35 @@
+/**
+ * @palf/core: one PALF replica as pure code. Events in (messages, ticks, durability reports, appends),
+ * effects out through an EffectSink (records to persist, messages to send, results, deadlines).
+ * No clocks, timers, files or sockets: the host supplies time, disk and network, which is what lets the
+ * simulator in @palf/testkit replay any run from a seed.
+ */
+export type { AppendResult, EffectSink, PersistRecord, ReplicaEvent, Role } from "./effects.ts";
+export type { LeaseOptions } from "./election.ts";
+export { entriesOf, GROUP_HEADER_BYTES, type GroupEntry, groupEntryProblem } from "./group-entry.ts";
+export {
+  ENTRY_HEADER_BYTES,
+  EntryKind,
+  encodedEntrySize,
+  type LogEntry,
+  type SessionTag,
+} from "./log-entry.ts";
+export {
+  applyChange,
+  type ConfigChange,
+  decodeConfig,
+  encodeConfig,
+  initialConfig,
+  isMember,
+  quorum,
+  replicasOf,
+} from "./member-config.ts";
+export { messageProblem } from "./message-check.ts";
+export type * from "./messages.ts";
+export { isLiveness } from "./messages.ts";
+export { type DurableImage, defaultLease, type ReplicaOptions } from "./options.ts";
+export { hashSeed, Prng } from "./prng.ts";
+export { type AdminOutcome, type AppendError, type AppendOutcome, Replica } from "./replica.ts";
+export { roleMachine } from "./role-machine.ts";
+export type * from "./types.ts";
+export { compareVersion } from "./types.ts";

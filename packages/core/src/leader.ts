@@ -1,0 +1,290 @@
+import { EntryKind } from "./log-entry.ts";
+import { applyChange, type ConfigChange, encodeConfig, isMember, replicasOf } from "./member-config.ts";
+import type { Ack, CommitInfo } from "./messages.ts";
+import { OpenGroupEntry } from "./open-group-entry.ts";
+import type { AdminOutcome, Progress, Replica } from "./replica.ts";
+import type { Lsn, MemberConfig, Millis, ReplicaId } from "./types.ts";
+
+/** The open group entry, created on the first append after a freeze. */
+export function openEntry(r: Replica, payloadBytes: number): OpenGroupEntry {
+  if (!r.open) r.open = new OpenGroupEntry(r.log.end, r.log.lastCsn, payloadBytes + 64);
+  return r.open;
+}
+
+/** Freezes the open group entry: into the local log, to disk, and to every follower that is in step. */
+export function freeze(r: Replica): void {
+  const o = r.open;
+  if (!o || o.count === 0) return;
+  r.open = undefined;
+  const ge = o.freeze(r.myPid, r.committedEnd, r.log.lastAccum);
+  r.acceptEntry(ge);
+  r.pending.issued(r.myPid, ge.lsn, ge.end);
+  pushNew(r, ge.lsn);
+}
+
+/** Appends a config or StartWorking entry as a group entry of its own. */
+export function appendControl(r: Replica, kind: EntryKind, config: MemberConfig): Lsn {
+  freeze(r);
+  const o = new OpenGroupEntry(r.log.end, r.log.lastCsn, 256);
+  o.add(kind, r.log.lastCsn + 1, encodeConfig(config), undefined);
+  const ge = o.freeze(r.myPid, r.committedEnd, r.log.lastAccum);
+  r.acceptEntry(ge);
+  syncProgress(r);
+  pushNew(r, ge.lsn);
+  return ge.end;
+}
+
+/** Keeps one Progress per replica of the current config (plus a member being added). */
+export function syncProgress(r: Replica): void {
+  const want = new Set(replicasOf(r.log.config));
+  if (r.configChange?.target) want.add(r.configChange.target);
+  want.delete(r.self);
+  for (const id of r.progress.keys()) if (!want.has(id)) r.progress.delete(id);
+  for (const id of want) {
+    if (!r.progress.has(id)) {
+      r.progress.set(id, {
+        nextLsn: r.log.end,
+        matchEnd: -1,
+        floor: r.log.end,
+        ackCommitted: 0,
+        lastSentAt: r.now,
+      });
+    }
+  }
+}
+
+/** Sends the group entry at `lsn` (the newest) to every peer whose stream is in step with it. */
+function pushNew(r: Replica, lsn: Lsn): void {
+  const ge = r.log.startingAt(lsn)!;
+  const prevPid = r.log.pidEndingAt(lsn)!;
+  for (const [to, p] of r.progress) {
+    if (p.nextLsn !== lsn) continue;
+    r.send({
+      type: "push",
+      group: r.group,
+      inc: r.inc,
+      from: r.self,
+      to,
+      pid: r.myPid,
+      prevLsn: lsn,
+      prevPid,
+      entries: [ge],
+      committedEnd: r.committedEnd,
+    });
+    p.nextLsn = ge.end;
+    p.lastSentAt = r.now;
+  }
+  r.lastPushedCommitted = r.committedEnd;
+}
+
+/** Sends a lagging peer the next batch from its nextLsn (or commit info if it has the whole log). */
+export function sendCatchUp(r: Replica, to: ReplicaId, p: Progress): void {
+  p.lastSentAt = r.now;
+  if (p.nextLsn < r.log.base.lsn) {
+    r.send({ type: "rebuild", group: r.group, inc: r.inc, from: r.self, to, pid: r.myPid, base: r.log.base });
+    return;
+  }
+  const entries = r.log.range(p.nextLsn, r.opts.maxPushBytes);
+  if (entries.length === 0) return sendCommitInfo(r, to, p);
+  r.send({
+    type: "push",
+    group: r.group,
+    inc: r.inc,
+    from: r.self,
+    to,
+    pid: r.myPid,
+    prevLsn: p.nextLsn,
+    prevPid: r.log.pidEndingAt(p.nextLsn)!,
+    entries,
+    committedEnd: r.committedEnd,
+  });
+  p.nextLsn = entries.at(-1)!.end;
+}
+
+/** Commit info anchored at what the peer acked, so it is never applied to an unchecked suffix. */
+function sendCommitInfo(r: Replica, to: ReplicaId, p: Progress): void {
+  const at = p.matchEnd >= 0 ? Math.min(p.matchEnd, r.log.end) : r.log.end;
+  const msg: CommitInfo = {
+    type: "commitInfo",
+    group: r.group,
+    inc: r.inc,
+    from: r.self,
+    to,
+    pid: r.myPid,
+    prevLsn: at,
+    prevPid: r.log.pidEndingAt(at)!,
+    committedEnd: r.committedEnd,
+  };
+  p.lastSentAt = r.now;
+  r.send(msg);
+}
+
+export function onAck(r: Replica, m: Ack): void {
+  if (m.promised > r.promisedPid) {
+    r.adoptPid(m.promised);
+    return;
+  }
+  if (!r.isServing() || m.pid !== r.myPid) return;
+  const p = r.progress.get(m.from);
+  if (!p) return;
+  if (m.ok) {
+    if (m.end > r.log.end) return r.reject(m, `ack beyond our log end (${m.end} > ${r.log.end})`);
+    if (m.end > p.matchEnd) p.matchEnd = m.end;
+    if (m.committedEnd > p.ackCommitted) p.ackCommitted = m.committedEnd;
+    if (p.nextLsn < p.matchEnd) p.nextLsn = p.matchEnd;
+    advanceCommit(r);
+    if (p.nextLsn === p.matchEnd && p.matchEnd < r.log.end) sendCatchUp(r, m.from, p);
+    return;
+  }
+  let retry = m.retryFrom;
+  if (retry < r.log.base.lsn) retry = -1;
+  else if (retry >= r.log.end) retry = r.log.end;
+  else retry = r.log.containing(retry)!.lsn;
+  p.floor = retry < 0 ? r.log.base.lsn : retry;
+  p.nextLsn = retry < 0 ? r.log.base.lsn - 1 : Math.max(retry, p.matchEnd);
+  sendCatchUp(r, m.from, p);
+  if (retry < 0) p.nextLsn = r.log.base.lsn;
+}
+
+/** Commit point = the quorum-th highest durable match, once our own StartWorking is on a quorum. */
+export function advanceCommit(r: Replica): void {
+  const cfg = r.log.config;
+  const ends: number[] = [];
+  for (const m of cfg.members)
+    ends.push(m === r.self ? r.gate.durableEnd : (r.progress.get(m)?.matchEnd ?? -1));
+  ends.sort((a, b) => b - a);
+  const c = ends[r.quorum() - 1] ?? -1;
+  // Commit only your own pid: nothing before StartWorking counts until StartWorking itself is on a quorum.
+  if (c > r.committedEnd && c >= r.startWorkingEnd) r.setCommitted(c);
+}
+
+export function onCommitted(r: Replica): void {
+  const cc = r.configChange;
+  if (cc?.appendedEnd !== undefined && r.committedEnd >= cc.appendedEnd) {
+    r.configChange = undefined;
+    syncProgress(r);
+    r.sink.event({ type: "config", group: r.group, version: cc.config.version, committed: true });
+  }
+}
+
+/** End of a loop turn: feedback freeze, membership barrier, transfer, and commit info for idle peers. */
+export function endTurn(r: Replica): void {
+  const o = r.open;
+  if (o && (r.gate.durableEnd >= r.log.end || o.bytes >= r.opts.maxGroupEntryBytes)) freeze(r);
+  if (r.configChange) stepConfigChange(r);
+  if (r.transfer) stepTransfer(r);
+  if (r.role === "leader" && r.committedEnd > r.lastPushedCommitted) {
+    for (const [to, p] of r.progress) {
+      if (p.nextLsn === p.matchEnd && p.ackCommitted < Math.min(r.committedEnd, p.matchEnd))
+        sendCommitInfo(r, to, p);
+    }
+    r.lastPushedCommitted = r.committedEnd;
+  }
+}
+
+/** Resends to peers that have not acked what they were sent (lost messages, restarts). */
+export function retransmit(r: Replica): void {
+  for (const [to, p] of r.progress) {
+    if (r.now < p.lastSentAt + r.opts.retransmitMs) continue;
+    if (p.matchEnd >= r.log.end && p.ackCommitted >= r.committedEnd) continue;
+    p.nextLsn = p.matchEnd >= 0 ? p.matchEnd : p.floor;
+    sendCatchUp(r, to, p);
+  }
+  if (r.configChange && r.role === "leader") stepConfigChange(r);
+  if (r.transfer) stepTransfer(r);
+}
+
+export function nextDeadline(r: Replica): Millis {
+  let at = Number.POSITIVE_INFINITY;
+  for (const p of r.progress.values()) {
+    if (p.matchEnd < r.log.end || p.ackCommitted < r.committedEnd)
+      at = Math.min(at, p.lastSentAt + r.opts.retransmitMs);
+  }
+  if (r.configChange?.appendedEnd === undefined && r.configChange) at = Math.min(at, r.configChange.deadline);
+  if (r.transfer) at = Math.min(at, r.transfer.deadline);
+  return at;
+}
+
+export function changeConfig(r: Replica, change: ConfigChange): AdminOutcome {
+  if (r.role !== "leader" || !r.election.leaseValid(r.now))
+    return { ok: false, code: "NOT_LEADER", reason: "not the leader" };
+  if (r.configChange || r.transfer) return { ok: false, code: "BUSY", reason: "another change is running" };
+  if (r.log.configLsn >= r.committedEnd)
+    return { ok: false, code: "BUSY", reason: "the last config is not committed yet" };
+  if ((change.type === "removeMember" || change.type === "demoteMember") && change.id === r.self) {
+    return { ok: false, code: "INVALID", reason: "transfer leadership before removing the leader" };
+  }
+  const version = { pid: r.myPid, seq: r.log.config.version.seq + 1 };
+  const next = applyChange(r.log.config, change, version);
+  if (typeof next === "string") return { ok: false, code: "INVALID", reason: next };
+  const target = change.type === "addMember" || change.type === "promoteLearner" ? change.id : undefined;
+  r.configChange = {
+    config: next,
+    target,
+    deadline: r.now + r.opts.configChangeTimeoutMs,
+    barrier: target === undefined,
+    appendedEnd: undefined,
+  };
+  syncProgress(r);
+  if (target) sendCatchUp(r, target, r.progress.get(target)!);
+  return { ok: true };
+}
+
+/** An added member first catches up, then appends wait for earlier entries to commit, then the config entry. */
+function stepConfigChange(r: Replica): void {
+  const cc = r.configChange!;
+  if (cc.appendedEnd !== undefined) return;
+  if (r.now >= cc.deadline) {
+    r.configChange = undefined;
+    syncProgress(r);
+    r.sink.event({ type: "config", group: r.group, version: cc.config.version, committed: false });
+    return;
+  }
+  if (!cc.barrier) {
+    const p = r.progress.get(cc.target!);
+    if (!p || p.matchEnd < r.committedEnd) return;
+    cc.barrier = true;
+  }
+  freeze(r);
+  if (r.committedEnd < r.log.end) return;
+  cc.appendedEnd = appendControl(r, EntryKind.config, cc.config);
+  r.sink.event({ type: "config", group: r.group, version: cc.config.version, committed: false });
+}
+
+export function transferLeader(r: Replica, target: ReplicaId): AdminOutcome {
+  if (r.role !== "leader" || !r.election.leaseValid(r.now))
+    return { ok: false, code: "NOT_LEADER", reason: "not the leader" };
+  if (target === r.self) return { ok: false, code: "INVALID", reason: "already the leader" };
+  if (!isMember(r.log.config, target))
+    return { ok: false, code: "INVALID", reason: `${target} is not a member` };
+  if (r.configChange || r.transfer) return { ok: false, code: "BUSY", reason: "another change is running" };
+  r.transfer = { target, deadline: r.now + r.opts.transferTimeoutMs };
+  stepTransfer(r);
+  return { ok: true };
+}
+
+/** Once the target holds our whole log: drop the lease first, then tell members to release it to the target. */
+function stepTransfer(r: Replica): void {
+  const t = r.transfer!;
+  if (r.now >= t.deadline) {
+    r.transfer = undefined;
+    return;
+  }
+  freeze(r);
+  const p = r.progress.get(t.target);
+  if (!p || p.matchEnd < r.log.end || r.gate.durableEnd < r.log.end) return;
+  const ballot = r.election.myBallot;
+  const members = r.log.config.members;
+  r.election.drop();
+  r.election.release(r.self, ballot, t.target, r.now);
+  r.transfer = undefined;
+  r.progress.clear();
+  r.startWorkingEnd = Number.POSITIVE_INFINITY;
+  r.transition({ type: "TRANSFER" });
+  for (const to of members) {
+    if (to === r.self) continue;
+    r.send({ type: "abdicate", group: r.group, inc: r.inc, from: r.self, to, ballot, target: t.target });
+  }
+  r.send({ type: "timeoutNow", group: r.group, inc: r.inc, from: r.self, to: t.target, ballot });
+  r.maybeResolved();
+}

@@ -1,0 +1,186 @@
+import { groupEntryProblem } from "./group-entry.ts";
+import * as leader from "./leader.ts";
+import { EntryKind } from "./log-entry.ts";
+import { isMember } from "./member-config.ts";
+import type { Fetch, FetchReply, Prepare, PrepareReply } from "./messages.ts";
+import type { Replica } from "./replica.ts";
+import type { Lsn, Millis, Pid, ReplicaId } from "./types.ts";
+
+/** A candidate's log reconfirmation: prepare, fetch from the chosen log, then StartWorking. */
+export interface ReconfirmState {
+  readonly pid: Pid;
+  phase: "prepare" | "fetch" | "startWorking";
+  readonly promises: Map<ReplicaId, { lastPid: Pid; end: Lsn }>;
+  deadline: Millis;
+  chosen: { id: ReplicaId; lastPid: Pid; end: Lsn } | undefined;
+  fetchFrom: Lsn;
+}
+
+/** Won the lease: send prepare(pid + 1) to every member, ourselves included (our promise counts once durable). */
+export function start(r: Replica, now: Millis): void {
+  const pid = Math.max(r.promisedPid, r.highestPidSeen) + 1;
+  r.rc = {
+    pid,
+    phase: "prepare",
+    promises: new Map(),
+    deadline: now + r.opts.prepareTimeoutMs,
+    chosen: undefined,
+    fetchFrom: 0,
+  };
+  for (const to of r.log.config.members) {
+    r.send({ type: "prepare", group: r.group, inc: r.inc, from: r.self, to, pid });
+  }
+}
+
+/** No majority in time, or the chosen log moved under us: try again with a higher pid while the lease holds. */
+export function restart(r: Replica, _why: string): void {
+  if (r.role !== "candidate" || !r.election.leaseValid(r.now)) {
+    if (r.rc) r.rc.deadline = Number.POSITIVE_INFINITY;
+    return;
+  }
+  start(r, r.now);
+}
+
+export function onPrepare(r: Replica, m: Prepare): void {
+  const reply = (ok: boolean): PrepareReply => ({
+    type: "prepareReply",
+    group: r.group,
+    inc: r.inc,
+    from: r.self,
+    to: m.from,
+    pid: m.pid,
+    ok,
+    promised: r.promisedPid,
+    lastPid: r.log.lastPid,
+    end: r.log.end,
+    baseLsn: r.log.base.lsn,
+  });
+  if (!isMember(r.log.config, m.from)) return r.reject(m, "prepare from a replica that is not a member");
+  if (m.pid <= r.promisedPid) return r.send(reply(false));
+  r.adoptPid(m.pid, m.from === r.self);
+  // The promise, and the log the reply describes, must be durable before the reply leaves.
+  r.gate.sendWhenDurable(reply(true));
+}
+
+export function onPrepareReply(r: Replica, m: PrepareReply): void {
+  if (m.promised > r.highestPidSeen) r.highestPidSeen = m.promised;
+  const rc = r.rc;
+  if (!rc || r.role !== "candidate" || rc.phase !== "prepare" || m.pid !== rc.pid) return;
+  if (!m.ok) {
+    if (m.promised >= rc.pid) restart(r, `member promised ${m.promised}`);
+    return;
+  }
+  if (!isMember(r.log.config, m.from)) return;
+  if (m.end < m.baseLsn) return r.reject(m, "prepare reply with end below base");
+  rc.promises.set(m.from, { lastPid: m.lastPid, end: m.end });
+  if (rc.promises.size < r.quorum() || !rc.promises.has(r.self)) return;
+  // Choose the log with the highest last pid, then the longest; prefer our own on a tie (it is the same log).
+  let best = { id: r.self, ...rc.promises.get(r.self)! };
+  for (const [id, p] of rc.promises) {
+    if (p.lastPid > best.lastPid || (p.lastPid === best.lastPid && p.end > best.end)) best = { id, ...p };
+  }
+  if (best.id === r.self) return finish(r);
+  rc.phase = "fetch";
+  rc.chosen = best;
+  rc.fetchFrom = Math.max(r.committedEnd, r.log.base.lsn);
+  sendFetch(r);
+}
+
+function sendFetch(r: Replica): void {
+  const rc = r.rc!;
+  rc.deadline = r.now + r.opts.prepareTimeoutMs;
+  const chosen = rc.chosen!;
+  r.send({
+    type: "fetch",
+    group: r.group,
+    inc: r.inc,
+    from: r.self,
+    to: chosen.id,
+    pid: rc.pid,
+    fromLsn: rc.fetchFrom,
+    toLsn: chosen.end,
+  });
+}
+
+/** Serves a candidate's fetch from our log; answered only once that log is durable. */
+export function onFetch(r: Replica, m: Fetch): void {
+  if (m.pid < r.promisedPid) return;
+  const base = r.log.base;
+  const reply = (fields: Pick<FetchReply, "prevPid" | "entries" | "base">): FetchReply => ({
+    type: "fetchReply",
+    group: r.group,
+    inc: r.inc,
+    from: r.self,
+    to: m.from,
+    pid: m.pid,
+    prevLsn: m.fromLsn,
+    ...fields,
+  });
+  if (m.fromLsn < base.lsn) return r.gate.sendWhenDurable(reply({ prevPid: -1, entries: [], base }));
+  const prevPid = m.fromLsn <= r.log.end ? r.log.pidEndingAt(m.fromLsn) : undefined;
+  if (prevPid === undefined) return r.gate.sendWhenDurable(reply({ prevPid: -1, entries: [] }));
+  r.gate.sendWhenDurable(reply({ prevPid, entries: r.log.range(m.fromLsn, r.opts.maxPushBytes, m.toLsn) }));
+}
+
+export function onFetchReply(r: Replica, m: FetchReply): void {
+  const rc = r.rc;
+  if (!rc || r.role !== "candidate" || rc.phase !== "fetch" || m.pid !== rc.pid || m.from !== rc.chosen?.id)
+    return;
+  if (m.prevLsn !== rc.fetchFrom) return; // an answer to an earlier fetch
+  if (m.base) {
+    // The chosen log was recycled past our committed end. If our log reaches its base point with the same
+    // pid, everything up to there is the same log: keep it and fetch from the base. Otherwise everything we
+    // hold at or above the base conflicts with the chosen log (so it is uncommitted) and below the base is
+    // covered by the chosen replica's snapshot: start from its base, as a rebuilt follower would.
+    const b = m.base;
+    if (b.lsn <= rc.fetchFrom || b.lsn > rc.chosen.end) return restart(r, "bad base in fetch reply");
+    if (!(b.lsn <= r.log.end && r.log.pidEndingAt(b.lsn) === b.pid)) {
+      r.log.resetTo(b);
+      r.persist({ kind: "base", base: b, reset: true }, true);
+      r.pending.dropBelow(b.lsn);
+      r.sink.event({ type: "rebuilt", group: r.group, base: b });
+    }
+    r.setCommitted(b.lsn);
+    rc.fetchFrom = b.lsn;
+    return sendFetch(r);
+  }
+  if (m.prevPid !== r.log.pidEndingAt(rc.fetchFrom) || m.entries.length === 0) {
+    return restart(r, "the chosen log does not continue our committed prefix");
+  }
+  let expected = rc.fetchFrom;
+  let prevAccum = r.log.accumEndingAt(expected);
+  for (const e of m.entries) {
+    const problem =
+      e.lsn !== expected
+        ? "entries are not contiguous"
+        : e.end > rc.chosen.end
+          ? "entries beyond the chosen end"
+          : groupEntryProblem(e, prevAccum);
+    if (problem) return r.reject(m, problem);
+    expected = e.end;
+    prevAccum = e.accum;
+  }
+  for (const e of m.entries) {
+    const mine = r.log.startingAt(e.lsn);
+    if (mine && mine.pid === e.pid && mine.end === e.end) continue;
+    if (e.lsn < r.log.end && !r.truncate(e.lsn, rc.pid)) return;
+    r.acceptEntry(e);
+  }
+  rc.fetchFrom = expected;
+  if (rc.fetchFrom >= rc.chosen.end) finish(r);
+  else sendFetch(r);
+}
+
+/** Our log now equals the chosen one: cut any suffix it lacks, then replicate StartWorking with its config. */
+function finish(r: Replica): void {
+  const rc = r.rc!;
+  const end = rc.chosen?.end ?? r.log.end;
+  if (r.log.end > end && !r.truncate(end, rc.pid)) return;
+  rc.phase = "startWorking";
+  r.myPid = rc.pid;
+  r.progress.clear();
+  leader.syncProgress(r);
+  for (const p of r.progress.values()) p.lastSentAt = r.now;
+  r.startWorkingEnd = leader.appendControl(r, EntryKind.startWorking, r.log.config);
+  leader.advanceCommit(r);
+}

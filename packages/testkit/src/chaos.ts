@@ -1,0 +1,157 @@
+import type { ConfigChange, GroupId } from "@palf/core";
+import { type SimOptions, Simulation } from "./simulation.ts";
+
+/** One seeded run: random appends, faults and admin calls, then a healing phase that checks liveness. */
+export interface ChaosOptions extends SimOptions {
+  /** Number of workload and fault actions in the chaos phase. */
+  readonly steps: number;
+  /** Mean virtual milliseconds between actions. */
+  readonly stepMs?: number;
+  /** Sees the simulation after the run (debugging a seed). */
+  readonly inspect?: (sim: Simulation) => void;
+}
+
+export interface SeedReport {
+  readonly seed: number;
+  readonly violations: string[];
+  readonly appends: number;
+  readonly committed: number;
+  readonly failed: number;
+  readonly indeterminate: number;
+  readonly elections: number;
+  readonly rejected: number;
+  readonly events: number;
+  readonly virtualMs: number;
+}
+
+/** Runs one seed to completion and reports what the checkers found. */
+export function runChaos(opts: ChaosOptions): SeedReport {
+  const sim = new Simulation(opts);
+  const rng = sim.rng;
+  const leaseMs = 2000;
+  const nodeIds = [...sim.nodes.keys()];
+  const groups = sim.groupIds;
+  let t = leaseMs * 2;
+  const stepMs = opts.stepMs ?? 40;
+
+  const action = () => {
+    const g = rng.pick(groups);
+    const roll = rng.next();
+    if (roll < 0.6) {
+      const leader = sim.leaderOf(g);
+      const n = rng.int(1, 6);
+      for (let i = 0; i < n; i++)
+        sim.append(
+          g,
+          leader?.self ?? rng.pick(nodeIds),
+          rng.int(8, 300),
+          rng.chance(0.3) ? Math.floor(sim.now * 1000) : 0,
+        );
+    } else if (roll < 0.64) {
+      const up = nodeIds.filter((id) => sim.nodes.get(id)!.up);
+      if (up.length > 1) sim.crash(rng.pick(up));
+    } else if (roll < 0.7) {
+      const down = nodeIds.filter((id) => !sim.nodes.get(id)!.up);
+      if (down.length > 0) sim.restart(rng.pick(down));
+    } else if (roll < 0.73) {
+      sim.heal();
+      const side = nodeIds.filter(() => rng.chance(0.5));
+      sim.partition(side);
+    } else if (roll < 0.75) {
+      const a = rng.pick(nodeIds);
+      const b = rng.pick(nodeIds);
+      if (a !== b) sim.faults.blocked.add(`${a}>${b}`);
+    } else if (roll < 0.8) {
+      sim.heal();
+    } else if (roll < 0.83) {
+      sim.faults.drop = rng.pick([0, 0, 0.02, 0.1, 0.3]);
+      sim.faults.duplicate = rng.pick([0, 0.02, 0.1]);
+      sim.faults.corrupt = rng.pick([0, 0, 0.01, 0.05]);
+    } else if (roll < 0.88) {
+      const change = randomChange(sim, g, nodeIds, rng.next());
+      if (change) sim.changeConfig(g, change);
+    } else if (roll < 0.91) {
+      const leader = sim.leaderOf(g);
+      if (leader) {
+        const others = leader.log.config.members.filter((m) => m !== leader.self);
+        if (others.length > 0) {
+          const tl = sim.nodes.get(leader.self)!.local(sim.now);
+          leader.transferLeader(rng.pick(others), tl);
+          leader.endTurn(tl);
+        }
+      }
+    } else if (roll < 0.94) {
+      const r = sim.replica(rng.pick(nodeIds), g);
+      r?.setPriority(rng.int(0, 4));
+    } else {
+      const id = rng.pick(nodeIds);
+      const r = sim.replica(id, g);
+      if (r && r.committedEnd > r.log.base.lsn) {
+        const at = r.log.base.lsn + Math.floor(rng.next() * (r.committedEnd - r.log.base.lsn));
+        r.advanceBase(rng.chance(0.3) ? r.committedEnd : at, sim.nodes.get(id)!.local(sim.now));
+      }
+    }
+  };
+
+  for (let i = 0; i < opts.steps; i++) {
+    t += rng.next() * stepMs * 2;
+    sim.at(t, action);
+  }
+  sim.run(t);
+
+  // Heal everything and give the cluster time to elect leaders and resolve every append.
+  sim.heal();
+  sim.faults.drop = 0;
+  sim.faults.duplicate = 0;
+  sim.faults.corrupt = 0;
+  for (const id of nodeIds) sim.restart(id);
+  const healed = sim.now;
+  const settle = healed + leaseMs * 6;
+  for (const g of groups) {
+    for (let k = 1; k <= 3; k++)
+      sim.at(healed + leaseMs * 2 * k, () => sim.append(g, sim.leaderOf(g)?.self ?? nodeIds[0]!, 16));
+  }
+  sim.run(settle);
+  for (const g of groups) {
+    if (!sim.leaderOf(g))
+      sim.checker.fail(`liveness: group ${g} has no leader ${leaseMs * 6} ms after healing`);
+  }
+  sim.run(settle + leaseMs * 2);
+  sim.checkLogs();
+  sim.checker.finish(true);
+  opts.inspect?.(sim);
+  const c = sim.checker.counts();
+  return {
+    seed: opts.seed,
+    violations: sim.checker.violations,
+    appends: c.appends,
+    committed: c.committed,
+    failed: c.failed,
+    indeterminate: c.indeterminate,
+    elections: sim.checker.elections,
+    rejected: sim.checker.rejected,
+    events: sim.events,
+    virtualMs: Math.round(sim.now),
+  };
+}
+
+function randomChange(
+  sim: Simulation,
+  g: GroupId,
+  nodeIds: readonly string[],
+  roll: number,
+): ConfigChange | undefined {
+  const leader = sim.leaderOf(g);
+  if (!leader) return undefined;
+  const cfg = leader.log.config;
+  const outside = nodeIds.filter((id) => !cfg.members.includes(id) && !cfg.learners.includes(id));
+  const followers = cfg.members.filter((m) => m !== leader.self);
+  if (roll < 0.25 && outside.length > 0) return { type: "addLearner", id: outside[0]! };
+  if (roll < 0.45 && cfg.learners.length > 0) return { type: "promoteLearner", id: cfg.learners[0]! };
+  if (roll < 0.6 && cfg.learners.length > 0) return { type: "removeLearner", id: cfg.learners[0]! };
+  if (roll < 0.75 && outside.length > 0) return { type: "addMember", id: outside[0]! };
+  if (roll < 0.9 && cfg.members.length > 3 && followers.length > 0)
+    return { type: "removeMember", id: followers[0]! };
+  if (cfg.members.length > 3 && followers.length > 0) return { type: "demoteMember", id: followers[0]! };
+  return undefined;
+}

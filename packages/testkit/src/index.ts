@@ -1,0 +1,10 @@
+/**
+ * @palf/testkit: deterministic simulation of PALF groups. Simulated nodes with drifting clocks, a network
+ * that drops, duplicates, delays, reorders, corrupts and partitions, disks that lose unsynced writes on a
+ * crash; safety checkers on every step. Everything derives from one seed, so a failure replays exactly.
+ * Only tests and tools import this package.
+ */
+export { type ChaosOptions, runChaos, type SeedReport } from "./chaos.ts";
+export { type AppendRecord, Checker } from "./checker.ts";
+export { MutableImage } from "./durable-image.ts";
+export { type NetworkFaults, type SimOptions, Simulation } from "./simulation.ts";
