@@ -57,6 +57,8 @@ export class Election {
   private sentAt = new Map<number, Millis>();
   private grants = new Map<ReplicaId, Millis>();
   private held = false;
+  private leaseEndCache: Millis | undefined;
+  private leaseEndFor: MemberConfig | undefined;
   /** A campaign not yet won: it ends (and its self-grant is released) at this time. */
   private campaignEndsAt = Number.POSITIVE_INFINITY;
   private nextRenewAt = Number.POSITIVE_INFINITY;
@@ -94,6 +96,14 @@ export class Election {
   leaseEnd(): Millis {
     if (!this.held) return Number.NEGATIVE_INFINITY;
     const cfg = this.host.config();
+    // Checked on every append: recompute only when a grant or the config changed.
+    if (this.leaseEndFor === cfg && this.leaseEndCache !== undefined) return this.leaseEndCache;
+    this.leaseEndFor = cfg;
+    this.leaseEndCache = this.computeLeaseEnd(cfg);
+    return this.leaseEndCache;
+  }
+
+  private computeLeaseEnd(cfg: MemberConfig): Millis {
     const expiries = cfg.members
       .map((m) => this.grants.get(m) ?? Number.NEGATIVE_INFINITY)
       .sort((a, b) => b - a);
@@ -141,6 +151,7 @@ export class Election {
     this.held = false;
     this.campaignEndsAt = Number.POSITIVE_INFINITY;
     this.grants.clear();
+    this.leaseEndCache = undefined;
     this.nextRenewAt = Number.POSITIVE_INFINITY;
   }
 
@@ -171,6 +182,7 @@ export class Election {
     this.ballot = this.highestBallot + 1;
     this.highestBallot = this.ballot;
     this.grants.clear();
+    this.leaseEndCache = undefined;
     this.campaignEndsAt = now + this.opts.voteWindowMs * 4;
     this.request(now, false);
   }
@@ -183,6 +195,7 @@ export class Election {
   private abandonCampaign(now: Millis): void {
     this.campaignEndsAt = Number.POSITIVE_INFINITY;
     this.grants.clear();
+    this.leaseEndCache = undefined;
     this.sentAt.clear();
     if (this.grant && this.grant.to === this.host.self && this.grant.ballot === this.ballot)
       this.grant = undefined;
@@ -301,6 +314,7 @@ export class Election {
     const expires = sent + this.opts.leaseMs * (1 - 2 * this.opts.maxDrift) - this.opts.leaseGuardMs;
     if (expires <= now) return;
     this.grants.set(rep.from, Math.max(this.grants.get(rep.from) ?? 0, expires));
+    this.leaseEndCache = undefined;
     if (!this.held) {
       const cfg = this.host.config();
       const live = cfg.members.filter((m) => (this.grants.get(m) ?? 0) > now).length;

@@ -7,7 +7,7 @@ import type { Lsn, MemberConfig, Millis, ReplicaId } from "./types.ts";
 
 /** The open group entry, created on the first append after a freeze. */
 export function openEntry(r: Replica, payloadBytes: number): OpenGroupEntry {
-  if (!r.open) r.open = new OpenGroupEntry(r.log.end, r.log.lastCsn, payloadBytes + 64);
+  if (!r.open) r.open = new OpenGroupEntry(r.log.end, r.log.lastCsn, Math.max(payloadBytes + 64, r.lastGroupBytes));
   return r.open;
 }
 
@@ -16,6 +16,7 @@ export function freeze(r: Replica): void {
   const o = r.open;
   if (!o || o.count === 0) return;
   r.open = undefined;
+  r.lastGroupBytes = Math.min(o.bytes + (o.bytes >> 2), r.opts.maxGroupEntryBytes + 64 * 1024);
   const ge = o.freeze(r.myPid, r.committedEnd, r.log.lastAccum);
   r.acceptEntry(ge);
   r.pending.issued(r.myPid, ge.lsn, ge.end);

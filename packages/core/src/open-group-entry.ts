@@ -18,6 +18,7 @@ export class OpenGroupEntry {
     prevCsn: Csn,
     firstBytes: number,
   ) {
+    // Sized from the caller's estimate (the previous group entry), so a busy leader rarely regrows.
     this.buf = Buffer.allocUnsafe(Math.max(4096, firstBytes));
     this.maxCsnValue = prevCsn;
   }

@@ -90,6 +90,8 @@ export class Replica {
   // Leader and candidate state.
   myPid: Pid = 0;
   open: OpenGroupEntry | undefined;
+  /** Size hint for the next open group entry's buffer (the last one's size, plus a margin). */
+  lastGroupBytes = 0;
   progress = new Map<ReplicaId, Progress>();
   startWorkingEnd: Lsn = Number.POSITIVE_INFINITY;
   lastPushedCommitted: Lsn = 0;
