@@ -7,7 +7,8 @@ import type { Lsn, MemberConfig, Millis, ReplicaId } from "./types.ts";
 
 /** The open group entry, created on the first append after a freeze. */
 export function openEntry(r: Replica, payloadBytes: number): OpenGroupEntry {
-  if (!r.open) r.open = new OpenGroupEntry(r.log.end, r.log.lastCsn, Math.max(payloadBytes + 64, r.lastGroupBytes));
+  if (!r.open)
+    r.open = new OpenGroupEntry(r.log.end, r.log.lastCsn, Math.max(payloadBytes + 64, r.lastGroupBytes));
   return r.open;
 }
 
