@@ -4,6 +4,8 @@
  * No clocks, timers, files or sockets: the host supplies time, disk and network, which is what lets the
  * simulator in @palf/testkit replay any run from a seed.
  */
+
+export { baseProblem } from "./base-check.ts";
 export type { AppendResult, EffectSink, PersistRecord, ReplicaEvent, Role } from "./effects.ts";
 export type { LeaseOptions } from "./election.ts";
 export { entriesOf, GROUP_HEADER_BYTES, type GroupEntry, groupEntryProblem } from "./group-entry.ts";

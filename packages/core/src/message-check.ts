@@ -1,3 +1,4 @@
+import { baseProblem } from "./base-check.ts";
 import type { Message } from "./messages.ts";
 
 const isInt = (x: unknown): x is number => Number.isSafeInteger(x);
@@ -66,6 +67,7 @@ export function messageProblem(m: unknown): string | undefined {
         : "bad fetch";
     case "fetchReply":
       if (!isNat(x.pid) || !isNat(x.prevLsn) || !isInt(x.prevPid)) return "bad fetchReply";
+      if (x.base !== undefined && baseProblem(x.base)) return `bad fetchReply base: ${baseProblem(x.base)}`;
       return entriesProblem(x.entries);
     case "push":
       if (!isNat(x.pid) || x.pid < 1 || !isNat(x.prevLsn) || !isNat(x.prevPid) || !isNat(x.committedEnd))
@@ -84,18 +86,10 @@ export function messageProblem(m: unknown): string | undefined {
       return isNat(x.pid) && isNat(x.prevLsn) && isNat(x.prevPid) && isNat(x.committedEnd)
         ? undefined
         : "bad commitInfo";
-    case "rebuild": {
-      const b = x.base as unknown as Record<string, unknown> | undefined;
-      return isNat(x.pid) &&
-        b &&
-        isNat(b.lsn) &&
-        isNat(b.pid) &&
-        isNat(b.accum) &&
-        isNat(b.csn) &&
-        typeof b.config === "object"
+    case "rebuild":
+      return isNat(x.pid) && !baseProblem(x.base)
         ? undefined
-        : "bad rebuild";
-    }
+        : `bad rebuild: ${baseProblem(x.base) ?? "pid"}`;
     default:
       return "unknown message type";
   }

@@ -1,0 +1,41 @@
+/**
+ * @palf/transport: how palf nodes talk. A peer codec packs everything one shard sends to one peer node in
+ * one loop turn (pushes, acks, votes... for many groups) into one versioned frame, liveness first, cut
+ * below NATS's max payload, and validates every message on the way in (bad input is counted and dropped,
+ * never thrown). One Transport interface carries those frames on `palf.<cluster>.node.<nodeId>.<shard>`,
+ * client RPC, and the gts/events topics, over a real NATS server or over an in-process bus for the
+ * single-process demo and tests. It knows core's message types and nothing of storage or the node runtime.
+ */
+export { MemoryBus, MemoryTransport, type MemoryTransportOptions } from "./memory-transport.ts";
+export {
+  findNatsServer,
+  type NatsServerOptions,
+  type NatsServerProcess,
+  startNatsServer,
+} from "./nats-server-process.ts";
+export { connectNatsTransport, NatsTransport, type NatsTransportOptions } from "./nats-transport.ts";
+export {
+  DEFAULT_MAX_FRAME_BYTES,
+  type DecodedBatch,
+  type DecodeOptions,
+  decodeFrame,
+  encodeBatches,
+  FrameTooLargeError,
+  PEER_FRAME_VERSION,
+  type Rejection,
+} from "./peer-codec.ts";
+export { type NodeId, peerSubject, rpcSubject, type Topic, topicSubject } from "./subjects.ts";
+export type {
+  FrameHandler,
+  Logger,
+  MessagesHandler,
+  Outbound,
+  RpcHandler,
+  TopicHandler,
+  Transport,
+  TransportErrorCode,
+  TransportStats,
+  TransportStatus,
+  Unsubscribe,
+} from "./transport.ts";
+export { TransportError } from "./transport.ts";

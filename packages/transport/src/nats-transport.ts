@@ -1,0 +1,275 @@
+import {
+  ClosedConnectionError,
+  connect,
+  type NatsConnection,
+  type NodeConnectionOptions,
+  NoRespondersError,
+  RequestError,
+  TimeoutError,
+} from "@nats-io/transport-node";
+import type { Message } from "@palf/core";
+import { framesOf, sendAllYielding } from "./outbound.ts";
+import { DEFAULT_MAX_FRAME_BYTES, type DecodeOptions } from "./peer-codec.ts";
+import { PeerInbox } from "./peer-inbox.ts";
+import {
+  checkToken,
+  checkTopic,
+  type NodeId,
+  peerSubject,
+  peerWildcard,
+  rpcSubject,
+  shardOfSubject,
+  type Topic,
+  topicSubject,
+} from "./subjects.ts";
+import {
+  consoleLogger,
+  emptyStats,
+  type FrameHandler,
+  type Logger,
+  type MessagesHandler,
+  type Outbound,
+  type RpcHandler,
+  type TopicHandler,
+  type Transport,
+  TransportError,
+  type TransportStats,
+  type TransportStatus,
+  type Unsubscribe,
+} from "./transport.ts";
+
+export interface NatsTransportOptions {
+  readonly cluster: string;
+  readonly nodeId: NodeId;
+  /** e.g. "nats://10.0.0.1:4222" or several for a NATS cluster. */
+  readonly servers: string | readonly string[];
+  /**
+   * Passed through to the NATS client as is: credentials (`user`/`pass`, `token`, `authenticator` from
+   * `nkeyAuthenticator` / `credsAuthenticator`), `tls` (certFile, keyFile, caFile...), reconnect timing.
+   * The transport sets `servers`, a default `name`, and reconnects forever unless told otherwise.
+   */
+  readonly connection?: Omit<NodeConnectionOptions, "servers" | "port">;
+  /** Default DEFAULT_MAX_FRAME_BYTES; lowered to the server's max_payload if that is smaller. */
+  readonly maxFrameBytes?: number;
+  readonly decode?: DecodeOptions;
+  readonly log?: Logger;
+}
+
+/** Connects to NATS and subscribes to this node's peer subjects. Rejects if the first connect fails. */
+export async function connectNatsTransport(o: NatsTransportOptions): Promise<NatsTransport> {
+  const cluster = checkToken("cluster", o.cluster);
+  const nodeId = checkToken("node id", o.nodeId);
+  const nc = await connect({
+    name: `palf-${cluster}-${nodeId}`,
+    maxReconnectAttempts: -1,
+    ...o.connection,
+    servers: typeof o.servers === "string" ? o.servers : [...o.servers],
+  });
+  const transport = new NatsTransport(nc, { ...o, cluster, nodeId });
+  // The peer subscription is live at the server before anyone is told this node is up.
+  await transport.flush();
+  return transport;
+}
+
+/**
+ * The Transport over one NATS connection. Peer traffic arrives through one wildcard subscription per node
+ * with a callback (no async iterator); payloads carry all fields, no NATS headers (they halve publish rate).
+ */
+export class NatsTransport implements Transport {
+  readonly cluster: string;
+  readonly nodeId: NodeId;
+  readonly maxFrameBytes: number;
+  private readonly counters = emptyStats();
+  private readonly inbox: PeerInbox;
+  private readonly log: Logger;
+  private readonly statusHandlers = new Set<(s: TransportStatus) => void>();
+  private serving = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    o: NatsTransportOptions,
+  ) {
+    this.cluster = o.cluster;
+    this.nodeId = o.nodeId;
+    this.log = o.log ?? consoleLogger;
+    const wanted = o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    const serverMax = nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
+    this.maxFrameBytes = Math.min(wanted, serverMax);
+    if (wanted > serverMax)
+      this.log("warn", `maxFrameBytes ${wanted} lowered to the server's max_payload ${serverMax}`);
+    this.inbox = new PeerInbox(this.counters, this.log, {
+      // A peer may have been configured with a larger limit: accept what the server let through.
+      maxFrameBytes: Math.max(wanted, this.maxFrameBytes),
+      ...o.decode,
+    });
+    // Lives as long as the connection: close() drains it. The client re-subscribes after a reconnect.
+    nc.subscribe(peerWildcard(this.cluster, this.nodeId), {
+      callback: (err, msg) => {
+        if (err) this.emit({ type: "error", error: err });
+        else this.inbox.deliver(shardOfSubject(msg.subject), msg.data);
+      },
+    });
+    void this.watchStatus();
+  }
+
+  send(toNode: NodeId, shard: number, frameOrMessages: Uint8Array | readonly Message[]): void {
+    this.sendCounted({ toNode, shard, frameOrMessages });
+  }
+
+  sendAll(outbound: Iterable<Outbound>): Promise<void> {
+    return sendAllYielding(outbound, (o) => this.sendCounted(o));
+  }
+
+  /** The frame may be a view into the client's read buffer: copy it to keep it past the handler. */
+  onFrame(handler: FrameHandler): Unsubscribe {
+    return this.inbox.onFrame(handler);
+  }
+
+  onMessages(handler: MessagesHandler): Unsubscribe {
+    return this.inbox.onMessages(handler);
+  }
+
+  async request(toNode: NodeId, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const subject = rpcSubject(this.cluster, checkToken("node id", toNode));
+    try {
+      const reply = await this.nc.request(subject, payload, { timeout: timeoutMs });
+      return reply.data;
+    } catch (e) {
+      throw rpcError(e, toNode, timeoutMs);
+    }
+  }
+
+  serve(handler: RpcHandler): Unsubscribe {
+    if (this.serving) throw new Error(`node ${this.nodeId} already serves requests`);
+    this.serving = true;
+    const sub = this.nc.subscribe(rpcSubject(this.cluster, this.nodeId), {
+      callback: (err, msg) => {
+        if (err) return this.emit({ type: "error", error: err });
+        // A handler that throws or rejects sends no reply: the requester sees a timeout.
+        const fail = (e: unknown) => {
+          this.counters.handlerErrors++;
+          this.log("error", "an RPC handler failed", e);
+        };
+        try {
+          Promise.resolve(handler(msg.data)).then((reply) => {
+            if (!msg.respond(reply)) this.counters.sendErrors++;
+          }, fail);
+        } catch (e) {
+          fail(e);
+        }
+      },
+    });
+    return () => {
+      this.serving = false;
+      sub.unsubscribe();
+    };
+  }
+
+  publish(topic: Topic, payload: Uint8Array): void {
+    this.publishCounted(topicSubject(this.cluster, checkTopic(topic, false)), payload);
+  }
+
+  subscribe(topic: Topic, handler: TopicHandler): Unsubscribe {
+    const prefix = `palf.${this.cluster}.`;
+    const sub = this.nc.subscribe(topicSubject(this.cluster, checkTopic(topic, true)), {
+      callback: (err, msg) => {
+        if (err) this.emit({ type: "error", error: err });
+        else this.inbox.guard(() => handler(msg.subject.slice(prefix.length), msg.data));
+      },
+    });
+    return () => sub.unsubscribe();
+  }
+
+  async flush(): Promise<void> {
+    try {
+      await this.nc.flush();
+    } catch (e) {
+      throw new TransportError("closed", "cannot flush a closed connection", { cause: e });
+    }
+  }
+
+  onStatus(handler: (status: TransportStatus) => void): Unsubscribe {
+    this.statusHandlers.add(handler);
+    return () => this.statusHandlers.delete(handler);
+  }
+
+  stats(): TransportStats {
+    return { ...this.counters };
+  }
+
+  /** Drains (delivers what is in flight both ways), then closes; a dead connection is just closed. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.nc.isClosed()) return;
+      try {
+        await this.nc.drain();
+      } catch {
+        await this.nc.close();
+      }
+    })();
+    return this.closing;
+  }
+
+  private sendCounted(o: Outbound): number {
+    const subject = peerSubject(this.cluster, checkToken("node id", o.toNode), o.shard);
+    let bytes = 0;
+    for (const frame of framesOf(o.frameOrMessages, this.maxFrameBytes)) {
+      if (this.publishCounted(subject, frame)) bytes += frame.length;
+    }
+    return bytes;
+  }
+
+  /** While reconnecting the client buffers publishes; only a closed connection fails here. */
+  private publishCounted(subject: string, payload: Uint8Array): boolean {
+    try {
+      this.nc.publish(subject, payload);
+      this.counters.framesSent++;
+      this.counters.bytesSent += payload.length;
+      return true;
+    } catch (e) {
+      this.counters.sendErrors++;
+      if (!(e instanceof ClosedConnectionError)) this.log("warn", `publish to ${subject} failed`, e);
+      return false;
+    }
+  }
+
+  private async watchStatus(): Promise<void> {
+    try {
+      for await (const s of this.nc.status()) {
+        switch (s.type) {
+          case "disconnect":
+            this.log("warn", `disconnected from ${s.server}`);
+            this.emit({ type: "disconnect" });
+            break;
+          case "reconnect":
+            this.log("info", `reconnected to ${s.server}`);
+            this.emit({ type: "reconnect" });
+            break;
+          case "slowConsumer":
+            this.emit({ type: "slowConsumer", pending: s.pending });
+            break;
+          case "error":
+            this.emit({ type: "error", error: s.error });
+            break;
+        }
+      }
+    } catch (e) {
+      this.log("error", "NATS status stream failed", e);
+    }
+  }
+
+  private emit(s: TransportStatus): void {
+    for (const h of this.statusHandlers) this.inbox.guard(() => h(s));
+  }
+}
+
+function rpcError(e: unknown, toNode: NodeId, timeoutMs: number): TransportError {
+  const cause = { cause: e };
+  if (e instanceof TimeoutError)
+    return new TransportError("timeout", `request to ${toNode} timed out after ${timeoutMs} ms`, cause);
+  if (e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders()))
+    return new TransportError("noResponders", `no node ${toNode} is serving requests`, cause);
+  if (e instanceof ClosedConnectionError) return new TransportError("closed", "transport is closed", cause);
+  return new TransportError("failed", `request to ${toNode} failed: ${(e as Error).message}`, cause);
+}
