@@ -5,37 +5,29 @@ import type { Lsn, Pid, ReplicaId } from "./types.ts";
 
 /** Refuses a push: tells the leader where to resend from (a gap or a conflicting run), or the higher pid. */
 function refuse(r: Replica, to: ReplicaId, pid: Pid, retryFrom: Lsn): void {
-  const ack: Ack = {
-    type: "ack",
-    group: r.group,
-    inc: r.inc,
-    from: r.self,
-    to,
-    pid,
-    ok: false,
-    end: -1,
-    committedEnd: r.committedEnd,
-    retryFrom: Math.max(0, retryFrom),
-    promised: r.promisedPid,
-  };
-  r.send(ack);
+  r.send(ackMessage(r, to, pid, false, Math.max(0, retryFrom)));
 }
 
 /** Acks the durable end of the prefix checked against `pid`; leaves only once that prefix is durable. */
 function ack(r: Replica, to: ReplicaId, pid: Pid): void {
-  r.gate.sendWhenDurable({
+  r.gate.sendWhenDurable(ackMessage(r, to, pid, true, 0));
+}
+
+function ackMessage(r: Replica, to: ReplicaId, pid: Pid, ok: boolean, retryFrom: Lsn): Ack {
+  const end = ok ? r.checkedEnd : -1;
+  return {
     type: "ack",
     group: r.group,
     inc: r.inc,
     from: r.self,
     to,
     pid,
-    ok: true,
-    end: r.checkedEnd,
+    ok,
+    end,
     committedEnd: r.committedEnd,
-    retryFrom: 0,
+    retryFrom,
     promised: r.promisedPid,
-  });
+  };
 }
 
 /** Where a leader should resend from when our log does not match at `prevLsn` (Raft's conflicting-run hint). */

@@ -1,3 +1,4 @@
+import type { GroupEntry } from "./group-entry.ts";
 import { EntryKind } from "./log-entry.ts";
 import { applyChange, type ConfigChange, encodeConfig, isMember, replicasOf } from "./member-config.ts";
 import type { Ack, CommitInfo } from "./messages.ts";
@@ -61,18 +62,7 @@ function pushNew(r: Replica, lsn: Lsn): void {
   const prevPid = r.log.pidEndingAt(lsn)!;
   for (const [to, p] of r.progress) {
     if (p.nextLsn !== lsn) continue;
-    r.send({
-      type: "push",
-      group: r.group,
-      inc: r.inc,
-      from: r.self,
-      to,
-      pid: r.myPid,
-      prevLsn: lsn,
-      prevPid,
-      entries: [ge],
-      committedEnd: r.committedEnd,
-    });
+    sendPush(r, to, lsn, prevPid, [ge]);
     p.nextLsn = ge.end;
     p.lastSentAt = r.now;
   }
@@ -88,6 +78,11 @@ export function sendCatchUp(r: Replica, to: ReplicaId, p: Progress): void {
   }
   const entries = r.log.range(p.nextLsn, r.opts.maxPushBytes);
   if (entries.length === 0) return sendCommitInfo(r, to, p);
+  sendPush(r, to, p.nextLsn, r.log.pidEndingAt(p.nextLsn)!, entries);
+  p.nextLsn = entries.at(-1)!.end;
+}
+
+function sendPush(r: Replica, to: ReplicaId, prevLsn: Lsn, prevPid: number, entries: GroupEntry[]): void {
   r.send({
     type: "push",
     group: r.group,
@@ -95,12 +90,11 @@ export function sendCatchUp(r: Replica, to: ReplicaId, p: Progress): void {
     from: r.self,
     to,
     pid: r.myPid,
-    prevLsn: p.nextLsn,
-    prevPid: r.log.pidEndingAt(p.nextLsn)!,
+    prevLsn,
+    prevPid,
     entries,
     committedEnd: r.committedEnd,
   });
-  p.nextLsn = entries.at(-1)!.end;
 }
 
 /** Commit info anchored at what the peer acked, so it is never applied to an unchecked suffix. */
