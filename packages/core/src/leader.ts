@@ -132,14 +132,24 @@ export function onAck(r: Replica, m: Ack): void {
     if (p.nextLsn === p.matchEnd && p.matchEnd < r.log.end) sendCatchUp(r, m.from, p);
     return;
   }
-  let retry = m.retryFrom;
-  if (retry < r.log.base.lsn) retry = -1;
-  else if (retry >= r.log.end) retry = r.log.end;
-  else retry = r.log.containing(retry)!.lsn;
-  p.floor = retry < 0 ? r.log.base.lsn : retry;
-  p.nextLsn = retry < 0 ? r.log.base.lsn - 1 : Math.max(retry, p.matchEnd);
+  if (m.retryFrom < r.log.base.lsn) {
+    // It needs what we recycled: it must rebuild from our base.
+    p.floor = r.log.base.lsn;
+    p.nextLsn = r.log.base.lsn - 1;
+    sendCatchUp(r, m.from, p);
+    p.nextLsn = r.log.base.lsn;
+    return;
+  }
+  const retry = m.retryFrom >= r.log.end ? r.log.end : r.log.containing(m.retryFrom)!.lsn;
+  if (retry < p.matchEnd) {
+    // It lost entries it had acked (a replaced disk, a durability fault). Believe the refusal, or we would
+    // resend from a point it cannot accept forever. The commit point never moves back.
+    r.reject(m, `follower lost acked entries: retry from ${retry} below its acked end ${p.matchEnd}`);
+    p.matchEnd = retry;
+  }
+  p.floor = retry;
+  p.nextLsn = retry;
   sendCatchUp(r, m.from, p);
-  if (retry < 0) p.nextLsn = r.log.base.lsn;
 }
 
 /** Commit point = the quorum-th highest durable match, once our own StartWorking is on a quorum. */

@@ -53,6 +53,15 @@ export function runChaos(opts: ChaosOptions): SeedReport {
     } else if (roll < 0.7) {
       const down = nodeIds.filter((id) => !sim.nodes.get(id)!.up);
       if (down.length > 0) sim.restart(rng.pick(down));
+    } else if (roll < 0.715) {
+      // Cut a leader off while clients still write to it: its unreplicated appends must come back failed.
+      const leader = sim.leaderOf(g);
+      if (leader) {
+        sim.heal();
+        sim.partition([leader.self]);
+        for (let i = 0; i < 3; i++) sim.append(g, leader.self, rng.int(8, 64));
+        sim.at(sim.now + leaseMs * (1 + rng.next() * 2), () => sim.heal());
+      }
     } else if (roll < 0.73) {
       sim.heal();
       const side = nodeIds.filter(() => rng.chance(0.5));

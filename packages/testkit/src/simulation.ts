@@ -25,6 +25,8 @@ export interface SimOptions {
   readonly minDelayMs?: number;
   readonly maxDelayMs?: number;
   readonly maxSyncMs?: number;
+  /** A run that needs more events than this is a storm: it fails loudly instead of hanging. */
+  readonly maxEvents?: number;
   /** Called with every replica event (debugging a seed). */
   readonly trace?: (now: number, node: ReplicaId, event: import("@palf/core").ReplicaEvent) => void;
 }
@@ -292,7 +294,11 @@ export class Simulation {
         throw new Error(`livelock: 100000 events at t=${this.now} without time passing (last: ${what})`);
       }
       this.now = Math.max(this.now, at);
-      this.events++;
+      if (++this.events > (this.opts.maxEvents ?? 20_000_000)) {
+        throw new Error(
+          `message storm: more than ${this.opts.maxEvents ?? 20_000_000} events by t=${this.now}`,
+        );
+      }
       this.step(item);
     }
     this.now = Math.max(this.now, until);
