@@ -24,6 +24,21 @@ export {
   PEER_FRAME_VERSION,
   type Rejection,
 } from "./peer-codec.ts";
+export {
+  type AppendItem,
+  type AppendOutcomeWire,
+  decodeLeaderEvents,
+  decodeRequest,
+  decodeResponse,
+  encodeRpc,
+  type LeaderEvent,
+  type ReadEntryWire,
+  RPC_VERSION,
+  type RpcError,
+  type RpcErrorCode,
+  type RpcRequest,
+  type RpcResponse,
+} from "./rpc-protocol.ts";
 export { type NodeId, peerSubject, rpcSubject, type Topic, topicSubject } from "./subjects.ts";
 export type {
   FrameHandler,

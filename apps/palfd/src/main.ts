@@ -1,0 +1,118 @@
+// palfd: the palf node daemon. `palfd --node n1 --nats nats://127.0.0.1:4222 --data ./data/n1 [--shards K]`
+import fs from "node:fs";
+import path from "node:path";
+import { PalfNode } from "@palf/node";
+import { connectNatsTransport } from "@palf/transport";
+import { Command, InvalidArgumentError } from "commander";
+import pino from "pino";
+
+const positiveInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer");
+  return n;
+};
+
+const program = new Command()
+  .name("palfd")
+  .description("palf node daemon: hosts PALF groups, talks to peers and clients over NATS")
+  .requiredOption("--node <id>", "this node's id ([A-Za-z0-9_-], unique in the cluster)")
+  .requiredOption("--data <dir>", "data directory (created if missing)")
+  .option("--nats <urls>", "NATS server URL(s), comma separated", "nats://127.0.0.1:4222")
+  .option("--cluster <name>", "cluster name (subject prefix palf.<cluster>)", "palf")
+  .option(
+    "--shards <k>",
+    "shards (each its own WAL and loop); fixed when the data dir is created",
+    positiveInt,
+  )
+  .option("--lease-ms <ms>", "election lease (renewed every lease/8)", positiveInt, 4000)
+  .option("--user <user>", "NATS user")
+  .option("--pass <password>", "NATS password")
+  .option("--token <token>", "NATS token")
+  .option("--disk-budget-mb <mb>", "WAL disk budget per shard; leaders refuse appends near it", positiveInt)
+  .option("--log-level <level>", "pino log level", "info")
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
+  .parse();
+
+const o = program.opts<{
+  node: string;
+  data: string;
+  nats: string;
+  cluster: string;
+  shards?: number;
+  leaseMs: number;
+  user?: string;
+  pass?: string;
+  token?: string;
+  diskBudgetMb?: number;
+  logLevel: string;
+}>();
+const log = pino({ level: o.logLevel, base: { node: o.node } });
+
+if (!/^[A-Za-z0-9_-]{1,64}$/.test(o.node)) {
+  console.error(`palfd: --node ${JSON.stringify(o.node)} must match [A-Za-z0-9_-]{1,64}`);
+  process.exit(2);
+}
+try {
+  fs.mkdirSync(o.data, { recursive: true });
+  fs.accessSync(o.data, fs.constants.W_OK);
+  const probe = path.join(o.data, ".probe");
+  fs.writeFileSync(probe, "");
+  fs.rmSync(probe);
+} catch (err) {
+  console.error(`palfd: data dir ${o.data} is not usable: ${(err as Error).message}`);
+  process.exit(2);
+}
+
+let transport: Awaited<ReturnType<typeof connectNatsTransport>>;
+try {
+  transport = await connectNatsTransport({
+    cluster: o.cluster,
+    nodeId: o.node,
+    servers: o.nats.split(","),
+    connection: {
+      ...(o.user ? { user: o.user } : {}),
+      ...(o.pass ? { pass: o.pass } : {}),
+      ...(o.token ? { token: o.token } : {}),
+    },
+    log: (level, message, detail) => log[level]({ detail }, message),
+  });
+} catch (err) {
+  console.error(`palfd: cannot reach NATS at ${o.nats}: ${(err as Error).message}`);
+  process.exit(1);
+}
+
+const leaseMs = o.leaseMs;
+const node = await PalfNode.start({
+  nodeId: o.node,
+  dataDir: o.data,
+  transport,
+  log,
+  ...(o.shards ? { shards: o.shards } : {}),
+  ...(o.diskBudgetMb ? { diskBudgetBytes: o.diskBudgetMb * 2 ** 20 } : {}),
+  replica: {
+    lease: {
+      leaseMs,
+      renewMs: leaseMs / 8,
+      electionJitterMs: leaseMs / 8,
+      voteWindowMs: Math.min(100, leaseMs / 20),
+    },
+  },
+  onFatal: () => process.exit(1),
+}).catch((err: Error) => {
+  console.error(`palfd: cannot start: ${err.message}`);
+  process.exit(1);
+});
+log.info({ status: node.status() }, "palfd ready");
+
+let stopping = false;
+const stop = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, "stopping: handing leaderships over");
+  await node.stop({ transferMs: Math.min(5000, leaseMs * 2) });
+  await transport.close();
+  log.info("stopped");
+  process.exit(0);
+};
+process.on("SIGTERM", () => void stop("SIGTERM"));
+process.on("SIGINT", () => void stop("SIGINT"));

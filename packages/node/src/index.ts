@@ -1,0 +1,8 @@
+/**
+ * @palf/node: the palf node runtime. Shards host thousands of groups each with one WAL (one fdatasync per
+ * loop turn covers every group of the shard), a timer wheel instead of a timer per group, and one batch per
+ * destination node per turn; a client RPC server answers appends once committed. Wires @palf/core (the
+ * replica), @palf/storage (the WAL) and @palf/transport (NATS or in memory).
+ */
+export { PalfNode, type PalfNodeOptions } from "./palf-node.ts";
+export { decodeGroupEntry, encodeGroupEntry, recoverGroups } from "./wal-binding.ts";

@@ -1,0 +1,335 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { Message, ReplicaOptions } from "@palf/core";
+import { openShardWal, type ShardWal } from "@palf/storage";
+import {
+  decodeRequest,
+  encodeBatches,
+  encodeRpc,
+  type LeaderEvent,
+  type RpcRequest,
+  type RpcResponse,
+  type Transport,
+} from "@palf/transport";
+import type { Logger } from "pino";
+import { Shard } from "./shard.ts";
+import { recoverGroups } from "./wal-binding.ts";
+
+export interface PalfNodeOptions {
+  readonly nodeId: string;
+  readonly dataDir: string;
+  readonly transport: Transport;
+  readonly log: Logger;
+  /** Shards (each with its own WAL and loop); group g lives in shard g % shards. Fixed for a data dir. */
+  readonly shards?: number;
+  readonly segmentBytes?: number;
+  readonly diskBudgetBytes?: number;
+  readonly replica?: Partial<Omit<ReplicaOptions, "group" | "self" | "initialConfig">>;
+  /** How long an append RPC waits for its result before answering TIMEOUT (the client retries idempotently). */
+  readonly appendTimeoutMs?: number;
+  /** Called when the node must stop (an fsync failed): the process should exit and recover on restart. */
+  readonly onFatal?: (err: Error) => void;
+}
+
+/**
+ * A palf node: K shards, each with its groups, its WAL and its loop, wired to a transport. Peer frames are
+ * routed to shards by group; a client RPC server answers appends, reads and admin calls; leadership
+ * changes go out as batched events.
+ */
+export class PalfNode {
+  readonly nodeId: string;
+  private readonly shards: Shard[] = [];
+  private readonly wals: ShardWal[] = [];
+  private readonly unsubscribe: Array<() => void> = [];
+  private leaderEvents: LeaderEvent[] = [];
+  private eventTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+
+  private constructor(private readonly opts: PalfNodeOptions) {
+    this.nodeId = opts.nodeId;
+  }
+
+  /** Opens (or recovers) the data dir, rebuilds every group from its WAL and starts serving. */
+  static async start(opts: PalfNodeOptions): Promise<PalfNode> {
+    const node = new PalfNode(opts);
+    await node.open();
+    return node;
+  }
+
+  private get shardCount(): number {
+    return this.shards.length;
+  }
+
+  private async open(): Promise<void> {
+    const { dataDir, log } = this.opts;
+    fs.mkdirSync(dataDir, { recursive: true });
+    const shardCount = this.readShardCount();
+    for (let i = 0; i < shardCount; i++) {
+      const walOptions = {
+        ...(this.opts.segmentBytes ? { segmentBytes: this.opts.segmentBytes } : {}),
+        ...(this.opts.diskBudgetBytes ? { diskBudgetBytes: this.opts.diskBudgetBytes } : {}),
+      };
+      const wal = await openShardWal(path.join(dataDir, `shard-${i}`), walOptions);
+      this.wals.push(wal);
+      const shard = new Shard({
+        nodeId: this.nodeId,
+        index: i,
+        wal,
+        log,
+        send: (to, messages) => this.sendPeer(to, i, messages),
+        deliverLocal: (messages) => this.route(messages),
+        onLeader: (e) => this.onLeader(e),
+        onFatal: (err) => this.fatal(err),
+        ...(this.opts.replica ? { replica: this.opts.replica } : {}),
+        ...(this.opts.diskBudgetBytes ? { diskBudgetBytes: this.opts.diskBudgetBytes } : {}),
+      });
+      this.shards.push(shard);
+      let recovered = 0;
+      for (const g of recoverGroups(wal)) {
+        shard.addGroup(g.group, [], [], g.inc, g.image);
+        recovered++;
+      }
+      if (recovered > 0) log.info({ shard: i, groups: recovered }, "recovered groups from the WAL");
+    }
+    const t = this.opts.transport;
+    this.unsubscribe.push(t.onMessages((_shard, messages) => this.route(messages)));
+    this.unsubscribe.push(t.serve((req) => this.serveRpc(req)));
+    this.unsubscribe.push(
+      t.onStatus((s) => {
+        if (s.type !== "error") log.warn({ status: s.type }, "transport status");
+      }),
+    );
+    await t.flush();
+  }
+
+  /** The shard count is fixed when a data dir is created: groups must be found where they were written. */
+  private readShardCount(): number {
+    const file = path.join(this.opts.dataDir, "shards");
+    if (fs.existsSync(file)) {
+      const n = Number(fs.readFileSync(file, "utf8").trim());
+      if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${file} is corrupt: ${JSON.stringify(n)}`);
+      if (this.opts.shards !== undefined && this.opts.shards !== n) {
+        this.opts.log.warn(
+          { configured: this.opts.shards, onDisk: n },
+          "data dir was created with another shard count; using it",
+        );
+      }
+      return n;
+    }
+    const n = this.opts.shards ?? 2;
+    fs.writeFileSync(file, `${n}\n`);
+    return n;
+  }
+
+  private shardOf(group: number): Shard {
+    return this.shards[group % this.shardCount]!;
+  }
+
+  /** Incoming peer messages, split by the shard that owns each group. */
+  private route(messages: readonly Message[]): void {
+    if (this.shardCount === 1) return this.shards[0]!.receive(messages);
+    const by = new Map<Shard, Message[]>();
+    for (const m of messages) {
+      const s = this.shardOf(m.group);
+      let list = by.get(s);
+      if (!list) {
+        list = [];
+        by.set(s, list);
+      }
+      list.push(m);
+    }
+    for (const [s, list] of by) s.receive(list);
+  }
+
+  private sendPeer(to: string, shard: number, messages: Message[]): void {
+    try {
+      for (const frame of encodeBatches(messages, this.opts.transport.maxFrameBytes))
+        this.opts.transport.send(to, shard, frame);
+    } catch (err) {
+      this.opts.log.error({ err, to }, "could not encode a peer batch");
+    }
+  }
+
+  private onLeader(e: LeaderEvent): void {
+    this.leaderEvents.push(e);
+    if (this.eventTimer) return;
+    // Leadership changes go out batched (many groups fail over at once when a node dies).
+    this.eventTimer = setTimeout(() => {
+      this.eventTimer = undefined;
+      const events = this.leaderEvents;
+      this.leaderEvents = [];
+      if (events.length > 0 && !this.stopping)
+        this.opts.transport.publish("events.leader", encodeRpc(events));
+    }, 20);
+  }
+
+  private fatal(err: Error): void {
+    this.opts.log.fatal({ err }, "storage failure: stopping the node (it recovers from its WAL on restart)");
+    for (const s of this.shards) s.stop();
+    this.opts.onFatal?.(err);
+  }
+
+  // ------------------------------------------------------------------ client RPC
+
+  private async serveRpc(bytes: Uint8Array): Promise<Uint8Array> {
+    const req = decodeRequest(bytes);
+    if ("bad" in req) return encodeRpc({ ok: false, error: { code: "BAD_REQUEST", message: req.bad } });
+    try {
+      return encodeRpc(await this.handle(req));
+    } catch (err) {
+      this.opts.log.error({ err, op: req.op }, "RPC failed");
+      return encodeRpc({ ok: false, error: { code: "INTERNAL", message: (err as Error).message } });
+    }
+  }
+
+  async handle(req: RpcRequest): Promise<RpcResponse> {
+    if (this.stopping && req.op !== "status")
+      return { ok: false, error: { code: "STOPPING", message: "node is stopping" } };
+    switch (req.op) {
+      case "append": {
+        const timeout = this.opts.appendTimeoutMs ?? 10_000;
+        const results = await withTimeout(this.shardOf(req.group).append(req.group, req.items), timeout, () =>
+          req.items.map(() => ({
+            error: {
+              code: "TIMEOUT" as const,
+              message: `no result within ${timeout} ms; retry with the same session`,
+            },
+          })),
+        );
+        return { ok: true, op: "append", results };
+      }
+      case "read": {
+        const res = this.shardOf(req.group).read(
+          req.group,
+          req.fromLsn,
+          req.maxEntries ?? 1000,
+          req.maxBytes ?? 512 * 1024,
+        );
+        if (!res) return unknownGroup(req.group);
+        if ("recycledBelow" in res) {
+          return {
+            ok: false,
+            error: {
+              code: "BAD_REQUEST",
+              message: `lsn ${req.fromLsn} was recycled; the log starts at ${res.recycledBelow}`,
+            },
+          };
+        }
+        return { ok: true, op: "read", entries: res.entries, committedEnd: res.committedEnd, next: res.next };
+      }
+      case "locate": {
+        const e = this.shardOf(req.group).locate(req.group, req.csn);
+        if (e === undefined) return unknownGroup(req.group);
+        return {
+          ok: true,
+          op: "locate",
+          entry: e ? { lsn: e.lsn, csn: e.csn, payload: Buffer.from(e.payload) } : null,
+        };
+      }
+      case "status":
+        return {
+          ok: true,
+          op: "status",
+          status: req.group === undefined ? this.status() : this.groupStatus(req.group),
+        };
+      case "createGroup": {
+        if (!req.members.includes(this.nodeId) && !(req.learners ?? []).includes(this.nodeId)) {
+          return {
+            ok: false,
+            error: {
+              code: "BAD_REQUEST",
+              message: `${this.nodeId} is not in the group's members or learners`,
+            },
+          };
+        }
+        const shard = this.shardOf(req.group);
+        if (shard.replica(req.group)) return { ok: true, op: "createGroup" };
+        shard.addGroup(req.group, req.members, req.learners ?? [], req.inc ?? 0);
+        return { ok: true, op: "createGroup" };
+      }
+      case "deleteGroup":
+        return this.shardOf(req.group).deleteGroup(req.group)
+          ? { ok: true, op: "deleteGroup" }
+          : unknownGroup(req.group);
+      case "transferLeader": {
+        const r = this.shardOf(req.group).replica(req.group);
+        if (!r) return unknownGroup(req.group);
+        const out = r.transferLeader(req.target, performance.now());
+        return out.ok
+          ? { ok: true, op: "transferLeader" }
+          : { ok: false, error: { code: "BAD_REQUEST", message: out.reason } };
+      }
+    }
+  }
+
+  /** Creates a group replica on this node directly (the RPC does the same). */
+  createGroup(group: number, members: readonly string[], learners: readonly string[] = [], inc = 0): void {
+    const shard = this.shardOf(group);
+    if (!shard.replica(group)) shard.addGroup(group, members, learners, inc);
+  }
+
+  groupStatus(group: number) {
+    return this.shardOf(group).replica(group)?.status() ?? null;
+  }
+
+  status() {
+    let groups = 0;
+    let leaders = 0;
+    for (const s of this.shards) {
+      groups += s.groups.size;
+      leaders += s.leaders().length;
+    }
+    return {
+      node: this.nodeId,
+      shards: this.shardCount,
+      groups,
+      leaders,
+      transport: this.opts.transport.stats(),
+      shardStats: this.shards.map((s) => s.stats),
+      wal: this.wals.map((w) => w.stats()),
+    };
+  }
+
+  leaderCount(): number {
+    return this.shards.reduce((n, s) => n + s.leaders().length, 0);
+  }
+
+  /** Graceful stop: hand leaderships to other members, wait (bounded) for them to move, flush, close. */
+  async stop(options: { transferMs?: number } = {}): Promise<void> {
+    const deadline = performance.now() + (options.transferMs ?? 3000);
+    for (const s of this.shards) s.transferAll();
+    while (this.leaderCount() > 0 && performance.now() < deadline) await sleep(50);
+    this.stopping = true;
+    for (const u of this.unsubscribe) u();
+    for (const s of this.shards) s.stop();
+    if (this.eventTimer) clearTimeout(this.eventTimer);
+    for (const w of this.wals) {
+      try {
+        await w.flush();
+        await w.close();
+      } catch (err) {
+        this.opts.log.warn({ err }, "closing a WAL");
+      }
+    }
+  }
+}
+
+function unknownGroup(group: number): RpcResponse {
+  return { ok: false, error: { code: "UNKNOWN_GROUP", message: `no group ${group} on this node` } };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(onTimeout()), ms);
+  });
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,432 @@
+import {
+  type AppendResult,
+  type DurableImage,
+  type EffectSink,
+  initialConfig,
+  type LogEntry,
+  type Message,
+  type PersistRecord,
+  Replica,
+  type ReplicaEvent,
+  type ReplicaOptions,
+} from "@palf/core";
+import type { ShardWal, WalRecord } from "@palf/storage";
+import type { AppendItem, AppendOutcomeWire, LeaderEvent, ReadEntryWire, RpcError } from "@palf/transport";
+import type { Logger } from "pino";
+import { TimerWheel } from "./timer-wheel.ts";
+import { toWalRecord } from "./wal-binding.ts";
+
+interface PendingAppend {
+  readonly lsn: number;
+  readonly csn: number;
+  readonly pid: number;
+  readonly resolve: (outcome: AppendOutcomeWire) => void;
+}
+
+/** One group hosted by this shard. */
+class GroupSlot {
+  pending: PendingAppend[] = [];
+  /** Retried appends already in the log: answered once the commit point passes them. */
+  watchers: Array<PendingAppend & { session: { id: number; seq: number } }> = [];
+  replica!: Replica;
+  constructor(
+    readonly group: number,
+    readonly inc: number,
+  ) {}
+}
+
+export interface ShardOptions {
+  readonly nodeId: string;
+  readonly index: number;
+  readonly wal: ShardWal;
+  readonly log: Logger;
+  /** Sends one turn's messages to one peer node (one frame, or a few if large). */
+  readonly send: (toNode: string, messages: Message[]) => void;
+  /** Messages from this node to itself (possibly another shard). */
+  readonly deliverLocal: (messages: Message[]) => void;
+  readonly onLeader: (event: LeaderEvent) => void;
+  /** An fdatasync or write failed: the node must stop (never retry an fsync). */
+  readonly onFatal: (err: Error) => void;
+  readonly replica?: Partial<Omit<ReplicaOptions, "group" | "self" | "initialConfig">>;
+  /** Above this share of the disk budget, leaders refuse appends (back-pressure) until recycling frees space. */
+  readonly diskBudgetBytes?: number;
+}
+
+/**
+ * A shard: its groups, their deadlines on one timer wheel, one WAL and one loop. A loop turn drains inbound
+ * messages, fires due deadlines, ends the turn of every touched replica (freezing group entries), submits
+ * all records to the WAL for one flush, and sends one batch per destination node. Durability comes back
+ * from the flush and releases the messages the core held for it.
+ */
+export class Shard {
+  readonly groups = new Map<number, GroupSlot>();
+  private inbound: Message[] = [];
+  private outbound = new Map<string, Message[]>();
+  private walRecords: WalRecord[] = [];
+  private walSeqs = new Map<GroupSlot, number>();
+  private touched = new Set<GroupSlot>();
+  private readonly timers = new TimerWheel<GroupSlot>(5);
+  private turnScheduled = false;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private fatal: Error | undefined;
+  private stopped = false;
+  readonly stats = { turns: 0, messagesIn: 0, messagesOut: 0, flushes: 0, appends: 0, unknownGroup: 0 };
+
+  constructor(private readonly opts: ShardOptions) {}
+
+  now(): number {
+    return performance.now();
+  }
+
+  // ------------------------------------------------------------------ groups
+
+  /** Creates a new group replica (persisting its creation) or recovers one from its durable image. */
+  addGroup(
+    group: number,
+    members: readonly string[],
+    learners: readonly string[],
+    inc: number,
+    image?: DurableImage,
+  ): void {
+    if (this.groups.has(group)) throw new Error(`group ${group} already exists on shard ${this.opts.index}`);
+    const slot = new GroupSlot(group, inc);
+    this.groups.set(group, slot);
+    const config = image?.base.config ?? initialConfig(members, learners);
+    slot.replica = new Replica(
+      {
+        seed: (group * 2654435761) ^ hash(this.opts.nodeId),
+        ...this.opts.replica,
+        group,
+        self: this.opts.nodeId,
+        inc,
+        initialConfig: config,
+      },
+      this.sinkFor(slot),
+      this.now(),
+      image,
+    );
+    if (!image) {
+      // The group's existence and config are durable before anything else happens in it.
+      this.walRecords.push(
+        toWalRecord(group, { kind: "base", base: slot.replica.log.base, reset: false }, inc),
+      );
+    }
+    this.touched.add(slot);
+    this.scheduleTurn();
+  }
+
+  deleteGroup(group: number): boolean {
+    const slot = this.groups.get(group);
+    if (!slot) return false;
+    this.groups.delete(group);
+    this.timers.cancel(slot);
+    for (const p of [...slot.pending, ...slot.watchers])
+      p.resolve({ error: { code: "UNKNOWN_GROUP", message: "group deleted" } });
+    this.walRecords.push({ kind: "drop-group", group });
+    this.scheduleTurn();
+    return true;
+  }
+
+  private sinkFor(slot: GroupSlot): EffectSink {
+    return {
+      persist: (_group: number, seq: number, record: PersistRecord) => {
+        this.walRecords.push(toWalRecord(slot.group, record, slot.inc));
+        this.walSeqs.set(slot, seq);
+      },
+      send: (m: Message) => {
+        let list = this.outbound.get(m.to);
+        if (!list) {
+          list = [];
+          this.outbound.set(m.to, list);
+        }
+        list.push(m);
+      },
+      result: (r: AppendResult) => this.onResult(slot, r),
+      event: (e: ReplicaEvent) => this.onEvent(slot, e),
+      wake: (_group: number, at: number) => {
+        this.timers.schedule(slot, at);
+        this.armTimer();
+      },
+    };
+  }
+
+  // ------------------------------------------------------------------ inputs
+
+  receive(messages: readonly Message[]): void {
+    for (const m of messages) this.inbound.push(m);
+    this.scheduleTurn();
+  }
+
+  /** Client appends: answered with {lsn, csn} once committed, or an error per item. */
+  append(group: number, items: readonly AppendItem[]): Promise<AppendOutcomeWire[]> {
+    const slot = this.groups.get(group);
+    if (!slot)
+      return Promise.resolve(
+        items.map(() => ({ error: { code: "UNKNOWN_GROUP", message: `no group ${group} here` } })),
+      );
+    if (this.fatal || this.stopped) {
+      return Promise.resolve(
+        items.map(() => ({ error: { code: "STOPPING", message: "node is stopping" } as RpcError })),
+      );
+    }
+    const r = slot.replica;
+    const now = this.now();
+    const out = items.map(
+      (item) =>
+        new Promise<AppendOutcomeWire>((resolve) => {
+          const options = item.session
+            ? { refCsn: item.refCsn ?? 0, session: item.session }
+            : { refCsn: item.refCsn ?? 0 };
+          const res = r.append(item.payload, now, options);
+          if (!res.ok) {
+            const code = res.code === "BAD_INPUT" ? "BAD_REQUEST" : res.code;
+            const error: { code: RpcError["code"]; leader?: string; message?: string } = { code };
+            if (res.leader !== undefined) error.leader = res.leader;
+            if (res.reason !== undefined) error.message = res.reason;
+            resolve({ error });
+            return;
+          }
+          this.stats.appends++;
+          const p = { lsn: res.lsn, csn: res.csn, pid: r.myPid, resolve };
+          if (res.duplicate && item.session) {
+            slot.watchers.push({ ...p, session: item.session });
+            this.checkWatchers(slot);
+          } else slot.pending.push(p);
+        }),
+    );
+    this.touched.add(slot);
+    this.scheduleTurn();
+    return Promise.all(out);
+  }
+
+  read(group: number, fromLsn: number, maxEntries: number, maxBytes: number) {
+    const slot = this.groups.get(group);
+    if (!slot) return undefined;
+    const r = slot.replica;
+    const entries: ReadEntryWire[] = [];
+    let bytes = 0;
+    let next = Math.max(fromLsn, r.log.base.lsn);
+    if (fromLsn < r.log.base.lsn)
+      return { recycledBelow: r.log.base.lsn, entries, committedEnd: r.committedEnd, next };
+    for (const e of r.entries(fromLsn)) {
+      if (entries.length >= maxEntries || (entries.length > 0 && bytes + e.payload.length > maxBytes)) break;
+      entries.push({ lsn: e.lsn, csn: e.csn, payload: Buffer.from(e.payload) });
+      bytes += e.payload.length;
+      next = e.lsn + 1;
+    }
+    if (entries.length < maxEntries && bytes <= maxBytes) next = Math.max(next, r.committedEnd);
+    return { entries, committedEnd: r.committedEnd, next };
+  }
+
+  locate(group: number, csn: number): LogEntry | null | undefined {
+    const slot = this.groups.get(group);
+    if (!slot) return undefined;
+    return slot.replica.locateByCsn(csn) ?? null;
+  }
+
+  // ------------------------------------------------------------------ the loop
+
+  private scheduleTurn(): void {
+    if (this.turnScheduled || this.stopped) return;
+    this.turnScheduled = true;
+    setImmediate(() => this.turn());
+  }
+
+  private armTimer(): void {
+    const at = this.timers.nextAt();
+    if (at >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Number.POSITIVE_INFINITY;
+        this.scheduleTurn();
+      },
+      Math.max(0, at - this.now()),
+    );
+  }
+
+  /** One loop turn; see the class comment. */
+  turn(): void {
+    this.turnScheduled = false;
+    if (this.stopped || this.fatal) return;
+    this.stats.turns++;
+    const now = this.now();
+    const inbound = this.inbound;
+    this.inbound = [];
+    this.stats.messagesIn += inbound.length;
+    for (const m of inbound) {
+      const slot = this.groups.get(m.group);
+      if (!slot) {
+        this.stats.unknownGroup++;
+        continue;
+      }
+      slot.replica.receive(m, now);
+      this.touched.add(slot);
+    }
+    for (const slot of this.timers.due(now)) {
+      if (this.groups.get(slot.group) !== slot) continue;
+      slot.replica.tick(now);
+      this.touched.add(slot);
+    }
+    this.applyDiskBudget();
+    const touched = this.touched;
+    this.touched = new Set();
+    for (const slot of touched) slot.replica.endTurn(now);
+    this.flushWal();
+    this.sendOutbound();
+    this.armTimer();
+  }
+
+  private applyDiskBudget(): void {
+    const budget = this.opts.diskBudgetBytes;
+    if (!budget) return;
+    const writable = this.opts.wal.stats().bytesOnDisk < budget * 0.9;
+    for (const slot of this.groups.values()) slot.replica.setWritable(writable);
+  }
+
+  private flushWal(): void {
+    if (this.walRecords.length === 0) return;
+    const records = this.walRecords;
+    const seqs = this.walSeqs;
+    this.walRecords = [];
+    this.walSeqs = new Map();
+    try {
+      this.opts.wal.submit(records);
+    } catch (err) {
+      // The core already assigned LSNs to these records: the replicas leave service (never silently drop).
+      for (const slot of seqs.keys()) slot.replica.fail((err as Error).message);
+      this.opts.log.error({ err, shard: this.opts.index }, "WAL refused a batch; its groups leave service");
+      return;
+    }
+    this.stats.flushes++;
+    this.opts.wal.flush().then(
+      () => {
+        const now = this.now();
+        for (const [slot, seq] of seqs) {
+          if (this.groups.get(slot.group) !== slot) continue;
+          slot.replica.durable(seq, now);
+          this.touched.add(slot);
+        }
+        this.scheduleTurn();
+      },
+      (err: Error) => {
+        this.fatal = err;
+        this.opts.onFatal(err);
+      },
+    );
+  }
+
+  private sendOutbound(): void {
+    if (this.outbound.size === 0) return;
+    const outbound = this.outbound;
+    this.outbound = new Map();
+    for (const [to, messages] of outbound) {
+      this.stats.messagesOut += messages.length;
+      if (to === this.opts.nodeId) this.opts.deliverLocal(messages);
+      else this.opts.send(to, messages);
+    }
+  }
+
+  // ------------------------------------------------------------------ results and events
+
+  private onResult(slot: GroupSlot, r: AppendResult): void {
+    const keep: PendingAppend[] = [];
+    for (const p of slot.pending) {
+      if (p.pid === r.pid && p.lsn >= r.from && p.lsn < r.to) {
+        if (r.outcome === "committed") p.resolve({ lsn: p.lsn, csn: p.csn });
+        else if (r.outcome === "failed")
+          p.resolve({
+            error: {
+              code: "FAILED",
+              message: "not committed: a new leader's log holds something else there",
+            },
+          });
+        else
+          p.resolve({
+            error: { code: "INDETERMINATE", message: "result unknown (replica rebuilt); read the log" },
+          });
+      } else keep.push(p);
+    }
+    slot.pending = keep;
+  }
+
+  private onEvent(slot: GroupSlot, e: ReplicaEvent): void {
+    switch (e.type) {
+      case "role":
+        if (e.role === "leader")
+          this.opts.onLeader({ group: slot.group, leader: this.opts.nodeId, pid: slot.replica.myPid });
+        break;
+      case "committed":
+        if (slot.watchers.length > 0) this.checkWatchers(slot);
+        break;
+      case "halted":
+        this.opts.log.error({ group: slot.group, reason: e.reason }, "replica halted");
+        break;
+      case "rejected":
+        this.opts.log.debug({ group: slot.group, from: e.from, reason: e.reason }, "rejected message");
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** A retried append found in the log: committed if the committed entry at its LSN carries its session. */
+  private checkWatchers(slot: GroupSlot): void {
+    const r = slot.replica;
+    slot.watchers = slot.watchers.filter((w) => {
+      if (w.lsn >= r.committedEnd) return true;
+      const e = r.read(w.lsn);
+      if (e?.session && e.session.id === w.session.id && e.session.seq === w.session.seq)
+        w.resolve({ lsn: w.lsn, csn: e.csn });
+      else w.resolve({ error: { code: "INDETERMINATE", message: "retried append: read the log to know" } });
+      return false;
+    });
+  }
+
+  // ------------------------------------------------------------------ status and stop
+
+  leaders(): number[] {
+    const out: number[] = [];
+    for (const slot of this.groups.values()) if (slot.replica.role === "leader") out.push(slot.group);
+    return out;
+  }
+
+  replica(group: number): Replica | undefined {
+    return this.groups.get(group)?.replica;
+  }
+
+  /** Hands every leadership to another member (graceful stop). */
+  transferAll(): void {
+    const now = this.now();
+    for (const slot of this.groups.values()) {
+      const r = slot.replica;
+      if (r.role !== "leader") continue;
+      r.setPriority(-1);
+      const target = r.log.config.members.find((m) => m !== this.opts.nodeId);
+      if (target) r.transferLeader(target, now);
+      this.touched.add(slot);
+    }
+    this.scheduleTurn();
+  }
+
+  /** Stops the loop; the caller closes the WAL after the last flush. */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const slot of this.groups.values()) {
+      for (const p of [...slot.pending, ...slot.watchers])
+        p.resolve({ error: { code: "STOPPING", message: "node stopped; result unknown" } });
+      slot.pending = [];
+      slot.watchers = [];
+    }
+  }
+}
+
+function hash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}

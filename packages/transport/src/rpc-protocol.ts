@@ -1,0 +1,192 @@
+import { Packr } from "msgpackr";
+
+/**
+ * Client <-> node RPC on `palf.<cluster>.rpc.<nodeId>`: one msgpack request, one msgpack response.
+ * Appends are answered once their explicit result is known (committed, or an error per entry), so a
+ * client that got `{lsn, csn}` knows the entry is committed.
+ */
+export const RPC_VERSION = 1;
+
+export interface AppendItem {
+  readonly payload: Uint8Array;
+  readonly refCsn?: number;
+  /** Client session for idempotent retries: (id, seq) is recognised by the leader and its successor. */
+  readonly session?: { readonly id: number; readonly seq: number };
+}
+
+export type RpcRequest =
+  | { readonly op: "append"; readonly group: number; readonly items: readonly AppendItem[] }
+  | {
+      readonly op: "read";
+      readonly group: number;
+      readonly fromLsn: number;
+      readonly maxEntries?: number;
+      readonly maxBytes?: number;
+    }
+  | { readonly op: "locate"; readonly group: number; readonly csn: number }
+  | { readonly op: "status"; readonly group?: number }
+  | {
+      readonly op: "createGroup";
+      readonly group: number;
+      readonly members: readonly string[];
+      readonly learners?: readonly string[];
+      readonly inc?: number;
+    }
+  | { readonly op: "deleteGroup"; readonly group: number }
+  | { readonly op: "transferLeader"; readonly group: number; readonly target: string };
+
+/** Why a request, or one append of a batch, was not done. */
+export type RpcErrorCode =
+  | "NOT_LEADER"
+  | "UNKNOWN_GROUP"
+  | "BAD_REQUEST"
+  | "BUSY"
+  | "BACKPRESSURE"
+  | "TOO_LARGE"
+  | "FAILED"
+  | "INDETERMINATE"
+  | "HALTED"
+  | "NOT_WRITABLE"
+  | "TIMEOUT"
+  | "STOPPING"
+  | "INTERNAL";
+
+export interface RpcError {
+  readonly code: RpcErrorCode;
+  readonly message?: string;
+  /** Where the leader is, when the node knows (NOT_LEADER). */
+  readonly leader?: string;
+}
+
+export type AppendOutcomeWire = { readonly lsn: number; readonly csn: number } | { readonly error: RpcError };
+
+export interface ReadEntryWire {
+  readonly lsn: number;
+  readonly csn: number;
+  readonly payload: Uint8Array;
+}
+
+export type RpcResponse =
+  | { readonly ok: true; readonly op: "append"; readonly results: readonly AppendOutcomeWire[] }
+  | {
+      readonly ok: true;
+      readonly op: "read";
+      readonly entries: readonly ReadEntryWire[];
+      readonly committedEnd: number;
+      /** LSN to continue from (past the last entry returned, or committedEnd). */
+      readonly next: number;
+    }
+  | { readonly ok: true; readonly op: "locate"; readonly entry: ReadEntryWire | null }
+  | { readonly ok: true; readonly op: "status"; readonly status: unknown }
+  | { readonly ok: true; readonly op: "createGroup" | "deleteGroup" | "transferLeader" }
+  | { readonly ok: false; readonly error: RpcError };
+
+/** Leadership events on `palf.<cluster>.events.leader`, batched per node. */
+export interface LeaderEvent {
+  readonly group: number;
+  readonly leader: string;
+  readonly pid: number;
+}
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+export function encodeRpc(value: RpcRequest | RpcResponse | readonly LeaderEvent[]): Uint8Array {
+  const body = packr.pack(value);
+  const out = Buffer.allocUnsafe(body.length + 1);
+  out[0] = RPC_VERSION;
+  body.copy(out, 1);
+  return out;
+}
+
+/** Decodes and checks the shape of a request; bad input gives a reason, never a throw. */
+export function decodeRequest(bytes: Uint8Array): RpcRequest | { bad: string } {
+  const v = unpack(bytes);
+  if (typeof v === "string") return { bad: v };
+  const r = v as Record<string, unknown>;
+  const nat = (x: unknown) => Number.isSafeInteger(x) && (x as number) >= 0;
+  const ids = (x: unknown) =>
+    Array.isArray(x) &&
+    x.length > 0 &&
+    x.every((i) => typeof i === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(i));
+  switch (r.op) {
+    case "append": {
+      if (!nat(r.group) || !Array.isArray(r.items) || r.items.length === 0)
+        return { bad: "append needs group and items" };
+      for (const it of r.items as unknown[]) {
+        const i = it as Record<string, unknown>;
+        if (typeof i !== "object" || i === null || !(i.payload instanceof Uint8Array))
+          return { bad: "item payload must be bytes" };
+        if (i.refCsn !== undefined && !nat(i.refCsn))
+          return { bad: "refCsn must be a natural number below 2^53" };
+        const s = i.session as Record<string, unknown> | undefined;
+        if (s !== undefined && (typeof s !== "object" || s === null || !nat(s.id) || !nat(s.seq)))
+          return { bad: "bad session" };
+      }
+      return r as unknown as RpcRequest;
+    }
+    case "read":
+      if (!nat(r.group) || !nat(r.fromLsn)) return { bad: "read needs group and fromLsn" };
+      if (
+        (r.maxEntries !== undefined && !nat(r.maxEntries)) ||
+        (r.maxBytes !== undefined && !nat(r.maxBytes))
+      ) {
+        return { bad: "bad limits" };
+      }
+      return r as unknown as RpcRequest;
+    case "locate":
+      return nat(r.group) && nat(r.csn)
+        ? (r as unknown as RpcRequest)
+        : { bad: "locate needs group and csn" };
+    case "status":
+      return r.group === undefined || nat(r.group) ? (r as unknown as RpcRequest) : { bad: "bad group" };
+    case "createGroup":
+      if (!nat(r.group) || !ids(r.members))
+        return { bad: "createGroup needs group and members (ids: [A-Za-z0-9_-])" };
+      if (
+        r.learners !== undefined &&
+        !(Array.isArray(r.learners) && (r.learners.length === 0 || ids(r.learners)))
+      ) {
+        return { bad: "bad learners" };
+      }
+      if (r.inc !== undefined && !nat(r.inc)) return { bad: "bad inc" };
+      return r as unknown as RpcRequest;
+    case "deleteGroup":
+      return nat(r.group) ? (r as unknown as RpcRequest) : { bad: "deleteGroup needs group" };
+    case "transferLeader":
+      return nat(r.group) && typeof r.target === "string"
+        ? (r as unknown as RpcRequest)
+        : { bad: "transferLeader needs group and target" };
+    default:
+      return { bad: `unknown op ${String(r.op)}` };
+  }
+}
+
+export function decodeResponse(bytes: Uint8Array): RpcResponse {
+  const v = unpack(bytes);
+  if (typeof v === "string") return { ok: false, error: { code: "INTERNAL", message: `bad response: ${v}` } };
+  return v as RpcResponse;
+}
+
+export function decodeLeaderEvents(bytes: Uint8Array): LeaderEvent[] {
+  const v = unpack(bytes);
+  if (!Array.isArray(v)) return [];
+  return v.filter(
+    (e): e is LeaderEvent =>
+      typeof e === "object" &&
+      e !== null &&
+      Number.isSafeInteger(e.group) &&
+      typeof e.leader === "string" &&
+      Number.isSafeInteger(e.pid),
+  );
+}
+
+function unpack(bytes: Uint8Array): unknown {
+  if (!(bytes instanceof Uint8Array) || bytes.length < 2) return "empty";
+  if (bytes[0] !== RPC_VERSION) return `version ${bytes[0]} is not ${RPC_VERSION}`;
+  try {
+    const v = packr.unpack(bytes.subarray(1));
+    return typeof v === "object" && v !== null ? v : "not an object";
+  } catch (err) {
+    return `undecodable: ${(err as Error).message}`;
+  }
+}
