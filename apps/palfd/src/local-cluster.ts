@@ -72,7 +72,9 @@ export class LocalCluster {
         }
       };
       child.stdout!.on("data", onData);
-      child.once("exit", (code) => reject(new Error(`palfd ${node} exited with ${code} before it was ready`)));
+      child.once("exit", (code) =>
+        reject(new Error(`palfd ${node} exited with ${code} before it was ready`)),
+      );
     });
   }
 
