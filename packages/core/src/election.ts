@@ -15,6 +15,11 @@ export interface LeaseOptions {
   readonly voteWindowMs: number;
   /** Random extra delay before standing for election, so candidates rarely collide. */
   readonly electionJitterMs: number;
+  /**
+   * Renewals travel in the host's per-node-pair LeaseRenew messages (grantRenewal / renewalGranted)
+   * instead of one vote per group per interval; the per-group path stays for elections and refusals.
+   */
+  readonly coalesced?: boolean;
 }
 
 /** What the election needs from its replica. */
@@ -117,8 +122,10 @@ export class Election {
   }
 
   nextDeadline(): Millis {
+    // Coalesced renewals are driven by the host's per-node timer, not by a deadline per group.
+    const renewAt = this.opts.coalesced ? Number.POSITIVE_INFINITY : this.nextRenewAt;
     let t = this.held
-      ? Math.min(this.nextRenewAt, this.leaseEnd())
+      ? Math.min(renewAt, this.leaseEnd())
       : Math.min(this.electionDueAt, this.campaignEndsAt);
     if (this.window) t = Math.min(t, this.window.closesAt);
     return t;
@@ -131,13 +138,44 @@ export class Election {
         this.drop();
         this.electionDueAt = now + this.jitter();
         this.host.onLeaseLost(now);
-      } else if (now >= this.nextRenewAt) this.request(now, true);
+      } else if (now >= this.nextRenewAt && !this.opts.coalesced) this.request(now, true);
     } else if (now >= this.campaignEndsAt) {
       this.abandonCampaign(now);
     } else if (now >= this.electionDueAt) {
+      const g = this.grant;
+      if (g && g.to !== this.host.self && now < g.expires) {
+        // The lease we granted was renewed: nothing to do before it could run out.
+        this.electionDueAt = g.expires + this.jitter();
+        return;
+      }
       this.electionDueAt = now + this.opts.leaseMs / 2 + this.jitter();
       if (this.mayCampaign(now)) this.campaign(now);
     }
+  }
+
+  /** Member side of a coalesced renewal: extends an existing grant to `from` for `ballot`, nothing else. */
+  grantRenewal(from: ReplicaId, ballot: number, now: Millis): boolean {
+    if (!this.host.config().members.includes(from)) return false;
+    // A sitting leader renews: even if we do not grant it, standing for election now would only disturb it.
+    this.heardFromLeader(now);
+    const g = this.grant;
+    if (now < this.silentUntil || !g || g.to !== from || g.ballot !== ballot) return false;
+    g.expires = Math.max(g.expires, now + this.opts.leaseMs);
+    return true;
+  }
+
+  /** Leader side of a coalesced renewal: `member` extended our grant in answer to a renewal sent at `sentAt`. */
+  renewalGranted(member: ReplicaId, sentAt: Millis, now: Millis): void {
+    if (!this.held) return;
+    const expires = sentAt + this.opts.leaseMs * (1 - 2 * this.opts.maxDrift) - this.opts.leaseGuardMs;
+    if (expires <= now || (this.grants.get(member) ?? 0) >= expires) return;
+    this.grants.set(member, expires);
+    this.leaseEndCache = undefined;
+  }
+
+  /** A coalesced renewal was refused by `member`: ask it for this group's grant with a per-group vote. */
+  renewWith(member: ReplicaId, now: Millis): void {
+    if (this.held) this.request(now, true, member);
   }
 
   /** Leader transfer: the target stands at once. */
@@ -202,13 +240,14 @@ export class Election {
     this.electionDueAt = Math.min(this.electionDueAt, now + this.jitter());
   }
 
-  private request(now: Millis, renew: boolean): void {
+  private request(now: Millis, renew: boolean, only?: ReplicaId): void {
     const seq = ++this.seq;
     this.sentAt.set(seq, now);
     this.sentAt.delete(seq - 64);
     this.nextRenewAt = renew || this.held ? now + this.opts.renewMs : Number.POSITIVE_INFINITY;
     const cfg = this.host.config();
     for (const to of cfg.members) {
+      if (only !== undefined && to !== only) continue;
       this.host.send(
         {
           type: "vote",
@@ -236,6 +275,7 @@ export class Election {
       return this.reply(req, true, true);
     }
     if (busy || req.ballot < this.highestBallot || compareVersion(req.cfg, cfg.version) < 0) {
+      if (req.renew) this.heardFromLeader(now);
       return this.reply(req, false, false);
     }
     if (req.renew) {

@@ -90,6 +90,14 @@ export function messageProblem(m: unknown): string | undefined {
       return isNat(x.pid) && !baseProblem(x.base)
         ? undefined
         : `bad rebuild: ${baseProblem(x.base) ?? "pid"}`;
+    case "leaseRenew":
+      return isNat(x.seq) && Array.isArray(x.groups) && x.groups.length % 2 === 0 && x.groups.every(isNat)
+        ? undefined
+        : "bad leaseRenew";
+    case "leaseRenewReply":
+      return isNat(x.seq) && Array.isArray(x.refused) && x.refused.every(isNat)
+        ? undefined
+        : "bad leaseRenewReply";
     default:
       return "unknown message type";
   }

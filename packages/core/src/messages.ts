@@ -118,6 +118,25 @@ export interface Rebuild extends Envelope {
   readonly base: BaseInfo;
 }
 
+/**
+ * Coalesced lease renewal: one message per node pair per renew interval instead of one vote per group,
+ * renewing (not granting anew) the lease of every group the sender leads with the receiver as a member.
+ * Node-level: `group` is 0 and the node runtime, not a replica, handles it.
+ */
+export interface LeaseRenew extends Envelope {
+  readonly type: "leaseRenew";
+  readonly seq: number;
+  /** Flat pairs: group, ballot, group, ballot, ... */
+  readonly groups: readonly number[];
+}
+
+export interface LeaseRenewReply extends Envelope {
+  readonly type: "leaseRenewReply";
+  readonly seq: number;
+  /** Groups whose grant was not simply extended; the leader falls back to per-group votes for them. */
+  readonly refused: readonly number[];
+}
+
 export type Message =
   | VoteRequest
   | VoteReply
@@ -130,11 +149,15 @@ export type Message =
   | Push
   | Ack
   | CommitInfo
-  | Rebuild;
+  | Rebuild
+  | LeaseRenew
+  | LeaseRenewReply;
 
 export type MessageType = Message["type"];
 
 /** Messages that keep leases alive: a host sends them ahead of bulk replication. */
 export function isLiveness(m: Message): boolean {
-  return m.type === "vote" || m.type === "voteReply";
+  return (
+    m.type === "vote" || m.type === "voteReply" || m.type === "leaseRenew" || m.type === "leaseRenewReply"
+  );
 }

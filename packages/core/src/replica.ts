@@ -197,6 +197,9 @@ export class Replica {
       case "ack":
         leader.onAck(this, message);
         break;
+      case "leaseRenew":
+      case "leaseRenewReply":
+        return this.reject(message, "a node-level lease message reached a replica");
     }
     this.afterEvent();
   }

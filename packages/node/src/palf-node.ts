@@ -12,6 +12,7 @@ import {
   type Transport,
 } from "@palf/transport";
 import type { Logger } from "pino";
+import { LeaseHub } from "./lease-hub.ts";
 import { Shard } from "./shard.ts";
 import { recoverGroups } from "./wal-binding.ts";
 
@@ -44,6 +45,7 @@ export class PalfNode {
   private leaderEvents: LeaderEvent[] = [];
   private eventTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  private hub!: LeaseHub;
 
   private constructor(private readonly opts: PalfNodeOptions) {
     this.nodeId = opts.nodeId;
@@ -64,6 +66,19 @@ export class PalfNode {
     const { dataDir, log } = this.opts;
     fs.mkdirSync(dataDir, { recursive: true });
     const shardCount = this.readShardCount();
+    const lease = { leaseMs: 4000, renewMs: 500, ...this.opts.replica?.lease, coalesced: true };
+    const replicaOptions = { ...this.opts.replica, lease };
+    this.hub = new LeaseHub(
+      {
+        nodeId: this.nodeId,
+        replicas: () => this.shards.flatMap((s) => [...s.replicas()]),
+        replica: (g) => this.shardOf(g).replica(g),
+        touch: (g) => this.shardOf(g).touch(g),
+        send: (to, messages) => (to === this.nodeId ? this.route(messages) : this.sendPeer(to, 0, messages)),
+      },
+      lease.renewMs,
+      lease.leaseMs,
+    );
     for (let i = 0; i < shardCount; i++) {
       const walOptions = {
         ...(this.opts.segmentBytes ? { segmentBytes: this.opts.segmentBytes } : {}),
@@ -80,7 +95,7 @@ export class PalfNode {
         deliverLocal: (messages) => this.route(messages),
         onLeader: (e) => this.onLeader(e),
         onFatal: (err) => this.fatal(err),
-        ...(this.opts.replica ? { replica: this.opts.replica } : {}),
+        replica: replicaOptions,
         ...(this.opts.diskBudgetBytes ? { diskBudgetBytes: this.opts.diskBudgetBytes } : {}),
       });
       this.shards.push(shard);
@@ -100,6 +115,7 @@ export class PalfNode {
       }),
     );
     await t.flush();
+    this.hub.start();
   }
 
   /** The shard count is fixed when a data dir is created: groups must be found where they were written. */
@@ -127,9 +143,16 @@ export class PalfNode {
 
   /** Incoming peer messages, split by the shard that owns each group. */
   private route(messages: readonly Message[]): void {
-    if (this.shardCount === 1) return this.shards[0]!.receive(messages);
     const by = new Map<Shard, Message[]>();
     for (const m of messages) {
+      if (m.type === "leaseRenew") {
+        this.hub.onRenew(m, performance.now());
+        continue;
+      }
+      if (m.type === "leaseRenewReply") {
+        this.hub.onReply(m, performance.now());
+        continue;
+      }
       const s = this.shardOf(m.group);
       let list = by.get(s);
       if (!list) {
@@ -286,6 +309,7 @@ export class PalfNode {
       leaders,
       transport: this.opts.transport.stats(),
       shardStats: this.shards.map((s) => s.stats),
+      lease: this.hub.stats,
       wal: this.wals.map((w) => w.stats()),
     };
   }
@@ -300,6 +324,7 @@ export class PalfNode {
     for (const s of this.shards) s.transferAll();
     while (this.leaderCount() > 0 && performance.now() < deadline) await sleep(50);
     this.stopping = true;
+    this.hub.stop();
     for (const u of this.unsubscribe) u();
     for (const s of this.shards) s.stop();
     if (this.eventTimer) clearTimeout(this.eventTimer);

@@ -151,6 +151,18 @@ export class Shard {
     };
   }
 
+  /** Something outside a loop turn changed this group's replica (the lease hub): give it a turn. */
+  touch(group: number): void {
+    const slot = this.groups.get(group);
+    if (!slot) return;
+    this.touched.add(slot);
+    this.scheduleTurn();
+  }
+
+  *replicas(): Generator<Replica> {
+    for (const slot of this.groups.values()) yield slot.replica;
+  }
+
   // ------------------------------------------------------------------ inputs
 
   receive(messages: readonly Message[]): void {

@@ -51,7 +51,7 @@ describe("peer codec round trip", () => {
     expect(rejected).toEqual([]);
     expect(messages).toEqual(oneOfEach);
     // Absent optional fields stay absent (exactOptionalPropertyTypes readers check `"base" in m`).
-    expect("base" in messages[7]!).toBe(false);
+    expect("base" in messages[9]!).toBe(false);
   });
 
   it("carries random batches unchanged, in liveness-first order, every frame under the limit", () => {

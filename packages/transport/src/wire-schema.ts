@@ -25,6 +25,8 @@ export const TYPE_CODES = [
   "ack",
   "commitInfo",
   "rebuild",
+  "leaseRenew",
+  "leaseRenewReply",
 ] as const satisfies readonly MessageType[];
 
 type Of<T extends MessageType> = Extract<Message, { type: T }>;
@@ -44,6 +46,8 @@ export const FIELDS = {
   ack: ["pid", "ok", "end", "committedEnd", "retryFrom", "promised"],
   commitInfo: ["pid", "prevLsn", "prevPid", "committedEnd"],
   rebuild: ["pid", "base"],
+  leaseRenew: ["seq", "groups"],
+  leaseRenewReply: ["seq", "refused"],
 } as const satisfies { [T in MessageType]: readonly BodyKey<T>[] };
 
 type Unlisted = { [T in MessageType]: Exclude<BodyKey<T>, (typeof FIELDS)[T][number]> }[MessageType];

@@ -1,0 +1,283 @@
+import { type ConnectOptions, connect, type PalfClient, PalfError } from "@palf/client";
+import { Command, CommanderError, Option } from "commander";
+import { entryLine, jsonLine } from "./output.ts";
+import { parseNat, parseNodeId, parseNodeList, parsePositive, parseServers } from "./parse.ts";
+
+/** Where the CLI writes and how it connects; tests replace these. */
+export interface CliIo {
+  /** One line of output (a JSON result or entry). */
+  readonly out: (line: string) => void;
+  /** Help, usage errors and runtime errors. */
+  readonly err: (text: string) => void;
+  /** Default: @palf/client's connect over NATS. */
+  readonly connect?: (o: ConnectOptions) => Promise<PalfClient>;
+  /** Ends `tail` (main wires it to Ctrl-C). */
+  readonly signal?: AbortSignal;
+  /** Environment for defaults (PALF_NATS, PALF_CLUSTER, PALF_NODES, PALF_NATS_USER/PASS/TOKEN). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** Exit codes: 0 done, 1 runtime error (unreachable NATS, a failed call), 2 usage error. */
+export const EXIT_OK = 0;
+export const EXIT_RUNTIME = 1;
+export const EXIT_USAGE = 2;
+
+interface GlobalOptions {
+  /** A list once parsed from a flag; a string when it is the (environment's) default. */
+  nats: string[] | string;
+  cluster: string;
+  nodes: string[] | string;
+  timeout: number;
+  user?: string;
+  pass?: string;
+  token?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+/** Runs palfctl with `argv` (without node and script); resolves with the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const env = io.env ?? process.env;
+  // An empty variable counts as unset.
+  let code = EXIT_OK;
+  const program = new Command("palfctl")
+    .description("Admin CLI for a palf cluster: one JSON line per result or entry on stdout.")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, "")), writeErr: (s) => io.err(s) })
+    .showHelpAfterError("(run palfctl --help for usage)")
+    .addOption(
+      new Option("--nats <urls>", "NATS server URL(s), comma-separated (or PALF_NATS)")
+        .default(env.PALF_NATS || "nats://127.0.0.1:4222")
+        .argParser(parseServers),
+    )
+    .option(
+      "--cluster <name>",
+      "cluster name (or PALF_CLUSTER)",
+      parseClusterName,
+      env.PALF_CLUSTER || "palf",
+    )
+    .addOption(
+      new Option("--nodes <ids>", "known node ids to try while a group's leader is unknown (or PALF_NODES)")
+        .default(env.PALF_NODES || "n1,n2,n3")
+        .argParser(parseNodeList),
+    )
+    .option("--timeout <ms>", "overall time per call, retries included", parsePositive, 10_000)
+    .option("--user <user>", "NATS user (or PALF_NATS_USER)", env.PALF_NATS_USER)
+    .option("--pass <password>", "NATS password (or PALF_NATS_PASS)", env.PALF_NATS_PASS)
+    .option("--token <token>", "NATS token (or PALF_NATS_TOKEN)", env.PALF_NATS_TOKEN)
+    .option("--tls-ca <file>", "CA certificate for TLS")
+    .option("--tls-cert <file>", "client certificate for TLS")
+    .option("--tls-key <file>", "client key for TLS");
+
+  /** Connects with the global options, runs `body`, closes; maps errors to exit code 1. */
+  const withClient =
+    <A extends unknown[]>(
+      body: (client: PalfClient, g: GlobalOptions, ...args: A) => Promise<number | undefined>,
+    ) =>
+    async (...args: A) => {
+      const g = program.opts<GlobalOptions>();
+      let client: PalfClient | undefined;
+      try {
+        client = await (io.connect ?? connect)(connectOptions(g, io));
+        code = (await body(client, g, ...args)) ?? EXIT_OK;
+      } catch (e) {
+        io.err(`palfctl: ${describe(e)}\n`);
+        // A bad default from the environment is a usage error too.
+        code = e instanceof CommanderError ? EXIT_USAGE : EXIT_RUNTIME;
+      } finally {
+        await client?.close();
+      }
+    };
+
+  program
+    .command("status")
+    .description("status of one node, or of every node in --nodes (one line per node)")
+    .option("--node <id>", "only this node", parseNodeId)
+    .option("--group <id>", "only this group", parseNat)
+    .action(
+      withClient(async (client, _g, o: { node?: string; group?: number }) => {
+        const only = o.group === undefined ? {} : { group: o.group };
+        if (o.node !== undefined) {
+          io.out(jsonLine({ node: o.node, status: await client.status(o.node, only) }));
+          return EXIT_OK;
+        }
+        const reports = await client.status();
+        for (const r of reports) io.out(jsonLine(r));
+        // Some nodes down is news worth printing; nobody answering is a failure.
+        return reports.every((r) => "error" in r) ? EXIT_RUNTIME : EXIT_OK;
+      }),
+    );
+
+  program
+    .command("create-group")
+    .description("create a group on every member (and learner) node")
+    .argument("<id>", "group id", parseNat)
+    .requiredOption("--members <ids>", "voting members, comma-separated (e.g. n1,n2,n3)", parseNodeList)
+    .option("--learners <ids>", "learners (non-voting replicas), comma-separated", parseNodeList)
+    .option("--inc <n>", "incarnation id (default: now in ms)", parseNat)
+    .action(
+      withClient(
+        async (client, _g, id: number, o: { members: string[]; learners?: string[]; inc?: number }) => {
+          const r = await client.createGroup(id, o.members, {
+            ...(o.learners === undefined ? {} : { learners: o.learners }),
+            ...(o.inc === undefined ? {} : { inc: o.inc }),
+          });
+          io.out(jsonLine(r));
+          return EXIT_OK;
+        },
+      ),
+    );
+
+  program
+    .command("delete-group")
+    .description("delete a group's replicas (asks every node in --nodes, or --on)")
+    .argument("<id>", "group id", parseNat)
+    .option("--on <ids>", "ask only these nodes", parseNodeList)
+    .action(
+      withClient(async (client, _g, id: number, o: { on?: string[] }) => {
+        io.out(jsonLine(await client.deleteGroup(id, o.on === undefined ? {} : { nodes: o.on })));
+        return EXIT_OK;
+      }),
+    );
+
+  program
+    .command("append")
+    .description("append entries to a group (each text argument is one entry; one line per committed entry)")
+    .argument("<group>", "group id", parseNat)
+    .argument("<text...>", "entry payloads (UTF-8)")
+    .option("--ref-csn <csn>", "reference CSN (from GTS)", parseNat)
+    .action(
+      withClient(async (client, _g, group: number, texts: string[], o: { refCsn?: number }) => {
+        const g = client.group(group);
+        const opts = o.refCsn === undefined ? {} : { refCsn: o.refCsn };
+        // All in one tick: the client sends them as one batch.
+        const results = await Promise.allSettled(texts.map((t) => g.append(t, opts)));
+        let failed = false;
+        results.forEach((r, i) => {
+          if (r.status === "fulfilled") io.out(jsonLine({ group, ...r.value, text: texts[i] }));
+          else {
+            failed = true;
+            io.out(jsonLine({ group, text: texts[i], error: errorJson(r.reason) }));
+          }
+        });
+        if (failed) io.err(`palfctl: some appends failed (see their error lines)\n`);
+        return failed ? EXIT_RUNTIME : EXIT_OK;
+      }),
+    );
+
+  program
+    .command("read")
+    .description("print committed entries from an LSN up to the committed end")
+    .argument("<group>", "group id", parseNat)
+    .option("--from <lsn>", "first LSN", parseNat, 0)
+    .option("--max <n>", "at most this many entries", parsePositive, 100)
+    .action(
+      withClient(async (client, _g, group: number, o: { from: number; max: number }) => {
+        let n = 0;
+        for await (const e of client.group(group).entries(o.from, { maxEntries: Math.min(o.max, 1000) })) {
+          io.out(entryLine(group, e));
+          if (++n >= o.max) break;
+        }
+        return EXIT_OK;
+      }),
+    );
+
+  program
+    .command("tail")
+    .description("print committed entries from an LSN and keep following new ones until Ctrl-C")
+    .argument("<group>", "group id", parseNat)
+    .option("--from <lsn>", "first LSN", parseNat, 0)
+    .option("--poll <ms>", "poll interval once caught up", parsePositive, 200)
+    .action(
+      withClient(async (client, _g, group: number, o: { from: number; poll: number }) => {
+        const signal = io.signal ?? new AbortController().signal;
+        for await (const e of client.group(group).tail(o.from, { pollMs: o.poll, signal }))
+          io.out(entryLine(group, e));
+        return EXIT_OK;
+      }),
+    );
+
+  program
+    .command("locate")
+    .description("print the first committed entry with csn >= <csn> (null if none)")
+    .argument("<group>", "group id", parseNat)
+    .argument("<csn>", "commit sequence number", parseNat)
+    .action(
+      withClient(async (client, _g, group: number, csn: number) => {
+        const e = await client.group(group).locate(csn);
+        io.out(e === null ? jsonLine({ group, csn, entry: null }) : entryLine(group, e));
+        return EXIT_OK;
+      }),
+    );
+
+  program
+    .command("transfer")
+    .description("ask a group's leader to hand leadership to <target>")
+    .argument("<group>", "group id", parseNat)
+    .argument("<target>", "node id of the new leader", parseNodeId)
+    .action(
+      withClient(async (client, _g, group: number, target: string) => {
+        await client.transferLeader(group, target);
+        io.out(jsonLine({ group, target, requested: true }));
+        return EXIT_OK;
+      }),
+    );
+
+  try {
+    if (argv.length === 0) {
+      io.err(program.helpInformation());
+      return EXIT_USAGE;
+    }
+    await program.parseAsync([...argv], { from: "user" });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return EXIT_OK;
+      return EXIT_USAGE;
+    }
+    io.err(`palfctl: ${describe(e)}\n`);
+    return EXIT_RUNTIME;
+  }
+}
+
+function connectOptions(g: GlobalOptions, io: CliIo): ConnectOptions {
+  const tls =
+    g.tlsCa === undefined && g.tlsCert === undefined && g.tlsKey === undefined
+      ? undefined
+      : {
+          ...(g.tlsCa === undefined ? {} : { caFile: g.tlsCa }),
+          ...(g.tlsCert === undefined ? {} : { certFile: g.tlsCert }),
+          ...(g.tlsKey === undefined ? {} : { keyFile: g.tlsKey }),
+        };
+  return {
+    cluster: parseClusterName(g.cluster),
+    nodes: typeof g.nodes === "string" ? parseNodeList(g.nodes) : g.nodes,
+    servers: typeof g.nats === "string" ? parseServers(g.nats) : g.nats,
+    connection: {
+      name: "palfctl",
+      ...(g.user === undefined ? {} : { user: g.user }),
+      ...(g.pass === undefined ? {} : { pass: g.pass }),
+      ...(g.token === undefined ? {} : { token: g.token }),
+      ...(tls === undefined ? {} : { tls }),
+    },
+    requestTimeoutMs: Math.min(g.timeout, 5_000),
+    appendTimeoutMs: g.timeout,
+    operationTimeoutMs: g.timeout,
+    // The transport's log lines go to stderr, never among the JSON lines on stdout.
+    log: (level, message) => io.err(`palfctl: [nats ${level}] ${message}\n`),
+  };
+}
+
+function parseClusterName(value: string): string {
+  return parseNodeId(value);
+}
+
+function errorJson(e: unknown): unknown {
+  return e instanceof PalfError ? e.toJSON() : { message: String((e as Error)?.message ?? e) };
+}
+
+function describe(e: unknown): string {
+  if (e instanceof PalfError) return `${e.code}: ${e.message}`;
+  return (e as Error)?.message ?? String(e);
+}

@@ -1,0 +1,22 @@
+/**
+ * @palf/client: the SDK applications use to talk to a palf cluster. Appends are batched per group (one
+ * request per group per event loop turn, a bounded number in flight), routed to the group's leader
+ * (leadership events, NOT_LEADER redirects, the seed list) and retried idempotently (a session id and a
+ * seq per append), and resolve only once committed, with the entry's LSN and CSN; every failure is a typed
+ * PalfError (FAILED: never committed, INDETERMINATE: unknown). Reads return committed entries: a page, all
+ * of them up to the committed end, or a tail that keeps following. Admin calls create and delete groups,
+ * report node status and move leadership. Runs over NATS or any Transport (in memory for tests and demos).
+ */
+export type { AppendResult } from "./appender.ts";
+export {
+  type ConnectOptions,
+  type CreateGroupOptions,
+  type CreateGroupResult,
+  connect,
+  type DeleteGroupResult,
+  type NodeStatusReport,
+  PalfClient,
+} from "./client.ts";
+export type { AppendOptions, Group, LogEntry, ReadOptions, ReadPage, TailOptions } from "./group.ts";
+export { PalfError, type PalfErrorCode } from "./palf-error.ts";
+export type { BackoffOptions } from "./retry-policy.ts";
