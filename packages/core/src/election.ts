@@ -1,4 +1,5 @@
-import type { VoteReply, VoteRequest } from "./messages.ts";
+import type { CoalescedLeases } from "./coalesced-leases.ts";
+import type { Abdicate, VoteReply, VoteRequest } from "./messages.ts";
 import type { Prng } from "./prng.ts";
 import type { MemberConfig, Millis, ReplicaId } from "./types.ts";
 import { compareVersion } from "./types.ts";
@@ -16,8 +17,8 @@ export interface LeaseOptions {
   /** Random extra delay before standing for election, so candidates rarely collide. */
   readonly electionJitterMs: number;
   /**
-   * Renewals travel in the host's per-node-pair LeaseRenew messages (grantRenewal / renewalGranted)
-   * instead of one vote per group per interval; the per-group path stays for elections and refusals.
+   * Renewals travel in the host's per-node-pair messages (see CoalescedLeases) instead of one vote per
+   * group per interval; the per-group path stays for elections and for members that refused.
    */
   readonly coalesced?: boolean;
 }
@@ -25,9 +26,15 @@ export interface LeaseOptions {
 /** What the election needs from its replica. */
 export interface ElectionHost {
   readonly self: ReplicaId;
+  readonly group: number;
+  /** The host's coalesced renewals, when it runs them. */
+  coalesced(): CoalescedLeases | undefined;
   config(): MemberConfig;
   send(
-    message: Omit<VoteRequest, "group" | "inc"> | Omit<VoteReply, "group" | "inc">,
+    message:
+      | Omit<VoteRequest, "group" | "inc">
+      | Omit<VoteReply, "group" | "inc">
+      | Omit<Abdicate, "group" | "inc">,
     durable: boolean,
   ): void;
   /** Persists the highest ballot (a grant must not leave before it is durable). */
@@ -64,6 +71,7 @@ export class Election {
   private held = false;
   private leaseEndCache: Millis | undefined;
   private leaseEndFor: MemberConfig | undefined;
+  private leaseEndVersion = 0;
   /** A campaign not yet won: it ends (and its self-grant is released) at this time. */
   private campaignEndsAt = Number.POSITIVE_INFINITY;
   private nextRenewAt = Number.POSITIVE_INFINITY;
@@ -94,7 +102,7 @@ export class Election {
   }
   /** Whom this replica currently grants its lease to, if anyone (for leader hints). */
   grantedTo(now: Millis): ReplicaId | undefined {
-    return this.grant && now < this.grant.expires ? this.grant.to : undefined;
+    return this.grant && now < this.grantExpiry(this.grant) ? this.grant.to : undefined;
   }
 
   /** End of the lease this replica holds: the quorum-th latest grant expiry among current members. */
@@ -102,16 +110,18 @@ export class Election {
     if (!this.held) return Number.NEGATIVE_INFINITY;
     const cfg = this.host.config();
     // Checked on every append: recompute only when a grant or the config changed.
-    if (this.leaseEndFor === cfg && this.leaseEndCache !== undefined) return this.leaseEndCache;
+    const version = this.host.coalesced()?.version ?? 0;
+    if (this.leaseEndFor === cfg && this.leaseEndVersion === version && this.leaseEndCache !== undefined) {
+      return this.leaseEndCache;
+    }
     this.leaseEndFor = cfg;
+    this.leaseEndVersion = version;
     this.leaseEndCache = this.computeLeaseEnd(cfg);
     return this.leaseEndCache;
   }
 
   private computeLeaseEnd(cfg: MemberConfig): Millis {
-    const expiries = cfg.members
-      .map((m) => this.grants.get(m) ?? Number.NEGATIVE_INFINITY)
-      .sort((a, b) => b - a);
+    const expiries = cfg.members.map((m) => this.memberGrant(m)).sort((a, b) => b - a);
     const q = Math.floor(cfg.replicaNum / 2) + 1;
     return expiries[q - 1] ?? Number.NEGATIVE_INFINITY;
   }
@@ -143,9 +153,13 @@ export class Election {
       this.abandonCampaign(now);
     } else if (now >= this.electionDueAt) {
       const g = this.grant;
-      if (g && g.to !== this.host.self && now < g.expires) {
-        // The lease we granted was renewed: nothing to do before it could run out.
-        this.electionDueAt = g.expires + this.jitter();
+      const quietUntil = Math.max(
+        g && g.to !== this.host.self ? this.grantExpiry(g) : Number.NEGATIVE_INFINITY,
+        this.host.coalesced()?.leaderHeardUntil(this.host.group) ?? Number.NEGATIVE_INFINITY,
+      );
+      if (now < quietUntil) {
+        // A leader's lease is being renewed (by us or by others): nothing to do before it could run out.
+        this.electionDueAt = quietUntil + this.jitter();
         return;
       }
       this.electionDueAt = now + this.opts.leaseMs / 2 + this.jitter();
@@ -153,24 +167,22 @@ export class Election {
     }
   }
 
-  /** Member side of a coalesced renewal: extends an existing grant to `from` for `ballot`, nothing else. */
-  grantRenewal(from: ReplicaId, ballot: number, now: Millis): boolean {
-    if (!this.host.config().members.includes(from)) return false;
-    // A sitting leader renews: even if we do not grant it, standing for election now would only disturb it.
-    this.heardFromLeader(now);
-    const g = this.grant;
-    if (now < this.silentUntil || !g || g.to !== from || g.ballot !== ballot) return false;
-    g.expires = Math.max(g.expires, now + this.opts.leaseMs);
-    return true;
+  /** Member side: do we hold a grant to `to` for `ballot` (a coalesced renewal may extend it)? */
+  hasGrant(to: ReplicaId, ballot: number): boolean {
+    return this.grant !== undefined && this.grant.to === to && this.grant.ballot === ballot;
   }
 
-  /** Leader side of a coalesced renewal: `member` extended our grant in answer to a renewal sent at `sentAt`. */
-  renewalGranted(member: ReplicaId, sentAt: Millis, now: Millis): void {
-    if (!this.held) return;
-    const expires = sentAt + this.opts.leaseMs * (1 - 2 * this.opts.maxDrift) - this.opts.leaseGuardMs;
-    if (expires <= now || (this.grants.get(member) ?? 0) >= expires) return;
-    this.grants.set(member, expires);
-    this.leaseEndCache = undefined;
+  /** When a grant we gave really ends: its own expiry, or later if the holder's coalesced renewals extend it. */
+  private grantExpiry(g: Grant): Millis {
+    const c = this.host.coalesced();
+    return c ? Math.max(g.expires, c.grantRenewedUntil(this.host.group, g.to, g.ballot)) : g.expires;
+  }
+
+  /** Until when `member`'s grant counts toward our lease: per-group replies or coalesced acks. */
+  private memberGrant(member: ReplicaId): Millis {
+    const own = this.grants.get(member) ?? Number.NEGATIVE_INFINITY;
+    const c = this.host.coalesced();
+    return c ? Math.max(own, c.memberGrantUntil(this.host.group, member, this.ballot)) : own;
   }
 
   /** A coalesced renewal was refused by `member`: ask it for this group's grant with a per-group vote. */
@@ -193,13 +205,14 @@ export class Election {
     this.nextRenewAt = Number.POSITIVE_INFINITY;
   }
 
-  /** The current lease holder abdicated in favour of `target`. */
+  /** The holder of a grant we gave abdicated (in favour of `target`), or released a lost campaign (target = itself). */
   release(from: ReplicaId, ballot: number, target: ReplicaId | undefined, now: Millis): void {
     if (this.grant && this.grant.to === from && this.grant.ballot === ballot) {
       this.grant = undefined;
       this.electionDueAt = now + this.jitter();
     }
-    if (target !== undefined) this.preferred = { id: target, until: now + this.opts.leaseMs };
+    if (target !== undefined && target !== from)
+      this.preferred = { id: target, until: now + this.opts.leaseMs };
   }
 
   /** After hearing from a leader, do not stand before its lease could have run out. */
@@ -209,7 +222,7 @@ export class Election {
 
   private mayCampaign(now: Millis): boolean {
     if (now < this.silentUntil || !this.host.mayStand()) return false;
-    return !(this.grant && this.grant.to !== this.host.self && now < this.grant.expires);
+    return !(this.grant && this.grant.to !== this.host.self && now < this.grantExpiry(this.grant));
   }
 
   private jitter(): Millis {
@@ -232,12 +245,25 @@ export class Election {
    */
   private abandonCampaign(now: Millis): void {
     this.campaignEndsAt = Number.POSITIVE_INFINITY;
+    // Members that did grant us hold that grant for a lease and would block everyone else (split votes among
+    // 4 or 5 members last a lease each): give their grants back too. Abdicate with ourselves as target = release.
+    for (const m of this.grants.keys()) {
+      if (m === this.host.self) continue;
+      this.host.send(
+        { type: "abdicate", from: this.host.self, to: m, ballot: this.ballot, target: this.host.self },
+        false,
+      );
+    }
     this.grants.clear();
     this.leaseEndCache = undefined;
     this.sentAt.clear();
     if (this.grant && this.grant.to === this.host.self && this.grant.ballot === this.ballot)
       this.grant = undefined;
-    this.electionDueAt = Math.min(this.electionDueAt, now + this.jitter());
+    // Contenders retry at random points spread wider than a campaign, so their windows stop colliding.
+    this.electionDueAt = Math.min(
+      this.electionDueAt,
+      now + this.jitter() + this.prng.next() * this.opts.voteWindowMs * 4,
+    );
   }
 
   private request(now: Millis, renew: boolean, only?: ReplicaId): void {
@@ -269,7 +295,7 @@ export class Election {
     const cfg = this.host.config();
     if (!cfg.members.includes(req.from)) return this.reply(req, false, false);
     const g = this.grant;
-    const busy = g !== undefined && g.to !== req.from && now < g.expires;
+    const busy = g !== undefined && g.to !== req.from && now < this.grantExpiry(g);
     if (req.renew && g && g.to === req.from && g.ballot === req.ballot) {
       g.expires = Math.max(g.expires, now + this.opts.leaseMs);
       return this.reply(req, true, true);
@@ -311,7 +337,7 @@ export class Election {
       }
     }
     const g = this.grant;
-    const busy = best !== undefined && g !== undefined && g.to !== best.from && now < g.expires;
+    const busy = best !== undefined && g !== undefined && g.to !== best.from && now < this.grantExpiry(g);
     for (const r of requests) {
       if (r === best && !busy) this.grantTo(r, now);
       else this.reply(r, false, false);
@@ -322,6 +348,7 @@ export class Election {
   private grantTo(req: VoteRequest, now: Millis): void {
     this.highestBallot = Math.max(this.highestBallot, req.ballot);
     this.grant = { to: req.from, ballot: req.ballot, expires: now + this.opts.leaseMs };
+    this.host.coalesced()?.grantMoved(this.host.group, req.from);
     this.electionDueAt = Math.max(this.electionDueAt, this.grant.expires + this.jitter());
     this.host.persistBallot();
     this.reply(req, true, true);
@@ -357,7 +384,7 @@ export class Election {
     this.leaseEndCache = undefined;
     if (!this.held) {
       const cfg = this.host.config();
-      const live = cfg.members.filter((m) => (this.grants.get(m) ?? 0) > now).length;
+      const live = cfg.members.filter((m) => this.memberGrant(m) > now).length;
       if (live >= Math.floor(cfg.replicaNum / 2) + 1 && this.host.mayStand()) {
         this.held = true;
         this.campaignEndsAt = Number.POSITIVE_INFINITY;

@@ -6,6 +6,7 @@
  */
 
 export { baseProblem } from "./base-check.ts";
+export type { CoalescedLeases } from "./coalesced-leases.ts";
 export type { AppendResult, EffectSink, PersistRecord, ReplicaEvent, Role } from "./effects.ts";
 export type { LeaseOptions } from "./election.ts";
 export { entriesOf, GROUP_HEADER_BYTES, type GroupEntry, groupEntryProblem } from "./group-entry.ts";

@@ -120,21 +120,27 @@ export interface Rebuild extends Envelope {
 
 /**
  * Coalesced lease renewal: one message per node pair per renew interval instead of one vote per group,
- * renewing (not granting anew) the lease of every group the sender leads with the receiver as a member.
+ * renewing (not granting anew) the lease of every group of the set `epoch` names (the groups the sender
+ * leads with the receiver as a member). The set itself travels only when it changes, or now and then.
  * Node-level: `group` is 0 and the node runtime, not a replica, handles it.
  */
 export interface LeaseRenew extends Envelope {
   readonly type: "leaseRenew";
   readonly seq: number;
-  /** Flat pairs: group, ballot, group, ballot, ... */
+  /** Names the set of (group, ballot) pairs this renewal covers; a new set gets a new epoch. */
+  readonly epoch: number;
+  /** The set as flat pairs (group, ballot, ...), or empty for "the same set as `epoch`". */
   readonly groups: readonly number[];
 }
 
 export interface LeaseRenewReply extends Envelope {
   readonly type: "leaseRenewReply";
   readonly seq: number;
-  /** Groups whose grant was not simply extended; the leader falls back to per-group votes for them. */
+  readonly epoch: number;
+  /** Groups of a newly sent set whose grant we do not hold; the leader asks them with per-group votes. */
   readonly refused: readonly number[];
+  /** We do not know `epoch` (we restarted, or missed the set): send it in full. Nothing was renewed. */
+  readonly needSet: boolean;
 }
 
 export type Message =

@@ -1,3 +1,4 @@
+import type { CoalescedLeases } from "./coalesced-leases.ts";
 import { DurableGate } from "./durable-gate.ts";
 import type { EffectSink, PersistRecord, Role } from "./effects.ts";
 import { Election } from "./election.ts";
@@ -101,6 +102,7 @@ export class Replica {
   /** Highest pid seen refused by anyone; the next prepare goes above it. */
   highestPidSeen: Pid;
   private lastWake = Number.NaN;
+  private coalesced: CoalescedLeases | undefined;
 
   constructor(
     options: ReplicaOptions,
@@ -125,6 +127,8 @@ export class Replica {
     this.election = new Election(
       {
         self: this.self,
+        group: this.group,
+        coalesced: () => this.coalesced,
         config: () => this.log.config,
         send: (m, durable) => {
           const msg = { ...m, group: this.group, inc: this.inc } as Message;
@@ -293,6 +297,11 @@ export class Replica {
     const out = leader.transferLeader(this, target);
     this.afterEvent();
     return out;
+  }
+
+  /** The host renews leases for many groups at once (see CoalescedLeases); set before the first event. */
+  useCoalescedLeases(source: CoalescedLeases): void {
+    this.coalesced = source;
   }
 
   /** Changes this replica's election priority (lowered for a stopping node, a failing disk, a lagging replica). */

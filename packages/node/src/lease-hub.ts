@@ -1,4 +1,4 @@
-import type { LeaseRenew, LeaseRenewReply, Message, Replica } from "@palf/core";
+import type { CoalescedLeases, LeaseRenew, LeaseRenewReply, Message, Replica } from "@palf/core";
 
 /** What the hub needs from its node. */
 export interface LeaseHubHost {
@@ -11,126 +11,296 @@ export interface LeaseHubHost {
   send(to: string, messages: Message[]): void;
 }
 
-interface SentRenewal {
-  readonly sentAt: number;
-  /** Per destination node: flat [group, ballot, ...] pairs sent to it. */
-  readonly pairs: Map<string, number[]>;
+export interface LeaseTiming {
+  readonly renewMs: number;
+  readonly leaseMs: number;
+  readonly maxDrift: number;
+  readonly leaseGuardMs: number;
+}
+
+/** Member side, per leader node: the set it renews and when it last did. */
+interface HeardFrom {
+  epoch: number;
+  set: Map<number, number>;
+  renewedAt: number;
+}
+
+/** Leader side, per member node: the sets sent to it, and what its acks cover. */
+interface SentTo {
+  epoch: number;
+  /** Sets by epoch, kept until acked (or superseded). */
+  readonly sets: Map<number, Map<number, number>>;
+  /** Set in force at the member (last acked epoch, minus what it refused). */
+  covered: Map<number, number>;
+  coveredEpoch: number;
+  /** Send time of the latest renewal the member acked for `coveredEpoch`. */
+  ackedSentAt: number;
+  needFull: boolean;
 }
 
 /** Pairs per LeaseRenew message, so one message stays well below a frame (about 9 bytes a number). */
 const MAX_PAIRS_PER_MESSAGE = 20_000;
+/** The full set is resent every this many renewals even if unchanged (members' grants may have changed). */
+const FULL_EVERY = 8;
 
 /**
- * Coalesced liveness: once per renew interval, one LeaseRenew per peer node covers every group this node
- * leads with that peer as a member, and the peer extends those grants in one tight loop, without a message,
- * a tick or a wake per group. It only renews grants that exist for the same ballot; anything else is refused
- * and that group falls back to the per-group vote path, which handles restarts and new elections.
+ * Coalesced liveness. Once per renew interval this node sends each peer one LeaseRenew naming, by epoch, the
+ * set of groups it leads with that peer as a member; the set itself travels only when it changed (or every
+ * few intervals). Neither side touches a group to renew it: replicas ask `CoalescedLeases` lazily when they
+ * check a grant or a lease, so 10,000 idle groups cost a few messages a second. A member whose grant does
+ * not match is reported (refused) and gets a per-group vote instead, at most once a lease.
  */
-export class LeaseHub {
+export class LeaseHub implements CoalescedLeases {
+  version = 0;
   private seq = 0;
-  private readonly sent = new Map<number, SentRenewal>();
-  private timer: NodeJS.Timeout | undefined;
-  /** "group/member" -> when that member was last sent a per-group vote after refusing (at most once a lease). */
+  private readonly sentAt = new Map<number, number>();
+  private readonly heard = new Map<string, HeardFrom>();
+  private readonly sent = new Map<string, SentTo>();
+  /** group -> leader nodes whose current set names it (member side, for leaderHeardUntil). */
+  private readonly namedBy = new Map<number, string[]>();
   private readonly refusedAt = new Map<string, number>();
-  readonly stats = { renewalsSent: 0, pairsSent: 0, pairsRenewed: 0, pairsRefused: 0 };
+  /** Member side, per leader node: groups of its set whose grant we moved to someone else since our last reply. */
+  private readonly moved = new Map<string, Set<number>>();
+  private dirty = true;
+  private timer: NodeJS.Timeout | undefined;
+  readonly stats = { renewals: 0, fullSets: 0, pairsSent: 0, refused: 0, needSet: 0 };
 
   constructor(
     private readonly host: LeaseHubHost,
-    private readonly renewMs: number,
-    private readonly leaseMs: number,
+    private readonly timing: LeaseTiming,
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => this.renewAll(performance.now()), this.renewMs);
-    this.timer.unref?.();
+    this.timer = setInterval(() => this.renewAll(performance.now()), this.timing.renewMs);
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
   }
 
-  /** Leader side: one renewal per peer for every group whose lease we hold. */
+  /** A leadership, ballot or membership changed somewhere: rebuild the sets at the next renewal. */
+  markDirty(): void {
+    this.dirty = true;
+  }
+
+  // ------------------------------------------------------------------ CoalescedLeases
+
+  grantRenewedUntil(group: number, peer: string, ballot: number): number {
+    const h = this.heard.get(peer);
+    return h && h.set.get(group) === ballot ? h.renewedAt + this.timing.leaseMs : Number.NEGATIVE_INFINITY;
+  }
+
+  leaderHeardUntil(group: number): number {
+    let until = Number.NEGATIVE_INFINITY;
+    for (const peer of this.namedBy.get(group) ?? []) {
+      const h = this.heard.get(peer);
+      if (h?.set.has(group)) until = Math.max(until, h.renewedAt + this.timing.leaseMs);
+    }
+    return until;
+  }
+
+  memberGrantUntil(group: number, member: string, ballot: number): number {
+    const s = this.sent.get(member);
+    if (!s || s.covered.get(group) !== ballot) return Number.NEGATIVE_INFINITY;
+    const t = this.timing;
+    // Counted from when the renewal left, like a per-group grant: L(1 - 2 drift) - guard.
+    return s.ackedSentAt + t.leaseMs * (1 - 2 * t.maxDrift) - t.leaseGuardMs;
+  }
+
+  grantMoved(group: number, to: string): void {
+    for (const peer of this.namedBy.get(group) ?? []) {
+      if (peer === to) continue;
+      this.heard.get(peer)?.set.delete(group);
+      let set = this.moved.get(peer);
+      if (!set) {
+        set = new Set();
+        this.moved.set(peer, set);
+      }
+      set.add(group);
+    }
+    this.version++;
+  }
+
+  // ------------------------------------------------------------------ leader side
+
   renewAll(now: number): void {
     const seq = ++this.seq;
-    const pairs = new Map<string, number[]>();
+    this.sentAt.set(seq, now);
+    this.sentAt.delete(seq - 64);
+    const full = this.dirty || seq % FULL_EVERY === 0;
+    const sets = full ? this.buildSets() : undefined;
+    this.dirty = false;
+    const peers = new Set([...this.sent.keys(), ...(sets?.keys() ?? [])]);
+    for (const peer of peers) {
+      let s = this.sent.get(peer);
+      if (!s) {
+        s = {
+          epoch: 0,
+          sets: new Map(),
+          covered: new Map(),
+          coveredEpoch: -1,
+          ackedSentAt: Number.NEGATIVE_INFINITY,
+          needFull: true,
+        };
+        this.sent.set(peer, s);
+      }
+      const set = sets?.get(peer) ?? (sets ? new Map<number, number>() : undefined);
+      // Nothing led with this peer, now or in the last set it heard: no renewal to send.
+      if ((set ?? s.sets.get(s.epoch) ?? new Map()).size === 0 && (s.sets.get(s.epoch)?.size ?? 0) === 0)
+        continue;
+      let pairs: number[] = [];
+      if (set) {
+        if (!sameSet(set, s.sets.get(s.epoch))) {
+          s.epoch++;
+          s.sets.set(s.epoch, set);
+          for (const e of s.sets.keys()) if (e < s.coveredEpoch && e !== s.epoch) s.sets.delete(e);
+        }
+        pairs = flatten(set);
+      } else if (s.needFull) pairs = flatten(s.sets.get(s.epoch) ?? new Map());
+      const sendFull = set !== undefined || s.needFull;
+      s.needFull = false;
+      this.stats.renewals++;
+      if (sendFull) this.stats.fullSets++;
+      this.stats.pairsSent += pairs.length / 2;
+      this.host.send(peer, this.renewMessages(peer, seq, s.epoch, sendFull ? pairs : []));
+    }
+  }
+
+  private buildSets(): Map<string, Map<number, number>> {
+    const sets = new Map<string, Map<number, number>>();
     for (const r of this.host.replicas()) {
       if (!r.election.leaseHeld) continue;
       const ballot = r.election.myBallot;
       for (const m of r.log.config.members) {
-        if (m === this.host.nodeId) {
-          // Our own grant renews locally, at the same instant as the request leaves.
-          if (r.election.grantRenewal(m, ballot, now)) r.election.renewalGranted(m, now, now);
-          continue;
+        let set = sets.get(m);
+        if (!set) {
+          set = new Map();
+          sets.set(m, set);
         }
-        let list = pairs.get(m);
-        if (!list) {
-          list = [];
-          pairs.set(m, list);
-        }
-        list.push(r.group, ballot);
+        set.set(r.group, ballot);
       }
     }
-    this.sent.set(seq, { sentAt: now, pairs });
-    this.sent.delete(seq - 32);
-    for (const [to, list] of pairs) {
-      const messages: Message[] = [];
-      for (let i = 0; i < list.length; i += MAX_PAIRS_PER_MESSAGE * 2) {
-        const groups = list.slice(i, i + MAX_PAIRS_PER_MESSAGE * 2);
-        messages.push({ type: "leaseRenew", group: 0, inc: 0, from: this.host.nodeId, to, seq, groups });
-      }
-      this.stats.renewalsSent++;
-      this.stats.pairsSent += list.length / 2;
-      this.host.send(to, messages);
-    }
+    return sets;
   }
 
-  /** Member side: extend every grant the renewal names, refuse the rest, answer once. */
-  onRenew(m: LeaseRenew, now: number): void {
-    const refused: number[] = [];
-    const g = m.groups;
-    for (let i = 0; i + 1 < g.length; i += 2) {
-      const r = this.host.replica(g[i]!);
-      if (r?.election.grantRenewal(m.from, g[i + 1]!, now)) this.stats.pairsRenewed++;
-      else {
-        refused.push(g[i]!);
-        this.stats.pairsRefused++;
-      }
+  private renewMessages(to: string, seq: number, epoch: number, pairs: number[]): Message[] {
+    const out: Message[] = [];
+    for (let i = 0; i < pairs.length || i === 0; i += MAX_PAIRS_PER_MESSAGE * 2) {
+      const groups = pairs.slice(i, i + MAX_PAIRS_PER_MESSAGE * 2);
+      out.push({ type: "leaseRenew", group: 0, inc: 0, from: this.host.nodeId, to, seq, epoch, groups });
     }
-    const reply: LeaseRenewReply = {
+    return out;
+  }
+
+  onReply(m: LeaseRenewReply, now: number): void {
+    const s = this.sent.get(m.from);
+    if (!s) return;
+    if (m.needSet) {
+      this.stats.needSet++;
+      s.needFull = true;
+      return;
+    }
+    const sentAt = this.sentAt.get(m.seq);
+    if (sentAt === undefined) return;
+    if (m.epoch < s.coveredEpoch) return;
+    const set = s.sets.get(m.epoch);
+    if (!set) return;
+    if (m.epoch !== s.coveredEpoch || m.refused.length > 0) {
+      const covered = new Map(set);
+      for (const g of m.refused) covered.delete(g);
+      s.covered = covered;
+      s.coveredEpoch = m.epoch;
+      s.ackedSentAt = sentAt;
+    } else s.ackedSentAt = Math.max(s.ackedSentAt, sentAt);
+    this.version++;
+    for (const group of m.refused) this.askDirectly(group, m.from, now);
+  }
+
+  /** A member that refused: one per-group vote (which can grant anew), at most once a lease. */
+  private askDirectly(group: number, member: string, now: number): void {
+    this.stats.refused++;
+    const key = `${group}/${member}`;
+    const last = this.refusedAt.get(key);
+    if (last !== undefined && now - last < this.timing.leaseMs) return;
+    this.refusedAt.set(key, now);
+    const r = this.host.replica(group);
+    if (!r?.election.leaseHeld) return;
+    r.election.renewWith(member, now);
+    this.host.touch(group);
+  }
+
+  // ------------------------------------------------------------------ member side
+
+  onRenew(m: LeaseRenew, now: number): void {
+    let h = this.heard.get(m.from);
+    const refused: number[] = [];
+    if (m.groups.length > 0) {
+      // A (part of a) full set. Parts of one set share seq and epoch; the first part starts it afresh.
+      if (!h || h.epoch !== m.epoch) {
+        if (h) for (const g of h.set.keys()) this.unname(g, m.from);
+        h = { epoch: m.epoch, set: new Map(), renewedAt: now };
+        this.heard.set(m.from, h);
+      }
+      const g = m.groups;
+      for (let i = 0; i + 1 < g.length; i += 2) {
+        const group = g[i]!;
+        const ballot = g[i + 1]!;
+        if (!h.set.has(group)) this.name(group, m.from);
+        h.set.set(group, ballot);
+        const r = this.host.replica(group);
+        if (!r?.election.hasGrant(m.from, ballot)) refused.push(group);
+      }
+    } else if (!h || h.epoch !== m.epoch) {
+      this.host.send(m.from, [this.reply(m, [], true)]);
+      return;
+    }
+    h.renewedAt = now;
+    const moved = this.moved.get(m.from);
+    if (moved) {
+      for (const g of moved) if (!refused.includes(g)) refused.push(g);
+      this.moved.delete(m.from);
+    }
+    this.version++;
+    this.host.send(m.from, [this.reply(m, refused, false)]);
+  }
+
+  private reply(m: LeaseRenew, refused: number[], needSet: boolean): LeaseRenewReply {
+    return {
       type: "leaseRenewReply",
       group: 0,
       inc: 0,
       from: this.host.nodeId,
       to: m.from,
       seq: m.seq,
+      epoch: m.epoch,
       refused,
+      needSet,
     };
-    this.host.send(m.from, [reply]);
   }
 
-  /** Leader side: count the renewed grants; refused groups renew per group right away. */
-  onReply(m: LeaseRenewReply, now: number): void {
-    const sent = this.sent.get(m.seq);
-    const pairs = sent?.pairs.get(m.from);
-    if (!sent || !pairs) return;
-    const refused = new Set(m.refused);
-    for (let i = 0; i + 1 < pairs.length; i += 2) {
-      const group = pairs[i]!;
-      const r = this.host.replica(group);
-      if (!r || r.election.myBallot !== pairs[i + 1]) continue;
-      if (refused.has(group)) {
-        // It granted someone else or saw a higher ballot. It still heard us (so it does not stand for
-        // election); a per-group vote, which can grant anew, goes at most once a lease per member.
-        const key = `${group}/${m.from}`;
-        const last = this.refusedAt.get(key);
-        if (last === undefined || now - last >= this.leaseMs) {
-          this.refusedAt.set(key, now);
-          r.election.renewWith(m.from, now);
-          this.host.touch(group);
-        }
-      } else r.election.renewalGranted(m.from, sent.sentAt, now);
-    }
-    // Each renewal is counted once per member.
-    sent.pairs.delete(m.from);
+  private name(group: number, peer: string): void {
+    const list = this.namedBy.get(group);
+    if (!list) this.namedBy.set(group, [peer]);
+    else if (!list.includes(peer)) list.push(peer);
   }
+
+  private unname(group: number, peer: string): void {
+    const list = this.namedBy.get(group);
+    if (!list) return;
+    const i = list.indexOf(peer);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.namedBy.delete(group);
+  }
+}
+
+function sameSet(a: Map<number, number>, b: Map<number, number> | undefined): boolean {
+  if (!b || a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v) return false;
+  return true;
+}
+
+function flatten(set: Map<number, number>): number[] {
+  const out: number[] = [];
+  for (const [g, b] of set) out.push(g, b);
+  return out;
 }

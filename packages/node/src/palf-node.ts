@@ -76,8 +76,12 @@ export class PalfNode {
         touch: (g) => this.shardOf(g).touch(g),
         send: (to, messages) => (to === this.nodeId ? this.route(messages) : this.sendPeer(to, 0, messages)),
       },
-      lease.renewMs,
-      lease.leaseMs,
+      {
+        renewMs: lease.renewMs,
+        leaseMs: lease.leaseMs,
+        maxDrift: lease.maxDrift ?? 0.01,
+        leaseGuardMs: lease.leaseGuardMs ?? 50,
+      },
     );
     for (let i = 0; i < shardCount; i++) {
       const walOptions = {
@@ -94,6 +98,7 @@ export class PalfNode {
         send: (to, messages) => this.sendPeer(to, i, messages),
         deliverLocal: (messages) => this.route(messages),
         onLeader: (e) => this.onLeader(e),
+        leases: this.hub,
         onFatal: (err) => this.fatal(err),
         replica: replicaOptions,
         ...(this.opts.diskBudgetBytes ? { diskBudgetBytes: this.opts.diskBudgetBytes } : {}),

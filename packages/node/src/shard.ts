@@ -1,5 +1,6 @@
 import {
   type AppendResult,
+  type CoalescedLeases,
   type DurableImage,
   type EffectSink,
   initialConfig,
@@ -45,6 +46,8 @@ export interface ShardOptions {
   /** Messages from this node to itself (possibly another shard). */
   readonly deliverLocal: (messages: Message[]) => void;
   readonly onLeader: (event: LeaderEvent) => void;
+  /** The node's coalesced lease renewals; told when leaderships or memberships change. */
+  readonly leases?: CoalescedLeases & { markDirty(): void };
   /** An fdatasync or write failed: the node must stop (never retry an fsync). */
   readonly onFatal: (err: Error) => void;
   readonly replica?: Partial<Omit<ReplicaOptions, "group" | "self" | "initialConfig">>;
@@ -106,6 +109,7 @@ export class Shard {
       this.now(),
       image,
     );
+    if (this.opts.leases) slot.replica.useCoalescedLeases(this.opts.leases);
     if (!image) {
       // The group's existence and config are durable before anything else happens in it.
       this.walRecords.push(
@@ -367,7 +371,11 @@ export class Shard {
 
   private onEvent(slot: GroupSlot, e: ReplicaEvent): void {
     switch (e.type) {
+      case "config":
+        this.opts.leases?.markDirty();
+        break;
       case "role":
+        this.opts.leases?.markDirty();
         if (e.role === "leader")
           this.opts.onLeader({ group: slot.group, leader: this.opts.nodeId, pid: slot.replica.myPid });
         break;

@@ -35,8 +35,8 @@ const entries = [groupEntry(0, 2, Buffer.from("first entry")), groupEntry(75, 2,
 export const oneOfEach: Message[] = [
   { ...env, type: "vote", ballot: 5, priority: 1.5, seq: 9, renew: true, cfg: { pid: 2, seq: 1 } },
   { ...env, type: "voteReply", ballot: 5, seq: 9, granted: false, highestBallot: 6, cfg: { pid: 2, seq: 1 } },
-  { ...env, group: 0, type: "leaseRenew", seq: 9, groups: [7, 2, 8, 3] },
-  { ...env, group: 0, type: "leaseRenewReply", seq: 9, refused: [8] },
+  { ...env, group: 0, type: "leaseRenew", seq: 9, epoch: 2, groups: [7, 2, 8, 3] },
+  { ...env, group: 0, type: "leaseRenewReply", seq: 9, epoch: 2, refused: [8], needSet: false },
   { ...env, type: "abdicate", ballot: 5, target: "n3" },
   { ...env, type: "timeoutNow", ballot: 6 },
   { ...env, type: "prepare", pid: 4 },
@@ -186,13 +186,16 @@ export const messageArb: fc.Arbitrary<Message> = fc.oneof(
     ...envelope,
     type: fc.constant("leaseRenew" as const),
     seq: nat,
+    epoch: nat,
     groups: fc.array(nat, { maxLength: 10 }).map((a) => (a.length % 2 === 0 ? a : a.slice(1))),
   }),
   fc.record({
     ...envelope,
     type: fc.constant("leaseRenewReply" as const),
     seq: nat,
+    epoch: nat,
     refused: fc.array(nat, { maxLength: 6 }),
+    needSet: fc.boolean(),
   }),
 );
 

@@ -46,8 +46,8 @@ export const FIELDS = {
   ack: ["pid", "ok", "end", "committedEnd", "retryFrom", "promised"],
   commitInfo: ["pid", "prevLsn", "prevPid", "committedEnd"],
   rebuild: ["pid", "base"],
-  leaseRenew: ["seq", "groups"],
-  leaseRenewReply: ["seq", "refused"],
+  leaseRenew: ["seq", "epoch", "groups"],
+  leaseRenewReply: ["seq", "epoch", "refused", "needSet"],
 } as const satisfies { [T in MessageType]: readonly BodyKey<T>[] };
 
 type Unlisted = { [T in MessageType]: Exclude<BodyKey<T>, (typeof FIELDS)[T][number]> }[MessageType];

@@ -1,0 +1,22 @@
+import type { Millis, ReplicaId } from "./types.ts";
+
+/**
+ * Lease renewals a host coalesces across groups: one message per node pair per interval renews every group
+ * the sender leads with the receiver as a member, and neither side touches each group to do it. A replica
+ * asks these lazily, where it would otherwise look at a per-group grant.
+ */
+export interface CoalescedLeases {
+  /** Member side: our grant for (group, ballot) to `peer` stays renewed until then. */
+  grantRenewedUntil(group: number, peer: ReplicaId, ballot: number): Millis;
+  /** Member side: some leader's renewals named this group until then; do not stand for election before. */
+  leaderHeardUntil(group: number): Millis;
+  /** Leader side: `member`'s grant for our (group, ballot) counts until then (from its acks of our renewals). */
+  memberGrantUntil(group: number, member: ReplicaId, ballot: number): Millis;
+  /**
+   * Member side: we just granted this group's lease to `to`. Any other leader whose renewals name the group
+   * must hear that we no longer renew it (its acks would otherwise keep counting a grant we moved).
+   */
+  grantMoved(group: number, to: ReplicaId): void;
+  /** Changes whenever any answer above may have moved (cached lease ends compare it). */
+  readonly version: number;
+}

@@ -1,0 +1,152 @@
+import type { Message, Replica } from "@palf/core";
+import { describe, expect, it } from "vitest";
+import { LeaseHub } from "./lease-hub.ts";
+
+const timing = { renewMs: 500, leaseMs: 4000, maxDrift: 0.01, leaseGuardMs: 50 };
+
+/** A replica as the hub sees it: lease held or not, ballot, members, grants it gave. */
+function fakeReplica(
+  group: number,
+  opts: { leads?: boolean; ballot?: number; members: string[]; grantTo?: [string, number] },
+) {
+  let grant = opts.grantTo;
+  const renewedWith: string[] = [];
+  const r = {
+    group,
+    log: { config: { members: opts.members } },
+    election: {
+      leaseHeld: opts.leads ?? false,
+      myBallot: opts.ballot ?? 1,
+      hasGrant: (to: string, ballot: number) => grant !== undefined && grant[0] === to && grant[1] === ballot,
+      renewWith: (m: string) => renewedWith.push(m),
+    },
+  };
+  return {
+    r: r as unknown as Replica,
+    setGrant: (g: [string, number] | undefined) => (grant = g),
+    renewedWith,
+  };
+}
+
+/** Two hubs (leader node L, member node M) wired back to back, delivering synchronously. */
+function pair(leaderReplicas: Replica[], memberReplicas: Replica[]) {
+  const hubs: Record<string, LeaseHub> = {};
+  const sent: Message[] = [];
+  const make = (id: string, replicas: Replica[]) =>
+    new LeaseHub(
+      {
+        nodeId: id,
+        replicas: () => replicas,
+        replica: (g) => replicas.find((r) => r.group === g),
+        touch: () => {},
+        send: (_to, messages) => {
+          for (const m of messages) {
+            sent.push(m);
+            const target = hubs[m.to]!;
+            if (m.type === "leaseRenew") target.onRenew(m, now.t);
+            else if (m.type === "leaseRenewReply") target.onReply(m, now.t);
+          }
+        },
+      },
+      timing,
+    );
+  const now = { t: 1000 };
+  hubs.L = make("L", leaderReplicas);
+  hubs.M = make("M", memberReplicas);
+  return { L: hubs.L, M: hubs.M, now, sent };
+}
+
+describe("coalesced lease renewals", () => {
+  it("renew every granted group with one message per node pair, and count the member's grants", () => {
+    const leader = [1, 2, 3].map((g) => fakeReplica(g, { leads: true, ballot: 7, members: ["L", "M"] }).r);
+    const member = [1, 2, 3].map((g) => fakeReplica(g, { members: ["L", "M"], grantTo: ["L", 7] }).r);
+    const { L, M, now, sent } = pair(leader, member);
+    L.renewAll(now.t);
+    expect(sent.filter((m) => m.type === "leaseRenew" && m.to === "M")).toHaveLength(1);
+    // Member side: the grants stay renewed a lease from receipt.
+    expect(M.grantRenewedUntil(2, "L", 7)).toBe(now.t + timing.leaseMs);
+    expect(M.grantRenewedUntil(2, "L", 6)).toBe(Number.NEGATIVE_INFINITY);
+    expect(M.leaderHeardUntil(3)).toBe(now.t + timing.leaseMs);
+    // Leader side: counted from the send time, shortened by drift and guard (never longer than the member's).
+    const counted = L.memberGrantUntil(2, "M", 7);
+    expect(counted).toBeLessThan(M.grantRenewedUntil(2, "L", 7));
+    expect(counted).toBe(now.t + timing.leaseMs * (1 - 2 * timing.maxDrift) - timing.leaseGuardMs);
+    // The next renewals carry no set (same epoch), yet move both sides forward.
+    now.t += 500;
+    sent.length = 0;
+    L.renewAll(now.t);
+    const renew = sent.find((m) => m.type === "leaseRenew" && m.to === "M");
+    expect(renew?.type === "leaseRenew" && renew.groups).toEqual([]);
+    expect(M.grantRenewedUntil(2, "L", 7)).toBe(now.t + timing.leaseMs);
+    expect(L.memberGrantUntil(2, "M", 7)).toBeGreaterThan(counted);
+  });
+
+  it("a member that holds no grant for a group refuses it: the leader stops counting it and asks per group", () => {
+    const leaders = [1, 2].map((g) =>
+      fakeReplica(g, { leads: true, ballot: 7, members: ["L", "M"], grantTo: ["L", 7] }),
+    );
+    const member = [
+      fakeReplica(1, { members: ["L", "M"], grantTo: ["L", 7] }),
+      fakeReplica(2, { members: ["L", "M"], grantTo: ["X", 3] }),
+    ];
+    const { L, now } = pair(
+      leaders.map((x) => x.r),
+      member.map((x) => x.r),
+    );
+    L.renewAll(now.t);
+    expect(L.memberGrantUntil(1, "M", 7)).toBeGreaterThan(now.t);
+    expect(L.memberGrantUntil(2, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
+    expect(leaders[1]!.renewedWith).toEqual(["M"]);
+  });
+
+  it("a grant moved to another leader is reported at the next reply, even without a new set", () => {
+    const leader = [fakeReplica(1, { leads: true, ballot: 7, members: ["L", "M"] })];
+    const member = [fakeReplica(1, { members: ["L", "M"], grantTo: ["L", 7] })];
+    const { L, M, now } = pair(
+      leader.map((x) => x.r),
+      member.map((x) => x.r),
+    );
+    L.renewAll(now.t);
+    expect(L.memberGrantUntil(1, "M", 7)).toBeGreaterThan(now.t);
+    // Much later (the lease lapsed at M), M grants group 1 to another candidate.
+    now.t += 10_000;
+    member[0]!.setGrant(["X", 8]);
+    M.grantMoved(1, "X");
+    expect(M.grantRenewedUntil(1, "L", 7)).toBe(Number.NEGATIVE_INFINITY);
+    L.renewAll(now.t);
+    expect(L.memberGrantUntil(1, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
+  });
+
+  it("a member that lost its state (restart) asks for the set instead of renewing blindly", () => {
+    const leader = [fakeReplica(1, { leads: true, ballot: 7, members: ["L", "M"] })];
+    const member = [fakeReplica(1, { members: ["L", "M"], grantTo: ["L", 7] })];
+    const { L, now, sent } = pair(
+      leader.map((x) => x.r),
+      member.map((x) => x.r),
+    );
+    L.renewAll(now.t);
+    // M restarts: a fresh hub knows no epoch.
+    const fresh = new LeaseHub(
+      {
+        nodeId: "M",
+        replicas: () => [],
+        replica: () => undefined,
+        touch: () => {},
+        send: (_t, ms) => ms.forEach((m) => m.type === "leaseRenewReply" && L.onReply(m, now.t)),
+      },
+      timing,
+    );
+    const before = L.memberGrantUntil(1, "M", 7);
+    now.t += 500;
+    fresh.onRenew(
+      { type: "leaseRenew", group: 0, inc: 0, from: "L", to: "M", seq: 2, epoch: 1, groups: [] },
+      now.t,
+    );
+    expect(fresh.grantRenewedUntil(1, "L", 7)).toBe(Number.NEGATIVE_INFINITY);
+    expect(L.memberGrantUntil(1, "M", 7)).toBe(before);
+    sent.length = 0;
+    L.renewAll(now.t);
+    const renew = sent.find((m) => m.type === "leaseRenew" && m.to === "M");
+    expect(renew?.type === "leaseRenew" && renew.groups).toEqual([1, 7]);
+  });
+});
