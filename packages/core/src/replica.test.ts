@@ -365,7 +365,7 @@ describe("replica: appends and explicit results", () => {
 });
 
 describe("replica: idempotent appends", () => {
-  it("the same session id + seq returns the same LSN (duplicate), an older seq INDETERMINATE; a successor knows too (seed 31)", () => {
+  it("the same session id + seq returns the same LSN (duplicate), a forgotten seq INDETERMINATE; a successor knows too (seed 31)", () => {
     const { h, L } = cluster(31);
     const s1 = h.append(L.self, bytes(16, 1), { session: { id: 7, seq: 1 } });
     expect(s1.ok).toBe(true);
@@ -374,7 +374,17 @@ describe("replica: idempotent appends", () => {
     expect(again).toEqual({ ok: true, lsn: s1.lsn, csn: s1.csn, duplicate: true });
     const s2 = h.append(L.self, bytes(16, 2), { session: { id: 7, seq: 2 } });
     expect(s2.ok && s2.lsn).toBeGreaterThan(s1.lsn);
-    expect(h.append(L.self, bytes(16, 1), { session: { id: 7, seq: 1 } })).toMatchObject({
+    // An older seq still in the session's window is a duplicate of its own append, even after newer ones.
+    expect(h.append(L.self, bytes(16, 1), { session: { id: 7, seq: 1 } })).toEqual({
+      ok: true,
+      lsn: s1.lsn,
+      csn: s1.csn,
+      duplicate: true,
+    });
+    // A seq that fell out of the window cannot be told from a new append: INDETERMINATE, never a second copy.
+    for (let seq = 1000; seq < 1300; seq++)
+      expect(h.append(L.self, bytes(8), { session: { id: 9, seq } }).ok).toBe(true);
+    expect(h.append(L.self, bytes(8), { session: { id: 9, seq: 1000 } })).toMatchObject({
       ok: false,
       code: "INDETERMINATE",
     });

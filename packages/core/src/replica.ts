@@ -266,11 +266,15 @@ export class Replica {
       if (!Number.isSafeInteger(session.id) || !Number.isSafeInteger(session.seq)) {
         return { ok: false, code: "BAD_INPUT", reason: "session" };
       }
-      const known = this.sessions.get(session.id);
-      if (known && session.seq === known.seq)
-        return { ok: true, lsn: known.lsn, csn: known.csn, duplicate: true };
-      if (known && session.seq < known.seq)
-        return { ok: false, code: "INDETERMINATE", reason: "older than the session's last append" };
+      const known = this.sessions.lookup(session);
+      if (known.kind === "duplicate") return { ok: true, lsn: known.lsn, csn: known.csn, duplicate: true };
+      if (known.kind === "forgotten") {
+        return {
+          ok: false,
+          code: "INDETERMINATE",
+          reason: "too old for the session's window: read the log to know",
+        };
+      }
     }
     const pendingBytes = this.log.end - this.committedEnd + (this.open?.bytes ?? 0);
     if (pendingBytes > this.opts.maxPendingBytes) return { ok: false, code: "BACKPRESSURE" };

@@ -2,34 +2,65 @@ import type { SessionTag } from "./log-entry.ts";
 import type { Csn, Lsn } from "./types.ts";
 
 interface Known {
-  seq: number;
-  lsn: Lsn;
-  csn: Csn;
+  readonly lsn: Lsn;
+  readonly csn: Csn;
 }
 
+interface Session {
+  /** Recent appends of the session by seq (a client may have many in flight, and seqs may have gaps). */
+  readonly bySeq: Map<number, Known>;
+  /** Seqs below this were forgotten: a retry of one cannot be told apart from a new append. */
+  floor: number;
+}
+
+/** What a leader knows about one (session, seq). */
+export type SessionLookup =
+  | { readonly kind: "new" }
+  | { readonly kind: "duplicate"; readonly lsn: Lsn; readonly csn: Csn }
+  | { readonly kind: "forgotten" };
+
 /**
- * Last (seq, lsn, csn) per client session, rebuilt from the log on every replica, so a leader and its
- * successor both recognise a retried append. Bounded: the oldest sessions are forgotten first.
+ * Recent appends per client session, rebuilt from the log on every replica, so a leader and its successor
+ * both recognise a retried append. Each session keeps a window of its latest seqs; the oldest sessions are
+ * forgotten first.
  */
 export class SessionTable {
-  private readonly known = new Map<number, Known>();
+  private readonly sessions = new Map<number, Session>();
 
-  constructor(private readonly maxSessions: number) {}
+  constructor(
+    private readonly maxSessions: number,
+    private readonly window = 256,
+  ) {}
 
-  get(id: number): Known | undefined {
-    return this.known.get(id);
+  lookup(tag: SessionTag): SessionLookup {
+    const s = this.sessions.get(tag.id);
+    if (!s) return { kind: "new" };
+    const k = s.bySeq.get(tag.seq);
+    if (k) return { kind: "duplicate", lsn: k.lsn, csn: k.csn };
+    return tag.seq < s.floor ? { kind: "forgotten" } : { kind: "new" };
   }
 
-  record(session: SessionTag, lsn: Lsn, csn: Csn): void {
-    const k = this.known.get(session.id);
-    if (k && k.seq >= session.seq) return;
-    this.known.delete(session.id);
-    this.known.set(session.id, { seq: session.seq, lsn, csn });
-    if (this.known.size > this.maxSessions) this.known.delete(this.known.keys().next().value as number);
+  record(tag: SessionTag, lsn: Lsn, csn: Csn): void {
+    let s = this.sessions.get(tag.id);
+    if (s) this.sessions.delete(tag.id);
+    else s = { bySeq: new Map(), floor: 0 };
+    this.sessions.set(tag.id, s);
+    if (tag.seq < s.floor || s.bySeq.has(tag.seq)) return;
+    s.bySeq.set(tag.seq, { lsn, csn });
+    if (s.bySeq.size > this.window) {
+      let lowest = Number.POSITIVE_INFINITY;
+      for (const seq of s.bySeq.keys()) if (seq < lowest) lowest = seq;
+      s.bySeq.delete(lowest);
+      s.floor = Math.max(s.floor, lowest + 1);
+    }
+    if (this.sessions.size > this.maxSessions)
+      this.sessions.delete(this.sessions.keys().next().value as number);
   }
 
   /** Entries at or above `lsn` were truncated: forget what pointed at them. */
   truncate(lsn: Lsn): void {
-    for (const [id, k] of this.known) if (k.lsn >= lsn) this.known.delete(id);
+    for (const s of this.sessions.values()) {
+      for (const [seq, k] of s.bySeq) if (k.lsn >= lsn) s.bySeq.delete(seq);
+    }
   }
 }

@@ -238,7 +238,7 @@ export class PalfNode {
           return {
             ok: false,
             error: {
-              code: "BAD_REQUEST",
+              code: "RECYCLED",
               message: `lsn ${req.fromLsn} was recycled; the log starts at ${res.recycledBelow}`,
             },
           };

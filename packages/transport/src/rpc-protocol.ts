@@ -49,6 +49,7 @@ export type RpcErrorCode =
   | "NOT_WRITABLE"
   | "TIMEOUT"
   | "STOPPING"
+  | "RECYCLED"
   | "INTERNAL";
 
 export interface RpcError {
