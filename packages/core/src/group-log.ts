@@ -6,8 +6,15 @@ import type { BaseInfo, Csn, Lsn, MemberConfig, Pid } from "./types.ts";
  * One replica's log in memory: contiguous group entries from `base.lsn` to `end`, plus the config history
  * (the config in effect is the latest config entry in the log, committed or not).
  */
+/** Entries whose body was dropped from memory; `body` of such an entry is empty and must be loaded. */
+const cold = new WeakSet<GroupEntry>();
+const NO_BODY = new Uint8Array(0);
+
 export class GroupLog {
   private entries: GroupEntry[] = [];
+  /** Entries below this index may be cold (their bodies live only in the host's storage). */
+  private hotFrom = 0;
+  private loadCold: ((lsn: Lsn) => GroupEntry | undefined) | undefined;
   /** Index of the first live entry in `entries` (recycling drops from the front without copying each time). */
   private head = 0;
   private configs: Array<{ lsn: Lsn; config: MemberConfig }> = [];
@@ -69,10 +76,49 @@ export class GroupLog {
     return -1;
   }
 
-  /** The group entry containing `lsn`. */
+  /** The group entry containing `lsn`, with its body (loaded from storage if it was evicted). */
   containing(lsn: Lsn): GroupEntry | undefined {
     const i = this.indexOf(lsn);
-    return i < 0 ? undefined : this.entries[i];
+    return i < 0 ? undefined : this.hot(i);
+  }
+
+  /** Lets bodies of old entries leave memory: `load` reads a group entry back from durable storage. */
+  setColdLoader(load: (lsn: Lsn) => GroupEntry | undefined): void {
+    this.loadCold = load;
+  }
+
+  /**
+   * Drops from memory the bodies of entries that end at or below `lsn` (which the caller guarantees are
+   * durable in its storage); their headers stay, so the log's structure costs a few dozen bytes an entry.
+   */
+  evictBodies(lsn: Lsn): void {
+    if (!this.loadCold) return;
+    let i = Math.max(this.hotFrom, this.head);
+    for (; i < this.entries.length; i++) {
+      const e = this.entries[i]!;
+      if (e.end > lsn) break;
+      if (cold.has(e)) continue;
+      const header: GroupEntry = { ...e, body: NO_BODY };
+      cold.add(header);
+      this.entries[i] = header;
+    }
+    this.hotFrom = i;
+  }
+
+  private hot(i: number): GroupEntry {
+    const e = this.entries[i]!;
+    if (!cold.has(e)) return e;
+    const loaded = this.loadCold?.(e.lsn);
+    if (
+      !loaded ||
+      loaded.lsn !== e.lsn ||
+      loaded.end !== e.end ||
+      loaded.accum !== e.accum ||
+      loaded.pid !== e.pid
+    ) {
+      throw new Error(`group entry at ${e.lsn} is not in storage as it was written`);
+    }
+    return loaded;
   }
 
   /** The group entry starting exactly at `lsn`. */
@@ -84,14 +130,16 @@ export class GroupLog {
   /** pid of the group entry ending exactly at `end`; undefined if no entry boundary is there. */
   pidEndingAt(end: Lsn): Pid | undefined {
     if (end === this.baseInfo.lsn) return this.baseInfo.pid;
-    const e = this.containing(end - 1);
+    const i = this.indexOf(end - 1);
+    const e = i < 0 ? undefined : this.entries[i];
     return e && e.end === end ? e.pid : undefined;
   }
 
   /** Accumulated checksum of the log up to the boundary `end`. */
   accumEndingAt(end: Lsn): number | undefined {
     if (end === this.baseInfo.lsn) return this.baseInfo.accum;
-    const e = this.containing(end - 1);
+    const i = this.indexOf(end - 1);
+    const e = i < 0 ? undefined : this.entries[i];
     return e && e.end === end ? e.accum : undefined;
   }
 
@@ -102,10 +150,11 @@ export class GroupLog {
     if (i < 0) return out;
     let bytes = 0;
     for (; i < this.entries.length; i++) {
-      const e = this.entries[i]!;
-      if (e.end > to || (out.length > 0 && bytes + e.body.length > maxBytes)) break;
-      out.push(e);
-      bytes += e.body.length;
+      const meta = this.entries[i]!;
+      const size = meta.end - meta.lsn;
+      if (meta.end > to || (out.length > 0 && bytes + size > maxBytes)) break;
+      out.push(this.hot(i));
+      bytes += size;
     }
     return out;
   }
@@ -127,6 +176,7 @@ export class GroupLog {
       throw new Error(`truncate at ${lsn}: not an entry boundary`);
     }
     this.entries.length = i;
+    this.hotFrom = Math.min(this.hotFrom, i);
     while (this.configs.length > 0 && this.configs.at(-1)!.lsn >= lsn) this.configs.pop();
   }
 
@@ -142,6 +192,7 @@ export class GroupLog {
     this.head = i;
     if (this.head > 1024 && this.head * 2 > this.entries.length) {
       this.entries = this.entries.slice(this.head);
+      this.hotFrom = Math.max(0, this.hotFrom - this.head);
       this.head = 0;
     }
     return this.baseInfo;
@@ -151,6 +202,7 @@ export class GroupLog {
   resetTo(base: BaseInfo): void {
     this.entries = [];
     this.head = 0;
+    this.hotFrom = 0;
     this.configs = [];
     this.baseInfo = base;
   }
@@ -168,10 +220,10 @@ export class GroupLog {
       } else lo = mid + 1;
     }
     const e = found < 0 ? undefined : this.entries[found];
-    return e && e.end <= to ? e : undefined;
+    return e && e.end <= to ? this.hot(found) : undefined;
   }
 
-  /** Every live group entry, oldest first (recovery checks and simulators use this). */
+  /** Every live group entry, oldest first (checkers use this); bodies of evicted entries are empty. */
   all(): readonly GroupEntry[] {
     return this.head === 0 ? this.entries : this.entries.slice(this.head);
   }

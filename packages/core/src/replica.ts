@@ -326,6 +326,18 @@ export class Replica {
     return base;
   }
 
+  /**
+   * Lets the bodies of old entries live only in the host's storage: `load` reads one back by LSN. Entries
+   * are evicted by `evictBodies` once durable here and committed, keeping the newest `keepBytes` in memory.
+   */
+  useColdStore(load: (lsn: Lsn) => GroupEntry | undefined): void {
+    this.log.setColdLoader(load);
+  }
+
+  evictBodies(keepBytes: number): void {
+    this.log.evictBodies(Math.min(this.gate.durableEnd, this.committedEnd) - keepBytes);
+  }
+
   /** The host could not write: the replica leaves service for good (a write error after an LSN was assigned). */
   fail(reason: string): void {
     this.halt(`storage failure: ${reason}`);

@@ -26,6 +26,8 @@ export interface PalfNodeOptions {
   readonly segmentBytes?: number;
   readonly diskBudgetBytes?: number;
   readonly replica?: Partial<Omit<ReplicaOptions, "group" | "self" | "initialConfig">>;
+  /** Bytes of recent entries per group kept in memory (default 256 KiB); older ones are read from the WAL. */
+  readonly hotBytesPerGroup?: number;
   /** How long an append RPC waits for its result before answering TIMEOUT (the client retries idempotently). */
   readonly appendTimeoutMs?: number;
   /** Called when the node must stop (an fsync failed): the process should exit and recover on restart. */
@@ -101,6 +103,7 @@ export class PalfNode {
         leases: this.hub,
         onFatal: (err) => this.fatal(err),
         replica: replicaOptions,
+        ...(this.opts.hotBytesPerGroup !== undefined ? { hotBytesPerGroup: this.opts.hotBytesPerGroup } : {}),
         ...(this.opts.diskBudgetBytes ? { diskBudgetBytes: this.opts.diskBudgetBytes } : {}),
       });
       this.shards.push(shard);

@@ -15,7 +15,7 @@ import type { ShardWal, WalRecord } from "@palf/storage";
 import type { AppendItem, AppendOutcomeWire, LeaderEvent, ReadEntryWire, RpcError } from "@palf/transport";
 import type { Logger } from "pino";
 import { TimerWheel } from "./timer-wheel.ts";
-import { toWalRecord } from "./wal-binding.ts";
+import { decodeGroupEntry, toWalRecord } from "./wal-binding.ts";
 
 interface PendingAppend {
   readonly lsn: number;
@@ -51,6 +51,8 @@ export interface ShardOptions {
   /** An fdatasync or write failed: the node must stop (never retry an fsync). */
   readonly onFatal: (err: Error) => void;
   readonly replica?: Partial<Omit<ReplicaOptions, "group" | "self" | "initialConfig">>;
+  /** Bytes of recent entries per group kept in memory; older ones are read back from the WAL. */
+  readonly hotBytesPerGroup?: number;
   /** Above this share of the disk budget, leaders refuse appends (back-pressure) until recycling frees space. */
   readonly diskBudgetBytes?: number;
 }
@@ -110,6 +112,11 @@ export class Shard {
       image,
     );
     if (this.opts.leases) slot.replica.useCoalescedLeases(this.opts.leases);
+    const wal = this.opts.wal;
+    slot.replica.useColdStore((lsn) => {
+      const bytes = wal.readEntry(group, lsn);
+      return bytes ? decodeGroupEntry(bytes) : undefined;
+    });
     if (!image) {
       // The group's existence and config are durable before anything else happens in it.
       this.walRecords.push(
@@ -324,6 +331,8 @@ export class Shard {
         for (const [slot, seq] of seqs) {
           if (this.groups.get(slot.group) !== slot) continue;
           slot.replica.durable(seq, now);
+          // Durable here and committed: the WAL holds it, memory keeps only the newest few hundred KB.
+          slot.replica.evictBodies(this.opts.hotBytesPerGroup ?? 256 * 1024);
           this.touched.add(slot);
         }
         this.scheduleTurn();
