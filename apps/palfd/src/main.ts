@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { PalfNode } from "@palf/node";
-import { connectNatsTransport } from "@palf/transport";
+import { connectNatsTransport, credsAuthenticator, nkeyAuthenticator } from "@palf/transport";
 import { Command, InvalidArgumentError } from "commander";
 import pino from "pino";
 
@@ -28,6 +28,11 @@ const program = new Command()
   .option("--user <user>", "NATS user")
   .option("--pass <password>", "NATS password")
   .option("--token <token>", "NATS token")
+  .option("--creds <file>", "NATS credentials file (JWT + nkey seed)")
+  .option("--nkey-seed <file>", "file holding this node's NATS nkey seed")
+  .option("--tls-ca <file>", "CA certificate for TLS to NATS")
+  .option("--tls-cert <file>", "client certificate for TLS to NATS")
+  .option("--tls-key <file>", "client key for TLS to NATS")
   .option("--disk-budget-mb <mb>", "WAL disk budget per shard; leaders refuse appends near it", positiveInt)
   .option("--log-level <level>", "pino log level", "info")
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
@@ -43,6 +48,11 @@ const o = program.opts<{
   user?: string;
   pass?: string;
   token?: string;
+  creds?: string;
+  nkeySeed?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
   diskBudgetMb?: number;
   logLevel: string;
 }>();
@@ -63,6 +73,30 @@ try {
   process.exit(2);
 }
 
+const readSecret = (flag: string, file: string): Uint8Array => {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    console.error(`palfd: cannot read ${flag} ${file}: ${(err as Error).message}`);
+    process.exit(2);
+  }
+};
+const authenticator = o.creds
+  ? credsAuthenticator(readSecret("--creds", o.creds))
+  : o.nkeySeed
+    ? nkeyAuthenticator(
+        new TextEncoder().encode(new TextDecoder().decode(readSecret("--nkey-seed", o.nkeySeed)).trim()),
+      )
+    : undefined;
+const tls =
+  o.tlsCa || o.tlsCert || o.tlsKey
+    ? {
+        ...(o.tlsCa ? { caFile: o.tlsCa } : {}),
+        ...(o.tlsCert ? { certFile: o.tlsCert } : {}),
+        ...(o.tlsKey ? { keyFile: o.tlsKey } : {}),
+      }
+    : undefined;
+
 let transport: Awaited<ReturnType<typeof connectNatsTransport>>;
 try {
   transport = await connectNatsTransport({
@@ -73,6 +107,8 @@ try {
       ...(o.user ? { user: o.user } : {}),
       ...(o.pass ? { pass: o.pass } : {}),
       ...(o.token ? { token: o.token } : {}),
+      ...(authenticator ? { authenticator } : {}),
+      ...(tls ? { tls } : {}),
     },
     log: (level, message, detail) => log[level]({ detail }, message),
   });

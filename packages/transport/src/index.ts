@@ -6,6 +6,9 @@
  * client RPC, and the gts/events topics, over a real NATS server or over an in-process bus for the
  * single-process demo and tests. It knows core's message types and nothing of storage or the node runtime.
  */
+
+/** NATS authenticators for credentials files (JWT + nkey seed) and bare nkey seeds, passed through `connection`. */
+export { credsAuthenticator, nkeyAuthenticator } from "@nats-io/transport-node";
 export { MemoryBus, MemoryTransport, type MemoryTransportOptions } from "./memory-transport.ts";
 export {
   findNatsServer,

@@ -1,0 +1,50 @@
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const main = fileURLToPath(new URL("./main.ts", import.meta.url));
+const palfd = (...args: string[]) =>
+  spawnSync(process.execPath, ["--import", "tsx", main, ...args], { encoding: "utf8", timeout: 30_000 });
+
+describe("palfd command line", () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "palfd-cli-"));
+
+  it("refuses missing or bad flags with exit 2 and says which", () => {
+    const noData = palfd("--node", "n1");
+    expect(noData.status).toBe(2);
+    expect(noData.stderr).toMatch(/--data/);
+    const badId = palfd("--node", "a.b", "--data", tmp);
+    expect(badId.status).toBe(2);
+    expect(badId.stderr).toMatch(/--node/);
+    const badShards = palfd("--node", "n1", "--data", tmp, "--shards", "0");
+    expect(badShards.status).toBe(2);
+    expect(badShards.stderr).toMatch(/positive integer/);
+  });
+
+  it("refuses a data dir that is a file, and unreadable credentials, with exit 2", () => {
+    const file = path.join(tmp, "not-a-dir");
+    fs.writeFileSync(file, "x");
+    const res = palfd("--node", "n1", "--data", file);
+    expect(res.status).toBe(2);
+    expect(res.stderr).toMatch(/data dir .* is not usable/);
+    const creds = palfd(
+      "--node",
+      "n1",
+      "--data",
+      path.join(tmp, "d"),
+      "--creds",
+      path.join(tmp, "missing.creds"),
+    );
+    expect(creds.status).toBe(2);
+    expect(creds.stderr).toMatch(/cannot read --creds/);
+  });
+
+  it("exits 1 with a clear message when NATS cannot be reached", () => {
+    const res = palfd("--node", "n1", "--data", path.join(tmp, "d2"), "--nats", "nats://127.0.0.1:1");
+    expect(res.status).toBe(1);
+    expect(res.stderr).toMatch(/cannot reach NATS at nats:\/\/127\.0\.0\.1:1/);
+  });
+});
