@@ -133,3 +133,26 @@ describe("palf node runtime (3 nodes in one process, real WALs, in-memory transp
     if (!bad.ok) expect(bad.error.code).toBe("BAD_REQUEST");
   });
 });
+
+describe("data dir lock", () => {
+  it("refuses a data dir another live process holds, and takes over one left by a dead process", async () => {
+    const { spawn } = await import("node:child_process");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "palf-lock-"));
+    dirs.push(dir);
+    const other = spawn("sleep", ["30"]);
+    try {
+      fs.writeFileSync(path.join(dir, "LOCK"), `${other.pid}\n`);
+      const bus = new MemoryBus();
+      await expect(startNode(bus, "x", dir)).rejects.toThrow(/in use by process/);
+      other.kill("SIGKILL");
+      await new Promise((r) => other.once("exit", r));
+      const node = await startNode(bus, "x", dir);
+      expect(fs.readFileSync(path.join(dir, "LOCK"), "utf8").trim()).toBe(String(process.pid));
+      await node.stop({ transferMs: 0 });
+      nodes.splice(nodes.indexOf(node), 1);
+      expect(fs.existsSync(path.join(dir, "LOCK"))).toBe(false);
+    } finally {
+      other.kill("SIGKILL");
+    }
+  });
+});

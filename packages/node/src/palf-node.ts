@@ -48,6 +48,7 @@ export class PalfNode {
   private eventTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private hub!: LeaseHub;
+  private lockFile: string | undefined;
 
   private constructor(private readonly opts: PalfNodeOptions) {
     this.nodeId = opts.nodeId;
@@ -67,6 +68,7 @@ export class PalfNode {
   private async open(): Promise<void> {
     const { dataDir, log } = this.opts;
     fs.mkdirSync(dataDir, { recursive: true });
+    this.lockDataDir();
     const shardCount = this.readShardCount();
     const lease = { leaseMs: 4000, renewMs: 500, ...this.opts.replica?.lease, coalesced: true };
     const replicaOptions = { ...this.opts.replica, lease };
@@ -124,6 +126,21 @@ export class PalfNode {
     );
     await t.flush();
     this.hub.start();
+  }
+
+  /** Two processes on one data dir would interleave two WALs into one: refuse while another one lives. */
+  private lockDataDir(): void {
+    const file = path.join(this.opts.dataDir, "LOCK");
+    try {
+      const holder = Number(fs.readFileSync(file, "utf8").trim());
+      if (Number.isSafeInteger(holder) && holder !== process.pid && processAlive(holder)) {
+        throw new Error(`data dir ${this.opts.dataDir} is in use by process ${holder}`);
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+    fs.writeFileSync(file, `${process.pid}\n`);
+    this.lockFile = file;
   }
 
   /** The shard count is fixed when a data dir is created: groups must be found where they were written. */
@@ -344,6 +361,16 @@ export class PalfNode {
         this.opts.log.warn({ err }, "closing a WAL");
       }
     }
+    if (this.lockFile) fs.rmSync(this.lockFile, { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
