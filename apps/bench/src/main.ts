@@ -1,6 +1,6 @@
 // Entry point of `pnpm bench <name> [flags]`: each benchmark lives in `<name>-bench.ts` and prints one JSON line.
 const name = process.argv[2];
-const known = ["core", "wal"];
+const known = ["core", "wal", "append", "idle", "failover"];
 if (!name || !known.includes(name)) {
   console.error(`usage: pnpm bench <${known.join("|")}> [flags]`);
   process.exit(2);

@@ -1,0 +1,211 @@
+// `pnpm bench failover --nodes 3 --groups 1000 --seconds 30`: a real cluster on this machine (nats-server +
+// N palfd processes, fsync on) with appends running through the client SDK; at `--kill-at` of the run the
+// node leading the most groups is killed with SIGKILL. Measures how long the groups it led were without a
+// leader (from the kill to the first leadership event of another node for each of them; confirmed by
+// polling the survivors' status until every group is led), and after the run reads back every
+// acknowledged append from the groups' leaders and counts the ones lost (missing or different bytes).
+// Ends with one JSON line: {"leaderlessMaxMs","ackedLost","ackedPerS", ...}
+import { parseArgs } from "node:util";
+import {
+  createBenchCluster,
+  createGroups,
+  groupStatus,
+  leaderCounts,
+  makePayload,
+  natsServerPath,
+  pool,
+  round,
+  sleep,
+  totalLeaders,
+  waitAllLed,
+  watchLeaders,
+} from "./cluster-kit.ts";
+import { runLoad } from "./load.ts";
+
+export async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      nodes: { type: "string", default: "3" },
+      groups: { type: "string", default: "1000" },
+      seconds: { type: "string", default: "30" },
+      size: { type: "string", default: "256" },
+      inflight: { type: "string", default: "256" },
+      "lease-ms": { type: "string", default: "2000" },
+      "kill-at": { type: "string", default: "0.33" },
+    },
+    strict: true,
+  });
+  const nodeCount = positiveInt("nodes", values.nodes);
+  const groups = positiveInt("groups", values.groups);
+  const seconds = positiveInt("seconds", values.seconds);
+  const size = Math.max(12, positiveInt("size", values.size));
+  const inflight = positiveInt("inflight", values.inflight);
+  const leaseMs = positiveInt("lease-ms", values["lease-ms"]);
+  const killAt = Number(values["kill-at"]);
+  if (!(killAt > 0 && killAt < 1)) throw new Error("--kill-at must be a fraction of the run, in (0, 1)");
+  if (!natsServerPath()) throw new Error("nats-server is not installed (apt-get install -y nats-server)");
+  const nodes = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
+  const cluster = createBenchCluster({ nodes, leaseMs });
+  process.on("exit", () => cluster.killAllNow());
+  process.once("SIGINT", () => {
+    cluster.killAllNow();
+    process.exit(130);
+  });
+  try {
+    await cluster.start();
+    const admin = await cluster.client({ requestTimeoutMs: 1000, operationTimeoutMs: 1000, maxAttempts: 1 });
+    const reader = await cluster.client({ maxInFlightPerGroup: 1 });
+    await createGroups(reader, groups, nodes, 64);
+    await waitAllLed(admin, nodes, groups, 60_000);
+    const probe = await cluster.probe();
+
+    // Leadership events after the kill, for the groups the killed node led.
+    let killedAt = 0;
+    let victim = "";
+    const victimGroups = new Set<number>();
+    const reLed = new Map<number, number>();
+    let otherChanges = 0;
+    const unwatch = watchLeaders(probe, (e, at) => {
+      if (killedAt === 0 || e.leader === victim) return;
+      if (!victimGroups.has(e.group)) otherChanges++;
+      else if (!reLed.has(e.group)) reLed.set(e.group, at - killedAt);
+    });
+
+    const client = await cluster.client({
+      maxInFlightPerGroup: 1,
+      maxInFlight: inflight,
+      // A request to the killed node waits for its timeout before the retry elsewhere: about one lease.
+      requestTimeoutMs: leaseMs,
+    });
+    const acks = { group: [] as number[], lsn: [] as number[], seq: [] as number[] };
+    const start = Date.now();
+    const load = runLoad(client, {
+      groups,
+      size,
+      loops: inflight,
+      firstLoop: 0,
+      totalLoops: inflight,
+      measureFrom: start,
+      measureTo: start + seconds * 1000,
+      payload: (g, seq) => makePayload(g, seq, size),
+      onAck: (g, lsn, seq) => {
+        acks.group.push(g);
+        acks.lsn.push(lsn);
+        acks.seq.push(seq);
+      },
+    });
+
+    await sleep(seconds * 1000 * killAt);
+    const counts = await leaderCounts(admin, nodes);
+    victim = [...counts].sort((a, b) => b[1].leaders - a[1].leaders)[0]![0];
+    await pool(
+      Array.from({ length: groups }, (_, i) => i + 1),
+      100,
+      async (g) => {
+        if ((await groupStatus(probe, victim, g, 2000))?.role === "leader") victimGroups.add(g);
+      },
+    );
+    const ackedBeforeKill = acks.lsn.length;
+    const tKill = Date.now();
+    killedAt = performance.now();
+    await cluster.kill(victim);
+    console.error(
+      `[failover] killed ${victim} (SIGKILL), which led ${victimGroups.size} of ${groups} groups`,
+    );
+    const alive = nodes.filter((n) => n !== victim);
+    let allLedByStatusMs = Number.NaN;
+    while (performance.now() - killedAt < 60_000) {
+      if (totalLeaders(await leaderCounts(admin, alive)) >= groups) {
+        allLedByStatusMs = performance.now() - killedAt;
+        break;
+      }
+      await sleep(50);
+    }
+    const recoveredAt = Date.now();
+    const ackedAtRecovery = acks.lsn.length;
+    console.error(
+      `[failover] every group led again after ${Math.round(allLedByStatusMs)} ms (status polls of ${alive.join(", ")})`,
+    );
+
+    const res = await load;
+    await client.close();
+    unwatch();
+    const end = Date.now();
+
+    // Read back every acknowledged append from the group's current leader.
+    const byGroup = new Map<number, number[]>();
+    for (let i = 0; i < acks.lsn.length; i++) {
+      const g = acks.group[i]!;
+      const list = byGroup.get(g);
+      if (list) list.push(i);
+      else byGroup.set(g, [i]);
+    }
+    let lost = 0;
+    let checked = 0;
+    const lostExamples: string[] = [];
+    await pool([...byGroup.keys()], 32, async (g) => {
+      const log = new Map<number, Uint8Array>();
+      for await (const e of reader.group(g).entries(0)) log.set(e.lsn, e.payload);
+      for (const i of byGroup.get(g)!) {
+        checked++;
+        const got = log.get(acks.lsn[i]!);
+        if (!got || Buffer.compare(Buffer.from(got), makePayload(g, acks.seq[i]!, size)) !== 0) {
+          lost++;
+          if (lostExamples.length < 5)
+            lostExamples.push(`group ${g} lsn ${acks.lsn[i]} ${got ? "differs" : "missing"}`);
+        }
+      }
+    });
+    await reader.close();
+    await admin.close();
+
+    const reLedMax = reLed.size > 0 ? Math.max(...reLed.values()) : Number.NaN;
+    const eventsComplete = reLed.size === victimGroups.size;
+    const total = acks.lsn.length;
+    const out = {
+      leaderlessMaxMs: Math.round(eventsComplete ? reLedMax : allLedByStatusMs),
+      ackedLost: lost,
+      ackedPerS: Math.round(total / ((end - start) / 1000)),
+      acked: total,
+      checked,
+      errors: Object.values(res.errors).reduce((a, b) => a + b, 0),
+      errorsByCode: res.errors,
+      killed: victim,
+      killedLed: victimGroups.size,
+      leaderlessFrom: eventsComplete
+        ? "leader events (kill to first event of another node, per group)"
+        : "status polls (leader events incomplete)",
+      allLedByStatusMs: Math.round(allLedByStatusMs),
+      reLedByEvents: reLed.size,
+      leaderlessMedianMs: Math.round(median([...reLed.values()])),
+      otherGroupsLeaderChanges: otherChanges,
+      ackedPerSBeforeKill: Math.round(ackedBeforeKill / ((tKill - start) / 1000)),
+      ackedPerSDuringFailover: Math.round(
+        (ackedAtRecovery - ackedBeforeKill) / ((recoveredAt - tKill) / 1000),
+      ),
+      ackedPerSAfter: Math.round((total - ackedAtRecovery) / Math.max(0.001, (end - recoveredAt) / 1000)),
+      groups,
+      nodes: nodeCount,
+      seconds: round((end - start) / 1000),
+      inflight,
+      leaseMs,
+      ...(lostExamples.length > 0 ? { lostExamples } : {}),
+    };
+    console.log(JSON.stringify(out));
+  } finally {
+    await cluster.stop();
+  }
+}
+
+function median(v: number[]): number {
+  if (v.length === 0) return Number.NaN;
+  const s = [...v].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function positiveInt(name: string, v: string | undefined): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
+  return n;
+}
