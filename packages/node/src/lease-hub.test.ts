@@ -132,7 +132,9 @@ describe("coalesced lease renewals", () => {
         replicas: () => [],
         replica: () => undefined,
         touch: () => {},
-        send: (_t, ms) => ms.forEach((m) => m.type === "leaseRenewReply" && L.onReply(m, now.t)),
+        send: (_t, ms) => {
+          for (const m of ms) if (m.type === "leaseRenewReply") L.onReply(m, now.t);
+        },
       },
       timing,
     );
