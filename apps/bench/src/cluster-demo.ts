@@ -129,7 +129,7 @@ async function main(): Promise<void> {
   say("cluster up");
   // A request to a node that was killed meanwhile waits for its timeout before the retry: keep it near one lease.
   const client = await cluster.client({
-    maxInFlightPerGroup: 1,
+    // Many requests per group in flight: the node keeps a window of seqs per session.
     maxInFlight: Math.max(64, opts.inflight),
     requestTimeoutMs: LEASE_MS,
   });

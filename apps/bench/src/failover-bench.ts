@@ -73,7 +73,7 @@ export async function main(argv: string[]): Promise<void> {
     });
 
     const client = await cluster.client({
-      maxInFlightPerGroup: 1,
+      // Many requests per group in flight: the node keeps a window of seqs per session.
       maxInFlight: inflight,
       // A request to the killed node waits for its timeout before the retry elsewhere: about one lease.
       requestTimeoutMs: leaseMs,

@@ -221,12 +221,15 @@ export class Election {
   }
 
   private mayCampaign(now: Millis): boolean {
-    if (now < this.silentUntil || !this.host.mayStand()) return false;
+    // A negative priority (a node that is stopping) never stands; it still votes.
+    if (now < this.silentUntil || this.priority < 0 || !this.host.mayStand()) return false;
     return !(this.grant && this.grant.to !== this.host.self && now < this.grantExpiry(this.grant));
   }
 
+  /** Random delay before standing; replicas with a positive priority go in the first half, the rest after. */
   private jitter(): Millis {
-    return this.prng.next() * this.opts.electionJitterMs;
+    const j = this.opts.electionJitterMs;
+    return this.prng.next() * j + (this.priority > 0 ? 0 : j);
   }
 
   private campaign(now: Millis): void {

@@ -26,6 +26,7 @@ export type SessionLookup =
  */
 export class SessionTable {
   private readonly sessions = new Map<number, Session>();
+  private lastTouched = -1;
 
   constructor(
     private readonly maxSessions: number,
@@ -42,16 +43,23 @@ export class SessionTable {
 
   record(tag: SessionTag, lsn: Lsn, csn: Csn): void {
     let s = this.sessions.get(tag.id);
-    if (s) this.sessions.delete(tag.id);
-    else s = { bySeq: new Map(), floor: 0 };
-    this.sessions.set(tag.id, s);
+    if (!s) {
+      s = { bySeq: new Map(), floor: 0 };
+      this.sessions.set(tag.id, s);
+    } else if (this.sessions.size > 1 && this.lastTouched !== tag.id) {
+      // Move to the back (most recent) so the oldest sessions are the ones forgotten.
+      this.sessions.delete(tag.id);
+      this.sessions.set(tag.id, s);
+    }
+    this.lastTouched = tag.id;
     if (tag.seq < s.floor || s.bySeq.has(tag.seq)) return;
     s.bySeq.set(tag.seq, { lsn, csn });
     if (s.bySeq.size > this.window) {
-      let lowest = Number.POSITIVE_INFINITY;
-      for (const seq of s.bySeq.keys()) if (seq < lowest) lowest = seq;
-      s.bySeq.delete(lowest);
-      s.floor = Math.max(s.floor, lowest + 1);
+      // Forget the oldest recorded seq (seqs mostly arrive in order); anything below it now reads as
+      // forgotten (INDETERMINATE), never as new, so a late retry can not be appended twice.
+      const oldest = s.bySeq.keys().next().value as number;
+      s.bySeq.delete(oldest);
+      s.floor = Math.max(s.floor, oldest + 1);
     }
     if (this.sessions.size > this.maxSessions)
       this.sessions.delete(this.sessions.keys().next().value as number);

@@ -49,6 +49,7 @@ export class PalfNode {
   private stopping = false;
   private hub!: LeaseHub;
   private lockFile: string | undefined;
+  private rebalanceTimer: NodeJS.Timeout | undefined;
 
   private constructor(private readonly opts: PalfNodeOptions) {
     this.nodeId = opts.nodeId;
@@ -126,6 +127,9 @@ export class PalfNode {
     );
     await t.flush();
     this.hub.start();
+    this.rebalanceTimer = setInterval(() => {
+      for (const s of this.shards) s.rebalance();
+    }, 10_000);
   }
 
   /** Two processes on one data dir would interleave two WALs into one: refuse while another one lives. */
@@ -157,7 +161,7 @@ export class PalfNode {
       }
       return n;
     }
-    const n = this.opts.shards ?? 2;
+    const n = this.opts.shards ?? 1;
     fs.writeFileSync(file, `${n}\n`);
     return n;
   }
@@ -350,6 +354,7 @@ export class PalfNode {
     while (this.leaderCount() > 0 && performance.now() < deadline) await sleep(50);
     this.stopping = true;
     this.hub.stop();
+    if (this.rebalanceTimer) clearInterval(this.rebalanceTimer);
     for (const u of this.unsubscribe) u();
     for (const s of this.shards) s.stop();
     if (this.eventTimer) clearTimeout(this.eventTimer);

@@ -101,6 +101,7 @@ export class Shard {
     slot.replica = new Replica(
       {
         seed: (group * 2654435761) ^ hash(this.opts.nodeId),
+        priority: preferredLeader(group, config.members) === this.opts.nodeId ? 1 : 0,
         ...this.opts.replica,
         group,
         self: this.opts.nodeId,
@@ -358,24 +359,27 @@ export class Shard {
   // ------------------------------------------------------------------ results and events
 
   private onResult(slot: GroupSlot, r: AppendResult): void {
-    const keep: PendingAppend[] = [];
-    for (const p of slot.pending) {
-      if (p.pid === r.pid && p.lsn >= r.from && p.lsn < r.to) {
-        if (r.outcome === "committed") p.resolve({ lsn: p.lsn, csn: p.csn });
-        else if (r.outcome === "failed")
-          p.resolve({
-            error: {
-              code: "FAILED",
-              message: "not committed: a new leader's log holds something else there",
-            },
-          });
-        else
-          p.resolve({
-            error: { code: "INDETERMINATE", message: "result unknown (replica rebuilt); read the log" },
-          });
-      } else keep.push(p);
+    const outcome: AppendOutcomeWire | undefined =
+      r.outcome === "failed"
+        ? { error: { code: "FAILED", message: "not committed: a new leader's log holds something else there" } }
+        : r.outcome === "indeterminate"
+          ? { error: { code: "INDETERMINATE", message: "result unknown (replica rebuilt); read the log" } }
+          : undefined;
+    const settle = (p: PendingAppend) => p.resolve(outcome ?? { lsn: p.lsn, csn: p.csn });
+    // Results come in issue order: settle from the front; scan the rest only if the front does not match.
+    const list = slot.pending;
+    let i = 0;
+    while (i < list.length && list[i]!.pid === r.pid && list[i]!.lsn >= r.from && list[i]!.lsn < r.to) settle(list[i++]!);
+    if (i > 0) list.splice(0, i);
+    if (list.length > 0 && i === 0) {
+      slot.pending = list.filter((p) => {
+        if (p.pid === r.pid && p.lsn >= r.from && p.lsn < r.to) {
+          settle(p);
+          return false;
+        }
+        return true;
+      });
     }
-    slot.pending = keep;
   }
 
   private onEvent(slot: GroupSlot, e: ReplicaEvent): void {
@@ -427,13 +431,31 @@ export class Shard {
     return this.groups.get(group)?.replica;
   }
 
-  /** Hands every leadership to another member (graceful stop). */
-  transferAll(): void {
+  /**
+   * Leadership balance: a group's preferred leader is a fixed member chosen by the group id; a leader that
+   * is not it hands over once the preferred member is a caught-up member again (after a restart, say).
+   */
+  rebalance(): void {
     const now = this.now();
     for (const slot of this.groups.values()) {
       const r = slot.replica;
       if (r.role !== "leader") continue;
+      const preferred = preferredLeader(slot.group, r.log.config.members);
+      if (preferred === this.opts.nodeId || preferred === undefined) continue;
+      const p = r.progress.get(preferred);
+      if (!p || p.matchEnd < r.log.end) continue;
+      if (r.transferLeader(preferred, now).ok) this.touched.add(slot);
+    }
+    this.scheduleTurn();
+  }
+
+  /** Hands every leadership to another member (graceful stop); this node stands for no election after. */
+  transferAll(): void {
+    const now = this.now();
+    for (const slot of this.groups.values()) {
+      const r = slot.replica;
       r.setPriority(-1);
+      if (r.role !== "leader") continue;
       const target = r.log.config.members.find((m) => m !== this.opts.nodeId);
       if (target) r.transferLeader(target, now);
       this.touched.add(slot);
@@ -452,6 +474,11 @@ export class Shard {
       slot.watchers = [];
     }
   }
+}
+
+/** The member that should lead `group` when it can: spreads leaderships evenly over the members. */
+export function preferredLeader(group: number, members: readonly string[]): string | undefined {
+  return members.length > 0 ? [...members].sort()[group % members.length] : undefined;
 }
 
 function hash(s: string): number {

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import {
   ClosedConnectionError,
   connect,
@@ -84,6 +85,13 @@ export class NatsTransport implements Transport {
   private readonly log: Logger;
   private readonly statusHandlers = new Set<(s: TransportStatus) => void>();
   private serving = false;
+  private readonly replyPrefix = `_INBOX.palf.${randomBytes(8).toString("hex")}`;
+  private repliesSubscribed = false;
+  private nextRequest = 1;
+  private readonly pendingRequests = new Map<
+    number,
+    { toNode: string; resolve: (b: Uint8Array) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+  >();
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -130,14 +138,48 @@ export class NatsTransport implements Transport {
     return this.inbox.onMessages(handler);
   }
 
-  async request(toNode: NodeId, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  /**
+   * Client RPC over one reply subscription of our own, matched by a request id in the reply subject. The NATS
+   * client's request() builds error objects with stack traces for every call (a quarter of a busy client's CPU).
+   */
+  request(toNode: NodeId, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     const subject = rpcSubject(this.cluster, checkToken("node id", toNode));
-    try {
-      const reply = await this.nc.request(subject, payload, { timeout: timeoutMs });
-      return reply.data;
-    } catch (e) {
-      throw rpcError(e, toNode, timeoutMs);
-    }
+    if (this.nc.isClosed()) return Promise.reject(new TransportError("closed", "transport is closed"));
+    this.ensureReplies();
+    return new Promise((resolve, reject) => {
+      const id = this.nextRequest++;
+      const timer = setTimeout(() => {
+        this.pendingRequests.delete(id);
+        reject(new TransportError("timeout", `request to ${toNode} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pendingRequests.set(id, { toNode, resolve, reject, timer });
+      try {
+        this.nc.publish(subject, payload, { reply: `${this.replyPrefix}.${id}` });
+      } catch (e) {
+        clearTimeout(timer);
+        this.pendingRequests.delete(id);
+        reject(rpcError(e, toNode, timeoutMs));
+      }
+    });
+  }
+
+  private ensureReplies(): void {
+    if (this.repliesSubscribed) return;
+    this.repliesSubscribed = true;
+    this.nc.subscribe(`${this.replyPrefix}.*`, {
+      callback: (err, msg) => {
+        if (err) return this.emit({ type: "error", error: err });
+        const id = Number(msg.subject.slice(this.replyPrefix.length + 1));
+        const p = this.pendingRequests.get(id);
+        if (!p) return;
+        this.pendingRequests.delete(id);
+        clearTimeout(p.timer);
+        // The server answers a request nobody subscribes to with a 503 status and no data.
+        if (msg.headers?.code === 503)
+          p.reject(new TransportError("noResponders", `no node ${p.toNode} is serving requests`));
+        else p.resolve(msg.data);
+      },
+    });
   }
 
   serve(handler: RpcHandler): Unsubscribe {
@@ -201,6 +243,11 @@ export class NatsTransport implements Transport {
   /** Drains (delivers what is in flight both ways), then closes; a dead connection is just closed. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      for (const p of this.pendingRequests.values()) {
+        clearTimeout(p.timer);
+        p.reject(new TransportError("closed", "transport is closed"));
+      }
+      this.pendingRequests.clear();
       if (this.nc.isClosed()) return;
       try {
         await this.nc.drain();
