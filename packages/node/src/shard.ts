@@ -361,7 +361,12 @@ export class Shard {
   private onResult(slot: GroupSlot, r: AppendResult): void {
     const outcome: AppendOutcomeWire | undefined =
       r.outcome === "failed"
-        ? { error: { code: "FAILED", message: "not committed: a new leader's log holds something else there" } }
+        ? {
+            error: {
+              code: "FAILED",
+              message: "not committed: a new leader's log holds something else there",
+            },
+          }
         : r.outcome === "indeterminate"
           ? { error: { code: "INDETERMINATE", message: "result unknown (replica rebuilt); read the log" } }
           : undefined;
@@ -369,7 +374,8 @@ export class Shard {
     // Results come in issue order: settle from the front; scan the rest only if the front does not match.
     const list = slot.pending;
     let i = 0;
-    while (i < list.length && list[i]!.pid === r.pid && list[i]!.lsn >= r.from && list[i]!.lsn < r.to) settle(list[i++]!);
+    while (i < list.length && list[i]!.pid === r.pid && list[i]!.lsn >= r.from && list[i]!.lsn < r.to)
+      settle(list[i++]!);
     if (i > 0) list.splice(0, i);
     if (list.length > 0 && i === 0) {
       slot.pending = list.filter((p) => {
