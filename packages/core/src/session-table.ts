@@ -9,6 +9,9 @@ interface Known {
 interface Session {
   /** Recent appends of the session by seq (a client may have many in flight, and seqs may have gaps). */
   readonly bySeq: Map<number, Known>;
+  /** Seqs in the order they were recorded, oldest at `head` (a Map's first key is slow after many deletes). */
+  order: number[];
+  head: number;
   /** Seqs below this were forgotten: a retry of one cannot be told apart from a new append. */
   floor: number;
 }
@@ -44,7 +47,7 @@ export class SessionTable {
   record(tag: SessionTag, lsn: Lsn, csn: Csn): void {
     let s = this.sessions.get(tag.id);
     if (!s) {
-      s = { bySeq: new Map(), floor: 0 };
+      s = { bySeq: new Map(), order: [], head: 0, floor: 0 };
       this.sessions.set(tag.id, s);
     } else if (this.sessions.size > 1 && this.lastTouched !== tag.id) {
       // Move to the back (most recent) so the oldest sessions are the ones forgotten.
@@ -54,12 +57,17 @@ export class SessionTable {
     this.lastTouched = tag.id;
     if (tag.seq < s.floor || s.bySeq.has(tag.seq)) return;
     s.bySeq.set(tag.seq, { lsn, csn });
-    if (s.bySeq.size > this.window) {
+    s.order.push(tag.seq);
+    while (s.bySeq.size > this.window && s.head < s.order.length) {
       // Forget the oldest recorded seq (seqs mostly arrive in order); anything below it now reads as
       // forgotten (INDETERMINATE), never as new, so a late retry can not be appended twice.
-      const oldest = s.bySeq.keys().next().value as number;
-      s.bySeq.delete(oldest);
+      const oldest = s.order[s.head++]!;
+      if (!s.bySeq.delete(oldest)) continue;
       s.floor = Math.max(s.floor, oldest + 1);
+    }
+    if (s.head > 1024) {
+      s.order = s.order.slice(s.head);
+      s.head = 0;
     }
     if (this.sessions.size > this.maxSessions)
       this.sessions.delete(this.sessions.keys().next().value as number);

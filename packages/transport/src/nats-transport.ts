@@ -87,6 +87,7 @@ export class NatsTransport implements Transport {
   private serving = false;
   private readonly replyPrefix = `_INBOX.palf.${randomBytes(8).toString("hex")}`;
   private repliesSubscribed = false;
+  private replies: Array<{ msg: { respond(data: Uint8Array): boolean }; reply: Uint8Array }> = [];
   private nextRequest = 1;
   private readonly pendingRequests = new Map<
     number,
@@ -194,9 +195,7 @@ export class NatsTransport implements Transport {
           this.log("error", "an RPC handler failed", e);
         };
         try {
-          Promise.resolve(handler(msg.data)).then((reply) => {
-            if (!msg.respond(reply)) this.counters.sendErrors++;
-          }, fail);
+          Promise.resolve(handler(msg.data)).then((reply) => this.queueReply(msg, reply), fail);
         } catch (e) {
           fail(e);
         }
@@ -206,6 +205,20 @@ export class NatsTransport implements Transport {
       this.serving = false;
       sub.unsubscribe();
     };
+  }
+
+  /**
+   * Replies leave together once per event-loop turn: each one settles in its own microtask, and the NATS
+   * client flushes its buffer at the end of each, so sent one by one they cost a socket write each.
+   */
+  private queueReply(msg: { respond(data: Uint8Array): boolean }, reply: Uint8Array): void {
+    this.replies.push({ msg, reply });
+    if (this.replies.length > 1) return;
+    setImmediate(() => {
+      const replies = this.replies;
+      this.replies = [];
+      for (const r of replies) if (!r.msg.respond(r.reply)) this.counters.sendErrors++;
+    });
   }
 
   publish(topic: Topic, payload: Uint8Array): void {
