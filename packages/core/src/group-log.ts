@@ -64,8 +64,14 @@ export class GroupLog {
 
   /** Index (into `entries`) of the group entry containing `lsn`, or -1. */
   private indexOf(lsn: Lsn): number {
+    // Nearly every lookup is of the newest entries (pushes, acks, commit): try them before searching.
+    const n = this.entries.length;
+    for (let k = n - 1; k >= Math.max(this.head, n - 2); k--) {
+      const e = this.entries[k]!;
+      if (lsn >= e.lsn && lsn < e.end) return k;
+    }
     let lo = this.head;
-    let hi = this.entries.length - 1;
+    let hi = n - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       const e = this.entries[mid]!;

@@ -20,7 +20,7 @@ export function freeze(r: Replica): void {
   r.open = undefined;
   r.lastGroupBytes = Math.min(o.bytes + (o.bytes >> 2), r.opts.maxGroupEntryBytes + 64 * 1024);
   const ge = o.freeze(r.myPid, r.committedEnd, r.log.lastAccum);
-  r.acceptEntry(ge);
+  r.acceptEntry(ge, true);
   r.pending.issued(r.myPid, ge.lsn, ge.end);
   pushNew(r, ge.lsn);
 }

@@ -437,9 +437,11 @@ export class Replica {
     }
   }
 
-  /** Appends a group entry and asks for it to be made durable. */
-  acceptEntry(ge: GroupEntry): void {
-    this.appendToLog(ge);
+  /** Appends a group entry and asks for it to be made durable (`sessionsKnown`: its sessions are recorded). */
+  acceptEntry(ge: GroupEntry, sessionsKnown = false): void {
+    // The leader recorded its appends' sessions as they came; everyone else learns them from the log.
+    if (sessionsKnown) this.log.append(ge);
+    else this.appendToLog(ge);
     this.persist({ kind: "entry", entry: ge }, true);
   }
 
@@ -511,6 +513,7 @@ export class Replica {
       // Never persisted nor sent: nobody else can hold these entries, so they can never be committed.
       const o = this.open;
       this.open = undefined;
+      this.sessions.truncate(o.lsn);
       if (o.count > 0)
         this.sink.result({
           group: this.group,
