@@ -30,7 +30,7 @@ export async function main(argv: string[]): Promise<void> {
       nodes: { type: "string", default: "3" },
       groups: { type: "string", default: "10000" },
       seconds: { type: "string", default: "20" },
-      "lease-ms": { type: "string", default: "2000" },
+      "lease-ms": { type: "string", default: "4000" },
       shards: { type: "string" },
       profile: { type: "string" },
     },
