@@ -151,15 +151,23 @@ export class Election {
       } else if (now >= this.nextRenewAt && !this.opts.coalesced) this.request(now, true);
     } else if (now >= this.campaignEndsAt) {
       this.abandonCampaign(now);
-    } else if (now >= this.electionDueAt) {
+    } else if (now >= this.electionDueAt || this.electionDueAt === Number.POSITIVE_INFINITY) {
       const g = this.grant;
+      const c = this.host.coalesced();
+      const heard = c?.leaderHeardUntil(this.host.group) ?? Number.NEGATIVE_INFINITY;
       const quietUntil = Math.max(
         g && g.to !== this.host.self ? this.grantExpiry(g) : Number.NEGATIVE_INFINITY,
-        this.host.coalesced()?.leaderHeardUntil(this.host.group) ?? Number.NEGATIVE_INFINITY,
+        heard,
       );
       if (now < quietUntil) {
-        // A leader's lease is being renewed (by us or by others): nothing to do before it could run out.
-        this.electionDueAt = quietUntil + this.jitter();
+        // A leader's lease is being renewed: nothing to do before it could run out. While a leader node's
+        // coalesced renewals name this group, its host wakes us when they stop, so no timer runs per group.
+        this.electionDueAt = now < heard ? Number.POSITIVE_INFINITY : quietUntil + this.jitter();
+        return;
+      }
+      if (this.electionDueAt === Number.POSITIVE_INFINITY) {
+        // Woken by the host: the renewals stopped. Stand after the usual jitter.
+        this.electionDueAt = now + this.jitter();
         return;
       }
       this.electionDueAt = now + this.opts.leaseMs / 2 + this.jitter();
@@ -352,7 +360,8 @@ export class Election {
     this.highestBallot = Math.max(this.highestBallot, req.ballot);
     this.grant = { to: req.from, ballot: req.ballot, expires: now + this.opts.leaseMs };
     this.host.coalesced()?.grantMoved(this.host.group, req.from);
-    this.electionDueAt = Math.max(this.electionDueAt, this.grant.expires + this.jitter());
+    // Finite again: whoever we granted may never lead, and then no host would wake us.
+    this.electionDueAt = this.grant.expires + this.jitter();
     this.host.persistBallot();
     this.reply(req, true, true);
   }

@@ -39,6 +39,7 @@ function pair(leaderReplicas: Replica[], memberReplicas: Replica[]) {
         replicas: () => replicas,
         replica: (g) => replicas.find((r) => r.group === g),
         touch: () => {},
+        wake: () => {},
         send: (_to, messages) => {
           for (const m of messages) {
             sent.push(m);
@@ -132,6 +133,7 @@ describe("coalesced lease renewals", () => {
         replicas: () => [],
         replica: () => undefined,
         touch: () => {},
+        wake: () => {},
         send: (_t, ms) => {
           for (const m of ms) if (m.type === "leaseRenewReply") L.onReply(m, now.t);
         },

@@ -8,6 +8,8 @@ export interface LeaseHubHost {
   replica(group: number): Replica | undefined;
   /** A replica's effects changed outside a loop turn: run a turn for it. */
   touch(group: number): void;
+  /** Tick this group's replica soon: the renewals that kept it quiet stopped. */
+  wake(group: number): void;
   send(to: string, messages: Message[]): void;
 }
 
@@ -23,6 +25,8 @@ interface HeardFrom {
   epoch: number;
   set: Map<number, number>;
   renewedAt: number;
+  /** The groups of `set` were woken because renewals stopped; cleared by the next renewal. */
+  lapsed: boolean;
 }
 
 /** Leader side, per member node: the sets sent to it, and what its acks cover. */
@@ -124,6 +128,7 @@ export class LeaseHub implements CoalescedLeases {
   // ------------------------------------------------------------------ leader side
 
   renewAll(now: number): void {
+    this.wakeLapsed(now);
     const seq = ++this.seq;
     this.sentAt.set(seq, now);
     this.sentAt.delete(seq - 64);
@@ -231,15 +236,25 @@ export class LeaseHub implements CoalescedLeases {
 
   // ------------------------------------------------------------------ member side
 
+  /** A leader node whose renewals stopped for a lease: wake every group it named, so they may stand. */
+  private wakeLapsed(now: number): void {
+    for (const h of this.heard.values()) {
+      if (h.lapsed || now < h.renewedAt + this.timing.leaseMs) continue;
+      h.lapsed = true;
+      for (const group of h.set.keys()) this.host.wake(group);
+    }
+  }
+
   onRenew(m: LeaseRenew, now: number): void {
     let h = this.heard.get(m.from);
     const refused: number[] = [];
     if (m.groups.length > 0) {
       // A (part of a) full set. Parts of one set share seq and epoch; the first part starts it afresh.
       if (!h || h.epoch !== m.epoch) {
-        if (h) for (const g of h.set.keys()) this.unname(g, m.from);
-        h = { epoch: m.epoch, set: new Map(), renewedAt: now };
+        const previous = h;
+        h = { epoch: m.epoch, set: new Map(), renewedAt: now, lapsed: false };
         this.heard.set(m.from, h);
+        if (previous) this.dropLater(previous, m.from, h);
       }
       const g = m.groups;
       for (let i = 0; i + 1 < g.length; i += 2) {
@@ -255,6 +270,7 @@ export class LeaseHub implements CoalescedLeases {
       return;
     }
     h.renewedAt = now;
+    h.lapsed = false;
     const moved = this.moved.get(m.from);
     if (moved) {
       for (const g of moved) if (!refused.includes(g)) refused.push(g);
@@ -276,6 +292,21 @@ export class LeaseHub implements CoalescedLeases {
       refused,
       needSet,
     };
+  }
+
+  /**
+   * A new set replaced `previous`: once this message (the new set's first part) is applied, groups the old
+   * set named and the new one does not lose their renewals; wake them so they notice. Done on the next tick
+   * of the event loop, after the remaining parts of the set (same seq) have arrived.
+   */
+  private dropLater(previous: HeardFrom, peer: string, next: HeardFrom): void {
+    setImmediate(() => {
+      for (const group of previous.set.keys()) {
+        if (next.set.has(group)) continue;
+        this.unname(group, peer);
+        this.host.wake(group);
+      }
+    });
   }
 
   private name(group: number, peer: string): void {

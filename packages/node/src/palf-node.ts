@@ -79,6 +79,7 @@ export class PalfNode {
         replicas: () => this.shards.flatMap((s) => [...s.replicas()]),
         replica: (g) => this.shardOf(g).replica(g),
         touch: (g) => this.shardOf(g).touch(g),
+        wake: (g) => this.shardOf(g).wake(g),
         send: (to, messages) => (to === this.nodeId ? this.route(messages) : this.sendPeer(to, 0, messages)),
       },
       {

@@ -171,6 +171,14 @@ export class Shard {
     this.scheduleTurn();
   }
 
+  /** Ticks this group's replica at the next turn (the lease hub: the renewals that kept it quiet stopped). */
+  wake(group: number): void {
+    const slot = this.groups.get(group);
+    if (!slot) return;
+    this.timers.schedule(slot, 0);
+    this.armTimer();
+  }
+
   *replicas(): Generator<Replica> {
     for (const slot of this.groups.values()) yield slot.replica;
   }
