@@ -246,6 +246,36 @@ export class PalfClient {
    * Deletes a group's replicas: sends deleteGroup to `nodes` (default: the seed list and the known
    * leader). Nodes that have no replica answer UNKNOWN_GROUP, which counts as done.
    */
+  /**
+   * Recycling: every replica of `group` (on the seed nodes, or `nodes`) may drop entries below `lsn`, up to
+   * its own committed end. Reads below the new base then answer RECYCLED. Returns each node's new base.
+   */
+  async advanceBase(
+    group: number,
+    lsn: number,
+    o: { readonly nodes?: readonly string[] } = {},
+  ): Promise<Record<string, number>> {
+    this.checkOpen();
+    checkGroup(group);
+    const nodes = [...(o.nodes ?? this.cache.seedNodes())];
+    const out: Record<string, number> = {};
+    await Promise.all(
+      nodes.map(async (node) => {
+        try {
+          const r = await this.requester.toNode(
+            node,
+            { op: "advanceBase", group, lsn },
+            { timeoutMs: this.operationTimeoutMs, what: `advanceBase of group ${group} on ${node}` },
+          );
+          if (r.op === "advanceBase") out[node] = r.base;
+        } catch (err) {
+          if (asPalfError(err).code !== "UNKNOWN_GROUP") throw err;
+        }
+      }),
+    );
+    return out;
+  }
+
   async deleteGroup(
     group: number,
     o: { readonly nodes?: readonly string[] } = {},

@@ -305,6 +305,8 @@ export class FakeCluster {
           return { ok: false, error: { code: "BAD_REQUEST", message: `${r.target} is not a member` } };
         this.setLeader(g.id, r.target);
         return { ok: true, op: "transferLeader" };
+      case "advanceBase":
+        return { ok: true, op: "advanceBase", base: 0 };
     }
   }
 

@@ -130,6 +130,9 @@ export class PalfNode {
     this.hub.start();
     this.rebalanceTimer = setInterval(() => {
       for (const s of this.shards) s.rebalance();
+      // Segments no group needs any more (bases advanced, groups dropped) are deleted or reused.
+      for (const w of this.wals)
+        w.recycle().catch((err: Error) => this.opts.log.warn({ err }, "WAL recycle"));
     }, 10_000);
   }
 
@@ -304,6 +307,13 @@ export class PalfNode {
         return this.shardOf(req.group).deleteGroup(req.group)
           ? { ok: true, op: "deleteGroup" }
           : unknownGroup(req.group);
+      case "advanceBase": {
+        const r = this.shardOf(req.group).replica(req.group);
+        if (!r) return unknownGroup(req.group);
+        r.advanceBase(req.lsn, performance.now());
+        this.shardOf(req.group).touch(req.group);
+        return { ok: true, op: "advanceBase", base: r.log.base.lsn };
+      }
       case "transferLeader": {
         const r = this.shardOf(req.group).replica(req.group);
         if (!r) return unknownGroup(req.group);

@@ -481,6 +481,15 @@ export class Shard {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    // Records the replicas asked for since the last turn still go to the WAL (the caller flushes it).
+    if (this.walRecords.length > 0 && !this.fatal) {
+      try {
+        this.opts.wal.submit(this.walRecords);
+      } catch (err) {
+        this.opts.log.warn({ err }, "last records at stop were refused by the WAL");
+      }
+      this.walRecords = [];
+    }
     for (const slot of this.groups.values()) {
       for (const p of [...slot.pending, ...slot.watchers])
         p.resolve({ error: { code: "STOPPING", message: "node stopped; result unknown" } });

@@ -33,7 +33,9 @@ export type RpcRequest =
       readonly inc?: number;
     }
   | { readonly op: "deleteGroup"; readonly group: number }
-  | { readonly op: "transferLeader"; readonly group: number; readonly target: string };
+  | { readonly op: "transferLeader"; readonly group: number; readonly target: string }
+  /** Recycling: this node's replica may drop entries below `lsn` (at most its committed end). */
+  | { readonly op: "advanceBase"; readonly group: number; readonly lsn: number };
 
 /** Why a request, or one append of a batch, was not done. */
 export type RpcErrorCode =
@@ -80,6 +82,7 @@ export type RpcResponse =
   | { readonly ok: true; readonly op: "locate"; readonly entry: ReadEntryWire | null }
   | { readonly ok: true; readonly op: "status"; readonly status: unknown }
   | { readonly ok: true; readonly op: "createGroup" | "deleteGroup" | "transferLeader" }
+  | { readonly ok: true; readonly op: "advanceBase"; readonly base: number }
   | { readonly ok: false; readonly error: RpcError };
 
 /** Leadership events on `palf.<cluster>.events.leader`, batched per node. */
@@ -153,6 +156,10 @@ export function decodeRequest(bytes: Uint8Array): RpcRequest | { bad: string } {
       return r as unknown as RpcRequest;
     case "deleteGroup":
       return nat(r.group) ? (r as unknown as RpcRequest) : { bad: "deleteGroup needs group" };
+    case "advanceBase":
+      return nat(r.group) && nat(r.lsn)
+        ? (r as unknown as RpcRequest)
+        : { bad: "advanceBase needs group and lsn" };
     case "transferLeader":
       return nat(r.group) && typeof r.target === "string"
         ? (r as unknown as RpcRequest)
