@@ -115,6 +115,30 @@ describe("NatsTransport on a real nats-server", { timeout: 60_000 }, () => {
     offC();
   });
 
+  it("bundles the requests of one turn into one message per node, and each gets its own answer", async () => {
+    // Answers settle out of order (odd ones later); every request still gets exactly its own reply.
+    const off = b.serve(async (req) => {
+      const n = Number(Buffer.from(req).toString());
+      if (n % 2 === 1) await new Promise((r) => setTimeout(r, 5));
+      return Buffer.from(`r${n}`);
+    });
+    await b.flush();
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => a.request("b", Buffer.from(String(i)), 10_000)),
+    );
+    expect(answers.map((x) => Buffer.from(x).toString())).toEqual(
+      Array.from({ length: 50 }, (_, i) => `r${i}`),
+    );
+    // Several requests to a node nobody serves all fail as noResponders, even bundled.
+    const missing = await Promise.allSettled([
+      a.request("nobody", Buffer.from("1"), 10_000),
+      a.request("nobody", Buffer.from("2"), 10_000),
+    ]);
+    for (const m of missing)
+      expect(m.status === "rejected" && (m.reason as { code: string }).code).toBe("noResponders");
+    off();
+  });
+
   it("publishes gts and events topics", async () => {
     const got: string[] = [];
     const off1 = b.subscribe("events.>", (topic, p) => got.push(`${topic}=${Buffer.from(p)}`));

@@ -12,6 +12,7 @@ import type { Message } from "@palf/core";
 import { framesOf, sendAllYielding } from "./outbound.ts";
 import { DEFAULT_MAX_FRAME_BYTES, type DecodeOptions } from "./peer-codec.ts";
 import { PeerInbox } from "./peer-inbox.ts";
+import { type BundleItem, decodeBundle, encodeBundle, isBundle } from "./rpc-bundle.ts";
 import {
   checkToken,
   checkTopic,
@@ -88,6 +89,13 @@ export class NatsTransport implements Transport {
   private readonly replyPrefix = `_INBOX.palf.${randomBytes(8).toString("hex")}`;
   private repliesSubscribed = false;
   private replies: Array<{ msg: { respond(data: Uint8Array): boolean }; reply: Uint8Array }> = [];
+  private bundledReplies = new Map<string, BundleItem[]>();
+  private repliesScheduled = false;
+  private outgoing = new Map<string, BundleItem[]>();
+  private outgoingScheduled = false;
+  private nextBundle = 1;
+  /** Request ids of each bundle sent, until its first answer (a 503 "no responders" names only the bundle). */
+  private readonly bundles = new Map<number, number[]>();
   private nextRequest = 1;
   private readonly pendingRequests = new Map<
     number,
@@ -148,20 +156,54 @@ export class NatsTransport implements Transport {
     if (this.nc.isClosed()) return Promise.reject(new TransportError("closed", "transport is closed"));
     this.ensureReplies();
     return new Promise((resolve, reject) => {
-      const id = this.nextRequest++;
+      const id = this.nextRequest++ >>> 0;
       const timer = setTimeout(() => {
         this.pendingRequests.delete(id);
         reject(new TransportError("timeout", `request to ${toNode} timed out after ${timeoutMs} ms`));
       }, timeoutMs);
       this.pendingRequests.set(id, { toNode, resolve, reject, timer });
-      try {
-        this.nc.publish(subject, payload, { reply: `${this.replyPrefix}.${id}` });
-      } catch (e) {
-        clearTimeout(timer);
-        this.pendingRequests.delete(id);
-        reject(rpcError(e, toNode, timeoutMs));
+      let list = this.outgoing.get(subject);
+      if (!list) {
+        list = [];
+        this.outgoing.set(subject, list);
+      }
+      list.push({ id, payload });
+      if (!this.outgoingScheduled) {
+        this.outgoingScheduled = true;
+        setImmediate(() => this.sendRequests());
       }
     });
+  }
+
+  /** Requests of one event-loop turn leave as one message per node (a bundle when there are several). */
+  private sendRequests(): void {
+    this.outgoingScheduled = false;
+    const outgoing = this.outgoing;
+    this.outgoing = new Map();
+    for (const [subject, items] of outgoing) {
+      try {
+        if (items.length === 1) {
+          const it = items[0]!;
+          this.nc.publish(subject, it.payload, { reply: `${this.replyPrefix}.${it.id}` });
+        } else {
+          const bundle = this.nextBundle++;
+          this.bundles.set(
+            bundle,
+            items.map((it) => it.id),
+          );
+          if (this.bundles.size > 4096) this.bundles.delete(this.bundles.keys().next().value as number);
+          this.nc.publish(subject, encodeBundle(items), { reply: `${this.replyPrefix}.b${bundle}` });
+        }
+      } catch (e) {
+        for (const it of items) {
+          const p = this.pendingRequests.get(it.id);
+          if (!p) continue;
+          this.pendingRequests.delete(it.id);
+          clearTimeout(p.timer);
+          p.reject(rpcError(e, p.toNode, 0));
+        }
+      }
+    }
   }
 
   private ensureReplies(): void {
@@ -170,17 +212,34 @@ export class NatsTransport implements Transport {
     this.nc.subscribe(`${this.replyPrefix}.*`, {
       callback: (err, msg) => {
         if (err) return this.emit({ type: "error", error: err });
-        const id = Number(msg.subject.slice(this.replyPrefix.length + 1));
-        const p = this.pendingRequests.get(id);
-        if (!p) return;
-        this.pendingRequests.delete(id);
-        clearTimeout(p.timer);
-        // The server answers a request nobody subscribes to with a 503 status and no data.
-        if (msg.headers?.code === 503)
-          p.reject(new TransportError("noResponders", `no node ${p.toNode} is serving requests`));
-        else p.resolve(msg.data);
+        const tail = msg.subject.slice(this.replyPrefix.length + 1);
+        if (tail.startsWith("b"))
+          return this.onBundleReply(Number(tail.slice(1)), msg.data, msg.headers?.code === 503);
+        this.settle(Number(tail), msg.data, msg.headers?.code === 503);
       },
     });
+  }
+
+  private onBundleReply(bundle: number, data: Uint8Array, noResponders: boolean): void {
+    const ids = this.bundles.get(bundle);
+    this.bundles.delete(bundle);
+    if (noResponders) {
+      for (const id of ids ?? []) this.settle(id, data, true);
+      return;
+    }
+    const items = decodeBundle(data);
+    if (typeof items === "string") return this.log("warn", `dropped a malformed bundled reply: ${items}`);
+    for (const it of items) this.settle(it.id, it.payload, false);
+  }
+
+  private settle(id: number, data: Uint8Array, noResponders: boolean): void {
+    const p = this.pendingRequests.get(id);
+    if (!p) return;
+    this.pendingRequests.delete(id);
+    clearTimeout(p.timer);
+    // The server answers a request nobody subscribes to with a 503 status and no data.
+    if (noResponders) p.reject(new TransportError("noResponders", `no node ${p.toNode} is serving requests`));
+    else p.resolve(data);
   }
 
   serve(handler: RpcHandler): Unsubscribe {
@@ -194,6 +253,25 @@ export class NatsTransport implements Transport {
           this.counters.handlerErrors++;
           this.log("error", "an RPC handler failed", e);
         };
+        if (isBundle(msg.data) && msg.reply) {
+          const items = decodeBundle(msg.data);
+          if (typeof items === "string") {
+            this.counters.framesRejected++;
+            return this.log("warn", `dropped a malformed request bundle: ${items}`);
+          }
+          const to = msg.reply;
+          for (const it of items) {
+            try {
+              Promise.resolve(handler(it.payload)).then(
+                (reply) => this.queueBundledReply(to, it.id, reply),
+                fail,
+              );
+            } catch (e) {
+              fail(e);
+            }
+          }
+          return;
+        }
         try {
           Promise.resolve(handler(msg.data)).then((reply) => this.queueReply(msg, reply), fail);
         } catch (e) {
@@ -213,11 +291,37 @@ export class NatsTransport implements Transport {
    */
   private queueReply(msg: { respond(data: Uint8Array): boolean }, reply: Uint8Array): void {
     this.replies.push({ msg, reply });
-    if (this.replies.length > 1) return;
+    this.scheduleReplies();
+  }
+
+  /** Answers to a bundle go back bundled too: everything settled for one requester in one message. */
+  private queueBundledReply(to: string, id: number, reply: Uint8Array): void {
+    let list = this.bundledReplies.get(to);
+    if (!list) {
+      list = [];
+      this.bundledReplies.set(to, list);
+    }
+    list.push({ id, payload: reply });
+    this.scheduleReplies();
+  }
+
+  private scheduleReplies(): void {
+    if (this.repliesScheduled) return;
+    this.repliesScheduled = true;
     setImmediate(() => {
+      this.repliesScheduled = false;
       const replies = this.replies;
       this.replies = [];
       for (const r of replies) if (!r.msg.respond(r.reply)) this.counters.sendErrors++;
+      const bundled = this.bundledReplies;
+      this.bundledReplies = new Map();
+      for (const [to, items] of bundled) {
+        try {
+          this.nc.publish(to, encodeBundle(items));
+        } catch {
+          this.counters.sendErrors++;
+        }
+      }
     });
   }
 
