@@ -72,14 +72,19 @@ function pushNew(r: Replica, lsn: Lsn): void {
 /** Sends a lagging peer the next batch from its nextLsn (or commit info if it has the whole log). */
 export function sendCatchUp(r: Replica, to: ReplicaId, p: Progress): void {
   p.lastSentAt = r.now;
-  if (p.nextLsn < r.log.base.lsn) {
-    r.send({ type: "rebuild", group: r.group, inc: r.inc, from: r.self, to, pid: r.myPid, base: r.log.base });
-    return;
-  }
+  if (p.nextLsn < r.log.base.lsn) return sendRebuild(r, to, p);
   const entries = r.log.range(p.nextLsn, r.opts.maxPushBytes);
   if (entries.length === 0) return sendCommitInfo(r, to, p);
   sendPush(r, to, p.nextLsn, r.log.pidEndingAt(p.nextLsn)!, entries);
   p.nextLsn = entries.at(-1)!.end;
+}
+
+/** The peer needs entries we recycled: it must rebuild from our base, and continues from there. */
+function sendRebuild(r: Replica, to: ReplicaId, p: Progress): void {
+  p.lastSentAt = r.now;
+  p.floor = r.log.base.lsn;
+  p.nextLsn = r.log.base.lsn;
+  r.send({ type: "rebuild", group: r.group, inc: r.inc, from: r.self, to, pid: r.myPid, base: r.log.base });
 }
 
 function sendPush(r: Replica, to: ReplicaId, prevLsn: Lsn, prevPid: number, entries: GroupEntry[]): void {
@@ -132,14 +137,7 @@ export function onAck(r: Replica, m: Ack): void {
     if (p.nextLsn === p.matchEnd && p.matchEnd < r.log.end) sendCatchUp(r, m.from, p);
     return;
   }
-  if (m.retryFrom < r.log.base.lsn) {
-    // It needs what we recycled: it must rebuild from our base.
-    p.floor = r.log.base.lsn;
-    p.nextLsn = r.log.base.lsn - 1;
-    sendCatchUp(r, m.from, p);
-    p.nextLsn = r.log.base.lsn;
-    return;
-  }
+  if (m.retryFrom < r.log.base.lsn) return sendRebuild(r, m.from, p);
   const retry = m.retryFrom >= r.log.end ? r.log.end : r.log.containing(m.retryFrom)!.lsn;
   if (retry < p.matchEnd) {
     // It lost entries it had acked (a replaced disk, a durability fault). Believe the refusal, or we would

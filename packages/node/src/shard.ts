@@ -76,6 +76,7 @@ export class Shard {
   private timerAt = Number.POSITIVE_INFINITY;
   private fatal: Error | undefined;
   private stopped = false;
+  private writable = true;
   readonly stats = { turns: 0, messagesIn: 0, messagesOut: 0, flushes: 0, appends: 0, unknownGroup: 0 };
 
   constructor(private readonly opts: ShardOptions) {}
@@ -113,6 +114,7 @@ export class Shard {
       image,
     );
     if (this.opts.leases) slot.replica.useCoalescedLeases(this.opts.leases);
+    slot.replica.setWritable(this.writable);
     const wal = this.opts.wal;
     slot.replica.useColdStore((lsn) => {
       const bytes = wal.readEntry(group, lsn);
@@ -316,6 +318,9 @@ export class Shard {
     const budget = this.opts.diskBudgetBytes;
     if (!budget) return;
     const writable = this.opts.wal.stats().bytesOnDisk < budget * 0.9;
+    // Touch every replica only when the state flips, not on every loop turn.
+    if (writable === this.writable) return;
+    this.writable = writable;
     for (const slot of this.groups.values()) slot.replica.setWritable(writable);
   }
 
