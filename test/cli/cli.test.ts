@@ -33,6 +33,14 @@ describe("command-line tools run as separate processes", () => {
     expect(out.failed).toBe(0);
   });
 
+  it("pnpm bench refuses a bad flag with exit 2 and names it", () => {
+    for (const bench of ["core", "wal", "append"]) {
+      const res = tsx(["apps/bench/src/main.ts", bench, "--seconds", "0"]);
+      expect(res.status, `${bench}: ${res.stderr}`).toBe(2);
+      expect(res.stderr).toMatch(/--seconds must be a positive (integer|number)/);
+    }
+  });
+
   it("pnpm bench rejects an unknown benchmark", () => {
     const res = tsx(["apps/bench/src/main.ts", "nope"]);
     expect(res.status).toBe(2);

@@ -25,6 +25,7 @@ import {
   round,
   waitAllLed,
 } from "./cluster-kit.ts";
+import { positiveInt } from "./flags.ts";
 import {
   childPids,
   type LoadOptions,
@@ -237,10 +238,4 @@ async function worker(spec: WorkerSpec & { maxBatch?: number }): Promise<void> {
 
 function sleepUntil(at: number): Promise<void> {
   return new Promise((r) => setTimeout(r, Math.max(0, at - Date.now())));
-}
-
-function positiveInt(name: string, v: string | undefined): number {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
-  return n;
 }

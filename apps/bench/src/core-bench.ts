@@ -3,6 +3,7 @@
 import { parseArgs } from "node:util";
 import { ENTRY_HEADER_BYTES } from "@palf/core";
 import { CoreCluster } from "./core-cluster.ts";
+import { positiveInt } from "./flags.ts";
 
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -14,10 +15,10 @@ export async function main(argv: string[]): Promise<void> {
       inflight: { type: "string", default: "4096" },
     },
   });
-  const groups = positive("groups", values.groups);
-  const size = positive("size", values.size);
-  const seconds = positive("seconds", values.seconds);
-  const inflight = positive("inflight", values.inflight);
+  const groups = positiveInt("groups", values.groups);
+  const size = positiveInt("size", values.size);
+  const seconds = positiveInt("seconds", values.seconds);
+  const inflight = positiveInt("inflight", values.inflight);
   const payload = Buffer.alloc(size, 7);
   const t0 = performance.now();
   const clock = () => performance.now() - t0;
@@ -75,14 +76,5 @@ export async function main(argv: string[]): Promise<void> {
 function countLeaders(cluster: CoreCluster, groups: number): number {
   let n = 0;
   for (let g = 1; g <= groups; g++) if (cluster.leader(g)) n++;
-  return n;
-}
-
-function positive(name: string, v: string | undefined): number {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n <= 0) {
-    console.error(`--${name} must be a positive integer, got ${v}`);
-    process.exit(2);
-  }
   return n;
 }

@@ -1,12 +1,10 @@
 import {
-  type AppendResult,
   type EffectSink,
   GROUP_HEADER_BYTES,
   type GroupId,
   initialConfig,
   type Message,
   Replica,
-  type ReplicaEvent,
 } from "@palf/core";
 
 /**
@@ -19,12 +17,9 @@ export class CoreCluster {
   private queue: Message[] = [];
   private readonly durableDue = new Map<Replica, number>();
   private readonly wakeAt = new Map<Replica, number>();
-  private readonly down = new Set<string>();
   committedEntries = 0;
   failedEntries = 0;
   elections = 0;
-  onResult: ((node: string, r: AppendResult) => void) | undefined;
-  onEvent: ((node: string, e: ReplicaEvent) => void) | undefined;
 
   constructor(
     readonly groups: number,
@@ -52,11 +47,9 @@ export class CoreCluster {
         const n = (res.to - res.from - GROUP_HEADER_BYTES) / this.entryBytes;
         if (res.outcome === "committed") this.committedEntries += n;
         else this.failedEntries += n;
-        this.onResult?.(node, res);
       },
       event: (e) => {
         if (e.type === "role" && e.role === "leader") this.elections++;
-        this.onEvent?.(node, e);
       },
       wake: (_group, at) => {
         if (holder.r) this.wakeAt.set(holder.r, at);
@@ -84,7 +77,6 @@ export class CoreCluster {
 
   leader(g: GroupId): Replica | undefined {
     for (const n of this.nodes) {
-      if (this.down.has(n)) continue;
       const r = this.replicas.get(n)!.get(g)!;
       if (r.role === "leader") return r;
     }
@@ -94,7 +86,7 @@ export class CoreCluster {
   /** Runs due deadlines, durability and message delivery until the cluster is quiet. */
   pump(now: number): void {
     for (const [r, at] of this.wakeAt) {
-      if (at <= now && !this.down.has(r.self)) {
+      if (at <= now) {
         this.wakeAt.delete(r);
         r.tick(now);
         r.endTurn(now);
@@ -105,7 +97,6 @@ export class CoreCluster {
         const due = [...this.durableDue];
         this.durableDue.clear();
         for (const [r, seq] of due) {
-          if (this.down.has(r.self)) continue;
           r.durable(seq, now);
           r.endTurn(now);
         }
@@ -115,7 +106,6 @@ export class CoreCluster {
       this.queue = [];
       const touched = new Set<Replica>();
       for (const m of batch) {
-        if (this.down.has(m.to)) continue;
         const r = this.replicas.get(m.to)!.get(m.group);
         if (!r) continue;
         r.receive(m, now);
@@ -127,14 +117,8 @@ export class CoreCluster {
 
   /** Every replica drops what it has committed (as after a checkpoint). */
   recycle(now: number): void {
-    for (const [node, m] of this.replicas) {
-      if (this.down.has(node)) continue;
+    for (const m of this.replicas.values()) {
       for (const r of m.values()) r.advanceBase(r.committedEnd, now);
     }
-  }
-
-  /** Kills a node: its replicas stop receiving anything (like a crash with the process gone). */
-  kill(node: string): void {
-    this.down.add(node);
   }
 }

@@ -20,6 +20,7 @@ import {
   waitAllLed,
   watchLeaders,
 } from "./cluster-kit.ts";
+import { positiveInt } from "./flags.ts";
 import { runLoad } from "./load.ts";
 
 export async function main(argv: string[]): Promise<void> {
@@ -202,10 +203,4 @@ function median(v: number[]): number {
   if (v.length === 0) return Number.NaN;
   const s = [...v].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
-}
-
-function positiveInt(name: string, v: string | undefined): number {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
-  return n;
 }

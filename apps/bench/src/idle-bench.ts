@@ -21,6 +21,7 @@ import {
   totalLeaders,
   waitAllLed,
 } from "./cluster-kit.ts";
+import { positiveInt } from "./flags.ts";
 import { childPids, printProfiles, profilingEnv, waitForProfiles } from "./load.ts";
 
 export async function main(argv: string[]): Promise<void> {
@@ -133,10 +134,4 @@ export async function main(argv: string[]): Promise<void> {
   } finally {
     await cluster.stop();
   }
-}
-
-function positiveInt(name: string, v: string | undefined): number {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
-  return n;
 }

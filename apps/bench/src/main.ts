@@ -1,4 +1,6 @@
 // Entry point of `pnpm bench <name> [flags]`: each benchmark lives in `<name>-bench.ts` and prints one JSON line.
+import { UsageError } from "./flags.ts";
+
 const name = process.argv[2];
 const known = ["core", "wal", "append", "idle", "failover"];
 if (!name || !known.includes(name)) {
@@ -6,4 +8,10 @@ if (!name || !known.includes(name)) {
   process.exit(2);
 }
 const mod = (await import(`./${name}-bench.ts`)) as { main(argv: string[]): Promise<void> };
-await mod.main(process.argv.slice(3));
+try {
+  await mod.main(process.argv.slice(3));
+} catch (err) {
+  if (!(err instanceof UsageError)) throw err;
+  console.error(`pnpm bench ${name}: ${err.message}`);
+  process.exit(2);
+}

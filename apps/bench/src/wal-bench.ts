@@ -14,6 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { openShardWal, type WalRecord } from "@palf/storage";
+import { positiveInt, UsageError } from "./flags.ts";
 
 const HEADER_BYTES = 44; // record header of the WAL, to give the raw loop the same batch bytes
 const SEGMENT_BYTES = 64 * 1024 * 1024;
@@ -35,7 +36,7 @@ export async function main(argv: string[]): Promise<void> {
   const groups = positiveInt("groups", values.groups);
   const size = positiveInt("size", values.size);
   const seconds = Number(values.seconds);
-  if (!(seconds > 0)) throw new Error("--seconds must be a positive number");
+  if (!(seconds > 0)) throw new UsageError("--seconds must be a positive number");
   const ownDir = values.dir === undefined;
   const dir = values.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "palf-wal-bench-"));
   try {
@@ -58,12 +59,6 @@ export async function main(argv: string[]): Promise<void> {
   } finally {
     if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function positiveInt(name: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`);
-  return n;
 }
 
 async function runWal(dir: string, groups: number, size: number, seconds: number, depth: number) {
