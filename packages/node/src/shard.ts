@@ -3,6 +3,7 @@ import {
   type CoalescedLeases,
   type DurableImage,
   type EffectSink,
+  hashSeed,
   initialConfig,
   type LogEntry,
   type Message,
@@ -101,7 +102,7 @@ export class Shard {
     const config = image?.base.config ?? initialConfig(members, learners);
     slot.replica = new Replica(
       {
-        seed: (group * 2654435761) ^ hash(this.opts.nodeId),
+        seed: (group * 2654435761) ^ hashSeed(this.opts.nodeId),
         priority: preferredLeader(group, config.members) === this.opts.nodeId ? 1 : 0,
         ...this.opts.replica,
         group,
@@ -507,10 +508,4 @@ export class Shard {
 /** The member that should lead `group` when it can: spreads leaderships evenly over the members. */
 export function preferredLeader(group: number, members: readonly string[]): string | undefined {
   return members.length > 0 ? [...members].sort()[group % members.length] : undefined;
-}
-
-function hash(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
 }
