@@ -5,4 +5,5 @@
  * replica), @palf/storage (the WAL) and @palf/transport (NATS or in memory).
  */
 export { PalfNode, type PalfNodeOptions } from "./palf-node.ts";
+export { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 export { decodeGroupEntry, encodeGroupEntry, recoverGroups } from "./wal-binding.ts";

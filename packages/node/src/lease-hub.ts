@@ -1,4 +1,5 @@
 import type { CoalescedLeases, LeaseRenew, LeaseRenewReply, Message, Replica } from "@palf/core";
+import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 
 /** What the hub needs from its node. */
 export interface LeaseHubHost {
@@ -66,20 +67,21 @@ export class LeaseHub implements CoalescedLeases {
   /** Member side, per leader node: groups of its set whose grant we moved to someone else since our last reply. */
   private readonly moved = new Map<string, Set<number>>();
   private dirty = true;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   readonly stats = { renewals: 0, fullSets: 0, pairsSent: 0, refused: 0, needSet: 0 };
 
   constructor(
     private readonly host: LeaseHubHost,
     private readonly timing: LeaseTiming,
+    private readonly rt: NodeRuntime = realRuntime,
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => this.renewAll(performance.now()), this.timing.renewMs);
+    this.timer = this.rt.setInterval(() => this.renewAll(this.rt.now()), this.timing.renewMs);
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.rt.clearInterval(this.timer);
   }
 
   /** A leadership, ballot or membership changed somewhere: rebuild the sets at the next renewal. */
@@ -300,7 +302,7 @@ export class LeaseHub implements CoalescedLeases {
    * of the event loop, after the remaining parts of the set (same seq) have arrived.
    */
   private dropLater(previous: HeardFrom, peer: string, next: HeardFrom): void {
-    setImmediate(() => {
+    this.rt.setImmediate(() => {
       for (const group of previous.set.keys()) {
         if (next.set.has(group)) continue;
         this.unname(group, peer);

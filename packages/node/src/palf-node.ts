@@ -13,6 +13,7 @@ import {
 } from "@palf/transport";
 import type { Logger } from "pino";
 import { LeaseHub } from "./lease-hub.ts";
+import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { Shard } from "./shard.ts";
 import { recoverGroups } from "./wal-binding.ts";
 
@@ -32,6 +33,8 @@ export interface PalfNodeOptions {
   readonly appendTimeoutMs?: number;
   /** Called when the node must stop (an fsync failed): the process should exit and recover on restart. */
   readonly onFatal?: (err: Error) => void;
+  /** Clock and timers; the whole-node simulator passes virtual ones. */
+  readonly runtime?: NodeRuntime;
 }
 
 /**
@@ -45,14 +48,16 @@ export class PalfNode {
   private readonly wals: ShardWal[] = [];
   private readonly unsubscribe: Array<() => void> = [];
   private leaderEvents: LeaderEvent[] = [];
-  private eventTimer: NodeJS.Timeout | undefined;
+  private eventTimer: TimerHandle | undefined;
   private stopping = false;
   private hub!: LeaseHub;
   private lockFile: string | undefined;
-  private rebalanceTimer: NodeJS.Timeout | undefined;
+  private rebalanceTimer: TimerHandle | undefined;
+  private readonly rt: NodeRuntime;
 
   private constructor(private readonly opts: PalfNodeOptions) {
     this.nodeId = opts.nodeId;
+    this.rt = opts.runtime ?? realRuntime;
   }
 
   /** Opens (or recovers) the data dir, rebuilds every group from its WAL and starts serving. */
@@ -88,6 +93,7 @@ export class PalfNode {
         maxDrift: lease.maxDrift ?? 0.01,
         leaseGuardMs: lease.leaseGuardMs ?? 50,
       },
+      this.rt,
     );
     for (let i = 0; i < shardCount; i++) {
       const walOptions = {
@@ -107,6 +113,7 @@ export class PalfNode {
         leases: this.hub,
         onFatal: (err) => this.fatal(err),
         replica: replicaOptions,
+        runtime: this.rt,
         ...(this.opts.hotBytesPerGroup !== undefined ? { hotBytesPerGroup: this.opts.hotBytesPerGroup } : {}),
         ...(this.opts.diskBudgetBytes ? { diskBudgetBytes: this.opts.diskBudgetBytes } : {}),
       });
@@ -128,7 +135,7 @@ export class PalfNode {
     );
     await t.flush();
     this.hub.start();
-    this.rebalanceTimer = setInterval(() => {
+    this.rebalanceTimer = this.rt.setInterval(() => {
       for (const s of this.shards) s.rebalance();
       // Segments no group needs any more (bases advanced, groups dropped) are deleted or reused.
       for (const w of this.wals)
@@ -179,11 +186,11 @@ export class PalfNode {
     const by = new Map<Shard, Message[]>();
     for (const m of messages) {
       if (m.type === "leaseRenew") {
-        this.hub.onRenew(m, performance.now());
+        this.hub.onRenew(m, this.rt.now());
         continue;
       }
       if (m.type === "leaseRenewReply") {
-        this.hub.onReply(m, performance.now());
+        this.hub.onReply(m, this.rt.now());
         continue;
       }
       const s = this.shardOf(m.group);
@@ -210,7 +217,7 @@ export class PalfNode {
     this.leaderEvents.push(e);
     if (this.eventTimer) return;
     // Leadership changes go out batched (many groups fail over at once when a node dies).
-    this.eventTimer = setTimeout(() => {
+    this.eventTimer = this.rt.setTimeout(() => {
       this.eventTimer = undefined;
       const events = this.leaderEvents;
       this.leaderEvents = [];
@@ -244,13 +251,17 @@ export class PalfNode {
     switch (req.op) {
       case "append": {
         const timeout = this.opts.appendTimeoutMs ?? 10_000;
-        const results = await withTimeout(this.shardOf(req.group).append(req.group, req.items), timeout, () =>
-          req.items.map(() => ({
-            error: {
-              code: "TIMEOUT" as const,
-              message: `no result within ${timeout} ms; retry with the same session`,
-            },
-          })),
+        const results = await withTimeout(
+          this.rt,
+          this.shardOf(req.group).append(req.group, req.items),
+          timeout,
+          () =>
+            req.items.map(() => ({
+              error: {
+                code: "TIMEOUT" as const,
+                message: `no result within ${timeout} ms; retry with the same session`,
+              },
+            })),
         );
         return { ok: true, op: "append", results };
       }
@@ -310,14 +321,14 @@ export class PalfNode {
       case "advanceBase": {
         const r = this.shardOf(req.group).replica(req.group);
         if (!r) return unknownGroup(req.group);
-        r.advanceBase(req.lsn, performance.now());
+        r.advanceBase(req.lsn, this.rt.now());
         this.shardOf(req.group).touch(req.group);
         return { ok: true, op: "advanceBase", base: r.log.base.lsn };
       }
       case "transferLeader": {
         const r = this.shardOf(req.group).replica(req.group);
         if (!r) return unknownGroup(req.group);
-        const out = r.transferLeader(req.target, performance.now());
+        const out = r.transferLeader(req.target, this.rt.now());
         return out.ok
           ? { ok: true, op: "transferLeader" }
           : { ok: false, error: { code: "BAD_REQUEST", message: out.reason } };
@@ -360,15 +371,15 @@ export class PalfNode {
 
   /** Graceful stop: hand leaderships to other members, wait (bounded) for them to move, flush, close. */
   async stop(options: { transferMs?: number } = {}): Promise<void> {
-    const deadline = performance.now() + (options.transferMs ?? 3000);
+    const deadline = this.rt.now() + (options.transferMs ?? 3000);
     for (const s of this.shards) s.transferAll();
-    while (this.leaderCount() > 0 && performance.now() < deadline) await sleep(50);
+    while (this.leaderCount() > 0 && this.rt.now() < deadline) await sleep(this.rt, 50);
     this.stopping = true;
     this.hub.stop();
-    if (this.rebalanceTimer) clearInterval(this.rebalanceTimer);
+    this.rt.clearInterval(this.rebalanceTimer);
     for (const u of this.unsubscribe) u();
     for (const s of this.shards) s.stop();
-    if (this.eventTimer) clearTimeout(this.eventTimer);
+    this.rt.clearTimeout(this.eventTimer);
     for (const w of this.wals) {
       try {
         await w.flush();
@@ -394,18 +405,18 @@ function unknownGroup(group: number): RpcResponse {
   return { ok: false, error: { code: "UNKNOWN_GROUP", message: `no group ${group} on this node` } };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+function sleep(rt: NodeRuntime, ms: number): Promise<void> {
+  return new Promise((r) => rt.setTimeout(r, ms));
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
+async function withTimeout<T>(rt: NodeRuntime, p: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
+  let timer: TimerHandle | undefined;
   const t = new Promise<T>((resolve) => {
-    timer = setTimeout(() => resolve(onTimeout()), ms);
+    timer = rt.setTimeout(() => resolve(onTimeout()), ms);
   });
   try {
     return await Promise.race([p, t]);
   } finally {
-    clearTimeout(timer);
+    rt.clearTimeout(timer);
   }
 }

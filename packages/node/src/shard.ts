@@ -15,6 +15,7 @@ import {
 import type { ShardWal, WalRecord } from "@palf/storage";
 import type { AppendItem, AppendOutcomeWire, LeaderEvent, ReadEntryWire, RpcError } from "@palf/transport";
 import type { Logger } from "pino";
+import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { TimerWheel } from "./timer-wheel.ts";
 import { decodeGroupEntry, toWalRecord } from "./wal-binding.ts";
 
@@ -56,6 +57,8 @@ export interface ShardOptions {
   readonly hotBytesPerGroup?: number;
   /** Above this share of the disk budget, leaders refuse appends (back-pressure) until recycling frees space. */
   readonly diskBudgetBytes?: number;
+  /** Clock and timers (the simulator's virtual ones in tests). */
+  readonly runtime?: NodeRuntime;
 }
 
 /**
@@ -73,17 +76,21 @@ export class Shard {
   private touched = new Set<GroupSlot>();
   private readonly timers = new TimerWheel<GroupSlot>(5);
   private turnScheduled = false;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private fatal: Error | undefined;
   private stopped = false;
   private writable = true;
   readonly stats = { turns: 0, messagesIn: 0, messagesOut: 0, flushes: 0, appends: 0, unknownGroup: 0 };
 
-  constructor(private readonly opts: ShardOptions) {}
+  private readonly rt: NodeRuntime;
+
+  constructor(private readonly opts: ShardOptions) {
+    this.rt = opts.runtime ?? realRuntime;
+  }
 
   now(): number {
-    return performance.now();
+    return this.rt.now();
   }
 
   // ------------------------------------------------------------------ groups
@@ -265,15 +272,15 @@ export class Shard {
   private scheduleTurn(): void {
     if (this.turnScheduled || this.stopped) return;
     this.turnScheduled = true;
-    setImmediate(() => this.turn());
+    this.rt.setImmediate(() => this.turn());
   }
 
   private armTimer(): void {
     const at = this.timers.nextAt();
     if (at >= this.timerAt) return;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) this.rt.clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(
+    this.timer = this.rt.setTimeout(
       () => {
         this.timer = undefined;
         this.timerAt = Number.POSITIVE_INFINITY;
@@ -486,7 +493,7 @@ export class Shard {
   /** Stops the loop; the caller closes the WAL after the last flush. */
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) this.rt.clearTimeout(this.timer);
     // Records the replicas asked for since the last turn still go to the WAL (the caller flushes it).
     if (this.walRecords.length > 0 && !this.fatal) {
       try {
