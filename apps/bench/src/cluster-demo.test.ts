@@ -44,6 +44,10 @@ describe("pnpm start (cluster-demo.ts)", () => {
       leaderlessMs: number;
       catchUpMs: number | null;
       killedLed: number;
+      cdcDelivered: number;
+      cdcMissing: number;
+      cdcOrderViolations: number;
+      cdcDuplicates: number;
     };
     expect(summary.acked).toBeGreaterThan(0);
     expect(summary.acked).toBeLessThanOrEqual(summary.appended);
@@ -52,5 +56,8 @@ describe("pnpm start (cluster-demo.ts)", () => {
     expect(summary.leaderlessMs).toBeGreaterThan(0);
     expect(summary.catchUpMs).not.toBeNull();
     expect(out).toContain("kill -9");
+    // The CDC stream over all groups saw every acknowledged append once, in CSN order, through the kill.
+    expect(summary.cdcDelivered).toBeGreaterThanOrEqual(summary.acked);
+    expect([summary.cdcMissing, summary.cdcOrderViolations, summary.cdcDuplicates]).toEqual([0, 0, 0]);
   }, 90_000);
 });

@@ -3,6 +3,7 @@
 // groups; real appends through the client SDK; kill -9 of the node leading the most groups mid-run; the
 // failover, the restart and the catch-up; a byte-for-byte read-back of acknowledged appends from every
 // node; a summary, ending with one JSON line.
+import { type CdcEntry, openCdc } from "@palf/cdc";
 import { type PalfClient, PalfError } from "@palf/client";
 import type { Transport } from "@palf/transport";
 import cliProgress from "cli-progress";
@@ -138,6 +139,8 @@ async function main(): Promise<void> {
   const probe = await cluster.probe();
 
   let tc = performance.now();
+  // Group 0 is the cluster's GTS: timestamps for refCsn, and the CSN floors behind CDC watermarks.
+  await client.createGroup(0, NODES);
   await createGroups(client, G, NODES, 64);
   say(`created ${G} groups x 3 replicas in ${Math.round(performance.now() - tc)} ms`);
   tc = performance.now();
@@ -156,6 +159,23 @@ async function main(): Promise<void> {
     if (killedAt > 0 && e.leader !== victim && victimGroups.has(e.group) && !reLed.has(e.group))
       reLed.set(e.group, at - killedAt);
   });
+
+  // A CDC reader over every group follows the whole run, kill and restart included.
+  const cdcClient = await cluster.client();
+  const cdc = await openCdc(cdcClient, { groups: Array.from({ length: G }, (_, i) => i + 1) });
+  const delivered = new Set<string>();
+  let cdcOrderViolations = 0;
+  let cdcDuplicates = 0;
+  const cdcDone = (async () => {
+    let last: CdcEntry | undefined;
+    for await (const e of cdc) {
+      const key = `${e.group}/${e.lsn}`;
+      if (delivered.has(key)) cdcDuplicates++;
+      delivered.add(key);
+      if (last && (last.csn > e.csn || (last.csn === e.csn && last.group > e.group))) cdcOrderViolations++;
+      last = e;
+    }
+  })();
 
   // ---------------------------------------------------------------- appends
   startBar();
@@ -244,6 +264,17 @@ async function main(): Promise<void> {
       `  ${n}: ${v.ok} identical, ${v.missing} missing, ${v.different} different${v.late ? ` (${v.late} only after the node learnt the commit point)` : ""}`,
     );
 
+  const ackedKeys = acked.group.map((g, i) => `${g}/${acked.lsn[i]}`);
+  const cdcDrainUntil = performance.now() + 30_000;
+  while (performance.now() < cdcDrainUntil && ackedKeys.some((k) => !delivered.has(k))) await sleep(100);
+  const cdcMissing = ackedKeys.filter((k) => !delivered.has(k)).length;
+  await cdc.close();
+  await cdcDone;
+  await cdcClient.close();
+  say(
+    `CDC (one stream over all ${G} groups in CSN order): ${delivered.size} delivered, ${cdcMissing} acknowledged appends missing, ${cdcOrderViolations} out of order, ${cdcDuplicates} duplicates`,
+  );
+
   await client.close();
   await admin.close();
   const summary = {
@@ -266,6 +297,10 @@ async function main(): Promise<void> {
     verified: verified.ok,
     verifiedSamples: verified.samples,
     verifiedReads: verified.reads,
+    cdcDelivered: delivered.size,
+    cdcMissing,
+    cdcOrderViolations,
+    cdcDuplicates,
   };
   say(
     `summary: ${summary.acked} of ${summary.appended} appends acknowledged (${summary.ackedPerS}/s), errors ${JSON.stringify(errors)}, ` +
@@ -274,7 +309,8 @@ async function main(): Promise<void> {
   say("stopping the cluster");
   await cluster.stop();
   console.log(JSON.stringify(summary));
-  process.exit(verified.ok && summary.acked > 0 && catchUp.pending === 0 ? 0 : 1);
+  const cdcOk = cdcMissing === 0 && cdcOrderViolations === 0 && cdcDuplicates === 0;
+  process.exit(verified.ok && summary.acked > 0 && catchUp.pending === 0 && cdcOk ? 0 : 1);
 }
 
 /** One append loop: one append in flight at a time, spread over the groups. */

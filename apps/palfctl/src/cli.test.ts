@@ -55,6 +55,7 @@ describe("palfctl argument handling (spawned)", { timeout: 60_000 }, () => {
     ["an unknown command", ["frobnicate"], /unknown command 'frobnicate'/],
     ["a bad NATS URL", ["--nats", "not a url", "status"], /not a NATS URL/],
     ["no command", [], /Usage: palfctl/],
+    ["a bad --groups list for tail --cdc", ["tail", "--cdc", "--groups", "1,x"], /--groups <ids>/],
   ];
 
   it.each(usage)("exits 2 with a message for %s", async (_what, args, message) => {
@@ -120,6 +121,17 @@ describe("palfctl commands (in process, fake cluster)", () => {
     expect(lines()).toEqual([{ group: 7, target: "n2", requested: true }]);
     expect(cluster.leaderOf(7)).toBe("n2");
     expect(err).toEqual([]);
+  });
+
+  it("prints GTS timestamps that increase, and refuses tail without a group or with both --cdc and a group", async () => {
+    const { io, lines, err } = harness();
+    expect(await runCli(["timestamp"], io())).toBe(0);
+    expect(await runCli(["timestamp"], io())).toBe(0);
+    const [a, b] = lines().map((l) => l.gts as number);
+    expect(b).toBeGreaterThan(a!);
+    expect(await runCli(["tail"], io())).toBe(2);
+    expect(await runCli(["tail", "3", "--cdc"], io())).toBe(2);
+    expect(err.join("")).toMatch(/tail needs a group[\s\S]*takes no group argument/);
   });
 
   it("prints one status line per node, with errors inline", async () => {

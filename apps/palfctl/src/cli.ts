@@ -1,7 +1,15 @@
+import { openCdc } from "@palf/cdc";
 import { type ConnectOptions, connect, type PalfClient, PalfError } from "@palf/client";
 import { Command, CommanderError, Option } from "commander";
 import { entryLine, jsonLine } from "./output.ts";
-import { parseNat, parseNodeId, parseNodeList, parsePositive, parseServers } from "./parse.ts";
+import {
+  parseGroupList,
+  parseNat,
+  parseNodeId,
+  parseNodeList,
+  parsePositive,
+  parseServers,
+} from "./parse.ts";
 
 /** Where the CLI writes and how it connects; tests replace these. */
 export interface CliIo {
@@ -185,15 +193,50 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
   program
     .command("tail")
-    .description("print committed entries from an LSN and keep following new ones until Ctrl-C")
-    .argument("<group>", "group id", parseNat)
+    .description(
+      "print committed entries of a group and keep following until Ctrl-C; with --cdc, the entries of many groups in CSN order",
+    )
+    .argument("[group]", "group id (not with --cdc)", parseNat)
     .option("--from <lsn>", "first LSN", parseNat, 0)
     .option("--poll <ms>", "poll interval once caught up", parsePositive, 200)
+    .option("--cdc", "cross-group change stream in commit (CSN) order, up to the watermark frontier")
+    .option("--groups <ids>", "with --cdc: these groups (comma-separated) instead of all", parseGroupList)
     .action(
-      withClient(async (client, _g, group: number, o: { from: number; poll: number }) => {
-        const signal = io.signal ?? new AbortController().signal;
-        for await (const e of client.group(group).tail(o.from, { pollMs: o.poll, signal }))
-          io.out(entryLine(group, e));
+      withClient(
+        async (
+          client,
+          _g,
+          group: number | undefined,
+          o: { from: number; poll: number; cdc?: boolean; groups?: number[] },
+        ) => {
+          const signal = io.signal ?? new AbortController().signal;
+          if (o.cdc) {
+            if (group !== undefined) {
+              io.err("palfctl: tail --cdc takes no group argument (use --groups)\n");
+              return EXIT_USAGE;
+            }
+            const reader = await openCdc(client, o.groups ? { groups: o.groups } : { all: true });
+            signal.addEventListener("abort", () => void reader.close(), { once: true });
+            for await (const e of reader) io.out(entryLine(e.group, e));
+            return EXIT_OK;
+          }
+          if (group === undefined) {
+            io.err("palfctl: tail needs a group (or --cdc)\n");
+            return EXIT_USAGE;
+          }
+          for await (const e of client.group(group).tail(o.from, { pollMs: o.poll, signal }))
+            io.out(entryLine(group, e));
+          return EXIT_OK;
+        },
+      ),
+    );
+
+  program
+    .command("timestamp")
+    .description("print one timestamp from the cluster's GTS (needs the GTS group, group 0)")
+    .action(
+      withClient(async (client) => {
+        io.out(jsonLine({ gts: await client.timestamp() }));
         return EXIT_OK;
       }),
     );

@@ -34,6 +34,18 @@ export function parseNodeList(value: string): string[] {
   return ids;
 }
 
+/** A comma-separated list of distinct group ids, e.g. "1,2,3". */
+export function parseGroupList(value: string): number[] {
+  const ids = value
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map(parseNat);
+  if (ids.length === 0) throw new InvalidArgumentError("expected a comma-separated list of group ids.");
+  if (new Set(ids).size !== ids.length) throw new InvalidArgumentError("a group is listed twice.");
+  return ids;
+}
+
 /** One or more NATS URLs, comma-separated. */
 export function parseServers(value: string): string[] {
   const urls = value

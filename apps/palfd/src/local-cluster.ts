@@ -12,6 +12,8 @@ export interface LocalClusterOptions {
   readonly cluster?: string;
   readonly leaseMs?: number;
   readonly shards?: number;
+  /** WAL segment size (palfd --segment-bytes); tiny segments make them rotate often. */
+  readonly segmentBytes?: number;
   readonly logDir?: string;
   /** Use this NATS server instead of starting one. */
   readonly natsUrl?: string;
@@ -19,12 +21,19 @@ export interface LocalClusterOptions {
 
 /**
  * A real cluster on this machine: a nats-server on a free loopback port and one palfd process per node,
- * for the demo, the multi-process tests and the benchmarks. kill -9, restart and graceful stop by node.
+ * for the demo, the multi-process tests and the benchmarks. kill -9, restart, graceful stop, pause
+ * (SIGSTOP) and resume by node; a restart of the nats-server in place.
  */
 export class LocalCluster {
   readonly procs = new Map<string, ChildProcess>();
   nats: NatsServerProcess | undefined;
   natsUrl = "";
+  /** Nodes stopped with SIGSTOP and not resumed yet. */
+  private readonly paused = new Set<string>();
+  /** A test process that dies without stop() must not leave palfd processes behind (paused ones included). */
+  private readonly killOnExit = () => {
+    for (const p of this.procs.values()) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+  };
 
   constructor(readonly opts: LocalClusterOptions) {}
 
@@ -35,6 +44,7 @@ export class LocalCluster {
       this.natsUrl = this.nats.url;
     }
     fs.mkdirSync(this.opts.logDir ?? this.opts.dataDir, { recursive: true });
+    process.once("exit", this.killOnExit);
     await Promise.all(this.opts.nodes.map((n) => this.startNode(n)));
   }
 
@@ -55,10 +65,12 @@ export class LocalCluster {
       "--lease-ms",
       String(this.opts.leaseMs ?? 2000),
       ...(this.opts.shards ? ["--shards", String(this.opts.shards)] : []),
+      ...(this.opts.segmentBytes ? ["--segment-bytes", String(this.opts.segmentBytes)] : []),
     ];
     const log = fs.openSync(path.join(this.opts.logDir ?? this.opts.dataDir, `${node}.log`), "a");
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", log] });
     this.procs.set(node, child);
+    this.paused.delete(node);
     return new Promise((resolve, reject) => {
       let buf = "";
       const onData = (chunk: Buffer) => {
@@ -88,6 +100,50 @@ export class LocalCluster {
     return this.signal(node, "SIGTERM");
   }
 
+  /**
+   * SIGSTOP: the process freezes as it is (timers, sockets, leases) without knowing it; its TCP connection
+   * to NATS stays open. resume() lets it run on from where it stopped.
+   */
+  pause(node: string): void {
+    this.live(node).kill("SIGSTOP");
+    this.paused.add(node);
+  }
+
+  /** SIGCONT for a node stopped by pause(). */
+  resume(node: string): void {
+    this.live(node).kill("SIGCONT");
+    this.paused.delete(node);
+  }
+
+  /**
+   * Stops the nats-server (every palfd and client loses its connection) and starts it again on the same
+   * port after `downMs`; palfd processes are left alone and must reconnect on their own.
+   */
+  async restartNats(o: { downMs?: number } = {}): Promise<void> {
+    const old = this.nats;
+    if (!old) throw new Error("restartNats: this cluster did not start the nats-server (opts.natsUrl)");
+    await old.stop();
+    this.nats = undefined;
+    if (o.downMs) await new Promise((r) => setTimeout(r, o.downMs));
+    // The port was ours a moment ago; something else may hold it briefly (e.g. a probe for a free port).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.nats = await startNatsServer({ port: old.port });
+        return;
+      } catch (err) {
+        if (attempt >= 10) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  private live(node: string): ChildProcess {
+    const child = this.procs.get(node);
+    if (!child || child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`palfd ${node} is not running`);
+    return child;
+  }
+
   private signal(node: string, sig: NodeJS.Signals): Promise<void> {
     const child = this.procs.get(node);
     if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
@@ -95,11 +151,14 @@ export class LocalCluster {
       child.removeAllListeners("exit");
       child.once("exit", () => resolve());
       child.kill(sig);
+      // A stopped process handles SIGTERM only once it runs again (SIGKILL needs no help).
+      if (this.paused.delete(node)) child.kill("SIGCONT");
     });
   }
 
   async stop(): Promise<void> {
     await Promise.all([...this.procs.keys()].map((n) => this.stopNode(n)));
     await this.nats?.stop();
+    process.off("exit", this.killOnExit);
   }
 }

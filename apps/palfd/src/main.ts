@@ -25,6 +25,11 @@ const program = new Command()
     positiveInt,
   )
   .option("--lease-ms <ms>", "election lease (renewed every lease/8)", positiveInt, 4000)
+  .option(
+    "--segment-bytes <n>",
+    "WAL segment size in bytes (default 64 MiB, at least 4096); use the same on every node",
+    positiveInt,
+  )
   .option("--user <user>", "NATS user")
   .option("--pass <password>", "NATS password")
   .option("--token <token>", "NATS token")
@@ -45,6 +50,7 @@ const o = program.opts<{
   cluster: string;
   shards?: number;
   leaseMs: number;
+  segmentBytes?: number;
   user?: string;
   pass?: string;
   token?: string;
@@ -118,14 +124,26 @@ try {
 }
 
 const leaseMs = o.leaseMs;
+// A group entry is one WAL record and must fit in a segment: it is frozen once it holds
+// maxGroupEntryBytes, so it can reach that plus one payload. Small segments lower both below the core's
+// defaults (256 KiB, 512 KiB); a record that did not fit would take every group of its WAL batch out of
+// service, while a payload above the cap is refused with TOO_LARGE.
+const recordCap = o.segmentBytes ? Math.floor(o.segmentBytes / 4) : undefined;
 const node = await PalfNode.start({
   nodeId: o.node,
   dataDir: o.data,
   transport,
   log,
   ...(o.shards ? { shards: o.shards } : {}),
+  ...(o.segmentBytes ? { segmentBytes: o.segmentBytes } : {}),
   ...(o.diskBudgetMb ? { diskBudgetBytes: o.diskBudgetMb * 2 ** 20 } : {}),
   replica: {
+    ...(recordCap === undefined
+      ? {}
+      : {
+          maxGroupEntryBytes: Math.min(256 * 1024, recordCap),
+          maxPayloadBytes: Math.min(512 * 1024, recordCap),
+        }),
     lease: {
       leaseMs,
       renewMs: leaseMs / 8,

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { GTS_GROUP, GtsClient } from "@palf/gts";
 import {
   connectNatsTransport,
   decodeLeaderEvents,
@@ -139,6 +140,8 @@ export class PalfClient {
   private readonly operationTimeoutMs: number;
   private readonly unsubscribe: Unsubscribe;
   private closing: Promise<void> | undefined;
+  private gtsClient: GtsClient | undefined;
+  private readonly seedNodes: readonly string[];
 
   /** Use connect(). */
   constructor(
@@ -148,6 +151,7 @@ export class PalfClient {
   ) {
     this.cluster = transport.cluster;
     this.clientId = transport.nodeId;
+    this.seedNodes = o.nodes;
     const session = new ClientSession(o.sessionId);
     this.sessionId = session.id;
     this.cache = new LeaderCache(o.nodes, o.leaderCacheSize ?? 10_000);
@@ -191,6 +195,47 @@ export class PalfClient {
       requester: this.requester,
       operationTimeoutMs: this.operationTimeoutMs,
     });
+  }
+
+  /** The cluster's timestamp service: one request in flight for this whole client, ranges shared by callers. */
+  get gts(): GtsClient {
+    this.gtsClient ??= new GtsClient(this.transport, {
+      nodes: () => {
+        const leader = this.cache.leader(GTS_GROUP);
+        return leader === undefined
+          ? this.seedNodes
+          : [leader, ...this.seedNodes.filter((n) => n !== leader)];
+      },
+    });
+    return this.gtsClient;
+  }
+
+  /** A GTS timestamp above every one given before this call (use it as an append's refCsn). */
+  timestamp(): Promise<number> {
+    return this.gts.timestamp();
+  }
+
+  /**
+   * Commit wait: resolves once GTS has moved past `csn`. Answer your own client only after this, so that a
+   * snapshot read at any later GTS value sees the commit.
+   */
+  waitGtsAbove(csn: number): Promise<number> {
+    return this.gts.waitAbove(csn);
+  }
+
+  /** Raw cluster events (`events.leader`, `events.watermarks`), e.g. for a CDC reader. */
+  subscribe(topic: `events.${string}`, handler: (topic: string, payload: Uint8Array) => void): () => void {
+    return this.transport.subscribe(topic, handler);
+  }
+
+  /** Resolves once earlier subscriptions reached the server. */
+  flush(): Promise<void> {
+    return this.transport.flush();
+  }
+
+  /** The node ids this client was given. */
+  get nodes(): readonly string[] {
+    return this.seedNodes;
   }
 
   /** The leader this client believes a group has (from events and redirects), if any. */
@@ -349,6 +394,7 @@ export class PalfClient {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.requester.close();
+      this.gtsClient?.close();
       this.unsubscribe();
       await this.appender.close();
       if (this.ownsTransport) await this.transport.close();

@@ -68,6 +68,7 @@ export class FakeCluster {
   readonly nodes = new Map<string, FakeNode>();
   /** Every request any node received, in order. */
   readonly requests: Array<{ readonly node: string; readonly request: RpcRequest }> = [];
+  private gtsLast = 0;
   private readonly groups = new Map<number, FakeGroup>();
   private readonly held: Array<() => void> = [];
 
@@ -245,6 +246,12 @@ export class FakeCluster {
         if (g.leader === node.id) g.leader = undefined;
         return { ok: true, op: "deleteGroup" };
       }
+      case "gts": {
+        // Any fake node answers: one in-process clock, strictly increasing.
+        const start = Math.max(this.gtsLast + 1, Date.now() * 1000);
+        this.gtsLast = start + r.count - 1;
+        return { ok: true, op: "gts", start, count: r.count };
+      }
       default: {
         const g = this.groups.get(r.group);
         if (g === undefined || !g.hosts.has(node.id)) return unknownGroup(r.group);
@@ -263,7 +270,7 @@ export class FakeCluster {
 
   private leaderAnswer(
     g: FakeGroup,
-    r: Exclude<RpcRequest, { op: "status" | "createGroup" | "deleteGroup" }>,
+    r: Exclude<RpcRequest, { op: "status" | "createGroup" | "deleteGroup" | "gts" }>,
   ): RpcResponse {
     switch (r.op) {
       case "append":

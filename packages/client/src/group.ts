@@ -21,6 +21,11 @@ export interface ReadOptions {
   /** At most about this many payload bytes per request (at least one entry is returned). */
   readonly maxBytes?: number;
   readonly signal?: AbortSignal;
+  /**
+   * Ask this node (e.g. the leader a watermark batch came from) instead of the group's cached leader. Any
+   * member answers reads from its own committed prefix; a lagging one just returns less.
+   */
+  readonly node?: string;
 }
 
 /** One page of committed entries. */
@@ -67,17 +72,18 @@ export class Group {
   /** Reads one page of committed entries from `fromLsn`. */
   async read(fromLsn: number, o: ReadOptions = {}): Promise<ReadPage> {
     checkNat("fromLsn", fromLsn, this.id);
-    const r = await this.c.requester.toGroup(
-      this.id,
-      {
-        op: "read",
-        group: this.id,
-        fromLsn,
-        ...(o.maxEntries === undefined ? {} : { maxEntries: o.maxEntries }),
-        ...(o.maxBytes === undefined ? {} : { maxBytes: o.maxBytes }),
-      },
-      { timeoutMs: this.c.operationTimeoutMs, signal: o.signal, what: `read of group ${this.id}` },
-    );
+    const request = {
+      op: "read" as const,
+      group: this.id,
+      fromLsn,
+      ...(o.maxEntries === undefined ? {} : { maxEntries: o.maxEntries }),
+      ...(o.maxBytes === undefined ? {} : { maxBytes: o.maxBytes }),
+    };
+    const call = { timeoutMs: this.c.operationTimeoutMs, signal: o.signal, what: `read of group ${this.id}` };
+    const r =
+      o.node === undefined
+        ? await this.c.requester.toGroup(this.id, request, call)
+        : await this.c.requester.toNode(o.node, request, call);
     if (r.op !== "read") throw new PalfError("INTERNAL", `read of group ${this.id}: answered ${r.op}`);
     return { entries: r.entries, committedEnd: r.committedEnd, next: r.next };
   }

@@ -1,6 +1,7 @@
 import type { EffectSink, PersistRecord } from "./effects.ts";
 import type { Message } from "./messages.ts";
 import type { GroupId, Lsn, Pid } from "./types.ts";
+import { safe, type UnsafeSwitches } from "./unsafe-switches.ts";
 
 /**
  * Numbers every record a replica asks to persist, and holds back every message that depends on durability
@@ -16,15 +17,17 @@ export class DurableGate {
   private marksHead = 0;
   private durableEndValue: Lsn;
   private durableLastPidValue: Pid;
-  /** Test-only fault: let messages leave before their records are durable (a guard test must catch it). */
-  unsafeSendEarly = false;
+  /** Test-only fault (UnsafeSwitches.sendBeforeDurable): let messages leave before their records are durable. */
+  unsafeSendEarly: boolean;
 
   constructor(
     private readonly group: GroupId,
     private readonly sink: EffectSink,
     end: Lsn,
     lastPid: Pid,
+    unsafe: Partial<UnsafeSwitches> = safe,
   ) {
+    this.unsafeSendEarly = unsafe.sendBeforeDurable === true;
     this.durableEndValue = end;
     this.durableLastPidValue = lastPid;
   }

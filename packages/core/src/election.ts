@@ -3,6 +3,7 @@ import type { Abdicate, VoteReply, VoteRequest } from "./messages.ts";
 import type { Prng } from "./prng.ts";
 import type { MemberConfig, Millis, ReplicaId } from "./types.ts";
 import { compareVersion } from "./types.ts";
+import { safe, type UnsafeSwitches } from "./unsafe-switches.ts";
 
 /** Lease timing; OceanBase runs a 4 s lease renewed every 250-500 ms. */
 export interface LeaseOptions {
@@ -85,12 +86,13 @@ export class Election {
     highestBallot: number,
     priority: number,
     now: Millis,
+    private readonly unsafe: Partial<UnsafeSwitches> = safe,
   ) {
     this.highestBallot = highestBallot;
     this.priority = priority;
     // A restarted, newly added or recreated replica grants nothing for one lease: it may have granted a
     // lease before it lost its memory.
-    this.silentUntil = now + opts.leaseMs;
+    this.silentUntil = now + (unsafe.grantAfterRestart ? 0 : opts.leaseMs);
     this.electionDueAt = this.silentUntil + this.jitter();
   }
 
@@ -207,6 +209,9 @@ export class Election {
   /** Gives up the lease (transfer or step down); the caller changes the role. */
   drop(): void {
     this.held = false;
+    // Forget what we asked: a grant answering a request sent before the drop must not win the lease back (a
+    // transferring leader's members release that grant right after answering, and grant the target instead).
+    this.sentAt.clear();
     this.campaignEndsAt = Number.POSITIVE_INFINITY;
     this.grants.clear();
     this.leaseEndCache = undefined;
@@ -311,7 +316,8 @@ export class Election {
       g.expires = Math.max(g.expires, now + this.opts.leaseMs);
       return this.reply(req, true, true);
     }
-    if (busy || req.ballot < this.highestBallot || compareVersion(req.cfg, cfg.version) < 0) {
+    const stale = compareVersion(req.cfg, cfg.version) < 0 && !this.unsafe.grantIgnoresConfigVersion;
+    if (busy || req.ballot < this.highestBallot || stale) {
       if (req.renew) this.heardFromLeader(now);
       return this.reply(req, false, false);
     }
@@ -382,6 +388,13 @@ export class Election {
     );
   }
 
+  /** A grant counts for L(1 - 2 drift) - guard from when its request was sent (the switches are test-only faults). */
+  private leaseExpiry(sent: Millis, now: Millis): Millis {
+    const from = this.unsafe.leaseFromReply ? now : sent;
+    if (this.unsafe.leaseWithoutDriftGuard) return from + this.opts.leaseMs;
+    return from + this.opts.leaseMs * (1 - 2 * this.opts.maxDrift) - this.opts.leaseGuardMs;
+  }
+
   onReply(rep: VoteReply, now: Millis): void {
     if (!rep.granted) {
       if (rep.highestBallot > this.highestBallot) this.highestBallot = rep.highestBallot;
@@ -390,7 +403,7 @@ export class Election {
     if (rep.ballot !== this.ballot) return;
     const sent = this.sentAt.get(rep.seq);
     if (sent === undefined) return;
-    const expires = sent + this.opts.leaseMs * (1 - 2 * this.opts.maxDrift) - this.opts.leaseGuardMs;
+    const expires = this.leaseExpiry(sent, now);
     if (expires <= now) return;
     this.grants.set(rep.from, Math.max(this.grants.get(rep.from) ?? 0, expires));
     this.leaseEndCache = undefined;

@@ -14,7 +14,7 @@ function ack(r: Replica, to: ReplicaId, pid: Pid): void {
 }
 
 function ackMessage(r: Replica, to: ReplicaId, pid: Pid, ok: boolean, retryFrom: Lsn): Ack {
-  const end = ok ? r.checkedEnd : -1;
+  const end = ok ? (r.opts.unsafe.ackLogEnd ? r.log.end : r.checkedEnd) : -1;
   return {
     type: "ack",
     group: r.group,
@@ -40,7 +40,7 @@ function retryHint(r: Replica, prevLsn: Lsn): Lsn {
 
 /** Common to every message from a leader: the pid check. Returns false if the message is stale. */
 function fromLeader(r: Replica, m: { from: ReplicaId; pid: Pid }): boolean {
-  if (m.pid < r.promisedPid) return false;
+  if (m.pid < r.promisedPid && !r.opts.unsafe.truncateAnyPid) return false;
   if (m.pid === r.myPid && (r.role === "leader" || r.role === "candidate")) {
     r.reject(m, `a second leader claims my pid ${m.pid}`);
     return false;
@@ -60,7 +60,7 @@ function markChecked(r: Replica, end: Lsn): void {
 }
 
 export function onPush(r: Replica, m: Push): void {
-  if (m.pid < r.promisedPid) return refuse(r, m.from, m.pid, 0);
+  if (m.pid < r.promisedPid && !r.opts.unsafe.truncateAnyPid) return refuse(r, m.from, m.pid, 0);
   if (!fromLeader(r, m)) return;
   let prevLsn = m.prevLsn;
   let entries: readonly GroupEntry[] = m.entries;
@@ -101,16 +101,24 @@ export function onPush(r: Replica, m: Push): void {
 
 /** A follower's committed end: min(leader's committed end, end of its own checked prefix). */
 function follow(r: Replica, leaderCommitted: Lsn): void {
-  const c = Math.min(leaderCommitted, r.checkedEnd);
+  const c = Math.min(leaderCommitted, r.opts.unsafe.followerTrustsLeaderCommit ? r.log.end : r.checkedEnd);
   if (c > r.committedEnd) r.setCommitted(c);
 }
 
 export function onCommitInfo(r: Replica, m: CommitInfo): void {
   if (!fromLeader(r, m)) return;
+  if (r.opts.unsafe.commitInfoUnanchored) return unanchoredCommitInfo(r, m);
   if (m.prevLsn > r.log.end || m.prevLsn < r.log.base.lsn || r.log.pidEndingAt(m.prevLsn) !== m.prevPid) {
     return refuse(r, m.from, m.pid, retryHint(r, m.prevLsn));
   }
   markChecked(r, m.prevLsn);
+  follow(r, m.committedEnd);
+  ack(r, m.from, m.pid);
+}
+
+/** UnsafeSwitches.commitInfoUnanchored (test-only): takes the leader's commit point for whatever log we hold. */
+function unanchoredCommitInfo(r: Replica, m: CommitInfo): void {
+  markChecked(r, Math.min(m.prevLsn, r.log.end));
   follow(r, m.committedEnd);
   ack(r, m.from, m.pid);
 }

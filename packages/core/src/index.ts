@@ -7,6 +7,7 @@
 
 export { baseProblem } from "./base-check.ts";
 export type { CoalescedLeases } from "./coalesced-leases.ts";
+export type { CsnFloorSource } from "./csn-floor.ts";
 export type { AppendResult, EffectSink, PersistRecord, ReplicaEvent, Role } from "./effects.ts";
 export type { LeaseOptions } from "./election.ts";
 export { entriesOf, GROUP_HEADER_BYTES, type GroupEntry, groupEntryProblem } from "./group-entry.ts";
@@ -36,3 +37,4 @@ export { type AdminOutcome, type AppendError, type AppendOutcome, Replica } from
 export { roleMachine } from "./role-machine.ts";
 export type * from "./types.ts";
 export { compareVersion } from "./types.ts";
+export { type UnsafeSwitch, type UnsafeSwitches, unsafeSwitchNames } from "./unsafe-switches.ts";

@@ -154,12 +154,17 @@ export function onAck(r: Replica, m: Ack): void {
 export function advanceCommit(r: Replica): void {
   const cfg = r.log.config;
   const ends: number[] = [];
-  for (const m of cfg.members)
-    ends.push(m === r.self ? r.gate.durableEnd : (r.progress.get(m)?.matchEnd ?? -1));
+  for (const m of cfg.members) ends.push(m === r.self ? ownEnd(r) : (r.progress.get(m)?.matchEnd ?? -1));
   ends.sort((a, b) => b - a);
   const c = ends[r.quorum() - 1] ?? -1;
   // Commit only your own pid: nothing before StartWorking counts until StartWorking itself is on a quorum.
-  if (c > r.committedEnd && c >= r.startWorkingEnd) r.setCommitted(c);
+  if (c > r.committedEnd && (c >= r.startWorkingEnd || r.opts.unsafe.commitBeforeStartWorking))
+    r.setCommitted(c);
+}
+
+/** The leader counts its own position as its synced end (UnsafeSwitches.leaderCountsLogEnd: its in-memory end). */
+function ownEnd(r: Replica): Lsn {
+  return r.opts.unsafe.leaderCountsLogEnd ? r.log.end : r.gate.durableEnd;
 }
 
 export function onCommitted(r: Replica): void {
@@ -210,16 +215,17 @@ export function nextDeadline(r: Replica): Millis {
 }
 
 export function changeConfig(r: Replica, change: ConfigChange): AdminOutcome {
-  if (r.role !== "leader" || !r.election.leaseValid(r.now))
+  const early = r.opts.unsafe.changeBeforeStartWorking === true && r.role === "candidate" && r.isServing();
+  if ((r.role !== "leader" && !early) || !r.election.leaseValid(r.now))
     return { ok: false, code: "NOT_LEADER", reason: "not the leader" };
   if (r.configChange || r.transfer) return { ok: false, code: "BUSY", reason: "another change is running" };
-  if (r.log.configLsn >= r.committedEnd)
+  if (r.log.configLsn >= r.committedEnd && !early)
     return { ok: false, code: "BUSY", reason: "the last config is not committed yet" };
   if ((change.type === "removeMember" || change.type === "demoteMember") && change.id === r.self) {
     return { ok: false, code: "INVALID", reason: "transfer leadership before removing the leader" };
   }
   const version = { pid: r.myPid, seq: r.log.config.version.seq + 1 };
-  const next = applyChange(r.log.config, change, version);
+  const next = applyChange(r.log.config, change, version, r.opts.unsafe.skipQuorumIntersection);
   if (typeof next === "string") return { ok: false, code: "INVALID", reason: next };
   const target = change.type === "addMember" || change.type === "promoteLearner" ? change.id : undefined;
   r.configChange = {
@@ -231,6 +237,7 @@ export function changeConfig(r: Replica, change: ConfigChange): AdminOutcome {
   };
   syncProgress(r);
   if (target) sendCatchUp(r, target, r.progress.get(target)!);
+  if (early) stepConfigChange(r);
   return { ok: true };
 }
 
@@ -250,7 +257,8 @@ function stepConfigChange(r: Replica): void {
     cc.barrier = true;
   }
   freeze(r);
-  if (r.committedEnd < r.log.end) return;
+  if (r.committedEnd < r.log.end && !(r.opts.unsafe.changeBeforeStartWorking && r.role === "candidate"))
+    return;
   cc.appendedEnd = appendControl(r, EntryKind.config, cc.config);
   r.sink.event({ type: "config", group: r.group, version: cc.config.version, committed: false });
 }
@@ -279,7 +287,7 @@ function stepTransfer(r: Replica): void {
   if (!p || p.matchEnd < r.log.end || r.gate.durableEnd < r.log.end) return;
   const ballot = r.election.myBallot;
   const members = r.log.config.members;
-  r.election.drop();
+  if (!r.opts.unsafe.transferKeepsLease) r.election.drop();
   r.election.release(r.self, ballot, t.target, r.now);
   r.transfer = undefined;
   r.progress.clear();

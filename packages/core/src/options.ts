@@ -1,6 +1,7 @@
 import type { LeaseOptions } from "./election.ts";
 import type { GroupEntry } from "./group-entry.ts";
 import type { BaseInfo, DurableMeta, GroupId, MemberConfig, ReplicaId } from "./types.ts";
+import { safe, type UnsafeSwitches } from "./unsafe-switches.ts";
 
 /** How one replica is set up. Everything but the ids has a default. */
 export interface ReplicaOptions {
@@ -28,6 +29,8 @@ export interface ReplicaOptions {
   readonly maxSessions?: number;
   readonly configChangeTimeoutMs?: number;
   readonly transferTimeoutMs?: number;
+  /** Test-only: turns safety rules off so guard tests can show the checkers catch it. Never set in production. */
+  readonly unsafe?: Partial<UnsafeSwitches>;
 }
 
 export type ResolvedOptions = Required<Omit<ReplicaOptions, "lease" | "seed">> & {
@@ -62,6 +65,7 @@ export function resolveOptions(o: ReplicaOptions): ResolvedOptions {
     maxSessions: o.maxSessions ?? 10_000,
     configChangeTimeoutMs: o.configChangeTimeoutMs ?? 10_000,
     transferTimeoutMs: o.transferTimeoutMs ?? 5_000,
+    unsafe: o.unsafe ?? safe,
   };
 }
 

@@ -59,6 +59,15 @@ export class PendingResults {
     }
   }
 
+  /** Test-only (UnsafeSwitches.failOnTruncate): reports every issued entry at or above `lsn` failed at once. */
+  failFrom(lsn: Lsn): void {
+    let i = this.queue.length;
+    while (i > this.head && this.queue[i - 1]!.from >= lsn) i--;
+    for (const it of this.queue.splice(i)) {
+      this.sink.result({ group: this.group, outcome: "failed", pid: it.pid, from: it.from, to: it.to });
+    }
+  }
+
   /** A rebuild skipped part of the log: entries below the new base can no longer be compared. */
   dropBelow(base: Lsn): void {
     while (this.head < this.queue.length && this.queue[this.head]!.from < base) {

@@ -1,7 +1,7 @@
 import { groupEntryProblem } from "./group-entry.ts";
 import * as leader from "./leader.ts";
 import { EntryKind } from "./log-entry.ts";
-import { isMember } from "./member-config.ts";
+import { isMember, replicasOf } from "./member-config.ts";
 import type { Fetch, FetchReply, Prepare, PrepareReply } from "./messages.ts";
 import type { Replica } from "./replica.ts";
 import type { Lsn, Millis, Pid, ReplicaId } from "./types.ts";
@@ -27,9 +27,8 @@ export function start(r: Replica, now: Millis): void {
     chosen: undefined,
     fetchFrom: 0,
   };
-  for (const to of r.log.config.members) {
-    r.send({ type: "prepare", group: r.group, inc: r.inc, from: r.self, to, pid });
-  }
+  const to = r.opts.unsafe.countLearnerPromises ? replicasOf(r.log.config) : r.log.config.members;
+  for (const id of to) r.send({ type: "prepare", group: r.group, inc: r.inc, from: r.self, to: id, pid });
 }
 
 /** No majority in time, or the chosen log moved under us: try again with a higher pid while the lease holds. */
@@ -51,7 +50,7 @@ export function onPrepare(r: Replica, m: Prepare): void {
     pid: m.pid,
     ok,
     promised: r.promisedPid,
-    lastPid: r.log.lastPid,
+    lastPid: r.opts.unsafe.prepareReplyPromisedPid ? r.promisedPid : r.log.lastPid,
     end: r.log.end,
     baseLsn: r.log.base.lsn,
   });
@@ -59,7 +58,14 @@ export function onPrepare(r: Replica, m: Prepare): void {
   if (m.pid <= r.promisedPid) return r.send(reply(false));
   r.adoptPid(m.pid, m.from === r.self);
   // The promise, and the log the reply describes, must be durable before the reply leaves.
-  r.gate.sendWhenDurable(reply(true));
+  if (sendPromiseEarly(r, m)) r.send(reply(true));
+  else r.gate.sendWhenDurable(reply(true));
+}
+
+/** UnsafeSwitches.prepareReplyBeforeDurable / countOwnPromiseEarly (test-only): the promise leaves before its fsync. */
+function sendPromiseEarly(r: Replica, m: Prepare): boolean {
+  const u = r.opts.unsafe;
+  return u.prepareReplyBeforeDurable === true || (u.countOwnPromiseEarly === true && m.from === r.self);
 }
 
 export function onPrepareReply(r: Replica, m: PrepareReply): void {
@@ -70,7 +76,7 @@ export function onPrepareReply(r: Replica, m: PrepareReply): void {
     if (m.promised >= rc.pid) restart(r, `member promised ${m.promised}`);
     return;
   }
-  if (!isMember(r.log.config, m.from)) return;
+  if (!isMember(r.log.config, m.from) && !r.opts.unsafe.countLearnerPromises) return;
   if (m.end < m.baseLsn) return r.reject(m, "prepare reply with end below base");
   rc.promises.set(m.from, { lastPid: m.lastPid, end: m.end });
   if (rc.promises.size < r.quorum() || !rc.promises.has(r.self)) return;
@@ -79,7 +85,7 @@ export function onPrepareReply(r: Replica, m: PrepareReply): void {
   for (const [id, p] of rc.promises) {
     if (p.lastPid > best.lastPid || (p.lastPid === best.lastPid && p.end > best.end)) best = { id, ...p };
   }
-  if (best.id === r.self) return finish(r);
+  if (best.id === r.self || (r.opts.unsafe.keepOwnSuffix && r.log.end >= best.end)) return finish(r);
   rc.phase = "fetch";
   rc.chosen = best;
   rc.fetchFrom = Math.max(r.committedEnd, r.log.base.lsn);

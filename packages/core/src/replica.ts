@@ -1,4 +1,5 @@
 import type { CoalescedLeases } from "./coalesced-leases.ts";
+import type { CsnFloorSource } from "./csn-floor.ts";
 import { DurableGate } from "./durable-gate.ts";
 import type { EffectSink, PersistRecord, Role } from "./effects.ts";
 import { Election } from "./election.ts";
@@ -103,6 +104,9 @@ export class Replica {
   highestPidSeen: Pid;
   private lastWake = Number.NaN;
   private coalesced: CoalescedLeases | undefined;
+  private csnFloor: CsnFloorSource | undefined;
+  /** Leader: appends wait until the floor comes from a GTS request sent after this one (see CsnFloorSource). */
+  private floorAfterFetch = 0;
 
   constructor(
     options: ReplicaOptions,
@@ -122,7 +126,7 @@ export class Replica {
     this.promisedPid = image?.meta.promisedPid ?? 0;
     this.highestPidSeen = this.promisedPid;
     this.committedEnd = base.lsn;
-    this.gate = new DurableGate(this.group, sink, this.log.end, this.log.lastPid);
+    this.gate = new DurableGate(this.group, sink, this.log.end, this.log.lastPid, this.opts.unsafe);
     this.pending = new PendingResults(this.group, sink);
     this.election = new Election(
       {
@@ -149,6 +153,7 @@ export class Replica {
       image?.meta.highestBallot ?? 0,
       this.opts.priority,
       now,
+      this.opts.unsafe,
     );
     this.afterEvent();
   }
@@ -266,9 +271,11 @@ export class Replica {
       if (!Number.isSafeInteger(session.id) || !Number.isSafeInteger(session.seq)) {
         return { ok: false, code: "BAD_INPUT", reason: "session" };
       }
-      const known = this.sessions.lookup(session);
+      const known = this.opts.unsafe.noSessionCheck
+        ? { kind: "new" as const }
+        : this.sessions.lookup(session);
       if (known.kind === "duplicate") return { ok: true, lsn: known.lsn, csn: known.csn, duplicate: true };
-      if (known.kind === "forgotten") {
+      if (known.kind === "forgotten" && !this.opts.unsafe.forgottenSeqIsNew) {
         return {
           ok: false,
           code: "INDETERMINATE",
@@ -279,7 +286,7 @@ export class Replica {
     const pendingBytes = this.log.end - this.committedEnd + (this.open?.bytes ?? 0);
     if (pendingBytes > this.opts.maxPendingBytes) return { ok: false, code: "BACKPRESSURE" };
     const open = leader.openEntry(this, payload.length);
-    const csn = Math.max(refCsn, open.maxCsn + 1);
+    const csn = Math.max(refCsn, open.maxCsn + 1, (this.csnFloor?.value ?? -1) + 1);
     const lsn = open.add(EntryKind.data, csn, payload, session);
     if (session) this.sessions.record(session, lsn, csn);
     if (open.bytes >= this.opts.maxGroupEntryBytes) leader.freeze(this);
@@ -306,6 +313,22 @@ export class Replica {
   /** The host renews leases for many groups at once (see CoalescedLeases); set before the first event. */
   useCoalescedLeases(source: CoalescedLeases): void {
     this.coalesced = source;
+  }
+
+  /** CSNs stay above the host's GTS floor, and a new leader waits for a fresh one; set before the first event. */
+  useCsnFloor(source: CsnFloorSource): void {
+    this.csnFloor = source;
+  }
+
+  /** The LSN the next appended entry would get (past the open group entry). */
+  get nextLsn(): Lsn {
+    return this.open?.nextLsn ?? this.log.end;
+  }
+
+  /** Leader: may assign CSNs (it holds a GTS floor fetched after its StartWorking committed). */
+  floorReady(): boolean {
+    const f = this.csnFloor;
+    return f === undefined || !f.required || f.valueFetch > this.floorAfterFetch;
   }
 
   /** Changes this replica's election priority (lowered for a stopping node, a failing disk, a lagging replica). */
@@ -383,6 +406,11 @@ export class Replica {
     return undefined;
   }
 
+  /** Leader with a lease valid now: may take appends and serve leader reads (the role alone is not enough). */
+  servesAsLeader(now: Millis): boolean {
+    return this.role === "leader" && (this.opts.unsafe.leaseByRole === true || this.election.leaseValid(now));
+  }
+
   /** A snapshot for status pages, tests and checkers. */
   status() {
     return {
@@ -432,7 +460,7 @@ export class Replica {
   /** Appends to the in-memory log and indexes what the body says (config, sessions). */
   appendToLog(ge: GroupEntry): void {
     this.log.append(ge);
-    if (ge.flags & GroupFlag.session) {
+    if (ge.flags & GroupFlag.session && !this.opts.unsafe.sessionsFromLeaderOnly) {
       for (const e of entriesOf(ge)) if (e.session) this.sessions.record(e.session, e.lsn, e.csn);
     }
   }
@@ -447,12 +475,12 @@ export class Replica {
 
   /** Drops the suffix from `lsn`, or halts if that would touch the committed prefix or a leader's own log. */
   truncate(lsn: Lsn, incomingPid: Pid): boolean {
-    if (lsn < this.committedEnd) {
+    if (lsn < this.committedEnd && !this.opts.unsafe.truncateCommitted) {
       this.halt(`refusing to truncate at ${lsn} below the committed end ${this.committedEnd}`);
       return false;
     }
     const victim = this.log.containing(lsn);
-    if (victim && victim.pid >= incomingPid) {
+    if (victim && victim.pid >= incomingPid && !this.opts.unsafe.truncateAnyPid) {
       this.halt(`refusing to truncate pid ${victim.pid} at ${lsn} for pid ${incomingPid}`);
       return false;
     }
@@ -461,6 +489,7 @@ export class Replica {
       return false;
     }
     this.log.truncateFrom(lsn);
+    if (this.opts.unsafe.failOnTruncate) this.pending.failFrom(lsn);
     this.sessions.truncate(lsn);
     this.persist({ kind: "truncate", lsn }, true);
     this.sink.event({ type: "truncated", group: this.group, lsn, role: this.role });
@@ -486,6 +515,10 @@ export class Replica {
     if (this.role === "candidate" && this.rc?.phase === "startWorking" && end >= this.startWorkingEnd) {
       this.rc = undefined;
       this.transition({ type: "RECONFIRMED" });
+      if (this.csnFloor) {
+        this.floorAfterFetch = this.csnFloor.requested;
+        this.csnFloor.wanted();
+      }
     }
     if (this.role === "leader") leader.onCommitted(this);
     this.maybeResolved();
@@ -556,12 +589,13 @@ export class Replica {
 
   private refuseAppend(now: Millis): AppendOutcome | undefined {
     if (this.halted) return { ok: false, code: "HALTED", reason: this.halted };
-    if (this.role !== "leader" || !this.election.leaseValid(now)) {
+    if (!this.servesAsLeader(now)) {
       const hint = this.leaderHint !== this.self ? this.leaderHint : undefined;
       return hint ? { ok: false, code: "NOT_LEADER", leader: hint } : { ok: false, code: "NOT_LEADER" };
     }
     if (!this.writable) return { ok: false, code: "NOT_WRITABLE" };
     if (this.transfer || this.configChange?.barrier) return { ok: false, code: "BUSY" };
+    if (!this.floorReady()) return { ok: false, code: "BUSY", reason: "waiting for a GTS floor" };
     return undefined;
   }
 

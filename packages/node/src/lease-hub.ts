@@ -1,5 +1,13 @@
-import type { CoalescedLeases, LeaseRenew, LeaseRenewReply, Message, Replica } from "@palf/core";
+import {
+  type CoalescedLeases,
+  type LeaseRenew,
+  type LeaseRenewReply,
+  type Message,
+  quorum,
+  type Replica,
+} from "@palf/core";
 import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
+import type { NodeUnsafeSwitches } from "./shard.ts";
 
 /** What the hub needs from its node. */
 export interface LeaseHubHost {
@@ -40,6 +48,8 @@ interface SentTo {
   coveredEpoch: number;
   /** Send time of the latest renewal the member acked for `coveredEpoch`. */
   ackedSentAt: number;
+  /** Latest renewal (seq) the member acked for `coveredEpoch`: watermarks wait for a round after their GTS value. */
+  ackedSeq: number;
   needFull: boolean;
 }
 
@@ -74,6 +84,7 @@ export class LeaseHub implements CoalescedLeases {
     private readonly host: LeaseHubHost,
     private readonly timing: LeaseTiming,
     private readonly rt: NodeRuntime = realRuntime,
+    private readonly unsafe: NodeUnsafeSwitches = {},
   ) {}
 
   start(): void {
@@ -129,6 +140,34 @@ export class LeaseHub implements CoalescedLeases {
 
   // ------------------------------------------------------------------ leader side
 
+  /** Called after each renewal ack (watermarks re-check their rounds). */
+  onAcked: (() => void) | undefined;
+
+  /** A renewal round now, outside the interval; its seq. Acks of it or later rounds confirm grants as of now. */
+  renewNow(): number {
+    this.renewAll(this.rt.now());
+    return this.seq;
+  }
+
+  /**
+   * A majority of the group's members (this node included) acked a renewal of this leader's grant sent in
+   * round `seq` or later: no member had moved its grant to another candidate when it answered, so any
+   * higher pid can only be promised after that answer.
+   */
+  confirmedSince(r: Replica, seq: number): boolean {
+    const ballot = r.election.myBallot;
+    const members = r.log.config.members;
+    let acks = 0;
+    for (const m of members) {
+      if (m === this.host.nodeId) acks++;
+      else {
+        const s = this.sent.get(m);
+        if (s && s.ackedSeq >= seq && s.covered.get(r.group) === ballot) acks++;
+      }
+    }
+    return acks >= quorum(r.log.config);
+  }
+
   renewAll(now: number): void {
     this.wakeLapsed(now);
     const seq = ++this.seq;
@@ -147,6 +186,7 @@ export class LeaseHub implements CoalescedLeases {
           covered: new Map(),
           coveredEpoch: -1,
           ackedSentAt: Number.NEGATIVE_INFINITY,
+          ackedSeq: 0,
           needFull: true,
         };
         this.sent.set(peer, s);
@@ -207,7 +247,8 @@ export class LeaseHub implements CoalescedLeases {
       s.needFull = true;
       return;
     }
-    const sentAt = this.sentAt.get(m.seq);
+    // Test-only breach (hubLeaseFromAck): count from the ack's arrival, however old the renewal it answers.
+    const sentAt = this.unsafe.hubLeaseFromAck ? now : this.sentAt.get(m.seq);
     if (sentAt === undefined) return;
     if (m.epoch < s.coveredEpoch) return;
     const set = s.sets.get(m.epoch);
@@ -218,7 +259,12 @@ export class LeaseHub implements CoalescedLeases {
       s.covered = covered;
       s.coveredEpoch = m.epoch;
       s.ackedSentAt = sentAt;
-    } else s.ackedSentAt = Math.max(s.ackedSentAt, sentAt);
+      s.ackedSeq = m.seq;
+    } else {
+      s.ackedSentAt = Math.max(s.ackedSentAt, sentAt);
+      s.ackedSeq = Math.max(s.ackedSeq, m.seq);
+    }
+    this.onAcked?.();
     this.version++;
     for (const group of m.refused) this.askDirectly(group, m.from, now);
   }

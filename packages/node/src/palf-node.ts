@@ -1,7 +1,15 @@
 import fs from "node:fs";
 import path from "node:path";
-import type { Message, ReplicaOptions } from "@palf/core";
-import { openShardWal, type ShardWal } from "@palf/storage";
+import type { Message, Replica, ReplicaOptions } from "@palf/core";
+import { GTS_GROUP } from "@palf/gts";
+import {
+  openShardWal,
+  readSmallFile,
+  realWalFs,
+  type ShardWal,
+  type WalFs,
+  writeSmallFileDurably,
+} from "@palf/storage";
 import {
   decodeRequest,
   encodeBatches,
@@ -13,8 +21,9 @@ import {
 } from "@palf/transport";
 import type { Logger } from "pino";
 import { LeaseHub } from "./lease-hub.ts";
+import { NodeGts, type NodeGtsOptions } from "./node-gts.ts";
 import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
-import { Shard } from "./shard.ts";
+import { type NodeInspector, type NodeUnsafeSwitches, Shard } from "./shard.ts";
 import { recoverGroups } from "./wal-binding.ts";
 
 export interface PalfNodeOptions {
@@ -35,6 +44,17 @@ export interface PalfNodeOptions {
   readonly onFatal?: (err: Error) => void;
   /** Clock and timers; the whole-node simulator passes virtual ones. */
   readonly runtime?: NodeRuntime;
+  /** GTS server, CSN floors and watermarks (DESIGN section 4). */
+  readonly gts?: NodeGtsOptions;
+  /**
+   * File system of the data dir (default node:fs); the whole-node simulator passes a simulated disk. With a
+   * non-default one the data-dir LOCK is skipped (it guards against a second process, which needs real files).
+   */
+  readonly fs?: WalFs;
+  /** Test-only rule breaches for the whole-node simulator's guard tests; never set in production. */
+  readonly unsafe?: NodeUnsafeSwitches;
+  /** Sees every replica event and append result (the simulator's checkers). */
+  readonly inspect?: NodeInspector;
 }
 
 /**
@@ -51,6 +71,7 @@ export class PalfNode {
   private eventTimer: TimerHandle | undefined;
   private stopping = false;
   private hub!: LeaseHub;
+  private gts!: NodeGts;
   private lockFile: string | undefined;
   private rebalanceTimer: TimerHandle | undefined;
   private readonly rt: NodeRuntime;
@@ -73,9 +94,13 @@ export class PalfNode {
 
   private async open(): Promise<void> {
     const { dataDir, log } = this.opts;
-    fs.mkdirSync(dataDir, { recursive: true });
-    this.lockDataDir();
-    const shardCount = this.readShardCount();
+    const wfs = this.opts.fs ?? realWalFs;
+    if (!wfs.exists(dataDir)) {
+      wfs.mkdirp(dataDir);
+      wfs.fsyncDirSync(path.dirname(path.resolve(dataDir)));
+    }
+    if (this.opts.fs === undefined) this.lockDataDir();
+    const shardCount = await this.readShardCount(wfs);
     const lease = { leaseMs: 4000, renewMs: 500, ...this.opts.replica?.lease, coalesced: true };
     const replicaOptions = { ...this.opts.replica, lease };
     this.hub = new LeaseHub(
@@ -94,9 +119,25 @@ export class PalfNode {
         leaseGuardMs: lease.leaseGuardMs ?? 50,
       },
       this.rt,
+      this.opts.unsafe,
+    );
+    this.gts = new NodeGts(
+      {
+        nodeId: this.nodeId,
+        transport: this.opts.transport,
+        rt: this.rt,
+        log,
+        hub: this.hub,
+        replica: (g) => this.shardOf(g).replica(g),
+        replicas: () => this.shards.flatMap((s) => [...s.replicas()]),
+        append: (g, items) => this.shardOf(g).append(g, items),
+      },
+      this.opts.gts,
     );
     for (let i = 0; i < shardCount; i++) {
       const walOptions = {
+        fs: wfs,
+        ...(this.opts.unsafe?.skipSegmentDirFsync ? { unsafe: { skipDirFsync: true } } : {}),
         ...(this.opts.segmentBytes ? { segmentBytes: this.opts.segmentBytes } : {}),
         ...(this.opts.diskBudgetBytes ? { diskBudgetBytes: this.opts.diskBudgetBytes } : {}),
       };
@@ -114,13 +155,20 @@ export class PalfNode {
         onFatal: (err) => this.fatal(err),
         replica: replicaOptions,
         runtime: this.rt,
+        csnFloor: this.gts.floor,
+        ...(this.opts.unsafe ? { unsafe: this.opts.unsafe } : {}),
+        ...(this.opts.inspect ? { inspect: this.opts.inspect } : {}),
         ...(this.opts.hotBytesPerGroup !== undefined ? { hotBytesPerGroup: this.opts.hotBytesPerGroup } : {}),
         ...(this.opts.diskBudgetBytes ? { diskBudgetBytes: this.opts.diskBudgetBytes } : {}),
       });
       this.shards.push(shard);
       let recovered = 0;
       for (const g of recoverGroups(wal)) {
-        shard.addGroup(g.group, [], [], g.inc, g.image);
+        // Test-only breach (forgetPromiseOnRecovery): the replica comes back without its promises and votes.
+        const image = this.opts.unsafe?.forgetPromiseOnRecovery
+          ? { ...g.image, meta: { promisedPid: 0, highestBallot: 0 } }
+          : g.image;
+        shard.addGroup(g.group, [], [], g.inc, image);
         recovered++;
       }
       if (recovered > 0) log.info({ shard: i, groups: recovered }, "recovered groups from the WAL");
@@ -135,6 +183,7 @@ export class PalfNode {
     );
     await t.flush();
     this.hub.start();
+    this.gts.start();
     this.rebalanceTimer = this.rt.setInterval(() => {
       for (const s of this.shards) s.rebalance();
       // Segments no group needs any more (bases advanced, groups dropped) are deleted or reused.
@@ -158,11 +207,16 @@ export class PalfNode {
     this.lockFile = file;
   }
 
-  /** The shard count is fixed when a data dir is created: groups must be found where they were written. */
-  private readShardCount(): number {
+  /**
+   * The shard count is fixed when a data dir is created: groups must be found where they were written. The
+   * file is written durably (temporary file, fdatasync, rename, directory fsync) before any WAL exists, so a
+   * crash right after creation never leaves an empty or torn count next to WALs.
+   */
+  private async readShardCount(wfs: WalFs): Promise<number> {
     const file = path.join(this.opts.dataDir, "shards");
-    if (fs.existsSync(file)) {
-      const n = Number(fs.readFileSync(file, "utf8").trim());
+    const bytes = readSmallFile(wfs, file);
+    if (bytes !== undefined) {
+      const n = Number(Buffer.from(bytes).toString("utf8").trim());
       if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${file} is corrupt: ${JSON.stringify(n)}`);
       if (this.opts.shards !== undefined && this.opts.shards !== n) {
         this.opts.log.warn(
@@ -173,7 +227,7 @@ export class PalfNode {
       return n;
     }
     const n = this.opts.shards ?? 1;
-    fs.writeFileSync(file, `${n}\n`);
+    await writeSmallFileDurably(wfs, this.opts.dataDir, "shards", Buffer.from(`${n}\n`));
     return n;
   }
 
@@ -229,6 +283,10 @@ export class PalfNode {
   private fatal(err: Error): void {
     this.opts.log.fatal({ err }, "storage failure: stopping the node (it recovers from its WAL on restart)");
     for (const s of this.shards) s.stop();
+    // The stopped leaders must not keep their leases alive through coalesced renewals: their groups could
+    // elect no one else for as long as this process lives.
+    this.hub.stop();
+    this.rt.clearInterval(this.rebalanceTimer);
     this.opts.onFatal?.(err);
   }
 
@@ -249,7 +307,11 @@ export class PalfNode {
     if (this.stopping && req.op !== "status")
       return { ok: false, error: { code: "STOPPING", message: "node is stopping" } };
     switch (req.op) {
+      case "gts":
+        return this.gts.serve(req.count);
       case "append": {
+        if (req.group === GTS_GROUP)
+          return { ok: false, error: { code: "BAD_REQUEST", message: "group 0 is the GTS group" } };
         const timeout = this.opts.appendTimeoutMs ?? 10_000;
         const results = await withTimeout(
           this.rt,
@@ -342,6 +404,11 @@ export class PalfNode {
     if (!shard.replica(group)) shard.addGroup(group, members, learners, inc);
   }
 
+  /** The replica of `group` on this node, for read-only inspection (tests and the simulator's checkers). */
+  replica(group: number): Replica | undefined {
+    return this.shardOf(group).replica(group);
+  }
+
   groupStatus(group: number) {
     return this.shardOf(group).replica(group)?.status() ?? null;
   }
@@ -376,6 +443,7 @@ export class PalfNode {
     while (this.leaderCount() > 0 && this.rt.now() < deadline) await sleep(this.rt, 50);
     this.stopping = true;
     this.hub.stop();
+    this.gts.stop();
     this.rt.clearInterval(this.rebalanceTimer);
     for (const u of this.unsubscribe) u();
     for (const s of this.shards) s.stop();

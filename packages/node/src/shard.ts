@@ -1,6 +1,7 @@
 import {
   type AppendResult,
   type CoalescedLeases,
+  type CsnFloorSource,
   type DurableImage,
   type EffectSink,
   hashSeed,
@@ -59,6 +60,56 @@ export interface ShardOptions {
   readonly diskBudgetBytes?: number;
   /** Clock and timers (the simulator's virtual ones in tests). */
   readonly runtime?: NodeRuntime;
+  /** The node's GTS floor for data groups' CSNs (group 0, the GTS group, has none). */
+  readonly csnFloor?: CsnFloorSource;
+  /** Test-only rule breaches (see NodeUnsafeSwitches); never set in production. */
+  readonly unsafe?: NodeUnsafeSwitches;
+  /** Sees every replica event and append result (checkers of the whole-node simulator). */
+  readonly inspect?: NodeInspector;
+}
+
+/**
+ * Test-only faults of the node layer: each switch breaks one of DESIGN.md's "Rules that keep it safe" the
+ * way a naive node runtime would, so the whole-node simulator's guard tests (packages/testkit/src/node-sim)
+ * can show that its checkers catch it. Production never sets any of them.
+ */
+export interface NodeUnsafeSwitches {
+  /**
+   * Durable before it leaves: the shard reports records durable as soon as they are handed to the WAL, not
+   * when the flush that wrote them completes, so promises, grants and acks leave before their fdatasync.
+   */
+  readonly durableOnSubmit?: boolean;
+  /**
+   * Durable before it leaves (batching): when a flush completes, the shard reports durable every record any
+   * group submitted so far, also those of later turns that the next flush has yet to write.
+   */
+  readonly durableFromLaterFlush?: boolean;
+  /**
+   * A promise is persisted before it is given: recovery drops each group's meta record (promised pid and
+   * highest ballot), so a restarted replica forgets the promises and votes it made.
+   */
+  readonly forgetPromiseOnRecovery?: boolean;
+  /**
+   * Leases are counted from when the request was sent: the lease hub counts a member's coalesced grant from
+   * when the renewal's ack arrived, so a late ack (of a renewal older than the lease) extends the lease.
+   */
+  readonly hubLeaseFromAck?: boolean;
+  /**
+   * A new or renamed segment file is followed by an fsync of its directory: the shard's WAL skips those
+   * directory fsyncs, so a crash may lose a whole segment whose records were fdatasynced.
+   */
+  readonly skipSegmentDirFsync?: boolean;
+  /**
+   * Appends are answered once committed: the shard answers {lsn, csn} as soon as the leader took the append,
+   * before a majority has it durably (the client then believes in an entry a new leader may not have).
+   */
+  readonly answerBeforeCommit?: boolean;
+}
+
+/** Read-only observer of a node's replicas (the whole-node simulator's checkers). */
+export interface NodeInspector {
+  event?(group: number, event: ReplicaEvent, replica: Replica): void;
+  result?(group: number, result: AppendResult, replica: Replica): void;
 }
 
 /**
@@ -73,6 +124,8 @@ export class Shard {
   private outbound = new Map<string, Message[]>();
   private walRecords: WalRecord[] = [];
   private walSeqs = new Map<GroupSlot, number>();
+  /** Only for NodeUnsafeSwitches.durableFromLaterFlush: the latest seq submitted per group. */
+  private readonly submittedSeqs = new Map<GroupSlot, number>();
   private touched = new Set<GroupSlot>();
   private readonly timers = new TimerWheel<GroupSlot>(5);
   private turnScheduled = false;
@@ -122,6 +175,7 @@ export class Shard {
       image,
     );
     if (this.opts.leases) slot.replica.useCoalescedLeases(this.opts.leases);
+    if (this.opts.csnFloor && group !== 0) slot.replica.useCsnFloor(this.opts.csnFloor);
     slot.replica.setWritable(this.writable);
     const wal = this.opts.wal;
     slot.replica.useColdStore((lsn) => {
@@ -164,8 +218,14 @@ export class Shard {
         }
         list.push(m);
       },
-      result: (r: AppendResult) => this.onResult(slot, r),
-      event: (e: ReplicaEvent) => this.onEvent(slot, e),
+      result: (r: AppendResult) => {
+        this.opts.inspect?.result?.(slot.group, r, slot.replica);
+        this.onResult(slot, r);
+      },
+      event: (e: ReplicaEvent) => {
+        this.opts.inspect?.event?.(slot.group, e, slot.replica);
+        this.onEvent(slot, e);
+      },
       wake: (_group: number, at: number) => {
         this.timers.schedule(slot, at);
         this.armTimer();
@@ -231,6 +291,8 @@ export class Shard {
           }
           this.stats.appends++;
           const p = { lsn: res.lsn, csn: res.csn, pid: r.myPid, resolve };
+          // Test-only breach (answerBeforeCommit): the later explicit result finds the promise already settled.
+          if (this.opts.unsafe?.answerBeforeCommit) resolve({ lsn: res.lsn, csn: res.csn });
           if (res.duplicate && item.session) {
             slot.watchers.push({ ...p, session: item.session });
             this.checkWatchers(slot);
@@ -251,13 +313,19 @@ export class Shard {
     let next = Math.max(fromLsn, r.log.base.lsn);
     if (fromLsn < r.log.base.lsn)
       return { recycledBelow: r.log.base.lsn, entries, committedEnd: r.committedEnd, next };
+    let cut = false;
     for (const e of r.entries(fromLsn)) {
-      if (entries.length >= maxEntries || (entries.length > 0 && bytes + e.payload.length > maxBytes)) break;
+      if (entries.length >= maxEntries || (entries.length > 0 && bytes + e.payload.length > maxBytes)) {
+        cut = true;
+        break;
+      }
       entries.push({ lsn: e.lsn, csn: e.csn, payload: Buffer.from(e.payload) });
       bytes += e.payload.length;
       next = e.lsn + 1;
     }
-    if (entries.length < maxEntries && bytes <= maxBytes) next = Math.max(next, r.committedEnd);
+    // Only a page that ran out of committed entries may skip ahead to the committed end; one cut by a
+    // limit (entries or bytes) continues right after its last entry.
+    if (!cut) next = Math.max(next, r.committedEnd);
     return { entries, committedEnd: r.committedEnd, next };
   }
 
@@ -347,23 +415,36 @@ export class Shard {
       return;
     }
     this.stats.flushes++;
+    const unsafe = this.opts.unsafe;
+    if (unsafe?.durableOnSubmit) this.reportDurable(seqs);
+    if (unsafe?.durableFromLaterFlush) for (const [slot, seq] of seqs) this.submittedSeqs.set(slot, seq);
     this.opts.wal.flush().then(
       () => {
-        const now = this.now();
-        for (const [slot, seq] of seqs) {
-          if (this.groups.get(slot.group) !== slot) continue;
-          slot.replica.durable(seq, now);
-          // Durable here and committed: the WAL holds it, memory keeps only the newest few hundred KB.
-          slot.replica.evictBodies(this.opts.hotBytesPerGroup ?? 256 * 1024);
-          this.touched.add(slot);
+        if (unsafe?.durableFromLaterFlush) {
+          // The breach: everything submitted so far counts, including what the next flush has yet to write.
+          this.reportDurable(this.submittedSeqs);
+          return;
         }
-        this.scheduleTurn();
+        this.reportDurable(seqs);
       },
       (err: Error) => {
         this.fatal = err;
         this.opts.onFatal(err);
       },
     );
+  }
+
+  /** A flush made these records durable: releases what each replica held for them. */
+  private reportDurable(seqs: ReadonlyMap<GroupSlot, number>): void {
+    const now = this.now();
+    for (const [slot, seq] of seqs) {
+      if (this.groups.get(slot.group) !== slot) continue;
+      slot.replica.durable(seq, now);
+      // Durable here and committed: the WAL holds it, memory keeps only the newest few hundred KB.
+      slot.replica.evictBodies(this.opts.hotBytesPerGroup ?? 256 * 1024);
+      this.touched.add(slot);
+    }
+    this.scheduleTurn();
   }
 
   private sendOutbound(): void {

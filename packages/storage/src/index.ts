@@ -21,3 +21,11 @@ export type {
   WalRecordKind,
   WalStats,
 } from "./types.ts";
+export {
+  type FsCallback,
+  readSmallFile,
+  realWalFs,
+  type WalFs,
+  writeAll,
+  writeSmallFileDurably,
+} from "./wal-fs.ts";

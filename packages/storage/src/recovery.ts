@@ -10,7 +10,6 @@
  *   the file is cut there. A valid record after a bad one means the middle was damaged:
  *   CORRUPT, naming file and offset. Never a silent skip.
  */
-import fs from "node:fs";
 import path from "node:path";
 import { WalError } from "./errors.ts";
 import { GroupIndex, type Release } from "./group-index.ts";
@@ -24,6 +23,7 @@ import {
   validRecordAt,
   viewOf,
 } from "./record-codec.ts";
+import type { WalFs } from "./wal-fs.ts";
 import { parseSegmentFileName, Segment, segmentFileName } from "./wal-segment.ts";
 
 export interface Recovered {
@@ -36,9 +36,9 @@ export interface Recovered {
 
 const noRelease: Release = () => {};
 
-export function recover(dir: string): Recovered {
+export function recover(dir: string, fs: WalFs): Recovered {
   const gens = fs
-    .readdirSync(dir)
+    .readdir(dir)
     .map((name) => parseSegmentFileName(name))
     .filter((g): g is number => g !== undefined)
     .sort((a, b) => a - b);
@@ -49,9 +49,9 @@ export function recover(dir: string): Recovered {
     for (let i = 0; i < gens.length; i++) {
       const generation = gens[i]!;
       const isNewest = i === gens.length - 1;
-      const segment = openSegment(dir, generation);
+      const segment = openSegment(fs, dir, generation);
       segments.push(segment);
-      const cut = scanSegment(segment, isNewest, replay);
+      const cut = scanSegment(fs, segment, isNewest, replay);
       if (cut !== undefined) cutTail = cut;
     }
   } catch (err) {
@@ -66,13 +66,13 @@ export function recover(dir: string): Recovered {
   return cutTail === undefined ? { segments, groups } : { segments, groups, cutTail };
 }
 
-function openSegment(dir: string, generation: number): Segment {
-  const fd = fs.openSync(path.join(dir, segmentFileName(generation)), "r+");
-  return new Segment(dir, generation, fd, 0, fs.fstatSync(fd).size);
+function openSegment(fs: WalFs, dir: string, generation: number): Segment {
+  const fd = fs.openSync(path.join(dir, segmentFileName(generation)));
+  return new Segment(dir, generation, fd, 0, fs.size(fd));
 }
 
 /** Replays one segment; returns the cut it made to a torn tail, if any. */
-function scanSegment(segment: Segment, isNewest: boolean, replay: Replay): Recovered["cutTail"] {
+function scanSegment(fs: WalFs, segment: Segment, isNewest: boolean, replay: Replay): Recovered["cutTail"] {
   const size = segment.fileSize;
   const buf = Buffer.allocUnsafe(size);
   let got = 0;

@@ -8,13 +8,12 @@
  * slots at the file and counts them as live in their segment. Records submitted while a
  * flush runs go to the next batch (group commit); flushes never overlap.
  */
-import fs from "node:fs";
 import path from "node:path";
 import { LRUCache } from "lru-cache";
 import { pickCopyForward } from "./copy-forward.ts";
 import { checkDiskBudget, type DiskUsage } from "./disk-budget.ts";
 import { WalError } from "./errors.ts";
-import { fdatasync, fsyncDir, fsyncDirSync, writeAll } from "./file-io.ts";
+import { fdatasync, fsyncDir, writeAll } from "./file-io.ts";
 import { GroupIndex, type Release } from "./group-index.ts";
 import {
   copyBytes,
@@ -39,6 +38,7 @@ import type {
   WalRecord,
   WalStats,
 } from "./types.ts";
+import { realWalFs, type WalFs } from "./wal-fs.ts";
 import { Segment, segmentFileName } from "./wal-segment.ts";
 import { LocatorKind, WriteBatch } from "./write-batch.ts";
 
@@ -65,11 +65,14 @@ export async function openShardWal(dir: string, options: ShardWalOptions = {}): 
   if (budget !== undefined && !(budget >= 2 * segmentBytes)) {
     throw new RangeError("diskBudgetBytes must be at least two segments");
   }
-  const created = !fs.existsSync(dir);
-  fs.mkdirSync(dir, { recursive: true });
-  if (created) fsyncDirSync(path.dirname(path.resolve(dir)));
-  const recovered = recover(dir);
+  const wfs = options.fs ?? realWalFs;
+  const created = !wfs.exists(dir);
+  wfs.mkdirp(dir);
+  if (created) wfs.fsyncDirSync(path.dirname(path.resolve(dir)));
+  const recovered = recover(dir, wfs);
   const wal = new ShardWal(dir, {
+    fs: wfs,
+    skipDirFsync: options.unsafe?.skipDirFsync === true,
     segmentBytes,
     budget,
     cacheBytes: options.cacheBytes ?? DEFAULT_CACHE_BYTES,
@@ -83,6 +86,8 @@ export async function openShardWal(dir: string, options: ShardWalOptions = {}): 
 }
 
 interface Setup {
+  fs: WalFs;
+  skipDirFsync: boolean;
   segmentBytes: number;
   budget: number | undefined;
   cacheBytes: number;
@@ -94,6 +99,9 @@ interface Setup {
 
 export class ShardWal {
   readonly dir: string;
+  private readonly fs: WalFs;
+  /** ShardWalOptions.unsafe.skipDirFsync (test-only). */
+  private readonly skipDirFsync: boolean;
   private readonly segmentBytes: number;
   private readonly budget: number | undefined;
   private readonly copyForwardBytes: number;
@@ -123,6 +131,8 @@ export class ShardWal {
   /** Use `openShardWal`. */
   constructor(dir: string, setup: Setup) {
     this.dir = dir;
+    this.fs = setup.fs;
+    this.skipDirFsync = setup.skipDirFsync;
     this.segmentBytes = setup.segmentBytes;
     this.budget = setup.budget;
     this.copyForwardBytes = setup.copyForwardBytes;
@@ -145,7 +155,7 @@ export class ShardWal {
     const last = this.segments.at(-1);
     if (last !== undefined && !last.sealed) return;
     this.addSegment(await this.createSegment((last?.generation ?? 0) + 1));
-    await fsyncDir(this.dir);
+    await this.syncDir();
     this.open.generation = this.current.generation;
   }
 
@@ -378,7 +388,7 @@ export class ShardWal {
     let rolledOver = false;
     try {
       rolledOver = await this.writeBatch(batch);
-      await fdatasync(this.current.fd);
+      await fdatasync(this.fs, this.current.fd);
     } catch (err) {
       throw this.fail(err);
     }
@@ -428,7 +438,7 @@ export class ShardWal {
           setGeneration(batch.buf, batch.view, at, seg.generation);
         }
       }
-      await writeAll(seg.fd, batch.buf, from, to - from, seg.writeOffset);
+      await writeAll(this.fs, seg.fd, batch.buf, from, to - from, seg.writeOffset);
       batch.chunkStart.push(from);
       batch.chunkGen.push(seg.generation);
       batch.chunkPos.push(seg.writeOffset);
@@ -478,10 +488,10 @@ export class ShardWal {
     const old = this.current;
     const seal = Buffer.allocUnsafe(SEAL_BYTES);
     encodeRecord(seal, viewOf(seal), 0, old.generation, Kind.seal, 0, 0, 0, 0, 0, undefined);
-    await writeAll(old.fd, seal, 0, SEAL_BYTES, old.writeOffset);
+    await writeAll(this.fs, old.fd, seal, 0, SEAL_BYTES, old.writeOffset);
     old.writeOffset += SEAL_BYTES;
     this.grew(old);
-    await fdatasync(old.fd);
+    await fdatasync(this.fs, old.fd);
     old.sealed = true;
     const generation = old.generation + 1;
     const oldest = this.segments[0]!;
@@ -493,20 +503,25 @@ export class ShardWal {
       this.byGeneration.delete(oldest.generation);
       oldest.rename(this.dir, generation);
       await new Promise<void>((resolve, reject) =>
-        fs.rename(from, oldest.path, (e) => (e ? reject(e) : resolve())),
+        this.fs.rename(from, oldest.path, (e) => (e ? reject(e) : resolve())),
       );
       this.addSegment(oldest);
     } else {
       this.addSegment(await this.createSegment(generation));
     }
-    await fsyncDir(this.dir);
+    await this.syncDir();
     await this.deleteFreedSegments();
+  }
+
+  /** Makes created, renamed and deleted segment files durable (the test-only switch skips it). */
+  private syncDir(): Promise<void> {
+    return this.skipDirFsync ? Promise.resolve() : fsyncDir(this.fs, this.dir);
   }
 
   private createSegment(generation: number): Promise<Segment> {
     const file = path.join(this.dir, segmentFileName(generation));
     return new Promise((resolve, reject) =>
-      fs.open(file, "wx+", (err, fd) =>
+      this.fs.create(file, (err, fd) =>
         err ? reject(err) : resolve(new Segment(this.dir, generation, fd, 0, 0)),
       ),
     );
@@ -533,11 +548,13 @@ export class ShardWal {
     while (this.segments.length > 1 && this.segments[0]!.deletable(this.durable)) {
       const s = this.segments.shift()!;
       this.byGeneration.delete(s.generation);
-      await new Promise<void>((resolve, reject) => fs.unlink(s.path, (e) => (e ? reject(e) : resolve())));
-      fs.closeSync(s.fd);
+      await new Promise<void>((resolve, reject) =>
+        this.fs.unlink(s.path, (e) => (e ? reject(e) : resolve())),
+      );
+      this.fs.closeSync(s.fd);
       this.diskBytes -= s.fileSize;
       deleted.push(s.generation);
-      await fsyncDir(this.dir);
+      await this.syncDir();
     }
     return deleted;
   }
@@ -697,7 +714,7 @@ export class ShardWal {
     const buf = new Uint8Array(size);
     let got = 0;
     while (got < size) {
-      const n = fs.readSync(seg.fd, buf, got, size - got, position + got);
+      const n = this.fs.readSync(seg.fd, buf, got, size - got, position + got);
       if (n === 0) break;
       got += n;
     }
@@ -756,7 +773,7 @@ export class ShardWal {
     if (this.failure === undefined) await this.flush();
     await this.chain;
     this.closed = true;
-    for (const s of this.segments) fs.closeSync(s.fd);
+    for (const s of this.segments) this.fs.closeSync(s.fd);
     this.cache.clear();
   }
 }

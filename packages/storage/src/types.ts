@@ -1,3 +1,5 @@
+import type { WalFs } from "./wal-fs.ts";
+
 /** One record handed to `ShardWal.submit`. Bytes are opaque to storage and copied on submit. */
 export type WalRecord =
   /** A replicated group entry covering the group's virtual-log bytes [lsn, end). */
@@ -15,6 +17,14 @@ export type WalRecordKind = WalRecord["kind"];
 
 /** Options of `openShardWal`. There is deliberately no switch to skip fdatasync. */
 export interface ShardWalOptions {
+  /** The file system (default: node:fs); the whole-node simulator passes a simulated disk. */
+  fs?: WalFs;
+  /**
+   * Test-only rule breach for the whole-node simulator's guard tests; never set in production.
+   * `skipDirFsync`: a created or renamed segment file is not followed by an fsync of its directory, so a
+   * crash may lose the file (and every record in it) although its records were fdatasynced.
+   */
+  unsafe?: { readonly skipDirFsync?: boolean };
   /** Size of one segment file (default 64 MiB). A record must fit in one segment. */
   segmentBytes?: number;
   /**

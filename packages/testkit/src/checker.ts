@@ -37,7 +37,9 @@ export interface AppendRecord {
 /**
  * Safety checkers run on every simulated step: election safety, leader append-only, log matching, leader
  * completeness, state machine safety, exactly one result per append (committed => in the committed log,
- * failed => never committed), CSN strictly increasing with LSN.
+ * failed => never committed), CSN strictly increasing with LSN, no committed entry truncated, a client
+ * session's (id, seq) committed at most once, and (fed by the simulator, which knows true time) at most one
+ * valid lease per group at any instant.
  */
 export class Checker {
   readonly violations: string[] = [];
@@ -48,6 +50,9 @@ export class Checker {
   private readonly appends: AppendRecord[] = [];
   private readonly unresolved = new Map<string, AppendRecord[]>();
   private readonly resultRanges = new Set<string>();
+  /** "group/session/seq" -> LSN of the committed entry that carries it. */
+  private readonly sessionSeqs = new Map<string, Lsn>();
+  private readonly leaseOverlaps = new Set<string>();
   elections = 0;
   rejected = 0;
   indeterminate = 0;
@@ -66,9 +71,13 @@ export class Checker {
       case "halted":
         this.fail(`${node} halted group ${e.group}: ${e.reason}`);
         break;
-      case "truncated":
+      case "truncated": {
         if (e.role === "leader") this.fail(`leader ${node} truncated group ${e.group} at ${e.lsn}`);
+        const committed = this.checkedUpTo.get(`${node}/${e.group}`) ?? 0;
+        if (e.lsn < committed)
+          this.fail(`${node} truncated group ${e.group} at ${e.lsn}, below its committed end ${committed}`);
         break;
+      }
       case "committed":
         this.onCommitted(node, e.group, e.committedEnd);
         break;
@@ -145,6 +154,7 @@ export class Checker {
     let first = -1;
     let prev = -1;
     for (const e of entriesOf(ge)) {
+      if (e.session) this.checkSession(group, e.session.id, e.session.seq, e.lsn);
       if (first < 0) first = e.csn;
       if (e.csn <= prev) this.fail(`csn order: group ${group} lsn ${e.lsn} csn ${e.csn} after ${prev}`);
       prev = e.csn;
@@ -164,6 +174,25 @@ export class Checker {
     };
     byLsn.set(ge.lsn, c);
     byEnd.set(ge.end, c);
+  }
+
+  /** Idempotent appends: a session's (id, seq) is committed at most once (a retry is recognised). */
+  private checkSession(group: GroupId, id: number, seq: number, lsn: Lsn): void {
+    const key = `${group}/${id}/${seq}`;
+    const at = this.sessionSeqs.get(key);
+    if (at === undefined) this.sessionSeqs.set(key, lsn);
+    else if (at !== lsn)
+      this.fail(
+        `idempotency: group ${group} session ${id} seq ${seq} committed twice (lsn ${at} and ${lsn})`,
+      );
+  }
+
+  /** The simulator saw two replicas of `group` hold a valid lease at true time `t`. */
+  onLeaseOverlap(group: GroupId, a: ReplicaId, b: ReplicaId, t: number): void {
+    const key = `${group}/${[a, b].sort().join("/")}`;
+    if (this.leaseOverlaps.has(key)) return;
+    this.leaseOverlaps.add(key);
+    this.fail(`lease overlap: ${a} and ${b} both hold group ${group}'s lease at t=${t.toFixed(3)}`);
   }
 
   recordAppend(a: AppendRecord): void {
@@ -194,8 +223,13 @@ export class Checker {
     this.unresolved.set(key, keep);
   }
 
-  /** The node crashed: results of its unresolved appends died with it. */
+  /**
+   * The node crashed: results of its unresolved appends died with it, and so did its committed ends (a
+   * restarted replica may durably hold less than it had reported committed, and relearns it).
+   */
   onCrash(node: ReplicaId): void {
+    for (const key of [...this.checkedUpTo.keys()])
+      if (key.startsWith(`${node}/`)) this.checkedUpTo.delete(key);
     for (const [key, list] of this.unresolved) {
       if (key.startsWith(`${node}/`)) {
         for (const a of list) a.lost = true;

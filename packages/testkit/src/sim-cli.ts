@@ -1,6 +1,9 @@
-// `pnpm sim --seeds N [--start S] [--groups G] [--replicas 3|5] [--steps K]`: runs seeded chaos simulations,
-// prints a replay command for each failing seed, and ends with one JSON summary line. Exit 1 on any violation.
+// `pnpm sim --seeds N [--start S] [--groups G] [--replicas 3|5] [--steps K] [--unsafe name,...]`: runs seeded
+// chaos simulations, prints a replay command for each failing seed, and ends with one JSON summary line. Exit 1
+// on any violation. `--unsafe` turns safety rules off (core's UnsafeSwitches) to watch a guard fire:
+// `pnpm sim --seeds 50 --unsafe prepareReplyPromisedPid`; `--unsafe list` prints the names.
 import { parseArgs } from "node:util";
+import { type UnsafeSwitch, type UnsafeSwitches, unsafeSwitchNames } from "@palf/core";
 import { runChaos } from "./chaos.ts";
 
 const { values } = parseArgs({
@@ -11,8 +14,22 @@ const { values } = parseArgs({
     replicas: { type: "string", default: "3" },
     steps: { type: "string", default: "300" },
     verbose: { type: "boolean", default: false },
+    unsafe: { type: "string", default: "" },
   },
 });
+if (values.unsafe === "list") {
+  console.log(unsafeSwitchNames.join("\n"));
+  process.exit(0);
+}
+const unsafe: Partial<Record<UnsafeSwitch, boolean>> = {};
+for (const name of values.unsafe.split(",").filter((n) => n !== "")) {
+  if (!unsafeSwitchNames.includes(name as UnsafeSwitch)) {
+    console.error(`--unsafe: no switch named ${name} (try --unsafe list)`);
+    process.exit(2);
+  }
+  unsafe[name as UnsafeSwitch] = true;
+}
+const unsafeOpts: { unsafe?: Partial<UnsafeSwitches> } = values.unsafe ? { unsafe } : {};
 const int = (name: string, v: string | undefined) => {
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n < 0) {
@@ -47,7 +64,7 @@ const began = performance.now();
 for (let seed = start; seed < start + seeds; seed++) {
   let report: ReturnType<typeof runChaos>;
   try {
-    report = runChaos({ seed, groups, replicas, steps });
+    report = runChaos({ seed, groups, replicas, steps, ...unsafeOpts });
   } catch (err) {
     report = {
       seed,
@@ -76,7 +93,8 @@ for (let seed = start; seed < start + seeds; seed++) {
     console.log(`seed ${seed}: ${report.violations.length} violation(s)`);
     for (const v of report.violations.slice(0, 5)) console.log(`  ${v}`);
     console.log(
-      `  replay: pnpm sim --seeds 1 --start ${seed} --groups ${groups} --replicas ${replicas} --steps ${steps}`,
+      `  replay: pnpm sim --seeds 1 --start ${seed} --groups ${groups} --replicas ${replicas} --steps ${steps}` +
+        (values.unsafe ? ` --unsafe ${values.unsafe}` : ""),
     );
   } else if (values.verbose) {
     console.log(JSON.stringify(report));

@@ -7,6 +7,9 @@ import {
   Prng,
   Replica,
   type ReplicaId,
+  type ReplicaOptions,
+  type SessionTag,
+  type UnsafeSwitches,
 } from "@palf/core";
 import { Checker } from "./checker.ts";
 import { EventQueue } from "./event-queue.ts";
@@ -27,6 +30,12 @@ export interface SimOptions {
   readonly maxSyncMs?: number;
   /** A run that needs more events than this is a storm: it fails loudly instead of hanging. */
   readonly maxEvents?: number;
+  /** Test-only: safety rules every replica runs without (guard tests; see core's UnsafeSwitches). */
+  readonly unsafe?: Partial<UnsafeSwitches>;
+  /** Overrides of the simulator's replica settings (2 KB group entries, 8 KB pushes, 200 ms retransmits). */
+  readonly replica?: Pick<ReplicaOptions, "maxGroupEntryBytes" | "maxPushBytes" | "retransmitMs">;
+  /** Longest delay of a message the network delivers late (NetworkFaults.late); default two leases. */
+  readonly lateMaxMs?: number;
   /** Called with every replica event (debugging a seed). */
   readonly trace?: (now: number, node: ReplicaId, event: import("@palf/core").ReplicaEvent) => void;
 }
@@ -45,6 +54,10 @@ export interface NetworkFaults {
   corrupt: number;
   /** Directed links that deliver nothing: "a>b". */
   blocked: Set<string>;
+  /** Deliver a message late (up to SimOptions.lateMaxMs), as after a reconnect: stale messages must be harmless. */
+  late: number;
+  /** Scripted tests: sees every message between two nodes; "drop" drops it, a number delays it that much more. */
+  intercept: ((msg: Message) => "drop" | number | undefined) | undefined;
 }
 
 /**
@@ -55,10 +68,23 @@ export class Simulation {
   readonly rng: Prng;
   readonly nodes = new Map<ReplicaId, SimNode>();
   readonly checker: Checker;
-  readonly faults: NetworkFaults = { drop: 0, duplicate: 0, corrupt: 0, blocked: new Set() };
+  readonly faults: NetworkFaults = {
+    drop: 0,
+    duplicate: 0,
+    corrupt: 0,
+    blocked: new Set(),
+    late: 0,
+    intercept: undefined,
+  };
   readonly groupIds: GroupId[] = [];
+  /** Per node: how late its timers fire (a busy or paused process); 0 when absent. */
+  readonly timerLagMs = new Map<ReplicaId, number>();
+  /** Per node: extra latency of every fsync (a slow or failing disk); 0 when absent. */
+  readonly syncLagMs = new Map<ReplicaId, number>();
   now = 0;
   events = 0;
+  /** Where the last accepted `append` went (a client keeps it to decide what to retry). */
+  lastAccepted: { readonly lsn: number; readonly csn: number } | undefined;
   private sameTimeEvents = 0;
   private readonly queue = new EventQueue<SimEvent>();
   private nextAppendId = 1;
@@ -107,7 +133,8 @@ export class Simulation {
         this.checker.onEvent(node.id, e);
       },
       wake: (group: GroupId, at: number) => {
-        const t = Math.max(this.now, node.global(at));
+        // A busy or paused node runs its timers late (timerLagMs): a leader's lease may run out before its tick.
+        const t = Math.max(this.now, node.global(at)) + (this.timerLagMs.get(node.id) ?? 0);
         node.wakeAt.set(group, t);
         node.wakeLocal.set(group, at);
         this.queue.push(t, { kind: "wake", node: node.id, group, epoch: node.epoch });
@@ -130,6 +157,8 @@ export class Simulation {
         prepareTimeoutMs: 500,
         maxGroupEntryBytes: 2048,
         maxPushBytes: 8192,
+        ...this.opts.replica,
+        ...(this.opts.unsafe ? { unsafe: this.opts.unsafe } : {}),
       },
       node.sink,
       node.local(this.now),
@@ -162,12 +191,17 @@ export class Simulation {
       return;
     }
     if (!from.up || this.faults.blocked.has(`${from.id}>${msg.to}`)) return;
+    const scripted = this.faults.intercept?.(msg);
+    if (scripted === "drop") return;
     if (this.rng.chance(this.faults.drop)) return;
     const copies = this.rng.chance(this.faults.duplicate) ? 2 : 1;
     for (let i = 0; i < copies; i++) {
-      const delay =
+      let delay =
         (this.opts.minDelayMs ?? 0.2) +
         this.rng.next() * ((this.opts.maxDelayMs ?? 5) - (this.opts.minDelayMs ?? 0.2));
+      if (this.faults.late > 0 && this.rng.chance(this.faults.late))
+        delay += this.rng.next() * (this.opts.lateMaxMs ?? 2 * (this.lease.leaseMs ?? 2000));
+      if (typeof scripted === "number") delay += scripted;
       const m = this.rng.chance(this.faults.corrupt) ? corrupt(msg, this.rng) : msg;
       this.queue.push(this.now + delay, { kind: "deliver", to: msg.to, msg: m });
     }
@@ -177,7 +211,7 @@ export class Simulation {
     if (node.syncing || node.pending.length === 0) return;
     node.syncing = node.pending;
     node.pending = [];
-    const latency = 0.05 + this.rng.next() * (this.opts.maxSyncMs ?? 2);
+    const latency = 0.05 + this.rng.next() * (this.opts.maxSyncMs ?? 2) + (this.syncLagMs.get(node.id) ?? 0);
     this.queue.push(this.now + latency, { kind: "sync", node: node.id, epoch: node.epoch });
   }
 
@@ -234,18 +268,27 @@ export class Simulation {
 
   // ------------------------------------------------------------------ workload
 
-  /** A client append at `node`'s replica of `group`; recorded for the checkers when accepted. */
-  append(group: GroupId, node: ReplicaId, size = 32, refCsn = 0): boolean {
+  /**
+   * A client append at `node`'s replica of `group`; recorded for the checkers when accepted. With a session
+   * tag it is idempotent; `bytes` sends given bytes (from `payload`, or a retry of an earlier append's).
+   */
+  append(
+    group: GroupId,
+    node: ReplicaId,
+    size = 32,
+    refCsn = 0,
+    session?: SessionTag,
+    bytes?: Uint8Array,
+  ): boolean {
     const r = this.replica(node, group);
     if (!r) return false;
     const id = this.nextAppendId++;
-    const payload = Buffer.alloc(Math.max(8, size));
-    payload.writeUInt32LE(id, 0);
-    payload.writeUInt32LE(this.opts.seed >>> 0, 4);
-    for (let i = 8; i < payload.length; i++) payload[i] = this.rng.int(0, 256);
+    const payload = bytes ?? this.newPayload(id, size);
     const t = this.nodes.get(node)!.local(this.now);
-    const out = r.append(payload, t, { refCsn });
+    const out = r.append(payload, t, session ? { refCsn, session } : { refCsn });
     if (!out.ok) return false;
+    this.lastAccepted = { lsn: out.lsn, csn: out.csn };
+    if (out.duplicate) return true;
     this.checker.recordAppend({
       id,
       group,
@@ -259,6 +302,19 @@ export class Simulation {
     });
     r.endTurn(t);
     return true;
+  }
+
+  /** Fresh payload bytes, unique in the run (so a committed entry is never mistaken for another). */
+  payload(size: number): Buffer {
+    return this.newPayload(this.nextAppendId++, size);
+  }
+
+  private newPayload(id: number, size: number): Buffer {
+    const payload = Buffer.alloc(Math.max(8, size));
+    payload.writeUInt32LE(id, 0);
+    payload.writeUInt32LE(this.opts.seed >>> 0, 4);
+    for (let i = 8; i < payload.length; i++) payload[i] = this.rng.int(0, 256);
+    return payload;
   }
 
   changeConfig(group: GroupId, change: ConfigChange): boolean {
@@ -323,6 +379,7 @@ export class Simulation {
         const t = node.reach(node.wakeLocal.get(ev.group) ?? 0);
         r.tick(t);
         r.endTurn(t);
+        this.checkLease(node, ev.group);
         return;
       }
       case "deliver": {
@@ -333,9 +390,36 @@ export class Simulation {
         const t = node.local(this.now);
         r.receive(ev.msg, t);
         r.endTurn(t);
+        this.checkLease(node, ev.msg.group);
         return;
       }
     }
+  }
+
+  /**
+   * Lease safety, in true time: at no instant may two replicas of a group consider their lease valid (or serve
+   * as leader). A lease only starts at an event of its holder, so checking the others whenever the replica that
+   * just handled an event holds one covers every instant.
+   */
+  private checkLease(node: SimNode, group: GroupId): void {
+    const r = node.replicas.get(group);
+    if (!r || !holdsLease(r, node.local(this.now))) return;
+    for (const other of this.nodes.values()) {
+      if (other === node || !other.up) continue;
+      const o = other.replicas.get(group);
+      if (o && holdsLease(o, other.local(this.now)))
+        this.checker.onLeaseOverlap(group, node.id, other.id, this.now);
+    }
+  }
+
+  /** Highest base LSN of any replica of `group`, live or on a down node's disk (what recycling has dropped). */
+  maxBase(group: GroupId): number {
+    let base = 0;
+    for (const node of this.nodes.values()) {
+      const lsn = node.up ? node.replicas.get(group)?.log.base.lsn : node.images.get(group)?.base.lsn;
+      base = Math.max(base, lsn ?? 0);
+    }
+    return base;
   }
 
   /** Checks that need the whole cluster: log matching across every pair of live replicas. */
@@ -347,6 +431,11 @@ export class Simulation {
       this.checker.checkLogMatching(g, rs);
     }
   }
+}
+
+/** Does `r` consider its lease valid at its local time `t` (an election lease, or serving as leader)? */
+function holdsLease(r: Replica, t: number): boolean {
+  return r.election.leaseValid(t) || r.servesAsLeader(t);
 }
 
 /** A copy of `msg` broken in a way a replica must detect and reject. */

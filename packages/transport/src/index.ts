@@ -35,6 +35,7 @@ export {
   decodeResponse,
   encodeRpc,
   type LeaderEvent,
+  MAX_GTS_COUNT,
   type ReadEntryWire,
   RPC_VERSION,
   type RpcError,
@@ -57,3 +58,4 @@ export type {
   Unsubscribe,
 } from "./transport.ts";
 export { TransportError } from "./transport.ts";
+export { decodeWatermarks, encodeWatermarks, type WatermarkBatch } from "./watermark-batch.ts";

@@ -139,6 +139,17 @@ describe("NatsTransport on a real nats-server", { timeout: 60_000 }, () => {
     off();
   });
 
+  it("cuts a turn's bundled requests and replies below the frame limit", async () => {
+    // Four 400 KiB requests and four 400 KiB replies in one turn: one bundle each way would pass the
+    // server's 1 MB max_payload and be refused whole, and every request in it would time out.
+    const big = 400 * 1024;
+    const off = b.serve((req) => Buffer.alloc(big, req[0]));
+    await b.flush();
+    const answers = await Promise.all([1, 2, 3, 4].map((i) => a.request("b", Buffer.alloc(big, i), 10_000)));
+    expect(answers.map((x) => [x.length, x[0], x[big - 1]])).toEqual([1, 2, 3, 4].map((i) => [big, i, i]));
+    off();
+  });
+
   it("publishes gts and events topics", async () => {
     const got: string[] = [];
     const off1 = b.subscribe("events.>", (topic, p) => got.push(`${topic}=${Buffer.from(p)}`));

@@ -175,33 +175,39 @@ export class NatsTransport implements Transport {
     });
   }
 
-  /** Requests of one event-loop turn leave as one message per node (a bundle when there are several). */
+  /**
+   * Requests of one event-loop turn leave as one message per node (a bundle when there are several), or as
+   * a few when together they would pass the frame limit.
+   */
   private sendRequests(): void {
     this.outgoingScheduled = false;
     const outgoing = this.outgoing;
     this.outgoing = new Map();
-    for (const [subject, items] of outgoing) {
-      try {
-        if (items.length === 1) {
-          const it = items[0]!;
-          this.nc.publish(subject, it.payload, { reply: `${this.replyPrefix}.${it.id}` });
-        } else {
-          const bundle = this.nextBundle++;
-          this.bundles.set(
-            bundle,
-            items.map((it) => it.id),
-          );
-          if (this.bundles.size > 4096) this.bundles.delete(this.bundles.keys().next().value as number);
-          this.nc.publish(subject, encodeBundle(items), { reply: `${this.replyPrefix}.b${bundle}` });
-        }
-      } catch (e) {
-        for (const it of items) {
-          const p = this.pendingRequests.get(it.id);
-          if (!p) continue;
-          this.pendingRequests.delete(it.id);
-          clearTimeout(p.timer);
-          p.reject(rpcError(e, p.toNode, 0));
-        }
+    for (const [subject, all] of outgoing)
+      for (const items of bundlesWithin(all, this.maxFrameBytes)) this.publishRequests(subject, items);
+  }
+
+  private publishRequests(subject: string, items: BundleItem[]): void {
+    try {
+      if (items.length === 1) {
+        const it = items[0]!;
+        this.nc.publish(subject, it.payload, { reply: `${this.replyPrefix}.${it.id}` });
+      } else {
+        const bundle = this.nextBundle++;
+        this.bundles.set(
+          bundle,
+          items.map((it) => it.id),
+        );
+        if (this.bundles.size > 4096) this.bundles.delete(this.bundles.keys().next().value as number);
+        this.nc.publish(subject, encodeBundle(items), { reply: `${this.replyPrefix}.b${bundle}` });
+      }
+    } catch (e) {
+      for (const it of items) {
+        const p = this.pendingRequests.get(it.id);
+        if (!p) continue;
+        this.pendingRequests.delete(it.id);
+        clearTimeout(p.timer);
+        p.reject(rpcError(e, p.toNode, 0));
       }
     }
   }
@@ -315,11 +321,13 @@ export class NatsTransport implements Transport {
       for (const r of replies) if (!r.msg.respond(r.reply)) this.counters.sendErrors++;
       const bundled = this.bundledReplies;
       this.bundledReplies = new Map();
-      for (const [to, items] of bundled) {
-        try {
-          this.nc.publish(to, encodeBundle(items));
-        } catch {
-          this.counters.sendErrors++;
+      for (const [to, all] of bundled) {
+        for (const items of bundlesWithin(all, this.maxFrameBytes)) {
+          try {
+            this.nc.publish(to, encodeBundle(items));
+          } catch {
+            this.counters.sendErrors++;
+          }
         }
       }
     });
@@ -427,6 +435,33 @@ export class NatsTransport implements Transport {
     for (const h of this.statusHandlers) this.inbox.guard(() => h(s));
   }
 }
+
+/**
+ * Cuts a turn's requests or replies to one destination into bundles below the frame limit: a bundle above
+ * the server's max_payload is refused as a whole, and every request in it would time out (and time out
+ * again when retried the same way). One item above the limit still goes alone, and fails alone.
+ */
+function bundlesWithin(items: readonly BundleItem[], maxBytes: number): BundleItem[][] {
+  const out: BundleItem[][] = [];
+  let current: BundleItem[] = [];
+  let size = BUNDLE_HEADER_BYTES;
+  for (const it of items) {
+    const add = BUNDLE_ITEM_BYTES + it.payload.length;
+    if (current.length > 0 && size + add > maxBytes) {
+      out.push(current);
+      current = [];
+      size = BUNDLE_HEADER_BYTES;
+    }
+    current.push(it);
+    size += add;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+/** encodeBundle's framing: marker + count, then id + length per item. */
+const BUNDLE_HEADER_BYTES = 5;
+const BUNDLE_ITEM_BYTES = 8;
 
 function rpcError(e: unknown, toNode: NodeId, timeoutMs: number): TransportError {
   const cause = { cause: e };

@@ -35,7 +35,12 @@ export type RpcRequest =
   | { readonly op: "deleteGroup"; readonly group: number }
   | { readonly op: "transferLeader"; readonly group: number; readonly target: string }
   /** Recycling: this node's replica may drop entries below `lsn` (at most its committed end). */
-  | { readonly op: "advanceBase"; readonly group: number; readonly lsn: number };
+  | { readonly op: "advanceBase"; readonly group: number; readonly lsn: number }
+  /** `count` timestamps from the GTS leader: the answer is the range [start, start + count). */
+  | { readonly op: "gts"; readonly count: number };
+
+/** Most timestamps one GTS request may ask for. */
+export const MAX_GTS_COUNT = 1 << 20;
 
 /** Why a request, or one append of a batch, was not done. */
 export type RpcErrorCode =
@@ -83,6 +88,7 @@ export type RpcResponse =
   | { readonly ok: true; readonly op: "status"; readonly status: unknown }
   | { readonly ok: true; readonly op: "createGroup" | "deleteGroup" | "transferLeader" }
   | { readonly ok: true; readonly op: "advanceBase"; readonly base: number }
+  | { readonly ok: true; readonly op: "gts"; readonly start: number; readonly count: number }
   | { readonly ok: false; readonly error: RpcError };
 
 /** Leadership events on `palf.<cluster>.events.leader`, batched per node. */
@@ -160,6 +166,10 @@ export function decodeRequest(bytes: Uint8Array): RpcRequest | { bad: string } {
       return nat(r.group) && nat(r.lsn)
         ? (r as unknown as RpcRequest)
         : { bad: "advanceBase needs group and lsn" };
+    case "gts":
+      return Number.isSafeInteger(r.count) && (r.count as number) >= 1 && (r.count as number) <= MAX_GTS_COUNT
+        ? (r as unknown as RpcRequest)
+        : { bad: `gts needs a count in [1, ${MAX_GTS_COUNT}]` };
     case "transferLeader":
       return nat(r.group) && typeof r.target === "string"
         ? (r as unknown as RpcRequest)

@@ -1,0 +1,6 @@
+/**
+ * @palf/cdc: one change stream over many groups in commit (CSN) order, driven by the nodes' watermark
+ * batches, with checkpoints to resume from.
+ */
+export { CdcReader, openCdc } from "./cdc-reader.ts";
+export type { CdcCheckpoint, CdcEntry, CdcOptions } from "./cdc-types.ts";
