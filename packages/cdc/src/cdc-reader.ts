@@ -149,9 +149,11 @@ export class CdcReader implements AsyncIterable<CdcEntry> {
   private async readPage(c: GroupCursor): Promise<void> {
     this.stats.reads++;
     try {
-      const page = await this.client
-        .group(c.group)
-        .read(c.next, { maxEntries: this.opts.pageEntries ?? 1000 });
+      // The node whose batch vouched last leads the group: its committed end is the freshest.
+      const page = await this.client.group(c.group).read(c.next, {
+        maxEntries: this.opts.pageEntries ?? 1000,
+        ...(c.leader === undefined ? {} : { node: c.leader }),
+      });
       for (const e of page.entries) {
         if (e.lsn < c.next) continue;
         this.heap.push({ group: c.group, lsn: e.lsn, csn: e.csn, payload: e.payload });
