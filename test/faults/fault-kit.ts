@@ -8,6 +8,7 @@ import { type ConnectOptions, connect, type PalfClient } from "@palf/client";
 import { Prng } from "@palf/core";
 import { LocalCluster, type LocalClusterOptions } from "@palf/palfd/local-cluster";
 import { connectNatsTransport, type NatsTransport, type Transport } from "@palf/transport";
+import { afterAll, beforeAll, onTestFailed } from "vitest";
 import {
   CLUSTER,
   createGroups,
@@ -40,6 +41,38 @@ export function faultSeed(file: string): { seed: number; rng: Prng; replay: stri
 // ------------------------------------------------------------------ waiting
 
 /** Polls `cond` until it holds; past `ms` it throws, with `explain()` saying what was still missing. */
+/**
+ * One fault test file's cluster, seed and clean-up: the cluster starts before the file's tests and is closed
+ * after them, its data and logs kept (and the seed's replay line printed) when a test failed.
+ */
+export function faultSuite(
+  file: string,
+  opts: FaultClusterOptions,
+): { readonly rng: Prng; readonly replay: string; cluster(): FaultCluster; watchFailure(): void } {
+  const { rng, replay } = faultSeed(file);
+  let fc: FaultCluster | undefined;
+  let failed = false;
+  beforeAll(async () => {
+    fc = await FaultCluster.start(opts);
+  }, 60_000);
+  afterAll(async () => {
+    await fc?.close({ keep: failed });
+  });
+  return {
+    rng,
+    replay,
+    cluster: () => {
+      if (!fc) throw new Error("the fault cluster did not start");
+      return fc;
+    },
+    watchFailure: () =>
+      onTestFailed(() => {
+        failed = true;
+        console.error(replay);
+      }),
+  };
+}
+
 export async function waitFor(
   what: string,
   cond: () => Promise<boolean> | boolean,

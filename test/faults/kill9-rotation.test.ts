@@ -5,13 +5,12 @@
 // the same log holding every acknowledged append.
 import fs from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   AckLog,
   appendToEveryGroup,
   assertNothingLost,
-  FaultCluster,
-  faultSeed,
+  faultSuite,
   sleep,
   startLoad,
   verifyNothingLost,
@@ -24,21 +23,12 @@ const GROUPS = 24;
 const LEASE_MS = 1000;
 const SEGMENT_BYTES = 64 * 1024;
 const KILLS = 5;
-const { rng, replay } = faultSeed(FILE);
-let fc: FaultCluster;
-let failed = false;
-
-beforeAll(async () => {
-  fc = await FaultCluster.start({ nodes, groups: GROUPS, leaseMs: LEASE_MS, segmentBytes: SEGMENT_BYTES });
-}, 60_000);
-
-afterAll(async () => {
-  await fc?.close({ keep: failed });
-});
+const suite = faultSuite(FILE, { nodes, groups: GROUPS, leaseMs: LEASE_MS, segmentBytes: SEGMENT_BYTES });
+const { rng, replay } = suite;
 
 /** The WAL directories of a node (one per shard). */
 function walDirs(node: string): string[] {
-  const dir = path.join(fc.dir, node);
+  const dir = path.join(suite.cluster().dir, node);
   return fs
     .readdirSync(dir)
     .filter((d) => d.startsWith("shard-"))
@@ -75,10 +65,8 @@ function nextSegment(node: string, ms: number): Promise<boolean> {
 
 describe("kill -9 during WAL segment rotation", () => {
   it("recovers on its own, catches up, and loses nothing acknowledged", async () => {
-    onTestFailed(() => {
-      failed = true;
-      console.error(replay);
-    });
+    suite.watchFailure();
+    const fc = suite.cluster();
     const acks = new AckLog();
     const size = rng.int(200, 700);
     const client = await fc.client({ requestTimeoutMs: LEASE_MS, appendTimeoutMs: 30_000 });

@@ -2,13 +2,12 @@
 // started again on the same port) while appends run to 50 groups. Appends in flight may fail or time out;
 // once NATS is back the same palfd processes (none restarted) must reconnect by themselves, lead every
 // group again and take appends, and nothing acknowledged may be lost.
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   AckLog,
   appendToEveryGroup,
   assertNothingLost,
-  FaultCluster,
-  faultSeed,
+  faultSuite,
   startLoad,
   verifyNothingLost,
   waitFor,
@@ -18,24 +17,13 @@ const FILE = "nats-restart.test.ts";
 const nodes = ["n1", "n2", "n3"];
 const GROUPS = 50;
 const LEASE_MS = 1000;
-const { rng, replay } = faultSeed(FILE);
-let fc: FaultCluster;
-let failed = false;
-
-beforeAll(async () => {
-  fc = await FaultCluster.start({ nodes, groups: GROUPS, leaseMs: LEASE_MS, shards: 2 });
-}, 60_000);
-
-afterAll(async () => {
-  await fc?.close({ keep: failed });
-});
+const suite = faultSuite(FILE, { nodes, groups: GROUPS, leaseMs: LEASE_MS, shards: 2 });
+const { rng, replay } = suite;
 
 describe("nats-server restart mid-run", () => {
   it("recovers without restarting any palfd: every group led, appends work, nothing acknowledged lost", async () => {
-    onTestFailed(() => {
-      failed = true;
-      console.error(replay);
-    });
+    suite.watchFailure();
+    const fc = suite.cluster();
     const pids = new Map([...fc.cluster.procs].map(([n, p]) => [n, p.pid]));
     const acks = new AckLog();
     const size = rng.int(32, 300);

@@ -2,14 +2,13 @@
 // SIGCONT it. A frozen leader does not know its lease ran out: when it runs again, its stale leaderships
 // must not acknowledge anything that the new leaders' logs do not hold. Raw appends addressed to it just
 // before and during the freeze are answered once it runs; whatever it acknowledges is checked too.
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
+import { describe, expect, it } from "vitest";
 import { rpc } from "../../apps/bench/src/cluster-kit.ts";
 import {
   AckLog,
   appendToEveryGroup,
   assertNothingLost,
-  FaultCluster,
-  faultSeed,
+  faultSuite,
   payloadOf,
   sleep,
   startLoad,
@@ -21,24 +20,13 @@ const FILE = "sigstop.test.ts";
 const nodes = ["n1", "n2", "n3"];
 const GROUPS = 50;
 const LEASE_MS = 1000;
-const { rng, replay } = faultSeed(FILE);
-let fc: FaultCluster;
-let failed = false;
-
-beforeAll(async () => {
-  fc = await FaultCluster.start({ nodes, groups: GROUPS, leaseMs: LEASE_MS, shards: 2 });
-}, 60_000);
-
-afterAll(async () => {
-  await fc?.close({ keep: failed });
-});
+const suite = faultSuite(FILE, { nodes, groups: GROUPS, leaseMs: LEASE_MS, shards: 2 });
+const { rng, replay } = suite;
 
 describe("SIGSTOP a leader for three leases under load", () => {
   it("loses nothing acknowledged, and every group is led and appendable after SIGCONT", async () => {
-    onTestFailed(() => {
-      failed = true;
-      console.error(replay);
-    });
+    suite.watchFailure();
+    const fc = suite.cluster();
     const acks = new AckLog();
     const size = rng.int(32, 300);
     // Requests to the frozen node time out after one lease and are retried (same session seq) elsewhere.
