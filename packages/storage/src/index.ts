@@ -5,7 +5,9 @@
  * a group id and a few numbers (entries by LSN, truncates, Paxos meta, base LSN, group
  * drops), indexes them per group in memory, reads entries back synchronously through a
  * bounded cache, recovers after a crash (cutting a torn tail, refusing real corruption),
- * recycles segments no group needs and enforces a disk budget.
+ * recycles segments no group needs and enforces a disk budget. All file access goes through
+ * a small WalFs interface (node:fs by default), so the whole-node simulator can run the WAL
+ * on a simulated disk.
  */
 export { WalError, type WalErrorCode } from "./errors.ts";
 export { openShardWal, type ShardWal } from "./shard-wal.ts";

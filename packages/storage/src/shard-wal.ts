@@ -386,10 +386,22 @@ export class ShardWal {
     this.inflight = batch;
     this.open = this.newBatch(batch.seq + 1);
     let rolledOver = false;
+    const seg = this.current;
+    const from = seg.writeOffset;
     try {
       rolledOver = await this.writeBatch(batch);
       await fdatasync(this.fs, this.current.fd);
     } catch (err) {
+      // After a failed write or fdatasync the batch's bytes can stay in the page cache, marked clean but never
+      // written (Linux): a restarted process would read them back and take them for durable records. Cut them
+      // off (best effort, and no fsync: that would be a retry). A rollover inside the failed batch is left as is.
+      if (this.current === seg) {
+        try {
+          this.fs.ftruncateSync(seg.fd, from);
+        } catch {
+          // The WAL is out of service either way.
+        }
+      }
       throw this.fail(err);
     }
     this.durable = batch.seq;

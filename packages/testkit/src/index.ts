@@ -8,4 +8,5 @@ export { type ChaosOptions, runChaos, type SeedReport } from "./chaos.ts";
 export { type AppendRecord, Checker } from "./checker.ts";
 export { MutableImage } from "./durable-image.ts";
 export * from "./history/index.ts";
+export * from "./node-sim/index.ts";
 export { type NetworkFaults, type SimOptions, Simulation } from "./simulation.ts";

@@ -1,0 +1,90 @@
+/**
+ * Guard tests of the node layer: each NodeUnsafeSwitches switch breaks one rule the way a naive node runtime
+ * would, and the whole-node simulator must catch it within a bounded seed range. For each switch the table
+ * names the checker that catches it and the first catching seed found by searching from seed 1 (the range
+ * searched is 1..first). `endToEnd` is the first seed caught with the white-box recovery check turned off,
+ * i.e. by what clients see (history, linearizability, liveness) or by the lease check alone. Each test
+ * replays those seeds with the switch on (caught) and the first one with it off (clean), so a change that
+ * blinds the simulator to a breach fails here. Seeds move when the chaos driver changes: search again with
+ * `pnpm sim:node --seeds 100 --unsafe <switch>` (add `--no-recovery-check` for the end-to-end column).
+ */
+import type { NodeUnsafeSwitches } from "@palf/node";
+import { describe, expect, it } from "vitest";
+import { runNodeChaos } from "./node-chaos.ts";
+
+interface Guard {
+  readonly name: keyof NodeUnsafeSwitches;
+  /** First seed caught with every check on, and what caught it. */
+  readonly seed: number;
+  readonly caughtBy: RegExp;
+  /** First seed caught with the recovery check off, and what caught it. */
+  readonly endToEnd: number;
+  readonly endToEndBy: RegExp;
+}
+
+export const NODE_GUARDS: readonly Guard[] = [
+  {
+    name: "durableOnSubmit",
+    seed: 2,
+    caughtBy: /recovery: .* had made its log durable/,
+    endToEnd: 2,
+    endToEndBy: /history: .*did not return the entry committed there/,
+  },
+  {
+    name: "durableFromLaterFlush",
+    seed: 2,
+    caughtBy: /recovery: .* had made its log durable/,
+    endToEnd: 80,
+    endToEndBy: /history: /,
+  },
+  {
+    name: "forgetPromiseOnRecovery",
+    seed: 1,
+    caughtBy: /recovery: .* had durably promised pid/,
+    endToEnd: 15,
+    endToEndBy: /liveness: group \d+ has no leader/,
+  },
+  {
+    name: "hubLeaseFromAck",
+    seed: 4,
+    caughtBy: /lease safety: .* both lead group/,
+    endToEnd: 4,
+    endToEndBy: /lease safety: .* both lead group/,
+  },
+  {
+    name: "skipSegmentDirFsync",
+    seed: 1,
+    caughtBy: /recovery: .* had made its log durable/,
+    endToEnd: 1,
+    endToEndBy: /history: group \d+ lsn \d+ holds two different entries/,
+  },
+  {
+    name: "answerBeforeCommit",
+    seed: 1,
+    caughtBy: /history: group \d+ is not linearizable/,
+    endToEnd: 1,
+    endToEndBy: /history: group \d+ is not linearizable/,
+  },
+];
+
+describe("node-layer rule guards (whole-node simulator)", () => {
+  for (const g of NODE_GUARDS) {
+    it(`${g.name}: caught at seed ${g.seed}, end to end at seed ${g.endToEnd}; clean with the switch off`, {
+      timeout: 300_000,
+    }, async () => {
+      const unsafe: NodeUnsafeSwitches = { [g.name]: true };
+      const caught = await runNodeChaos({ seed: g.seed, unsafe });
+      expect(
+        caught.violations.some((v) => g.caughtBy.test(v)),
+        caught.violations.slice(0, 3).join("\n"),
+      ).toBe(true);
+      const e2e = await runNodeChaos({ seed: g.endToEnd, unsafe, recoveryCheck: false });
+      expect(
+        e2e.violations.some((v) => g.endToEndBy.test(v)),
+        e2e.violations.slice(0, 3).join("\n"),
+      ).toBe(true);
+      const clean = await runNodeChaos({ seed: g.seed });
+      expect(clean.violations).toEqual([]);
+    });
+  }
+});

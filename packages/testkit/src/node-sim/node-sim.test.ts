@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import { runNodeChaos } from "./node-chaos.ts";
+import { NodeSim, SIM_LEASE } from "./node-sim.ts";
+
+describe("whole-node simulator (real PalfNode on simulated disks and network)", () => {
+  it("replays a seed exactly: two runs give the same trace digest and summary", {
+    timeout: 300_000,
+  }, async () => {
+    const a = await runNodeChaos({ seed: 11, chaosMs: 6000 });
+    const b = await runNodeChaos({ seed: 11, chaosMs: 6000 });
+    expect(b).toEqual(a);
+    expect(a.violations).toEqual([]);
+    expect(a.committed).toBeGreaterThan(100);
+    expect(a.linearizableReads).toBeGreaterThan(10);
+  });
+
+  it("a node whose fdatasync fails stops and recovers from its WAL; nobody retries the fsync", {
+    timeout: 120_000,
+  }, async () => {
+    const sim = new NodeSim({ seed: 3, nodes: 3, groups: 2 });
+    for (const id of sim.hosts.keys()) sim.start(id);
+    await sim.sched.run(SIM_LEASE.leaseMs * 3);
+    const leader = sim.leaderOf(1);
+    expect(leader).toBeDefined();
+    // Give the leader something to write, then fail its next sync.
+    sim.failNextSync(leader!);
+    const node = sim.hosts.get(leader!)!.life!.node!;
+    node.handle({ op: "append", group: 1, items: [{ payload: Buffer.from("x") }] }).catch(() => {});
+    await sim.sched.run(sim.sched.now + 5000);
+    expect(sim.counts.fatal).toBe(1);
+    expect(sim.counts.crashes).toBe(1); // the process exited
+    await sim.sched.run(sim.sched.now + SIM_LEASE.leaseMs * 5);
+    expect(sim.up(leader!)).toBe(true); // restarted, recovered
+    expect(sim.leaderOf(1)).toBeDefined();
+    sim.collectInfraViolations();
+    expect(sim.violations).toEqual([]);
+  });
+
+  it("a node stopped by a failed fsync but left running (onFatal ignored) lets its groups elect new leaders", {
+    timeout: 120_000,
+  }, async () => {
+    // Regression (seed 3): PalfNode.fatal stopped the shards but not the lease hub, which went on renewing
+    // the dead leaders' leases, so their groups stayed leaderless for as long as the process lived.
+    const sim = new NodeSim({ seed: 3, nodes: 3, groups: 2, onFatal: "stay" });
+    for (const id of sim.hosts.keys()) sim.start(id);
+    await sim.sched.run(SIM_LEASE.leaseMs * 3);
+    const leader = sim.leaderOf(1)!;
+    expect(leader).toBeDefined();
+    sim.failNextSync(leader);
+    const node = sim.hosts.get(leader)!.life!.node!;
+    node.handle({ op: "append", group: 1, items: [{ payload: Buffer.from("x") }] }).catch(() => {});
+    await sim.sched.run(sim.sched.now + 1000);
+    expect(sim.counts.fatal).toBe(1);
+    expect(sim.up(leader)).toBe(true); // still running, shards stopped
+    await sim.sched.run(sim.sched.now + SIM_LEASE.leaseMs * 3);
+    const next = sim.leaderOf(1);
+    expect(next).toBeDefined();
+    expect(next).not.toBe(leader);
+  });
+
+  // Known bug (core, not fixed here): a session's seqs live only in the log above the base. The client retries
+  // append 451006:22 for 5 s through crashes; meanwhile advanceBase recycles the LSN where its first attempt
+  // was committed (12868 < base 14706), a restarted leader rebuilds its session table from the log above the
+  // base, takes the retry as new and commits it a second time (lsn 17697). Remove `.fails` once the base (and
+  // rebuild) carries each session's floor, or a recovered replica answers unknown seqs INDETERMINATE.
+  it.fails("seed 451: a retried append whose first attempt was recycled below the base is committed twice", {
+    timeout: 120_000,
+  }, async () => {
+    const r = await runNodeChaos({ seed: 451 });
+    expect(r.violations.filter((v) => /committed twice/.test(v))).toEqual([]);
+  });
+});
