@@ -2,9 +2,11 @@
 // chaos simulations, prints a replay command for each failing seed, and ends with one JSON summary line. Exit 1
 // on any violation. `--unsafe` turns safety rules off (core's UnsafeSwitches) to watch a guard fire:
 // `pnpm sim --seeds 50 --unsafe prepareReplyPromisedPid`; `--unsafe list` prints the names.
+
 import { parseArgs } from "node:util";
 import { type UnsafeSwitch, type UnsafeSwitches, unsafeSwitchNames } from "@palf/core";
 import { runChaos } from "./chaos.ts";
+import { SeedSummary } from "./seed-summary.ts";
 
 const { values } = parseArgs({
   options: {
@@ -48,19 +50,15 @@ if (replicas !== 3 && replicas !== 5) {
   process.exit(2);
 }
 
-const total = {
-  seeds: 0,
-  violations: 0,
-  failedSeeds: [] as number[],
-  appends: 0,
-  committed: 0,
-  failed: 0,
-  indeterminate: 0,
-  elections: 0,
-  rejected: 0,
-  events: 0,
-};
-const began = performance.now();
+const summary = new SeedSummary([
+  "appends",
+  "committed",
+  "failed",
+  "indeterminate",
+  "elections",
+  "rejected",
+  "events",
+] as const);
 for (let seed = start; seed < start + seeds; seed++) {
   let report: ReturnType<typeof runChaos>;
   try {
@@ -79,32 +77,12 @@ for (let seed = start; seed < start + seeds; seed++) {
       virtualMs: 0,
     };
   }
-  total.seeds++;
-  total.appends += report.appends;
-  total.committed += report.committed;
-  total.failed += report.failed;
-  total.indeterminate += report.indeterminate;
-  total.elections += report.elections;
-  total.rejected += report.rejected;
-  total.events += report.events;
-  if (report.violations.length > 0) {
-    total.violations += report.violations.length;
-    total.failedSeeds.push(seed);
-    console.log(`seed ${seed}: ${report.violations.length} violation(s)`);
-    for (const v of report.violations.slice(0, 5)) console.log(`  ${v}`);
-    console.log(
-      `  replay: pnpm sim --seeds 1 --start ${seed} --groups ${groups} --replicas ${replicas} --steps ${steps}` +
-        (values.unsafe ? ` --unsafe ${values.unsafe}` : ""),
-    );
-  } else if (values.verbose) {
-    console.log(JSON.stringify(report));
-  }
+  summary.add(
+    seed,
+    report,
+    `pnpm sim --seeds 1 --start ${seed} --groups ${groups} --replicas ${replicas} --steps ${steps}` +
+      (values.unsafe ? ` --unsafe ${values.unsafe}` : ""),
+    values.verbose,
+  );
 }
-console.log(
-  JSON.stringify({
-    ...total,
-    failedSeeds: total.failedSeeds.slice(0, 20),
-    seconds: Math.round((performance.now() - began) / 100) / 10,
-  }),
-);
-process.exit(total.violations > 0 ? 1 : 0);
+summary.finish();

@@ -4,6 +4,7 @@
 // for each failing seed, and ends with one JSON summary line. Exit 1 on any violation.
 import { parseArgs } from "node:util";
 import type { NodeUnsafeSwitches } from "@palf/node";
+import { SeedSummary } from "../seed-summary.ts";
 import { type NodeSeedReport, runNodeChaos } from "./node-chaos.ts";
 
 const { values } = parseArgs({
@@ -53,27 +54,23 @@ for (const name of values.unsafe?.split(",").filter((s) => s.length > 0) ?? []) 
   unsafe[name] = true;
 }
 
-const total = {
-  seeds: 0,
-  violations: 0,
-  failedSeeds: [] as number[],
-  appends: 0,
-  committed: 0,
-  failed: 0,
-  indeterminate: 0,
-  elections: 0,
-  rejected: 0,
-  events: 0,
-  reads: 0,
-  linearizableReads: 0,
-  crashes: 0,
-  pauses: 0,
-  clockJumps: 0,
-  fatalStops: 0,
-  tornWrites: 0,
-  linearizabilityUnknown: 0,
-};
-const began = performance.now();
+const summary = new SeedSummary([
+  "appends",
+  "committed",
+  "failed",
+  "indeterminate",
+  "elections",
+  "rejected",
+  "events",
+  "reads",
+  "linearizableReads",
+  "crashes",
+  "pauses",
+  "clockJumps",
+  "fatalStops",
+  "tornWrites",
+  "linearizabilityUnknown",
+] as const);
 for (let seed = start; seed < start + seeds; seed++) {
   const report: NodeSeedReport = await runNodeChaos({
     seed,
@@ -84,46 +81,12 @@ for (let seed = start; seed < start + seeds; seed++) {
     ...(values.trace ? { trace: (line: string) => console.log(line) } : {}),
     ...(values["no-recovery-check"] ? { recoveryCheck: false } : {}),
   });
-  total.seeds++;
-  for (const k of [
-    "appends",
-    "committed",
-    "failed",
-    "indeterminate",
-    "elections",
-    "rejected",
-    "events",
-    "reads",
-    "linearizableReads",
-    "crashes",
-    "pauses",
-    "clockJumps",
-    "fatalStops",
-    "tornWrites",
-    "linearizabilityUnknown",
-  ] as const)
-    total[k] += report[k];
-  if (report.violations.length > 0) {
-    total.violations += report.violations.length;
-    total.failedSeeds.push(seed);
-    console.log(`seed ${seed}: ${report.violations.length} violation(s)`);
-    for (const v of report.violations.slice(0, 5)) console.log(`  ${v.slice(0, 2000)}`);
-    const flags = [
-      `--seeds 1 --start ${seed} --groups ${groups} --chaos-ms ${chaosMs}`,
-      nodes !== undefined ? ` --nodes ${nodes}` : "",
-      values.unsafe ? ` --unsafe ${values.unsafe}` : "",
-      values["no-recovery-check"] ? " --no-recovery-check" : "",
-    ].join("");
-    console.log(`  replay: pnpm sim:node ${flags}`);
-  } else if (values.verbose) {
-    console.log(JSON.stringify(report));
-  }
+  const flags = [
+    `--seeds 1 --start ${seed} --groups ${groups} --chaos-ms ${chaosMs}`,
+    nodes !== undefined ? ` --nodes ${nodes}` : "",
+    values.unsafe ? ` --unsafe ${values.unsafe}` : "",
+    values["no-recovery-check"] ? " --no-recovery-check" : "",
+  ].join("");
+  summary.add(seed, report, `pnpm sim:node ${flags}`, values.verbose);
 }
-console.log(
-  JSON.stringify({
-    ...total,
-    failedSeeds: total.failedSeeds.slice(0, 20),
-    seconds: Math.round((performance.now() - began) / 100) / 10,
-  }),
-);
-process.exit(total.violations > 0 ? 1 : 0);
+summary.finish();
