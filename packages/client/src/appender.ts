@@ -133,6 +133,8 @@ export class Appender {
       payload: p.payload,
       session: { id: session.id, seq: p.seq },
       ...(p.refCsn === undefined ? {} : { refCsn: p.refCsn }),
+      // An earlier attempt may have been applied: the leader must not append it again unless it can tell.
+      ...(p.maybeApplied ? { retry: true } : {}),
     }));
     let latest = 0;
     for (const p of batch) {

@@ -184,6 +184,25 @@ describe("appends", () => {
     expect(new Set(sent.map((s) => s.request.items[0]!.session!.seq)).size).toBe(1);
   });
 
+  it("marks a resend as a retry only once an attempt's outcome is unknown (TIMEOUT), not after BUSY", async () => {
+    const { cluster, client } = await setup();
+    cluster.addGroup(1, ["n1"], "n1");
+    const codes = ["BUSY", "TIMEOUT", "BUSY"] as const;
+    let n = 0;
+    cluster.node("n1").intercept = (req) => {
+      if (req.op !== "append" || n >= codes.length) return undefined;
+      return { ok: true, op: "append", results: req.items.map(() => ({ error: { code: codes[n++]! } })) };
+    };
+    await client.group(1).append("x");
+    // A leader that cannot find a marked retry in a recycled log answers INDETERMINATE instead of appending.
+    expect(cluster.requestsOf("append").map((s) => s.request.items[0]!.retry === true)).toEqual([
+      false,
+      false,
+      true,
+      true,
+    ]);
+  });
+
   it("with maxInFlightPerGroup 1, a retry is never overtaken by a later append of its group", async () => {
     for (const perGroup of [1, undefined]) {
       const { cluster, client } = await setup(

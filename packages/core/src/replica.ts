@@ -250,7 +250,11 @@ export class Replica {
    * Appends on the leader: returns {lsn, csn} at once, before replication; the explicit result
    * (committed / failed) follows later through the sink, exactly once.
    */
-  append(payload: Uint8Array, now: Millis, options?: { refCsn?: Csn; session?: SessionTag }): AppendOutcome {
+  append(
+    payload: Uint8Array,
+    now: Millis,
+    options?: { refCsn?: Csn; session?: SessionTag; retry?: boolean },
+  ): AppendOutcome {
     this.now = now;
     const refused = this.refuseAppend(now);
     if (refused) return refused;
@@ -273,13 +277,18 @@ export class Replica {
       }
       const known = this.opts.unsafe.noSessionCheck
         ? { kind: "new" as const }
-        : this.sessions.lookup(session);
+        : this.sessions.lookup(
+            session,
+            options?.retry === true,
+            this.log.base.lsn === 0 || this.opts.unsafe.retryIgnoresRecycling === true,
+          );
       if (known.kind === "duplicate") return { ok: true, lsn: known.lsn, csn: known.csn, duplicate: true };
       if (known.kind === "forgotten" && !this.opts.unsafe.forgottenSeqIsNew) {
         return {
           ok: false,
           code: "INDETERMINATE",
-          reason: "too old for the session's window: read the log to know",
+          reason:
+            "a retry this leader cannot recognise (recycled, or too old for the session's window): read the log to know",
         };
       }
     }

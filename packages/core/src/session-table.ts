@@ -30,18 +30,27 @@ export type SessionLookup =
 export class SessionTable {
   private readonly sessions = new Map<number, Session>();
   private lastTouched = -1;
+  /** A whole session was dropped (too many sessions): its retries can no longer be recognised. */
+  private evicted = false;
 
   constructor(
     private readonly maxSessions: number,
     private readonly window = 256,
   ) {}
 
-  lookup(tag: SessionTag): SessionLookup {
+  /**
+   * `retry`: the client resends after an attempt whose outcome it does not know. `complete`: the log this
+   * table was rebuilt from starts at the group's creation (nothing recycled). A retry that is not found in
+   * an incomplete table may have committed below the base (or in an evicted session), so it is reported
+   * forgotten (INDETERMINATE) rather than appended a second time.
+   */
+  lookup(tag: SessionTag, retry = false, complete = true): SessionLookup {
     const s = this.sessions.get(tag.id);
-    if (!s) return { kind: "new" };
-    const k = s.bySeq.get(tag.seq);
+    const k = s?.bySeq.get(tag.seq);
     if (k) return { kind: "duplicate", lsn: k.lsn, csn: k.csn };
-    return tag.seq < s.floor ? { kind: "forgotten" } : { kind: "new" };
+    if (s && tag.seq < s.floor) return { kind: "forgotten" };
+    if (retry && (!complete || (this.evicted && !s))) return { kind: "forgotten" };
+    return { kind: "new" };
   }
 
   record(tag: SessionTag, lsn: Lsn, csn: Csn): void {
@@ -69,8 +78,10 @@ export class SessionTable {
       s.order = s.order.slice(s.head);
       s.head = 0;
     }
-    if (this.sessions.size > this.maxSessions)
+    if (this.sessions.size > this.maxSessions) {
       this.sessions.delete(this.sessions.keys().next().value as number);
+      this.evicted = true;
+    }
   }
 
   /** Entries at or above `lsn` were truncated: forget what pointed at them. */

@@ -76,6 +76,8 @@ export interface UnsafeSwitches {
   readonly sessionsFromLeaderOnly: boolean;
   /** A seq below the session window is taken as new instead of answered INDETERMINATE. */
   readonly forgottenSeqIsNew: boolean;
+  /** A retry missing from a session table rebuilt above a recycled base is taken as new (it may be below). */
+  readonly retryIgnoresRecycling: boolean;
 }
 
 /** The name of one switch (what `pnpm sim --unsafe <name>` takes). */
@@ -108,6 +110,7 @@ export const unsafeSwitchNames: readonly UnsafeSwitch[] = [
   "noSessionCheck",
   "sessionsFromLeaderOnly",
   "forgottenSeqIsNew",
+  "retryIgnoresRecycling",
 ];
 
 /** No switch on: what production runs. */

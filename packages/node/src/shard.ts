@@ -278,7 +278,7 @@ export class Shard {
       (item) =>
         new Promise<AppendOutcomeWire>((resolve) => {
           const options = item.session
-            ? { refCsn: item.refCsn ?? 0, session: item.session }
+            ? { refCsn: item.refCsn ?? 0, session: item.session, retry: item.retry === true }
             : { refCsn: item.refCsn ?? 0 };
           const res = r.append(item.payload, now, options);
           if (!res.ok) {

@@ -7,12 +7,6 @@ export interface ChaosOptions extends SimOptions {
   readonly steps: number;
   /** Mean virtual milliseconds between actions. */
   readonly stepMs?: number;
-  /**
-   * Also retry appends whose entries recycling (or a rebuild) has dropped somewhere. Off by default: the
-   * session table is rebuilt from the log only, so a replica whose base is past an append cannot recognise
-   * its retry and appends it again (a known gap, reported with the guard tests).
-   */
-  readonly retryRecycled?: boolean;
   /** Sees the simulation after the run (debugging a seed). */
   readonly inspect?: (sim: Simulation) => void;
 }
@@ -52,10 +46,10 @@ export function runChaos(opts: ChaosOptions): SeedReport {
   const clientAppend = (g: GroupId, node: string) => {
     const past = sent.get(g)!;
     if (past.length > 0 && rng.chance(0.15)) {
-      // A retry: the client did not hear back (or is not sure), so it sends the same bytes again.
+      // A retry: the client did not hear back (or is not sure), so it sends the same bytes again, marked as
+      // a retry; a leader whose log was recycled past it answers INDETERMINATE rather than append it twice.
       const p = rng.pick(past);
-      if (!opts.retryRecycled && p.lsn < sim.maxBase(g)) return;
-      if (sim.append(g, node, p.bytes.length, 0, p.session, p.bytes))
+      if (sim.append(g, node, p.bytes.length, 0, p.session, p.bytes, true))
         p.lsn = Math.min(p.lsn, sim.lastAccepted!.lsn);
       return;
     }

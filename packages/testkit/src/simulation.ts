@@ -279,13 +279,14 @@ export class Simulation {
     refCsn = 0,
     session?: SessionTag,
     bytes?: Uint8Array,
+    retry = false,
   ): boolean {
     const r = this.replica(node, group);
     if (!r) return false;
     const id = this.nextAppendId++;
     const payload = bytes ?? this.newPayload(id, size);
     const t = this.nodes.get(node)!.local(this.now);
-    const out = r.append(payload, t, session ? { refCsn, session } : { refCsn });
+    const out = r.append(payload, t, session ? { refCsn, session, retry } : { refCsn });
     if (!out.ok) return false;
     this.lastAccepted = { lsn: out.lsn, csn: out.csn };
     if (out.duplicate) return true;

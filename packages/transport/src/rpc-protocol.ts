@@ -12,6 +12,11 @@ export interface AppendItem {
   readonly refCsn?: number;
   /** Client session for idempotent retries: (id, seq) is recognised by the leader and its successor. */
   readonly session?: { readonly id: number; readonly seq: number };
+  /**
+   * A resend after an attempt whose outcome the client does not know (timeout, lost connection). A leader
+   * that cannot prove such a (session, seq) never committed answers INDETERMINATE instead of appending it.
+   */
+  readonly retry?: boolean;
 }
 
 export type RpcRequest =
@@ -131,6 +136,7 @@ export function decodeRequest(bytes: Uint8Array): RpcRequest | { bad: string } {
         const s = i.session as Record<string, unknown> | undefined;
         if (s !== undefined && (typeof s !== "object" || s === null || !nat(s.id) || !nat(s.seq)))
           return { bad: "bad session" };
+        if (i.retry !== undefined && typeof i.retry !== "boolean") return { bad: "retry must be a boolean" };
       }
       return r as unknown as RpcRequest;
     }

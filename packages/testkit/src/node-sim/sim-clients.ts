@@ -160,18 +160,21 @@ export class Appender extends SimClient {
     this.attempt(op, payload, seq, this.pickNode());
   }
 
-  private attempt(op: ClientOp, payload: Buffer, seq: number, to: string): void {
+  /** `unsure`: an earlier attempt may have been applied (no answer, or TIMEOUT): resend it marked as a retry. */
+  private attempt(op: ClientOp, payload: Buffer, seq: number, to: string, unsure = false): void {
     op.attempts++;
     const req: RpcRequest = {
       op: "append",
       group: this.group,
-      items: [{ payload, session: { id: this.session, seq } }],
+      items: [{ payload, session: { id: this.session, seq }, ...(unsure ? { retry: true } : {}) }],
     };
     this.send(to, req, this.attemptTimeoutMs, (res) => {
+      let maybeApplied = unsure;
       const retry = (next: string, backoff = 10 + this.env.rng.next() * 90) =>
-        this.later(backoff, () => this.attempt(op, payload, seq, next));
+        this.later(backoff, () => this.attempt(op, payload, seq, next, maybeApplied));
       if (res instanceof TransportError) {
         if (this.hint === to) this.hint = undefined;
+        maybeApplied = true;
         return retry(this.pickNode(to));
       }
       if (!res.ok) {
@@ -189,6 +192,7 @@ export class Appender extends SimClient {
         return this.finish(op, { status: "committed", lsn: r.lsn, csn: r.csn });
       }
       const code = r.error.code;
+      if (code === "TIMEOUT") maybeApplied = true;
       if (code === "FAILED") return this.finish(op, { status: "failed" });
       if (code === "INDETERMINATE") return this.finish(op, { status: "indeterminate" });
       if (code === "NOT_LEADER" && r.error.leader !== undefined && r.error.leader !== to) {
