@@ -4,8 +4,9 @@
 // `pnpm sim --seeds 50 --unsafe prepareReplyPromisedPid`; `--unsafe list` prints the names.
 
 import { parseArgs } from "node:util";
-import { type UnsafeSwitch, type UnsafeSwitches, unsafeSwitchNames } from "@palf/core";
+import { type UnsafeSwitches, unsafeSwitchNames } from "@palf/core";
 import { runChaos } from "./chaos.ts";
+import { natArg, switchesArg } from "./cli-args.ts";
 import { SeedSummary } from "./seed-summary.ts";
 
 const { values } = parseArgs({
@@ -23,28 +24,13 @@ if (values.unsafe === "list") {
   console.log(unsafeSwitchNames.join("\n"));
   process.exit(0);
 }
-const unsafe: Partial<Record<UnsafeSwitch, boolean>> = {};
-for (const name of values.unsafe.split(",").filter((n) => n !== "")) {
-  if (!unsafeSwitchNames.includes(name as UnsafeSwitch)) {
-    console.error(`--unsafe: no switch named ${name} (try --unsafe list)`);
-    process.exit(2);
-  }
-  unsafe[name as UnsafeSwitch] = true;
-}
+const unsafe: Partial<UnsafeSwitches> = switchesArg(values.unsafe, unsafeSwitchNames);
 const unsafeOpts: { unsafe?: Partial<UnsafeSwitches> } = values.unsafe ? { unsafe } : {};
-const int = (name: string, v: string | undefined) => {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0) {
-    console.error(`--${name} must be a non-negative integer, got ${v}`);
-    process.exit(2);
-  }
-  return n;
-};
-const seeds = int("seeds", values.seeds);
-const start = int("start", values.start);
-const groups = Math.max(1, int("groups", values.groups));
-const replicas = int("replicas", values.replicas);
-const steps = int("steps", values.steps);
+const seeds = natArg("seeds", values.seeds);
+const start = natArg("start", values.start);
+const groups = Math.max(1, natArg("groups", values.groups));
+const replicas = natArg("replicas", values.replicas);
+const steps = natArg("steps", values.steps);
 if (replicas !== 3 && replicas !== 5) {
   console.error("--replicas must be 3 or 5");
   process.exit(2);

@@ -4,6 +4,7 @@
 // for each failing seed, and ends with one JSON summary line. Exit 1 on any violation.
 import { parseArgs } from "node:util";
 import type { NodeUnsafeSwitches } from "@palf/node";
+import { natArg, switchesArg } from "../cli-args.ts";
 import { SeedSummary } from "../seed-summary.ts";
 import { type NodeSeedReport, runNodeChaos } from "./node-chaos.ts";
 
@@ -20,24 +21,16 @@ const { values } = parseArgs({
     trace: { type: "boolean", default: false },
   },
 });
-const int = (name: string, v: string | undefined) => {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0) {
-    console.error(`--${name} must be a non-negative integer, got ${v}`);
-    process.exit(2);
-  }
-  return n;
-};
-const seeds = int("seeds", values.seeds);
-const start = int("start", values.start);
-const groups = Math.max(1, int("groups", values.groups));
-const chaosMs = int("chaos-ms", values["chaos-ms"]);
-const nodes = values.nodes === undefined ? undefined : int("nodes", values.nodes);
+const seeds = natArg("seeds", values.seeds);
+const start = natArg("start", values.start);
+const groups = Math.max(1, natArg("groups", values.groups));
+const chaosMs = natArg("chaos-ms", values["chaos-ms"]);
+const nodes = values.nodes === undefined ? undefined : natArg("nodes", values.nodes);
 if (nodes !== undefined && nodes !== 3 && nodes !== 5) {
   console.error("--nodes must be 3 or 5");
   process.exit(2);
 }
-const switches = [
+const switches: readonly (keyof NodeUnsafeSwitches)[] = [
   "durableOnSubmit",
   "durableFromLaterFlush",
   "forgetPromiseOnRecovery",
@@ -45,14 +38,7 @@ const switches = [
   "skipSegmentDirFsync",
   "answerBeforeCommit",
 ];
-const unsafe: Record<string, boolean> = {};
-for (const name of values.unsafe?.split(",").filter((s) => s.length > 0) ?? []) {
-  if (!switches.includes(name)) {
-    console.error(`--unsafe takes ${switches.join(", ")}; got ${name}`);
-    process.exit(2);
-  }
-  unsafe[name] = true;
-}
+const unsafe: NodeUnsafeSwitches = switchesArg(values.unsafe, switches);
 
 const summary = new SeedSummary([
   "appends",
@@ -77,7 +63,7 @@ for (let seed = start; seed < start + seeds; seed++) {
     groups,
     chaosMs,
     ...(nodes !== undefined ? { nodes } : {}),
-    ...(Object.keys(unsafe).length > 0 ? { unsafe: unsafe as NodeUnsafeSwitches } : {}),
+    ...(Object.keys(unsafe).length > 0 ? { unsafe } : {}),
     ...(values.trace ? { trace: (line: string) => console.log(line) } : {}),
     ...(values["no-recovery-check"] ? { recoveryCheck: false } : {}),
   });
