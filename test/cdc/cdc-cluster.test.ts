@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { type CdcCheckpoint, type CdcEntry, type CdcReader, openCdc } from "@palf/cdc";
+import { type CdcCheckpoint, type CdcEntry, type CdcReader, cdcBefore, openCdc } from "@palf/cdc";
 import { connect, type PalfClient } from "@palf/client";
 import { LocalCluster } from "@palf/palfd/local-cluster";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -50,9 +50,7 @@ function expectOrdered(entries: readonly CdcEntry[]): void {
   for (let i = 1; i < entries.length; i++) {
     const a = entries[i - 1]!;
     const b = entries[i]!;
-    const ok =
-      a.csn < b.csn || (a.csn === b.csn && (a.group < b.group || (a.group === b.group && a.lsn < b.lsn)));
-    if (!ok)
+    if (!cdcBefore(a, b))
       throw new Error(`out of order at ${i}: ${JSON.stringify([a, b].map((e) => [e.csn, e.group, e.lsn]))}`);
   }
 }

@@ -5,7 +5,7 @@
 // the reader drains, and every acknowledged append must have been delivered exactly once, in order.
 // Ends with one JSON line: {"emittedPerS","lagP99Ms","orderViolations","missing", ...}
 import { parseArgs } from "node:util";
-import { type CdcEntry, openCdc } from "@palf/cdc";
+import { type CdcEntry, cdcBefore, openCdc } from "@palf/cdc";
 import {
   createBenchCluster,
   createGroups,
@@ -68,14 +68,7 @@ export async function main(argv: string[]): Promise<void> {
         const key = `${e.group}/${e.lsn}`;
         if (seen.has(key)) duplicates++;
         seen.add(key);
-        if (
-          last &&
-          !(
-            last.csn < e.csn ||
-            (last.csn === e.csn && (last.group < e.group || (last.group === e.group && last.lsn < e.lsn)))
-          )
-        )
-          orderViolations++;
+        if (last && !cdcBefore(last, e)) orderViolations++;
         last = e;
         emitted++;
         if (now >= warmUntil && now < endAt) emittedInWindow++;

@@ -3,7 +3,7 @@
 // groups; real appends through the client SDK; kill -9 of the node leading the most groups mid-run; the
 // failover, the restart and the catch-up; a byte-for-byte read-back of acknowledged appends from every
 // node; a summary, ending with one JSON line.
-import { type CdcEntry, openCdc } from "@palf/cdc";
+import { type CdcEntry, cdcBefore, openCdc } from "@palf/cdc";
 import { type PalfClient, PalfError } from "@palf/client";
 import type { Transport } from "@palf/transport";
 import cliProgress from "cli-progress";
@@ -172,7 +172,7 @@ async function main(): Promise<void> {
       const key = `${e.group}/${e.lsn}`;
       if (delivered.has(key)) cdcDuplicates++;
       delivered.add(key);
-      if (last && (last.csn > e.csn || (last.csn === e.csn && last.group > e.group))) cdcOrderViolations++;
+      if (last && !cdcBefore(last, e)) cdcOrderViolations++;
       last = e;
     }
   })();

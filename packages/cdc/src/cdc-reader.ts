@@ -1,10 +1,9 @@
 import type { PalfClient } from "@palf/client";
+import { GTS_GROUP } from "@palf/gts";
 import { decodeWatermarks, type WatermarkBatch } from "@palf/transport";
 import type { CdcCheckpoint, CdcEntry, CdcOptions } from "./cdc-types.ts";
 import { EntryHeap } from "./entry-heap.ts";
 import { GroupCursor } from "./group-cursor.ts";
-
-const GTS_GROUP = 0;
 
 /**
  * Reads committed entries of many groups and delivers them in one order, (csn, group, lsn), never past the

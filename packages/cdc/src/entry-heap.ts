@@ -1,3 +1,4 @@
+import { cdcBefore } from "./cdc-order.ts";
 import type { CdcEntry } from "./cdc-types.ts";
 
 /** Entries ordered by (csn, group, lsn): the order a CDC reader delivers them in. */
@@ -18,7 +19,7 @@ export class EntryHeap {
     let i = a.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!before(a[i]!, a[p]!)) break;
+      if (!cdcBefore(a[i]!, a[p]!)) break;
       [a[i], a[p]] = [a[p]!, a[i]!];
       i = p;
     }
@@ -35,8 +36,8 @@ export class EntryHeap {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;
-        if (l < a.length && before(a[l]!, a[m]!)) m = l;
-        if (r < a.length && before(a[r]!, a[m]!)) m = r;
+        if (l < a.length && cdcBefore(a[l]!, a[m]!)) m = l;
+        if (r < a.length && cdcBefore(a[r]!, a[m]!)) m = r;
         if (m === i) break;
         [a[i], a[m]] = [a[m]!, a[i]!];
         i = m;
@@ -44,10 +45,4 @@ export class EntryHeap {
     }
     return top;
   }
-}
-
-function before(x: CdcEntry, y: CdcEntry): boolean {
-  if (x.csn !== y.csn) return x.csn < y.csn;
-  if (x.group !== y.group) return x.group < y.group;
-  return x.lsn < y.lsn;
 }

@@ -13,6 +13,7 @@ import {
   type ReplicaEvent,
   type ReplicaOptions,
 } from "@palf/core";
+import { GTS_GROUP } from "@palf/gts";
 import type { ShardWal, WalRecord } from "@palf/storage";
 import type { AppendItem, AppendOutcomeWire, LeaderEvent, ReadEntryWire, RpcError } from "@palf/transport";
 import type { Logger } from "pino";
@@ -175,7 +176,7 @@ export class Shard {
       image,
     );
     if (this.opts.leases) slot.replica.useCoalescedLeases(this.opts.leases);
-    if (this.opts.csnFloor && group !== 0) slot.replica.useCsnFloor(this.opts.csnFloor);
+    if (this.opts.csnFloor && group !== GTS_GROUP) slot.replica.useCsnFloor(this.opts.csnFloor);
     slot.replica.setWritable(this.writable);
     const wal = this.opts.wal;
     slot.replica.useColdStore((lsn) => {
