@@ -16,10 +16,9 @@ import { connect } from "@palf/client";
 import {
   CLUSTER,
   cpuSeconds,
-  createBenchCluster,
   createGroups,
+  createRealBenchCluster,
   Histogram,
-  natsServerPath,
   nodeCounters,
   rateOf,
   round,
@@ -72,21 +71,15 @@ export async function main(argv: string[]): Promise<void> {
   const seconds = positiveInt("seconds", values.seconds);
   const warmup = Number(values.warmup);
   const clients = positiveInt("clients", values.clients);
-  if (!natsServerPath()) throw new Error("nats-server is not installed (apt-get install -y nats-server)");
   const nodes = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
   const profileDir = values.profile ? path.resolve(values.profile) : undefined;
   if (profileDir) fs.mkdirSync(profileDir, { recursive: true });
 
-  const cluster = createBenchCluster({
+  const cluster = createRealBenchCluster({
     nodes,
     leaseMs: positiveInt("lease-ms", values["lease-ms"]),
     ...(values.shards ? { shards: positiveInt("shards", values.shards) } : {}),
     ...(profileDir ? { env: profilingEnv(profileDir) } : {}),
-  });
-  process.on("exit", () => cluster.killAllNow());
-  process.once("SIGINT", () => {
-    cluster.killAllNow();
-    process.exit(130);
   });
   try {
     await cluster.start();

@@ -6,15 +6,7 @@
 // Ends with one JSON line: {"emittedPerS","lagP99Ms","orderViolations","missing", ...}
 import { parseArgs } from "node:util";
 import { type CdcEntry, cdcBefore, openCdc } from "@palf/cdc";
-import {
-  createBenchCluster,
-  createGroups,
-  Histogram,
-  natsServerPath,
-  round,
-  sleep,
-  waitAllLed,
-} from "./cluster-kit.ts";
+import { createGroups, createRealBenchCluster, Histogram, round, sleep, waitAllLed } from "./cluster-kit.ts";
 import { positiveInt } from "./flags.ts";
 import { runLoad } from "./load.ts";
 
@@ -36,10 +28,8 @@ export async function main(argv: string[]): Promise<void> {
   const seconds = positiveInt("seconds", values.seconds);
   const size = positiveInt("size", values.size);
   const inflight = positiveInt("inflight", values.inflight);
-  if (!natsServerPath()) throw new Error("nats-server is not installed (apt-get install -y nats-server)");
   const nodes = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
-  const cluster = createBenchCluster({ nodes, leaseMs: positiveInt("lease-ms", values["lease-ms"]) });
-  process.on("exit", () => cluster.killAllNow());
+  const cluster = createRealBenchCluster({ nodes, leaseMs: positiveInt("lease-ms", values["lease-ms"]) });
   try {
     await cluster.start();
     const writer = await cluster.client();

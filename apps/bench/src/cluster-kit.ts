@@ -80,6 +80,21 @@ export function createBenchCluster(o: BenchClusterOptions): BenchCluster {
   return new InProcessCluster(o, dataDir, owned);
 }
 
+/**
+ * The cluster of a real-cluster benchmark: nats-server must be installed (the numbers are about the real
+ * transport), and the palfd children die with this process, also on Ctrl-C.
+ */
+export function createRealBenchCluster(o: BenchClusterOptions): BenchCluster {
+  if (!natsServerPath()) throw new Error("nats-server is not installed (apt-get install -y nats-server)");
+  const cluster = createBenchCluster(o);
+  process.on("exit", () => cluster.killAllNow());
+  process.once("SIGINT", () => {
+    cluster.killAllNow();
+    process.exit(130);
+  });
+  return cluster;
+}
+
 class ProcessCluster implements BenchCluster {
   readonly kind = "processes" as const;
   readonly nodes: readonly string[];

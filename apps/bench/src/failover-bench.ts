@@ -7,12 +7,11 @@
 // Ends with one JSON line: {"leaderlessMaxMs","ackedLost","ackedPerS", ...}
 import { parseArgs } from "node:util";
 import {
-  createBenchCluster,
   createGroups,
+  createRealBenchCluster,
   groupStatus,
   leaderCounts,
   makePayload,
-  natsServerPath,
   pool,
   round,
   sleep,
@@ -45,14 +44,8 @@ export async function main(argv: string[]): Promise<void> {
   const leaseMs = positiveInt("lease-ms", values["lease-ms"]);
   const killAt = Number(values["kill-at"]);
   if (!(killAt > 0 && killAt < 1)) throw new Error("--kill-at must be a fraction of the run, in (0, 1)");
-  if (!natsServerPath()) throw new Error("nats-server is not installed (apt-get install -y nats-server)");
   const nodes = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
-  const cluster = createBenchCluster({ nodes, leaseMs });
-  process.on("exit", () => cluster.killAllNow());
-  process.once("SIGINT", () => {
-    cluster.killAllNow();
-    process.exit(130);
-  });
+  const cluster = createRealBenchCluster({ nodes, leaseMs });
   try {
     await cluster.start();
     const admin = await cluster.client({ requestTimeoutMs: 1000, operationTimeoutMs: 1000, maxAttempts: 1 });

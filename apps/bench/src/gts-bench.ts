@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { GtsClient } from "@palf/gts";
 import type { Transport } from "@palf/transport";
-import { createBenchCluster, Histogram, natsServerPath, round, sleep } from "./cluster-kit.ts";
+import { createRealBenchCluster, Histogram, round, sleep } from "./cluster-kit.ts";
 import { positiveInt } from "./flags.ts";
 
 export async function main(argv: string[]): Promise<void> {
@@ -27,10 +27,8 @@ export async function main(argv: string[]): Promise<void> {
   const callers = positiveInt("callers", values.callers);
   const connections = positiveInt("connections", values.connections);
   const seconds = positiveInt("seconds", values.seconds);
-  if (!natsServerPath()) throw new Error("nats-server is not installed (apt-get install -y nats-server)");
   const nodes = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
-  const cluster = createBenchCluster({ nodes, leaseMs: positiveInt("lease-ms", values["lease-ms"]) });
-  process.on("exit", () => cluster.killAllNow());
+  const cluster = createRealBenchCluster({ nodes, leaseMs: positiveInt("lease-ms", values["lease-ms"]) });
   try {
     await cluster.start();
     const admin = await cluster.client();

@@ -9,10 +9,9 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import {
   cpuSeconds,
-  createBenchCluster,
   createGroups,
+  createRealBenchCluster,
   leaderCounts,
-  natsServerPath,
   nodeCounters,
   rateOf,
   round,
@@ -41,20 +40,14 @@ export async function main(argv: string[]): Promise<void> {
   const groups = positiveInt("groups", values.groups);
   const seconds = positiveInt("seconds", values.seconds);
   const leaseMs = positiveInt("lease-ms", values["lease-ms"]);
-  if (!natsServerPath()) throw new Error("nats-server is not installed (apt-get install -y nats-server)");
   const nodes = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
   const profileDir = values.profile ? path.resolve(values.profile) : undefined;
   if (profileDir) fs.mkdirSync(profileDir, { recursive: true });
-  const cluster = createBenchCluster({
+  const cluster = createRealBenchCluster({
     nodes,
     leaseMs,
     ...(profileDir ? { env: profilingEnv(profileDir) } : {}),
     ...(values.shards ? { shards: positiveInt("shards", values.shards) } : {}),
-  });
-  process.on("exit", () => cluster.killAllNow());
-  process.once("SIGINT", () => {
-    cluster.killAllNow();
-    process.exit(130);
   });
   try {
     await cluster.start();
