@@ -33,6 +33,8 @@ export async function main(argv: string[]): Promise<void> {
       "lease-ms": { type: "string", default: "4000" },
       shards: { type: "string" },
       profile: { type: "string" },
+      // Also create the GTS group: every node then runs its watermark rounds (a GTS fetch every 50 ms).
+      gts: { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -57,6 +59,7 @@ export async function main(argv: string[]): Promise<void> {
       maxAttempts: 2,
     });
     let t = performance.now();
+    if (values.gts) await admin.createGroup(0, nodes);
     await createGroups(admin, groups, nodes, 128);
     const createMs = performance.now() - t;
     t = performance.now();
@@ -104,6 +107,7 @@ export async function main(argv: string[]): Promise<void> {
       cpuPctMax: Math.max(...Object.values(cpuPct)),
       rssMbMax: round(Math.max(...rss.values())),
       groups,
+      gts: values.gts,
       nodes: nodeCount,
       replicasPerNode: Object.fromEntries([...counts].map(([n, v]) => [n, v.groups])),
       leadersByNode: Object.fromEntries([...counts].map(([n, v]) => [n, v.leaders])),

@@ -68,6 +68,7 @@ const FULL_EVERY = 8;
 export class LeaseHub implements CoalescedLeases {
   version = 0;
   private seq = 0;
+  private periodicRounds = 0;
   private readonly sentAt = new Map<number, number>();
   private readonly heard = new Map<string, HeardFrom>();
   private readonly sent = new Map<string, SentTo>();
@@ -145,7 +146,7 @@ export class LeaseHub implements CoalescedLeases {
 
   /** A renewal round now, outside the interval; its seq. Acks of it or later rounds confirm grants as of now. */
   renewNow(): number {
-    this.renewAll(this.rt.now());
+    this.renewAll(this.rt.now(), false);
     return this.seq;
   }
 
@@ -156,24 +157,27 @@ export class LeaseHub implements CoalescedLeases {
    */
   confirmedSince(r: Replica, seq: number): boolean {
     const ballot = r.election.myBallot;
-    const members = r.log.config.members;
+    const config = r.log.config;
     let acks = 0;
-    for (const m of members) {
+    for (const m of config.members) {
       if (m === this.host.nodeId) acks++;
       else {
         const s = this.sent.get(m);
         if (s && s.ackedSeq >= seq && s.covered.get(r.group) === ballot) acks++;
       }
     }
-    return acks >= quorum(r.log.config);
+    return acks >= quorum(config);
   }
 
-  renewAll(now: number): void {
+  /** One renewal to every peer; `periodic` (the interval's own rounds) counts toward the periodic full set. */
+  renewAll(now: number, periodic = true): void {
     this.wakeLapsed(now);
     const seq = ++this.seq;
     this.sentAt.set(seq, now);
     this.sentAt.delete(seq - 64);
-    const full = this.dirty || seq % FULL_EVERY === 0;
+    // Extra rounds (watermarks ask for one every 50 ms) must not make the full set travel more often.
+    if (periodic) this.periodicRounds++;
+    const full = this.dirty || (periodic && this.periodicRounds % FULL_EVERY === 0);
     const sets = full ? this.buildSets() : undefined;
     this.dirty = false;
     const peers = new Set([...this.sent.keys(), ...(sets?.keys() ?? [])]);

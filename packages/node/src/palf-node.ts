@@ -106,7 +106,7 @@ export class PalfNode {
     this.hub = new LeaseHub(
       {
         nodeId: this.nodeId,
-        replicas: () => this.shards.flatMap((s) => [...s.replicas()]),
+        replicas: () => this.allReplicas(),
         replica: (g) => this.shardOf(g).replica(g),
         touch: (g) => this.shardOf(g).touch(g),
         wake: (g) => this.shardOf(g).wake(g),
@@ -129,7 +129,7 @@ export class PalfNode {
         log,
         hub: this.hub,
         replica: (g) => this.shardOf(g).replica(g),
-        replicas: () => this.shards.flatMap((s) => [...s.replicas()]),
+        replicas: () => this.allReplicas(),
         append: (g, items) => this.shardOf(g).append(g, items),
       },
       this.opts.gts,
@@ -229,6 +229,10 @@ export class PalfNode {
     const n = this.opts.shards ?? 1;
     await writeSmallFileDurably(wfs, this.opts.dataDir, "shards", Buffer.from(`${n}\n`));
     return n;
+  }
+
+  private *allReplicas(): Generator<Replica> {
+    for (const s of this.shards) yield* s.replicas();
   }
 
   private shardOf(group: number): Shard {

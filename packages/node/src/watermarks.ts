@@ -114,9 +114,8 @@ export class WatermarkPublisher implements CsnFloorSource {
       const seq = this.host.renewNow();
       this.rounds.unshift({ w: this.value, seq, snaps, held, published: false });
       if (this.rounds.length > ROUNDS_KEPT) this.rounds.pop();
-      // Busy groups commit their noted LSN a little after the round's acks: look again then.
+      // Acks trigger the checks; busy groups commit their noted LSN a little after them: look again then.
       this.rt.setTimeout(() => this.check(true), Math.max(1, this.intervalMs / 4));
-      this.check(false);
     } catch (err) {
       this.host.onError(err as Error);
     } finally {
@@ -137,23 +136,28 @@ export class WatermarkPublisher implements CsnFloorSource {
     for (const [group, snap] of round.snaps) {
       const r = this.host.replica(group);
       if (r?.role !== "leader" || r.myPid !== snap.pid) continue;
-      const at = this.rounds.find((x) => {
-        const s = x.snaps.get(group);
-        return (
-          s !== undefined &&
-          s.pid === snap.pid &&
-          r.committedEnd >= s.lsn &&
-          this.host.confirmedSince(r, x.seq)
-        );
-      });
-      if (at !== round) waiting++;
+      if (this.vouchedAt(r, snap.pid, round)) {
+        groups.push(group, snap.pid, snap.lsn, round.w);
+        continue;
+      }
+      // Most checks come before the round's acks: unless forced, give up at the first group not vouched.
+      if (!force) return;
+      waiting++;
+      const at = this.rounds.find((x) => x !== round && this.vouchedAt(r, snap.pid, x));
       if (at) groups.push(group, snap.pid, at.snaps.get(group)!.lsn, at.w);
       else groups.push(group, snap.pid, -1, 0);
     }
-    if (waiting > 0 && !force) return;
     round.published = true;
     this.stats.batches++;
     this.stats.vouched += round.snaps.size - waiting;
     this.host.publish(encodeWatermarks({ node: this.host.nodeId, seq: ++this.batchSeq, w: round.w, groups }));
+  }
+
+  /** The round confirmed this leader's grant on a majority, and its commit point passed the LSN noted then. */
+  private vouchedAt(r: Replica, pid: number, round: Round): boolean {
+    const s = round.snaps.get(r.group);
+    return (
+      s !== undefined && s.pid === pid && r.committedEnd >= s.lsn && this.host.confirmedSince(r, round.seq)
+    );
   }
 }
