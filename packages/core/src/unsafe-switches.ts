@@ -68,6 +68,12 @@ export interface UnsafeSwitches {
   readonly changeBeforeStartWorking: boolean;
   /** Prepare goes to learners too, and their promises count toward the majority (not the candidate's members). */
   readonly countLearnerPromises: boolean;
+  /** The config in effect is the latest *committed* config entry, not the latest one appended to the log. */
+  readonly configWhenCommitted: boolean;
+  /** StartWorking carries the config the candidate held when it stood, not the config of the log it chose. */
+  readonly startWorkingOwnConfig: boolean;
+  /** A replica accepts messages of another incarnation of its group (a deleted group's stragglers reach its recreation). */
+  readonly ignoreIncarnation: boolean;
 
   // ---- Appends are idempotent.
   /** The leader does not look a (session, seq) up: a retried append is appended again. */
@@ -107,6 +113,9 @@ export const unsafeSwitchNames: readonly UnsafeSwitch[] = [
   "skipQuorumIntersection",
   "changeBeforeStartWorking",
   "countLearnerPromises",
+  "configWhenCommitted",
+  "startWorkingOwnConfig",
+  "ignoreIncarnation",
   "noSessionCheck",
   "sessionsFromLeaderOnly",
   "forgottenSeqIsNew",

@@ -105,6 +105,12 @@ export interface NodeUnsafeSwitches {
    * before a majority has it durably (the client then believes in an entry a new leader may not have).
    */
   readonly answerBeforeCommit?: boolean;
+  /**
+   * Check the disk budget before assigning an LSN: leaders assign LSNs to appends (and followers accept
+   * pushes) without reserving WAL space first, so a full budget is found only when the WAL refuses the batch
+   * and every group in it leaves service.
+   */
+  readonly assignBeyondBudget?: boolean;
 }
 
 /** Read-only observer of a node's replicas (the whole-node simulator's checkers). */

@@ -37,6 +37,7 @@ const switches: readonly (keyof NodeUnsafeSwitches)[] = [
   "hubLeaseFromAck",
   "skipSegmentDirFsync",
   "answerBeforeCommit",
+  "assignBeyondBudget",
 ];
 const unsafe: NodeUnsafeSwitches = switchesArg(values.unsafe, switches);
 
