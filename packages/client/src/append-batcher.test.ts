@@ -88,6 +88,19 @@ describe("AppendBatcher", () => {
     expect(sent.map((s) => s.names)).toEqual([["a"], ["x"], ["a", "b"]]);
   });
 
+  it("a fenced group sends nothing, whatever its in-flight limit, until unfenced; then the requeued retry goes first", async () => {
+    const { b, sent, item, turn } = harness();
+    b.fence(1); // "a" may have been applied and waits for its backoff
+    b.enqueue(item(1, "b"));
+    b.enqueue(item(2, "x"));
+    await turn();
+    expect(sent.map((s) => s.names)).toEqual([["x"]]);
+    b.requeue([item(1, "a")]);
+    b.unfence(1);
+    await turn();
+    expect(sent.map((s) => s.names)).toEqual([["x"], ["a", "b"]]);
+  });
+
   it("puts retries in front and drops expired items", async () => {
     const { b, sent, expired, item, turn } = harness();
     b.enqueue(item(1, "new"));

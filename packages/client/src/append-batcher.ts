@@ -45,6 +45,8 @@ export class AppendBatcher<T extends BatchItem> {
   /** Requests in flight (and holds) per group; absent means 0. */
   private readonly groupInFlight = new Map<number, number>();
   private readonly perGroup: number;
+  /** Fenced groups (count of fences); see fence(). */
+  private readonly fences = new Map<number, number>();
   private queuedItems = 0;
   private queuedBytes = 0;
   private scheduled = false;
@@ -66,6 +68,23 @@ export class AppendBatcher<T extends BatchItem> {
   /** Ends a hold(); the group may send again. */
   release(group: number): void {
     this.leave(group);
+    this.schedule();
+  }
+
+  /**
+   * Nothing of `group` is sent until unfence() (whatever maxInFlightPerGroup says): a retry whose first
+   * attempt may have been applied waits for its backoff, and later appends must not overtake it by more
+   * than the leader's window of recent seqs, or the leader can no longer tell it apart from a new append.
+   */
+  fence(group: number): void {
+    this.fences.set(group, (this.fences.get(group) ?? 0) + 1);
+  }
+
+  /** Ends a fence(); call it after requeueing the retry, so the retry goes first. */
+  unfence(group: number): void {
+    const n = (this.fences.get(group) ?? 0) - 1;
+    if (n > 0) this.fences.set(group, n);
+    else this.fences.delete(group);
     this.schedule();
   }
 
@@ -165,7 +184,7 @@ export class AppendBatcher<T extends BatchItem> {
   }
 
   private canSend(group: number): boolean {
-    return (this.groupInFlight.get(group) ?? 0) < this.perGroup;
+    return (this.groupInFlight.get(group) ?? 0) < this.perGroup && !this.fences.has(group);
   }
 
   private leave(group: number): void {

@@ -215,15 +215,19 @@ export class Appender {
     const attempts = Math.max(...items.map((p) => p.attempts));
     const delay = redirected && attempts <= 2 ? 0 : backoffMs(attempts, this.o.backoff);
     // The retry keeps an in-flight slot of its group while it waits, so that with maxInFlightPerGroup 1
-    // no later seq of the group overtakes it.
-    this.batcher.hold(group);
+    // no later seq of the group overtakes it. One that may have been applied fences its group: a leader
+    // recognises it only among the session's recent seqs, which later appends would push it out of.
+    const fenced = items.some((p) => p.maybeApplied);
+    if (fenced) this.batcher.fence(group);
+    else this.batcher.hold(group);
     const w = {
       items,
       timer: setTimeout(() => {
         this.waiting.delete(w);
         if (this.closed) return;
         this.batcher.requeue(items);
-        this.batcher.release(group);
+        if (fenced) this.batcher.unfence(group);
+        else this.batcher.release(group);
       }, delay),
     };
     this.waiting.add(w);

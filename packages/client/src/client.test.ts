@@ -224,6 +224,30 @@ describe("appends", () => {
     }
   });
 
+  it("after an unknown outcome, later appends of the group wait for the retry (the leader's seq window cannot be overrun)", async () => {
+    const { cluster, client } = await setup({ backoff: { initialMs: 200, maxMs: 200 } });
+    cluster.addGroup(1, ["n1"], "n1");
+    let later: Promise<unknown>[] = [];
+    let first = true;
+    cluster.node("n1").intercept = (req) => {
+      if (req.op !== "append" || !first) return undefined;
+      first = false;
+      // A's outcome is unknown (TIMEOUT); while its retry backs off (100-200 ms), 20 later appends arrive.
+      setTimeout(() => {
+        later = Array.from({ length: 20 }, (_, i) => client.group(1).append(`B${i}`));
+      }, 20);
+      return { ok: true, op: "append", results: req.items.map(() => ({ error: { code: "TIMEOUT" } })) };
+    };
+    await client.group(1).append("A");
+    await Promise.all(later);
+    expect(later).toHaveLength(20);
+    const seqs = cluster.requestsOf("append").map((r) => r.request.items.map((i) => i.session!.seq));
+    const a = seqs[0]![0]!;
+    // The retry is the next request, with the later appends behind it.
+    expect(seqs.slice(1).flat()).toEqual(Array.from({ length: 21 }, (_, i) => a + i));
+    expect(cluster.log(1)).toHaveLength(21);
+  });
+
   it("does not retry FAILED or TOO_LARGE, and maps each item's own result", async () => {
     const { cluster, client } = await setup();
     cluster.addGroup(1, ["n1"], "n1");
@@ -394,14 +418,13 @@ describe("reads", () => {
     expect(seen).toEqual(["old1", "old2", "new1", "new2"]);
   });
 
-  it("a read against a silent node times out with a clear TIMEOUT error", async () => {
+  it("a read against silent nodes times out with a clear TIMEOUT error", async () => {
     const { cluster, client } = await setup({ requestTimeoutMs: 20, operationTimeoutMs: 80 });
     cluster.addGroup(3, ["n1"], "n1");
     cluster.setLeader(3, "n1");
     await cluster.settled();
-    cluster.node("n1").silent = true;
-    for (const id of ["n2", "n3"])
-      cluster.node(id).intercept = () => ({ ok: false, error: { code: "NOT_LEADER", leader: "n1" } });
+    // Every node silent, so whichever attempt the deadline ends on, the last error is a timeout.
+    for (const id of ["n1", "n2", "n3"]) cluster.node(id).silent = true;
     const e = await rejection(client.group(3).read(0));
     expect(e.code).toBe("TIMEOUT");
     expect(e.message).toMatch(
