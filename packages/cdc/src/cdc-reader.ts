@@ -1,6 +1,6 @@
 import type { PalfClient } from "@palf/client";
 import { GTS_GROUP } from "@palf/gts";
-import { decodeWatermarks, type WatermarkBatch } from "@palf/transport";
+import { decodeWatermarks, type WatermarkBatch, WatermarkView } from "@palf/transport";
 import type { CdcCheckpoint, CdcEntry, CdcOptions } from "./cdc-types.ts";
 import { EntryHeap } from "./entry-heap.ts";
 import { GroupCursor } from "./group-cursor.ts";
@@ -15,6 +15,7 @@ export class CdcReader implements AsyncIterable<CdcEntry> {
   private readonly cursors = new Map<number, GroupCursor>();
   private readonly heap = new EntryHeap();
   private readonly nodeW = new Map<string, number>();
+  private readonly view = new WatermarkView();
   private lastCsn = 0;
   private waiter: (() => void) | undefined;
   private closed = false;
@@ -115,22 +116,19 @@ export class CdcReader implements AsyncIterable<CdcEntry> {
   }
 
   private apply(b: WatermarkBatch): void {
-    if ((this.nodeW.get(b.node) ?? -1) < b.w) this.nodeW.set(b.node, b.w);
     const now = Date.now();
-    const g = b.groups;
-    for (let i = 0; i < g.length; i += 4) {
-      const group = g[i]!;
-      const lsn = g[i + 2]!;
-      const w = g[i + 3]!;
+    const applied = this.view.apply(b, (group, _pid, lsn, w) => {
       if (this.opts.all) this.addGroup(group, 0);
       const c = this.cursors.get(group);
-      if (!c) continue;
+      if (!c) return;
       c.lastNamedAt = now;
       c.leader = b.node;
-      if (lsn < 0) continue;
+      if (lsn < 0) return;
       c.vouch(w, lsn);
       this.readMore(c);
-    }
+    });
+    // A batch that could not be applied (a gap) says nothing of the groups it would carry.
+    if (applied && (this.nodeW.get(b.node) ?? -1) < b.w) this.nodeW.set(b.node, b.w);
   }
 
   /** Reads a group up to what was vouched for it, unless enough of it waits for the frontier already. */

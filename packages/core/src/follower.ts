@@ -2,6 +2,7 @@ import { type GroupEntry, groupEntryProblem } from "./group-entry.ts";
 import type { Ack, CommitInfo, Push, Rebuild } from "./messages.ts";
 import type { Replica } from "./replica.ts";
 import type { Lsn, Pid, ReplicaId } from "./types.ts";
+import { newEntriesFrom, reserveEntries } from "./wal-space.ts";
 
 /** Refuses a push: tells the leader where to resend from (a gap or a conflicting run), or the higher pid. */
 function refuse(r: Replica, to: ReplicaId, pid: Pid, retryFrom: Lsn): void {
@@ -88,10 +89,24 @@ export function onPush(r: Replica, m: Push): void {
     expected = e.end;
     prevAccum = e.accum;
   }
+  // Room in the WAL before taking anything new: take the run that fits and ack it, or without room for any,
+  // take and ack nothing (the leader resends later). What we already hold is checked either way, so the
+  // commit point still moves and recycling can make room.
+  const fresh = newEntriesFrom(r, entries);
+  const room = fresh === undefined ? expected : reserveEntries(r, entries, fresh);
+  if (room < expected) {
+    r.reject(m, "no room in the WAL for the pushed entries");
+    if (room === fresh) {
+      markChecked(r, room);
+      return follow(r, m.committedEnd);
+    }
+    entries = entries.filter((e) => e.end <= room);
+    expected = room;
+  }
   for (const e of entries) {
     const mine = r.log.startingAt(e.lsn);
     if (mine && mine.pid === e.pid && mine.end === e.end) continue;
-    if (e.lsn < r.log.end && !r.truncate(e.lsn, m.pid)) return;
+    if (e.lsn < r.log.end && !r.truncate(e.lsn, m.pid)) return r.walSpace?.release(expected - e.lsn);
     r.acceptEntry(e);
   }
   markChecked(r, expected);

@@ -50,6 +50,14 @@ export class GroupLog {
   get configLsn(): Lsn {
     return this.configs.at(-1)?.lsn ?? this.baseInfo.lsn;
   }
+  /** The latest config entry below the boundary `end` (the base's config if none is): e.g. the latest committed one. */
+  configBelow(end: Lsn): MemberConfig {
+    for (let i = this.configs.length - 1; i >= 0; i--) {
+      const c = this.configs[i]!;
+      if (c.lsn < end) return c.config;
+    }
+    return this.baseInfo.config;
+  }
 
   private last(): GroupEntry | undefined {
     return this.entries.length > this.head ? this.entries[this.entries.length - 1] : undefined;

@@ -38,3 +38,4 @@ export { roleMachine } from "./role-machine.ts";
 export type * from "./types.ts";
 export { compareVersion } from "./types.ts";
 export { type UnsafeSwitch, type UnsafeSwitches, unsafeSwitchNames } from "./unsafe-switches.ts";
+export { unpersistedBytes, type WalSpace } from "./wal-space.ts";

@@ -5,6 +5,7 @@ import type { Ack, CommitInfo } from "./messages.ts";
 import { OpenGroupEntry } from "./open-group-entry.ts";
 import type { AdminOutcome, Progress, Replica } from "./replica.ts";
 import type { Lsn, MemberConfig, Millis, ReplicaId } from "./types.ts";
+import { reserveControl } from "./wal-space.ts";
 
 /** The open group entry, created on the first append after a freeze. */
 export function openEntry(r: Replica, payloadBytes: number): OpenGroupEntry {
@@ -25,7 +26,7 @@ export function freeze(r: Replica): void {
   pushNew(r, ge.lsn);
 }
 
-/** Appends a config or StartWorking entry as a group entry of its own. */
+/** Appends a config or StartWorking entry as a group entry of its own (the caller reserved its room: reserveControl). */
 export function appendControl(r: Replica, kind: EntryKind, config: MemberConfig): Lsn {
   freeze(r);
   const o = new OpenGroupEntry(r.log.end, r.log.lastCsn, 256);
@@ -39,7 +40,7 @@ export function appendControl(r: Replica, kind: EntryKind, config: MemberConfig)
 
 /** Keeps one Progress per replica of the current config (plus a member being added). */
 export function syncProgress(r: Replica): void {
-  const want = new Set(replicasOf(r.log.config));
+  const want = new Set(replicasOf(r.config));
   if (r.configChange?.target) want.add(r.configChange.target);
   want.delete(r.self);
   for (const id of r.progress.keys()) if (!want.has(id)) r.progress.delete(id);
@@ -102,9 +103,13 @@ function sendPush(r: Replica, to: ReplicaId, prevLsn: Lsn, prevPid: number, entr
   });
 }
 
-/** Commit info anchored at what the peer acked, so it is never applied to an unchecked suffix. */
+/**
+ * Commit info anchored at what the peer acked, so it is never applied to an unchecked suffix. An ack below
+ * our base (recycled since) is anchored at the base instead, the lowest point whose pid we still know: a
+ * peer that lacks it refuses, and the refusal sends it a rebuild.
+ */
 function sendCommitInfo(r: Replica, to: ReplicaId, p: Progress): void {
-  const at = p.matchEnd >= 0 ? Math.min(p.matchEnd, r.log.end) : r.log.end;
+  const at = p.matchEnd >= 0 ? Math.min(Math.max(p.matchEnd, r.log.base.lsn), r.log.end) : r.log.end;
   const msg: CommitInfo = {
     type: "commitInfo",
     group: r.group,
@@ -152,7 +157,7 @@ export function onAck(r: Replica, m: Ack): void {
 
 /** Commit point = the quorum-th highest durable match, once our own StartWorking is on a quorum. */
 export function advanceCommit(r: Replica): void {
-  const cfg = r.log.config;
+  const cfg = r.config;
   const ends: number[] = [];
   for (const m of cfg.members) ends.push(m === r.self ? ownEnd(r) : (r.progress.get(m)?.matchEnd ?? -1));
   ends.sort((a, b) => b - a);
@@ -224,8 +229,8 @@ export function changeConfig(r: Replica, change: ConfigChange): AdminOutcome {
   if ((change.type === "removeMember" || change.type === "demoteMember") && change.id === r.self) {
     return { ok: false, code: "INVALID", reason: "transfer leadership before removing the leader" };
   }
-  const version = { pid: r.myPid, seq: r.log.config.version.seq + 1 };
-  const next = applyChange(r.log.config, change, version, r.opts.unsafe.skipQuorumIntersection);
+  const version = { pid: r.myPid, seq: r.config.version.seq + 1 };
+  const next = applyChange(r.config, change, version, r.opts.unsafe.skipQuorumIntersection);
   if (typeof next === "string") return { ok: false, code: "INVALID", reason: next };
   const target = change.type === "addMember" || change.type === "promoteLearner" ? change.id : undefined;
   r.configChange = {
@@ -259,6 +264,8 @@ function stepConfigChange(r: Replica): void {
   freeze(r);
   if (r.committedEnd < r.log.end && !(r.opts.unsafe.changeBeforeStartWorking && r.role === "candidate"))
     return;
+  // No room in the WAL for the config entry (even in the headroom): wait for recycling, up to the deadline.
+  if (!reserveControl(r, cc.config)) return;
   cc.appendedEnd = appendControl(r, EntryKind.config, cc.config);
   r.sink.event({ type: "config", group: r.group, version: cc.config.version, committed: false });
 }
@@ -267,8 +274,7 @@ export function transferLeader(r: Replica, target: ReplicaId): AdminOutcome {
   if (r.role !== "leader" || !r.election.leaseValid(r.now))
     return { ok: false, code: "NOT_LEADER", reason: "not the leader" };
   if (target === r.self) return { ok: false, code: "INVALID", reason: "already the leader" };
-  if (!isMember(r.log.config, target))
-    return { ok: false, code: "INVALID", reason: `${target} is not a member` };
+  if (!isMember(r.config, target)) return { ok: false, code: "INVALID", reason: `${target} is not a member` };
   if (r.configChange || r.transfer) return { ok: false, code: "BUSY", reason: "another change is running" };
   r.transfer = { target, deadline: r.now + r.opts.transferTimeoutMs };
   stepTransfer(r);
@@ -286,7 +292,7 @@ function stepTransfer(r: Replica): void {
   const p = r.progress.get(t.target);
   if (!p || p.matchEnd < r.log.end || r.gate.durableEnd < r.log.end) return;
   const ballot = r.election.myBallot;
-  const members = r.log.config.members;
+  const members = r.config.members;
   if (!r.opts.unsafe.transferKeepsLease) r.election.drop();
   r.election.release(r.self, ballot, t.target, r.now);
   r.transfer = undefined;

@@ -4,7 +4,8 @@ import { EntryKind } from "./log-entry.ts";
 import { isMember, replicasOf } from "./member-config.ts";
 import type { Fetch, FetchReply, Prepare, PrepareReply } from "./messages.ts";
 import type { Replica } from "./replica.ts";
-import type { Lsn, Millis, Pid, ReplicaId } from "./types.ts";
+import type { Lsn, MemberConfig, Millis, Pid, ReplicaId } from "./types.ts";
+import { newEntriesFrom, reserveControl, reserveEntries } from "./wal-space.ts";
 
 /** A candidate's log reconfirmation: prepare, fetch from the chosen log, then StartWorking. */
 export interface ReconfirmState {
@@ -14,11 +15,14 @@ export interface ReconfirmState {
   deadline: Millis;
   chosen: { id: ReplicaId; lastPid: Pid; end: Lsn } | undefined;
   fetchFrom: Lsn;
+  /** The config the candidate stood with: its prepare went to these members (the chosen log may hold a later one). */
+  readonly config: MemberConfig;
 }
 
 /** Won the lease: send prepare(pid + 1) to every member, ourselves included (our promise counts once durable). */
 export function start(r: Replica, now: Millis): void {
   const pid = Math.max(r.promisedPid, r.highestPidSeen) + 1;
+  const config = r.config;
   r.rc = {
     pid,
     phase: "prepare",
@@ -26,8 +30,9 @@ export function start(r: Replica, now: Millis): void {
     deadline: now + r.opts.prepareTimeoutMs,
     chosen: undefined,
     fetchFrom: 0,
+    config,
   };
-  const to = r.opts.unsafe.countLearnerPromises ? replicasOf(r.log.config) : r.log.config.members;
+  const to = r.opts.unsafe.countLearnerPromises ? replicasOf(config) : config.members;
   for (const id of to) r.send({ type: "prepare", group: r.group, inc: r.inc, from: r.self, to: id, pid });
 }
 
@@ -54,7 +59,7 @@ export function onPrepare(r: Replica, m: Prepare): void {
     end: r.log.end,
     baseLsn: r.log.base.lsn,
   });
-  if (!isMember(r.log.config, m.from)) return r.reject(m, "prepare from a replica that is not a member");
+  if (!isMember(r.config, m.from)) return r.reject(m, "prepare from a replica that is not a member");
   if (m.pid <= r.promisedPid) return r.send(reply(false));
   r.adoptPid(m.pid, m.from === r.self);
   // The promise, and the log the reply describes, must be durable before the reply leaves.
@@ -76,7 +81,7 @@ export function onPrepareReply(r: Replica, m: PrepareReply): void {
     if (m.promised >= rc.pid) restart(r, `member promised ${m.promised}`);
     return;
   }
-  if (!isMember(r.log.config, m.from) && !r.opts.unsafe.countLearnerPromises) return;
+  if (!isMember(r.config, m.from) && !r.opts.unsafe.countLearnerPromises) return;
   if (m.end < m.baseLsn) return r.reject(m, "prepare reply with end below base");
   rc.promises.set(m.from, { lastPid: m.lastPid, end: m.end });
   if (rc.promises.size < r.quorum() || !rc.promises.has(r.self)) return;
@@ -166,10 +171,21 @@ export function onFetchReply(r: Replica, m: FetchReply): void {
     expected = e.end;
     prevAccum = e.accum;
   }
-  for (const e of m.entries) {
+  // Room in the WAL first: take the run that fits and fetch the rest again, or without room for any, take
+  // nothing (the reconfirm deadline tries again).
+  let entries = m.entries;
+  const fresh = newEntriesFrom(r, entries);
+  const room = fresh === undefined ? expected : reserveEntries(r, entries, fresh);
+  if (room < expected) {
+    r.reject(m, "no room in the WAL for the fetched entries");
+    if (room === fresh) return;
+    entries = entries.filter((e) => e.end <= room);
+    expected = room;
+  }
+  for (const e of entries) {
     const mine = r.log.startingAt(e.lsn);
     if (mine && mine.pid === e.pid && mine.end === e.end) continue;
-    if (e.lsn < r.log.end && !r.truncate(e.lsn, rc.pid)) return;
+    if (e.lsn < r.log.end && !r.truncate(e.lsn, rc.pid)) return r.walSpace?.release(expected - e.lsn);
     r.acceptEntry(e);
   }
   rc.fetchFrom = expected;
@@ -182,11 +198,17 @@ function finish(r: Replica): void {
   const rc = r.rc!;
   const end = rc.chosen?.end ?? r.log.end;
   if (r.log.end > end && !r.truncate(end, rc.pid)) return;
+  // The chosen log's config (its latest config entry, now ours), not the one we stood with: a config change
+  // we had not seen may be in it. UnsafeSwitches.startWorkingOwnConfig (test-only) writes ours back instead.
+  const config = r.opts.unsafe.startWorkingOwnConfig ? rc.config : r.log.config;
+  // Room in the WAL for StartWorking (it may use the headroom) before anything changes; without it, wait: a
+  // later promise or the reconfirm deadline tries again.
+  if (!reserveControl(r, config)) return;
   rc.phase = "startWorking";
   r.myPid = rc.pid;
   r.progress.clear();
   leader.syncProgress(r);
   for (const p of r.progress.values()) p.lastSentAt = r.now;
-  r.startWorkingEnd = leader.appendControl(r, EntryKind.startWorking, r.log.config);
+  r.startWorkingEnd = leader.appendControl(r, EntryKind.startWorking, config);
   leader.advanceCommit(r);
 }

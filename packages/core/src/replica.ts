@@ -20,6 +20,7 @@ import * as reconfirm from "./reconfirm.ts";
 import { initialRole, nextRole, type RoleEvent, type RoleSnapshot, roleOf } from "./role-machine.ts";
 import { SessionTable } from "./session-table.ts";
 import type { BaseInfo, Csn, Lsn, MemberConfig, Millis, Pid, ReplicaId } from "./types.ts";
+import { appendBytes, type WalSpace } from "./wal-space.ts";
 
 /** What `append` answers at once: the entry's place, or why it was not taken. */
 export type AppendOutcome =
@@ -35,6 +36,13 @@ export type AppendError =
   | "HALTED"
   | "NOT_WRITABLE"
   | "INDETERMINATE";
+
+/** An append refused for lack of room in the WAL: back-pressure the client retries (recycling frees room). */
+const NO_WAL_ROOM: AppendOutcome = {
+  ok: false,
+  code: "BACKPRESSURE",
+  reason: "no room in the WAL (disk budget): retry once recycling frees space",
+};
 
 export type AdminOutcome =
   | { readonly ok: true }
@@ -105,6 +113,8 @@ export class Replica {
   private lastWake = Number.NaN;
   private coalesced: CoalescedLeases | undefined;
   private csnFloor: CsnFloorSource | undefined;
+  /** Room in the host's WAL, reserved before an LSN is assigned (see WalSpace); none: no disk budget. */
+  walSpace: WalSpace | undefined;
   /** Leader: appends wait until the floor comes from a GTS request sent after this one (see CsnFloorSource). */
   private floorAfterFetch = 0;
 
@@ -133,7 +143,7 @@ export class Replica {
         self: this.self,
         group: this.group,
         coalesced: () => this.coalesced,
-        config: () => this.log.config,
+        config: () => this.config,
         send: (m, durable) => {
           const msg = { ...m, group: this.group, inc: this.inc } as Message;
           if (durable) this.gate.sendWhenDurable(msg);
@@ -145,7 +155,7 @@ export class Replica {
         mayStand: () =>
           !this.halted &&
           this.writable &&
-          isMember(this.log.config, this.self) &&
+          isMember(this.config, this.self) &&
           (this.role === "follower" || this.role === "pendingFollower"),
       },
       this.opts.lease,
@@ -167,7 +177,7 @@ export class Replica {
     const problem = messageProblem(message);
     if (problem) return this.reject(message, problem);
     if (message.group !== this.group || message.to !== this.self) return this.reject(message, "misaddressed");
-    if (message.inc !== this.inc)
+    if (message.inc !== this.inc && !this.opts.unsafe.ignoreIncarnation)
       return this.reject(message, `incarnation ${message.inc} is not ${this.inc}`);
     switch (message.type) {
       case "vote":
@@ -180,7 +190,7 @@ export class Replica {
         this.election.release(message.from, message.ballot, message.target, now);
         break;
       case "timeoutNow":
-        if (isMember(this.log.config, this.self)) this.election.standNow(now, message.from, message.ballot);
+        if (isMember(this.config, this.self)) this.election.standNow(now, message.from, message.ballot);
         break;
       case "prepare":
         reconfirm.onPrepare(this, message);
@@ -294,6 +304,12 @@ export class Replica {
     }
     const pendingBytes = this.log.end - this.committedEnd + (this.open?.bytes ?? 0);
     if (pendingBytes > this.opts.maxPendingBytes) return { ok: false, code: "BACKPRESSURE" };
+    // Room in the WAL before the LSN: a write refused after it would take this replica out of service.
+    if (
+      this.walSpace &&
+      !this.walSpace.reserve(appendBytes(this, payload.length, session !== undefined), false)
+    )
+      return NO_WAL_ROOM;
     const open = leader.openEntry(this, payload.length);
     const csn = Math.max(refCsn, open.maxCsn + 1, (this.csnFloor?.value ?? -1) + 1);
     const lsn = open.add(EntryKind.data, csn, payload, session);
@@ -327,6 +343,11 @@ export class Replica {
   /** CSNs stay above the host's GTS floor, and a new leader waits for a fresh one; set before the first event. */
   useCsnFloor(source: CsnFloorSource): void {
     this.csnFloor = source;
+  }
+
+  /** Entries reserve room in the host's WAL before they get an LSN (see WalSpace); set before the first event. */
+  useWalSpace(space: WalSpace): void {
+    this.walSpace = space;
   }
 
   /** The LSN the next appended entry would get (past the open group entry). */
@@ -375,7 +396,7 @@ export class Replica {
     this.halt(`storage failure: ${reason}`);
   }
 
-  /** The host is out of disk budget: refuse appends (back-pressure) until it says otherwise. */
+  /** The host cannot write for this replica (a failing or full disk): refuse appends, stand for no election. */
   setWritable(writable: boolean): void {
     this.writable = writable;
   }
@@ -435,7 +456,7 @@ export class Replica {
       end: this.log.end,
       durableEnd: this.gate.durableEnd,
       base: this.log.base.lsn,
-      config: this.log.config,
+      config: this.config,
       pendingResults: this.pending.size,
       priority: this.election.priority,
     };
@@ -555,6 +576,7 @@ export class Replica {
       // Never persisted nor sent: nobody else can hold these entries, so they can never be committed.
       const o = this.open;
       this.open = undefined;
+      this.walSpace?.release(o.nextLsn - o.lsn);
       this.sessions.truncate(o.lsn);
       if (o.count > 0)
         this.sink.result({
@@ -577,6 +599,8 @@ export class Replica {
   halt(reason: string): void {
     if (this.halted) return;
     this.halted = reason;
+    // Its open group entry will never be written: what it reserved in the WAL goes back.
+    if (this.open) this.walSpace?.release(this.open.nextLsn - this.open.lsn);
     this.election.drop();
     this.sink.event({ type: "halted", group: this.group, reason });
   }
@@ -586,8 +610,18 @@ export class Replica {
     this.sink.event({ type: "rejected", group: this.group, from, reason });
   }
 
+  /**
+   * The config in effect, which every protocol decision uses: the latest config entry in the log, in effect
+   * as soon as it is appended (committed or not), so a quorum of it meets every quorum of the config before.
+   */
+  get config(): MemberConfig {
+    // UnsafeSwitches.configWhenCommitted (test-only): only the latest committed config entry counts.
+    if (this.opts.unsafe.configWhenCommitted) return this.log.configBelow(this.committedEnd);
+    return this.log.config;
+  }
+
   quorum(): number {
-    return quorum(this.log.config);
+    return quorum(this.config);
   }
 
   private onLeaseWon(now: Millis): void {

@@ -67,6 +67,8 @@ const FULL_EVERY = 8;
  */
 export class LeaseHub implements CoalescedLeases {
   version = 0;
+  /** Bumped whenever the grants some member's acks cover are replaced (a new set, or refusals). */
+  coverageVersion = 0;
   private seq = 0;
   private periodicRounds = 0;
   private readonly sentAt = new Map<number, number>();
@@ -169,6 +171,20 @@ export class LeaseHub implements CoalescedLeases {
     return acks >= quorum(config);
   }
 
+  /**
+   * A majority (`need`) of `members` (this node included) acked a renewal of round `seq` or later. With
+   * `coverageVersion` unchanged since a group's grant was confirmed, this confirms it again (watermarks
+   * vouch for carried groups by member set, not one by one).
+   */
+  acksSince(members: readonly string[], need: number, seq: number): boolean {
+    let acks = 0;
+    for (const m of members) {
+      if (m === this.host.nodeId) acks++;
+      else if ((this.sent.get(m)?.ackedSeq ?? -1) >= seq) acks++;
+    }
+    return acks >= need;
+  }
+
   /** One renewal to every peer; `periodic` (the interval's own rounds) counts toward the periodic full set. */
   renewAll(now: number, periodic = true): void {
     this.wakeLapsed(now);
@@ -262,6 +278,7 @@ export class LeaseHub implements CoalescedLeases {
       for (const g of m.refused) covered.delete(g);
       s.covered = covered;
       s.coveredEpoch = m.epoch;
+      this.coverageVersion++;
       s.ackedSentAt = sentAt;
       s.ackedSeq = m.seq;
     } else {

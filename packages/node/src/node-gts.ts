@@ -72,11 +72,13 @@ export class NodeGts {
         timestamp: () => this.client.timestamp(),
         renewNow: () => host.hub.renewNow(),
         confirmedSince: (r, seq) => host.hub.confirmedSince(r, seq),
+        acksSince: (members, need, seq) => host.hub.acksSince(members, need, seq),
+        coverageVersion: () => host.hub.coverageVersion,
         publish: (batch) => host.transport.publish("events.watermarks", batch),
         onError: (err) => host.log.warn({ err: err.message }, "watermark round without a GTS value"),
       },
       host.rt,
-      opts.watermarkMs ?? 50,
+      { intervalMs: opts.watermarkMs ?? 50 },
     );
     host.hub.onAcked = () => this.floor.onAck();
   }

@@ -5,6 +5,7 @@ import { decodeResponse, encodeRpc, MemoryBus, MemoryTransport, type RpcResponse
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { PalfNode } from "./palf-node.ts";
+import { until } from "./wait-until.ts";
 
 const log = pino({ level: "silent" });
 const fastLease = {
@@ -31,14 +32,6 @@ async function startNode(bus: MemoryBus, id: string, dir: string): Promise<PalfN
   });
   nodes.push(node);
   return node;
-}
-
-async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 function leaderOf(all: PalfNode[], group: number): PalfNode | undefined {

@@ -156,6 +156,7 @@ export class PalfNode {
         replica: replicaOptions,
         runtime: this.rt,
         csnFloor: this.gts.floor,
+        changed: (g) => this.gts.floor.changed(g),
         ...(this.opts.unsafe ? { unsafe: this.opts.unsafe } : {}),
         ...(this.opts.inspect ? { inspect: this.opts.inspect } : {}),
         ...(this.opts.hotBytesPerGroup !== undefined ? { hotBytesPerGroup: this.opts.hotBytesPerGroup } : {}),
@@ -376,7 +377,13 @@ export class PalfNode {
           };
         }
         const shard = this.shardOf(req.group);
-        if (shard.replica(req.group)) return { ok: true, op: "createGroup" };
+        const existing = shard.replica(req.group);
+        // Idempotent for the incarnation hosted here; any other must not be reported created while this one stays.
+        if (existing?.inc === (req.inc ?? 0)) return { ok: true, op: "createGroup" };
+        if (existing) {
+          const message = `group ${req.group} is here as incarnation ${existing.inc}: delete it first`;
+          return { ok: false, error: { code: "BAD_REQUEST", message } };
+        }
         shard.addGroup(req.group, req.members, req.learners ?? [], req.inc ?? 0);
         return { ok: true, op: "createGroup" };
       }
@@ -432,6 +439,7 @@ export class PalfNode {
       transport: this.opts.transport.stats(),
       shardStats: this.shards.map((s) => s.stats),
       lease: this.hub.stats,
+      watermarks: this.gts.floor.stats,
       wal: this.wals.map((w) => w.stats()),
     };
   }

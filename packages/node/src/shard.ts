@@ -12,6 +12,7 @@ import {
   Replica,
   type ReplicaEvent,
   type ReplicaOptions,
+  unpersistedBytes,
 } from "@palf/core";
 import { GTS_GROUP } from "@palf/gts";
 import type { ShardWal, WalRecord } from "@palf/storage";
@@ -20,6 +21,7 @@ import type { Logger } from "pino";
 import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { TimerWheel } from "./timer-wheel.ts";
 import { decodeGroupEntry, toWalRecord } from "./wal-binding.ts";
+import { ShardWalSpace } from "./wal-space.ts";
 
 interface PendingAppend {
   readonly lsn: number;
@@ -52,12 +54,20 @@ export interface ShardOptions {
   readonly onLeader: (event: LeaderEvent) => void;
   /** The node's coalesced lease renewals; told when leaderships or memberships change. */
   readonly leases?: CoalescedLeases & { markDirty(): void };
+  /**
+   * A group's leadership, config or next LSN may have changed (an append, a role or config event, creation,
+   * deletion). Called synchronously, before anything else can observe the change (watermark rounds).
+   */
+  readonly changed?: (group: number) => void;
   /** An fdatasync or write failed: the node must stop (never retry an fsync). */
   readonly onFatal: (err: Error) => void;
   readonly replica?: Partial<Omit<ReplicaOptions, "group" | "self" | "initialConfig">>;
   /** Bytes of recent entries per group kept in memory; older ones are read back from the WAL. */
   readonly hotBytesPerGroup?: number;
-  /** Above this share of the disk budget, leaders refuse appends (back-pressure) until recycling frees space. */
+  /**
+   * The WAL's disk budget (the same as its `diskBudgetBytes`): replicas reserve room in it before they assign
+   * LSNs or take entries (see ShardWalSpace); without room, appends meet back-pressure and pushes wait.
+   */
   readonly diskBudgetBytes?: number;
   /** Clock and timers (the simulator's virtual ones in tests). */
   readonly runtime?: NodeRuntime;
@@ -140,13 +150,26 @@ export class Shard {
   private timerAt = Number.POSITIVE_INFINITY;
   private fatal: Error | undefined;
   private stopped = false;
-  private writable = true;
-  readonly stats = { turns: 0, messagesIn: 0, messagesOut: 0, flushes: 0, appends: 0, unknownGroup: 0 };
+  /** Room in the WAL's disk budget, reserved before LSNs are assigned; none without a budget. */
+  private readonly space: ShardWalSpace | undefined;
+  private recycling = false;
+  readonly stats = {
+    turns: 0,
+    messagesIn: 0,
+    messagesOut: 0,
+    flushes: 0,
+    appends: 0,
+    unknownGroup: 0,
+    noWalRoom: 0,
+  };
 
   private readonly rt: NodeRuntime;
 
   constructor(private readonly opts: ShardOptions) {
     this.rt = opts.runtime ?? realRuntime;
+    // Test-only breach (assignBeyondBudget): no reservations, so the budget is found only when a submit is refused.
+    const budget = opts.diskBudgetBytes;
+    this.space = budget && !opts.unsafe?.assignBeyondBudget ? new ShardWalSpace(opts.wal, budget) : undefined;
   }
 
   now(): number {
@@ -166,6 +189,7 @@ export class Shard {
     if (this.groups.has(group)) throw new Error(`group ${group} already exists on shard ${this.opts.index}`);
     const slot = new GroupSlot(group, inc);
     this.groups.set(group, slot);
+    this.opts.changed?.(group);
     const config = image?.base.config ?? initialConfig(members, learners);
     slot.replica = new Replica(
       {
@@ -183,7 +207,7 @@ export class Shard {
     );
     if (this.opts.leases) slot.replica.useCoalescedLeases(this.opts.leases);
     if (this.opts.csnFloor && group !== GTS_GROUP) slot.replica.useCsnFloor(this.opts.csnFloor);
-    slot.replica.setWritable(this.writable);
+    if (this.space) slot.replica.useWalSpace(this.space);
     const wal = this.opts.wal;
     slot.replica.useColdStore((lsn) => {
       const bytes = wal.readEntry(group, lsn);
@@ -191,9 +215,7 @@ export class Shard {
     });
     if (!image) {
       // The group's existence and config are durable before anything else happens in it.
-      this.walRecords.push(
-        toWalRecord(group, { kind: "base", base: slot.replica.log.base, reset: false }, inc),
-      );
+      this.queue(toWalRecord(group, { kind: "base", base: slot.replica.log.base, reset: false }, inc));
     }
     this.touched.add(slot);
     this.scheduleTurn();
@@ -203,10 +225,15 @@ export class Shard {
     const slot = this.groups.get(group);
     if (!slot) return false;
     this.groups.delete(group);
+    this.opts.changed?.(group);
     this.timers.cancel(slot);
+    // The next loop turn must not end this replica's turn: it would write its open entry after the drop record.
+    this.touched.delete(slot);
+    // Its open group entry will never be written.
+    this.space?.release(unpersistedBytes(slot.replica));
     for (const p of [...slot.pending, ...slot.watchers])
       p.resolve({ error: { code: "UNKNOWN_GROUP", message: "group deleted" } });
-    this.walRecords.push({ kind: "drop-group", group });
+    this.queue({ kind: "drop-group", group });
     this.scheduleTurn();
     return true;
   }
@@ -214,7 +241,7 @@ export class Shard {
   private sinkFor(slot: GroupSlot): EffectSink {
     return {
       persist: (_group: number, seq: number, record: PersistRecord) => {
-        this.walRecords.push(toWalRecord(slot.group, record, slot.inc));
+        this.queue(toWalRecord(slot.group, record, slot.inc));
         this.walSeqs.set(slot, seq);
       },
       send: (m: Message) => {
@@ -281,6 +308,7 @@ export class Shard {
     }
     const r = slot.replica;
     const now = this.now();
+    this.opts.changed?.(group);
     const out = items.map(
       (item) =>
         new Promise<AppendOutcomeWire>((resolve) => {
@@ -388,23 +416,38 @@ export class Shard {
       slot.replica.tick(now);
       this.touched.add(slot);
     }
-    this.applyDiskBudget();
     const touched = this.touched;
     this.touched = new Set();
     for (const slot of touched) slot.replica.endTurn(now);
     this.flushWal();
     this.sendOutbound();
+    this.recycleIfShort();
     this.armTimer();
   }
 
-  private applyDiskBudget(): void {
-    const budget = this.opts.diskBudgetBytes;
-    if (!budget) return;
-    const writable = this.opts.wal.stats().bytesOnDisk < budget * 0.9;
-    // Touch every replica only when the state flips, not on every loop turn.
-    if (writable === this.writable) return;
-    this.writable = writable;
-    for (const slot of this.groups.values()) slot.replica.setWritable(writable);
+  /** Queues a record for this turn's WAL batch. */
+  private queue(record: WalRecord): void {
+    this.walRecords.push(record);
+    this.space?.queued(record);
+  }
+
+  /**
+   * Something was refused for lack of room: recycle now (bases may have advanced since the node's last
+   * recycling), one at a time, rather than leave appends waiting for the node's recycling timer.
+   */
+  private recycleIfShort(): void {
+    const refused = this.space?.takeRefused() ?? 0;
+    if (refused === 0) return;
+    this.stats.noWalRoom += refused;
+    if (this.recycling) return;
+    this.recycling = true;
+    const done = () => {
+      this.recycling = false;
+    };
+    this.opts.wal.recycle().then(done, (err: Error) => {
+      done();
+      this.opts.log.warn({ err, shard: this.opts.index }, "WAL recycle");
+    });
   }
 
   private flushWal(): void {
@@ -413,6 +456,7 @@ export class Shard {
     const seqs = this.walSeqs;
     this.walRecords = [];
     this.walSeqs = new Map();
+    this.space?.submitting();
     try {
       this.opts.wal.submit(records);
     } catch (err) {
@@ -501,9 +545,11 @@ export class Shard {
     switch (e.type) {
       case "config":
         this.opts.leases?.markDirty();
+        this.opts.changed?.(slot.group);
         break;
       case "role":
         this.opts.leases?.markDirty();
+        this.opts.changed?.(slot.group);
         if (e.role === "leader")
           this.opts.onLeader({ group: slot.group, leader: this.opts.nodeId, pid: slot.replica.myPid });
         break;
@@ -511,6 +557,7 @@ export class Shard {
         if (slot.watchers.length > 0) this.checkWatchers(slot);
         break;
       case "halted":
+        this.opts.changed?.(slot.group);
         this.opts.log.error({ group: slot.group, reason: e.reason }, "replica halted");
         break;
       case "rejected":
@@ -584,6 +631,7 @@ export class Shard {
     if (this.timer) this.rt.clearTimeout(this.timer);
     // Records the replicas asked for since the last turn still go to the WAL (the caller flushes it).
     if (this.walRecords.length > 0 && !this.fatal) {
+      this.space?.submitting();
       try {
         this.opts.wal.submit(this.walRecords);
       } catch (err) {

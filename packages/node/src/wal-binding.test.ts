@@ -57,9 +57,11 @@ function recordStream(rng: Prng, n: number): PersistRecord[] {
       log.splice(0, log.indexOf(cut));
       out.push({ kind: "base", base, reset: false });
     } else if (roll < 0.93) {
-      // A rebuild: the log restarts at another replica's base, past our end.
+      // A rebuild: the log restarts at another replica's base, past our end or inside a conflicting tail
+      // (mid-entry, so the tail's entries both span and follow it).
+      const inside = log.length > 0 && rng.next() < 0.5;
       base = {
-        lsn: end() + 1000,
+        lsn: inside ? log[rng.int(0, log.length)]!.lsn + 1 : end() + 1000,
         pid: pid + 1,
         accum: rng.int(0, 2 ** 31),
         csn: (log.at(-1)?.maxCsn ?? base.csn) + 10,

@@ -103,7 +103,14 @@ export function toWalRecord(group: number, record: PersistRecord, inc: number): 
     case "meta":
       return { kind: "meta", group, bytes: encodeMeta(record.meta) };
     case "base":
-      return { kind: "base", group, lsn: record.base.lsn, bytes: encodeBase(record.base, inc) };
+      // `reset` (a rebuild replaces the whole log) makes the WAL drop the old entries above the base too.
+      return {
+        kind: "base",
+        group,
+        lsn: record.base.lsn,
+        bytes: encodeBase(record.base, inc),
+        reset: record.reset,
+      };
   }
 }
 

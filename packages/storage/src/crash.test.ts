@@ -121,5 +121,5 @@ describe("crash recovery (SIGKILL)", () => {
     console.log(
       `crash test seed ${SEED}: ${acknowledged} acknowledged records kept, ${lost} unacknowledged lost`,
     );
-  });
+  }, 120_000); // 36 child processes, each started under tsx: far beyond the 5 s default
 });

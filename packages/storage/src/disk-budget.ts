@@ -4,7 +4,8 @@
  * leaves the WAL exactly as it was; recycling frees space and appends succeed again.
  */
 import { WalError } from "./errors.ts";
-import { SEAL_BYTES } from "./record-codec.ts";
+import { HEADER_BYTES, SEAL_BYTES } from "./record-codec.ts";
+import type { WalRecord } from "./types.ts";
 
 /** What the budget needs to know about the files. */
 export interface DiskUsage {
@@ -25,6 +26,11 @@ export interface DiskUsage {
 export function projectedDiskBytes(u: DiskUsage, adding: number): number {
   const currentEnd = u.currentWriteOffset + u.pendingBytes + adding + SEAL_BYTES;
   return u.diskBytes - u.currentFileSize + Math.max(u.currentFileSize, currentEnd);
+}
+
+/** Bytes one record takes in a segment (what a submit adds for it). */
+export function recordBytes(r: WalRecord): number {
+  return HEADER_BYTES + (r.kind === "truncate" || r.kind === "drop-group" ? 0 : r.bytes.byteLength);
 }
 
 /** Throws DISK_FULL if writing `adding` more bytes would exceed `budget`. */

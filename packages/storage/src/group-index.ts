@@ -124,13 +124,22 @@ export class GroupIndex {
     this.liveBytes += meta.size;
   }
 
-  setBase(base: StoredBase, release: Release): void {
+  /**
+   * Makes `base` the group's base. A reset base (a rebuild) also drops the entries at and above it: they
+   * belong to the log it replaces (an entry spanning the base would otherwise survive dropBelow, and one
+   * above it would be appended to), and the next entry starts at the base.
+   */
+  setBase(base: StoredBase, release: Release, reset = false): void {
     if (this.base !== undefined) {
       this.liveBytes -= this.base.size;
       release(this.group, this.base.generation);
     }
     this.base = base;
     this.liveBytes += base.size;
+    if (reset) {
+      this.truncateFrom(0, release);
+      this.next = base.lsn;
+    }
     this.dropBelow(base.lsn, release);
   }
 

@@ -9,6 +9,7 @@
  * a small WalFs interface (node:fs by default), so the whole-node simulator can run the WAL
  * on a simulated disk.
  */
+export { recordBytes } from "./disk-budget.ts";
 export { WalError, type WalErrorCode } from "./errors.ts";
 export { openShardWal, type ShardWal } from "./shard-wal.ts";
 export type {

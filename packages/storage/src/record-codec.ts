@@ -31,6 +31,9 @@ export const Kind = {
 /** Flag bit: the record is part of a copy-forward snapshot, staged until its SNAPSHOT record. */
 export const FLAG_COPY = 1;
 
+/** Flag bit of a BASE record: a reset base (rebuild), which drops every entry of the group. */
+export const FLAG_RESET = 2;
+
 /** Bytes a seal record takes; every segment keeps room for it. */
 export const SEAL_BYTES = HEADER_BYTES;
 

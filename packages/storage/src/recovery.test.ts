@@ -7,7 +7,16 @@ import { afterEach, describe, expect, it } from "vitest";
 import { WalError } from "./errors.ts";
 import { recordSize, viewOf } from "./record-codec.ts";
 import { openShardWal, type ShardWal } from "./shard-wal.ts";
-import { diffWal, prng, randomSpec, removeDir, specToRecord, tempDir, WalModel } from "./test-support.ts";
+import {
+  diffWal,
+  payloadFor,
+  prng,
+  randomSpec,
+  removeDir,
+  specToRecord,
+  tempDir,
+  WalModel,
+} from "./test-support.ts";
 import type { WalRecord } from "./types.ts";
 
 const dirs: string[] = [];
@@ -159,5 +168,76 @@ describe("recovery", () => {
       wal.submit([{ kind: "meta", group: 1, bytes: Uint8Array.of(1) }]);
       await wal.close();
     }
+  });
+});
+
+describe("a rebuild base (reset)", () => {
+  const SEG = 8192;
+  const entry = (lsn: number, pid: number, length = 200): WalRecord => ({
+    kind: "entry",
+    group: 1,
+    lsn,
+    end: lsn + length,
+    pid,
+    bytes: payloadFor(1, lsn, pid, 0, length),
+  });
+  const shape = (wal: ShardWal) =>
+    wal
+      .groupState(1)
+      ?.entries.map((e) => `${e.lsn}-${e.end}@${e.pid}`)
+      .join(",");
+
+  // A follower whose uncommitted pid-1 tail conflicts with the leader rebuilds from the leader's base,
+  // which lies inside that tail: the tail must be gone for good, also after recycling and a reopen
+  // (seed 17 of the whole-node simulator: "append at 15830 but log ends at 15767" on restart).
+  it("drops every entry, also those above its LSN, live, after recycling and after reopen", async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    let wal = await openShardWal(dir, { segmentBytes: SEG, lagSegments: 1 });
+    for (let lsn = 0; lsn < 6000; lsn += 200) {
+      wal.submit([entry(lsn, 1)]);
+      if (lsn % 800 === 600) await wal.flush();
+    }
+    wal.submit([{ kind: "base", group: 1, lsn: 2000, bytes: Uint8Array.of(1) }]);
+    await wal.flush();
+    // The rebuild base lands in the middle of an entry of the pid-1 tail (2100 is inside 2000..2200).
+    wal.submit([{ kind: "base", group: 1, lsn: 2100, bytes: Uint8Array.of(2), reset: true }]);
+    expect(shape(wal)).toBe("");
+    expect(wal.groupState(1)?.end).toBe(2100);
+    // The log continues at the rebuild base with the new pid, long enough to roll and recycle segments.
+    let lsn = 2100;
+    for (let i = 0; i < 80; i++, lsn += 200) {
+      wal.submit([entry(lsn, 2)]);
+      if (i % 4 === 3) await wal.flush();
+    }
+    wal.submit([{ kind: "base", group: 1, lsn: lsn - 1000, bytes: Uint8Array.of(3) }]);
+    await wal.recycle();
+    const want = shape(wal);
+    expect(want?.startsWith(`${lsn - 1000}-`)).toBe(true);
+    await wal.close();
+    wal = await openShardWal(dir, { segmentBytes: SEG, lagSegments: 1 });
+    expect(shape(wal)).toBe(want);
+    expect(wal.groupState(1)?.base?.lsn).toBe(lsn - 1000);
+    await wal.close();
+  });
+
+  it("recovery replays it without the pid-1 entries it dropped, and appends follow it", async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    let wal = await openShardWal(dir, { segmentBytes: SEG });
+    wal.submit([{ kind: "base", group: 1, lsn: 0, bytes: Uint8Array.of(1) }]);
+    for (let lsn = 0; lsn < 1000; lsn += 200) wal.submit([entry(lsn, 1)]);
+    await wal.flush();
+    wal.submit([{ kind: "base", group: 1, lsn: 500, bytes: Uint8Array.of(2), reset: true }]);
+    await wal.close();
+    wal = await openShardWal(dir, { segmentBytes: SEG });
+    expect(shape(wal)).toBe("");
+    expect(wal.groupState(1)?.end).toBe(500);
+    expect(wal.groupState(1)?.base?.lsn).toBe(500);
+    wal.submit([entry(500, 2)]);
+    await wal.close();
+    wal = await openShardWal(dir, { segmentBytes: SEG });
+    expect(shape(wal)).toBe("500-700@2");
+    await wal.close();
   });
 });

@@ -17,6 +17,7 @@ import {
   copyBytes,
   decodeHeader,
   FLAG_COPY,
+  FLAG_RESET,
   HEADER_BYTES,
   Kind,
   type RecordHeader,
@@ -161,6 +162,7 @@ class Replay {
         getOrCreate(target, h.group).setBase(
           { lsn: h.lsn, bytes: copyBytes(payload), generation: gen, position: at, size },
           noRelease,
+          (h.flags & FLAG_RESET) !== 0,
         );
         return;
       case Kind.dropGroup:

@@ -11,7 +11,7 @@
 import path from "node:path";
 import { LRUCache } from "lru-cache";
 import { pickCopyForward } from "./copy-forward.ts";
-import { checkDiskBudget, type DiskUsage } from "./disk-budget.ts";
+import { checkDiskBudget, type DiskUsage, projectedDiskBytes } from "./disk-budget.ts";
 import { WalError } from "./errors.ts";
 import { fdatasync, fsyncDir, writeAll } from "./file-io.ts";
 import { GroupIndex, type Release } from "./group-index.ts";
@@ -19,6 +19,7 @@ import {
   copyBytes,
   encodeRecord,
   FLAG_COPY,
+  FLAG_RESET,
   HEADER_BYTES,
   Kind,
   recordSize,
@@ -126,6 +127,12 @@ export class ShardWal {
   private failure: WalError | undefined;
   private closed = false;
   private diskBytes = 0;
+  /**
+   * Bytes the host has promised to submit soon (entries whose LSNs it assigned after reserving room against
+   * `projectedBytes`). Every budget check counts them as queued, so copy-forward never takes their room; the
+   * host lowers this by what a batch uses before it submits the batch.
+   */
+  heldBytes = 0;
   private readonly counters = { flushes: 0, records: 0, bytesWritten: 0, cacheHits: 0, cacheMisses: 0 };
 
   /** Use `openShardWal`. */
@@ -218,6 +225,8 @@ export class ShardWal {
         break;
       case "base":
         checkLsn("lsn", r.lsn);
+        if (r.reset !== undefined && typeof r.reset !== "boolean")
+          throw new WalError("INVALID_RECORD", "reset must be a boolean");
         payload = checkBytes(r.bytes);
         break;
       case "drop-group":
@@ -287,11 +296,13 @@ export class ShardWal {
         }
         const g = existing ?? this.createGroup(r.group);
         const size = HEADER_BYTES + r.bytes.byteLength;
-        const at = batch.append(Kind.base, 0, r.group, r.lsn, 0, 0, r.bytes, size);
+        const reset = r.reset === true;
+        const at = batch.append(Kind.base, reset ? FLAG_RESET : 0, r.group, r.lsn, 0, 0, r.bytes, size);
         batch.locate(LocatorKind.base, r.group, r.lsn, at);
         g.setBase(
           { lsn: r.lsn, bytes: copyBytes(r.bytes), generation: -seq, position: at, size },
           this.release,
+          reset,
         );
         break;
       }
@@ -328,8 +339,21 @@ export class ShardWal {
       diskBytes: this.diskBytes,
       currentWriteOffset: cur.writeOffset,
       currentFileSize: cur.fileSize,
-      pendingBytes: this.open.length + (this.inflight?.length ?? 0),
+      pendingBytes: this.open.length + (this.inflight?.length ?? 0) + this.heldBytes,
     };
+  }
+
+  /** The disk budget (`diskBudgetBytes`), if any. */
+  get budgetBytes(): number | undefined {
+    return this.budget;
+  }
+
+  /**
+   * Bytes on disk once everything queued, `heldBytes` and `adding` more are written: what the budget check of
+   * a submit compares with the budget (see projectedDiskBytes).
+   */
+  projectedBytes(adding = 0): number {
+    return projectedDiskBytes(this.usage(), adding);
   }
 
   // ---------------------------------------------------------------- flush

@@ -76,7 +76,7 @@ export class WalModel {
       case "base": {
         const g = this.group(r.group);
         g.base = { lsn: r.lsn, bytes: r.bytes.slice() };
-        g.entries = g.entries.filter((e) => e.end > r.lsn);
+        g.entries = r.reset === true ? [] : g.entries.filter((e) => e.end > r.lsn);
         return;
       }
       case "drop-group":
@@ -152,7 +152,8 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolea
 
 /**
  * A record described by numbers only, so a crash-test child can announce it in one line and
- * the parent can rebuild it byte for byte: [kind, group, lsn, end, pid, salt, length].
+ * the parent can rebuild it byte for byte: [kind, group, lsn, end, pid, salt, length]. A base
+ * with end 1 is a reset base.
  */
 export type RecordSpec = [
   kind: number,
@@ -175,8 +176,12 @@ export function specToRecord(s: RecordSpec): WalRecord {
       return { kind: "truncate", group, lsn };
     case "meta":
       return { kind: "meta", group, bytes: payloadFor(group, 0, 0, salt, length) };
-    case "base":
-      return { kind: "base", group, lsn, bytes: payloadFor(group, lsn, 0, salt, length) };
+    case "base": {
+      const bytes = payloadFor(group, lsn, 0, salt, length);
+      return end === 1
+        ? { kind: "base", group, lsn, bytes, reset: true }
+        : { kind: "base", group, lsn, bytes };
+    }
     default:
       return { kind: "drop-group", group };
   }
@@ -207,10 +212,13 @@ export function randomSpec(
   }
   if (roll < 0.88) return [2, group, 0, 0, 0, salt, 1 + r.int(40)];
   if (roll < 0.995) {
+    // A rebuild (reset base) restarts the log at another replica's base: past its end, or inside
+    // it, mid-entry, when its tail conflicts with the log it rebuilds from.
     const rebuild = r.chance(0.05);
-    const lsn = rebuild ? (st?.end ?? 0) + 1000 : entries[r.int(entries.length)]!.lsn;
+    const inside = entries[r.int(entries.length)]!.lsn;
+    const lsn = rebuild ? (r.chance(0.5) ? (st?.end ?? 0) + 1000 : inside + 1) : inside;
     if (st?.base !== undefined && lsn < st.base.lsn) return [2, group, 0, 0, 0, salt, 1 + r.int(40)];
-    return [3, group, lsn, 0, 0, salt, 1 + r.int(24)];
+    return [3, group, lsn, rebuild ? 1 : 0, 0, salt, 1 + r.int(24)];
   }
   return [4, group, 0, 0, 0, salt, 0];
 }

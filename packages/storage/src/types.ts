@@ -8,8 +8,13 @@ export type WalRecord =
   | { kind: "truncate"; group: number; lsn: number }
   /** Small durable Paxos state of the group; the latest wins. */
   | { kind: "meta"; group: number; bytes: Uint8Array }
-  /** Base LSN: entries entirely below `lsn` are no longer needed; `bytes` is opaque base info. */
-  | { kind: "base"; group: number; lsn: number; bytes: Uint8Array }
+  /**
+   * Base LSN: entries entirely below `lsn` are no longer needed; `bytes` is opaque base info. With `reset`
+   * (a rebuild from another replica's snapshot) the group's log restarts at `lsn`: every entry it holds is
+   * dropped, those above `lsn` too, and its next entry starts at `lsn`. Base and drop are one record, so a
+   * crash never keeps one without the other.
+   */
+  | { kind: "base"; group: number; lsn: number; bytes: Uint8Array; reset?: boolean }
   /** The group is deleted; nothing of it survives recovery. */
   | { kind: "drop-group"; group: number };
 

@@ -1,9 +1,13 @@
 import {
   type AppendResult,
+  compareVersion,
+  decodeConfig,
+  EntryKind,
   entriesOf,
   type GroupEntry,
   type GroupId,
   type Lsn,
+  type MemberConfig,
   type Pid,
   type Replica,
   type ReplicaEvent,
@@ -38,8 +42,8 @@ export interface AppendRecord {
  * Safety checkers run on every simulated step: election safety, leader append-only, log matching, leader
  * completeness, state machine safety, exactly one result per append (committed => in the committed log,
  * failed => never committed), CSN strictly increasing with LSN, no committed entry truncated, a client
- * session's (id, seq) committed at most once, and (fed by the simulator, which knows true time) at most one
- * valid lease per group at any instant.
+ * session's (id, seq) committed at most once, committed configs only move forward, and (fed by the
+ * simulator, which knows true time) at most one valid lease per group at any instant.
  */
 export class Checker {
   readonly violations: string[] = [];
@@ -53,6 +57,8 @@ export class Checker {
   /** "group/session/seq" -> LSN of the committed entry that carries it. */
   private readonly sessionSeqs = new Map<string, Lsn>();
   private readonly leaseOverlaps = new Set<string>();
+  /** Per group: the committed config and StartWorking entries, by LSN (ascending). */
+  private readonly committedConfigs = new Map<GroupId, { lsn: Lsn; config: MemberConfig }[]>();
   elections = 0;
   rejected = 0;
   indeterminate = 0;
@@ -155,6 +161,8 @@ export class Checker {
     let prev = -1;
     for (const e of entriesOf(ge)) {
       if (e.session) this.checkSession(group, e.session.id, e.session.seq, e.lsn);
+      if (e.kind === EntryKind.config || e.kind === EntryKind.startWorking)
+        this.checkConfig(node, group, e.lsn, decodeConfig(e.payload));
       if (first < 0) first = e.csn;
       if (e.csn <= prev) this.fail(`csn order: group ${group} lsn ${e.lsn} csn ${e.csn} after ${prev}`);
       prev = e.csn;
@@ -185,6 +193,42 @@ export class Checker {
       this.fail(
         `idempotency: group ${group} session ${id} seq ${seq} committed twice (lsn ${at} and ${lsn})`,
       );
+  }
+
+  /**
+   * Configs only move forward: along a group's committed log every config (config and StartWorking entries
+   * both carry one) has a version at least the one before it, and one version always names the same config.
+   * A member set that went back would let replicas that never saw the step back keep using a config whose
+   * quorums the group no longer honours. Entries may be seen out of LSN order, so both neighbours are checked.
+   */
+  private checkConfig(node: ReplicaId, group: GroupId, lsn: Lsn, config: MemberConfig): void {
+    let list = this.committedConfigs.get(group);
+    if (!list) {
+      list = [];
+      this.committedConfigs.set(group, list);
+    }
+    let i = list.length;
+    while (i > 0 && list[i - 1]!.lsn > lsn) i--;
+    const at = { lsn, config };
+    list.splice(i, 0, at);
+    const order = (
+      a: { lsn: Lsn; config: MemberConfig } | undefined,
+      b: { lsn: Lsn; config: MemberConfig } | undefined,
+    ) => {
+      if (!a || !b) return;
+      const cmp = compareVersion(a.config.version, b.config.version);
+      if (cmp > 0) {
+        this.fail(
+          `config order: group ${group} committed config ${versionText(b.config)} at lsn ${b.lsn} after ${versionText(a.config)} at lsn ${a.lsn} (${node})`,
+        );
+      } else if (cmp === 0 && configText(a.config) !== configText(b.config)) {
+        this.fail(
+          `config order: group ${group} config version ${versionText(a.config)} committed as ${configText(a.config)} at lsn ${a.lsn} and as ${configText(b.config)} at lsn ${b.lsn} (${node})`,
+        );
+      }
+    };
+    order(list[i - 1], at);
+    order(at, list[i + 1]);
   }
 
   /** The simulator saw two replicas of `group` hold a valid lease at true time `t`. */
@@ -294,6 +338,14 @@ export class Checker {
     }
     return { appends: this.appends.length, committed, failed, indeterminate: this.indeterminate };
   }
+}
+
+function versionText(c: MemberConfig): string {
+  return `${c.version.pid}.${c.version.seq}`;
+}
+
+function configText(c: MemberConfig): string {
+  return `{members ${c.members.join(",")}; learners ${c.learners.join(",")}; replicaNum ${c.replicaNum}}`;
 }
 
 function readPayload(c: CommittedEntry, lsn: Lsn): Uint8Array | undefined {

@@ -58,4 +58,11 @@ export type {
   Unsubscribe,
 } from "./transport.ts";
 export { TransportError } from "./transport.ts";
-export { decodeWatermarks, encodeWatermarks, type WatermarkBatch } from "./watermark-batch.ts";
+export {
+  decodeWatermarks,
+  encodeWatermarks,
+  WATERMARK_GONE,
+  WATERMARK_HELD,
+  type WatermarkBatch,
+} from "./watermark-batch.ts";
+export { WatermarkView, type WatermarkVisit } from "./watermark-view.ts";

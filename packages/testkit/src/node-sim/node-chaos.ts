@@ -4,10 +4,13 @@
  * lossy and slow links, clock jumps, slow and failing fsyncs, leader transfers, recycling), then a healing
  * phase that checks liveness, then the end-of-run checks (log matching, client history, linearizability).
  */
+import type { UnsafeSwitches } from "@palf/core";
 import type { NodeUnsafeSwitches } from "@palf/node";
 import { encodeRpc, type RpcRequest } from "@palf/transport";
-import { type AppendOutcome, analyzeHistory, HistoryRecorder, type ReadOutcome } from "../history/index.ts";
+import { analyzeHistory } from "../history/index.ts";
+import { GroupRecreator, type RecreateMode } from "./group-recreate.ts";
 import { NodeSim, SIM_LEASE } from "./node-sim.ts";
+import { startCheckpoints } from "./sim-checkpoints.ts";
 import { Appender, type ClientEnv, type ClientOp, Reader } from "./sim-clients.ts";
 
 export interface NodeChaosOptions {
@@ -20,12 +23,21 @@ export interface NodeChaosOptions {
   /** Mean virtual ms between fault actions (default 250). */
   readonly stepMs?: number;
   readonly unsafe?: NodeUnsafeSwitches;
+  /** Core rule breaches (guard tests): every replica's ReplicaOptions.unsafe. */
+  readonly replicaUnsafe?: Partial<UnsafeSwitches>;
+  /** Group deletion and recreation during the chaos (see group-recreate.ts; default "random"). */
+  readonly recreate?: RecreateMode;
   /** Allow clock jumps beyond the drift bound (default: one seed in four). */
   readonly bigJumps?: boolean;
   /** Linearizability search steps per group (default 200000). */
   readonly stepBudget?: number;
   /** See NodeSimOptions.recoveryCheck (default on). */
   readonly recoveryCheck?: boolean;
+  /**
+   * Each shard WAL's disk budget (0: none). Default: a few segments in about a third of the seeds, so the
+   * budget is hit often, with regular checkpoints (see sim-checkpoints.ts) freeing room; none in the rest.
+   */
+  readonly diskBudgetBytes?: number;
   readonly trace?: (line: string) => void;
 }
 
@@ -51,6 +63,8 @@ export interface NodeSeedReport {
   readonly frames: number;
   /** Groups whose linearizability search ran out of steps (not violations, but not proofs either). */
   readonly linearizabilityUnknown: number;
+  /** Groups deleted and created again during the chaos. */
+  readonly recreations: number;
   /** Digest of the event times and the client history: two runs of one seed must agree on it. */
   readonly trace: string;
 }
@@ -59,14 +73,19 @@ export interface NodeSeedReport {
 export async function runNodeChaos(opts: NodeChaosOptions): Promise<NodeSeedReport> {
   const pre = new Prng0(opts.seed);
   const nodes = opts.nodes ?? (pre.chance(0.3) ? 5 : 3);
+  // Drawn from a stream of its own, so seeds without a budget run exactly as they did before budgets existed.
+  const diskBudgetBytes =
+    opts.diskBudgetBytes ?? (new Prng0(opts.seed ^ 0x5bd1e995).chance(0.3) ? SIM_DISK_BUDGET : 0);
   const sim = new NodeSim({
     seed: opts.seed,
     nodes,
     groups: opts.groups ?? 3,
     replicas: nodes >= 5 && pre.chance(0.5) ? 5 : 3,
     ...(opts.unsafe ? { unsafe: opts.unsafe } : {}),
+    ...(opts.replicaUnsafe ? { replicaUnsafe: opts.replicaUnsafe } : {}),
     ...(opts.trace ? { trace: opts.trace } : {}),
     ...(opts.recoveryCheck === false ? { recoveryCheck: false } : {}),
+    ...(diskBudgetBytes > 0 ? { diskBudgetBytes, segmentBytes: SIM_BUDGET_SEGMENT } : {}),
   });
   const bigJumps = opts.bigJumps ?? pre.chance(0.25);
   const rng = sim.rng;
@@ -85,7 +104,18 @@ export async function runNodeChaos(opts: NodeChaosOptions): Promise<NodeSeedRepo
     hints: new Map(),
     violation: (what) => sim.fail(what),
     issuing: () => issuing,
+    phase: (g, inc) => recreator.phase(g, inc),
   };
+  let session = opts.seed * 1000;
+  /** A group's clients; a recreated group gets new ones (ids "a1x#1": incarnation 1), the old ones stop. */
+  const startClients = (g: number, inc: number, at: number): void => {
+    const id = (name: string) => (inc === 0 ? name : `${name}#${inc}`);
+    new Appender(env, id(`a${g}x`), g, 30, ++session, 2500, inc).start(at);
+    new Appender(env, id(`a${g}y`), g, 60, ++session, 2500, inc).start(at + 100);
+    new Reader(env, id(`r${g}`), g, 60, false, inc).start(at + 200);
+    new Reader(env, id(`t${g}`), g, 80, true, inc).start(at + 300);
+  };
+  const recreator = new GroupRecreator(sim, opts.seed, startClients);
 
   const onRejection = (reason: unknown) =>
     sim.fail(
@@ -94,19 +124,16 @@ export async function runNodeChaos(opts: NodeChaosOptions): Promise<NodeSeedRepo
   process.on("unhandledRejection", onRejection);
   try {
     for (const id of ids) sim.start(id);
-    let session = opts.seed * 1000;
-    for (const g of groups) {
-      new Appender(env, `a${g}x`, g, 30, ++session, 2500).start(2500);
-      new Appender(env, `a${g}y`, g, 60, ++session, 2500).start(2600);
-      new Reader(env, `r${g}`, g, 60, false).start(2700);
-      new Reader(env, `t${g}`, g, 80, true).start(2800);
-    }
+    for (const g of groups) startClients(g, 0, 2500);
 
+    if (diskBudgetBytes > 0) startCheckpoints(sim, env, recreator, 3000, 2500);
     const chaosFrom = 4000;
     const chaosTo = chaosFrom + (opts.chaosMs ?? 15_000);
     const stepMs = opts.stepMs ?? 250;
+    const quiet = { until: 0 };
     for (let t = chaosFrom + rng.next() * stepMs; t < chaosTo; t += rng.next() * stepMs * 2)
-      sim.sched.at(t, () => chaosAction(sim, env, bigJumps));
+      sim.sched.at(t, () => chaosAction(sim, env, bigJumps, recreator, quiet));
+    recreator.plan(chaosFrom + 1500, chaosTo - 4000, opts.recreate);
     await sim.sched.run(chaosTo);
 
     // Heal: no faults, every machine up; the cluster must elect leaders and answer every client.
@@ -145,17 +172,9 @@ export async function runNodeChaos(opts: NodeChaosOptions): Promise<NodeSeedRepo
     process.off("unhandledRejection", onRejection);
   }
 
-  // Reads learn at their answer whether they were linearizable leader reads, so the history is built here.
-  const recorder = new HistoryRecorder();
-  for (const op of ops) {
-    if (op.input.type === "append") {
-      const h = recorder.begin(op.client, op.group, op.input, op.call);
-      if (op.ret !== undefined) recorder.end(h, op.output as AppendOutcome, op.ret);
-    } else {
-      const h = recorder.begin(op.client, op.group, op.input, op.call);
-      if (op.ret !== undefined) recorder.end(h, op.output as ReadOutcome, op.ret);
-    }
-  }
+  // Reads learn at their answer whether they were linearizable leader reads (and ops which incarnation
+  // served them), so the history is built here.
+  const recorder = recreator.history(ops);
   const history = analyzeHistory(recorder.operations, { stepBudget: opts.stepBudget ?? 200_000 });
   for (const v of history.violations) sim.fail(`history: ${v}`);
   const s = history.summary;
@@ -198,6 +217,7 @@ export async function runNodeChaos(opts: NodeChaosOptions): Promise<NodeSeedRepo
     tornWrites,
     frames: sim.net.stats.frames,
     linearizabilityUnknown: s.linearizability.unknown,
+    recreations: recreator.count,
     trace: sim.sched.trace.value,
   };
 }
@@ -226,7 +246,15 @@ function admin(sim: NodeSim, to: string, req: RpcRequest): void {
   sim.net.rpc("admin", to, encodeRpc(req), 2000).catch(() => {});
 }
 
-function chaosAction(sim: NodeSim, env: ClientEnv, bigJumps: boolean): void {
+/** `quiet.until`: a scripted episode under way, which no other fault may disturb before then. */
+function chaosAction(
+  sim: NodeSim,
+  env: ClientEnv,
+  bigJumps: boolean,
+  recreator: GroupRecreator,
+  quiet: { until: number },
+): void {
+  if (sim.sched.now < quiet.until) return;
   const rng = sim.rng;
   const ids = [...sim.hosts.keys()];
   const up = ids.filter((id) => sim.up(id));
@@ -333,29 +361,36 @@ function chaosAction(sim: NodeSim, env: ClientEnv, bigJumps: boolean): void {
   } else if (roll < 0.81) {
     // Recycling: every member may drop what lies below a point some reader saw committed.
     let seen = 0;
+    const inc = recreator.incOf(g);
     for (const op of env.ops)
-      if (op.group === g && op.output?.status === "ok" && "committedEnd" in op.output)
+      if (op.group === g && op.inc === inc && op.output?.status === "ok" && "committedEnd" in op.output)
         seen = Math.max(seen, op.output.committedEnd);
-    if (seen > 0) {
+    if (seen > 0 && !recreator.busy(g)) {
       const lsn = Math.floor(seen * rng.next());
       for (const m of sim.groups.get(g)!) admin(sim, m, { op: "advanceBase", group: g, lsn });
     }
   } else if (roll < 0.83) {
     if (up.length > 0) sim.stopGracefully(rng.pick(up), 100 + rng.next() * 1500);
-  } else if (roll < 0.85) {
+  } else if (roll < 0.9) {
     // A link degrades, then fails: acks into a leader crawl for a while, then the leader is cut off for a few
-    // seconds. Its lease must end by the renewals' send times, not by when their late acks arrived.
+    // seconds. Its lease must end by the renewals' send times, not by when their late acks arrived. The rest
+    // of the cluster is left whole meanwhile, so it elects a new leader as soon as the old lease allows.
     const leader = sim.leaderOf(g);
-    if (leader !== undefined && f.episodeCut.size === 0 && f.episodeLag.size === 0) {
-      const lag = 300 + rng.next() * 2000;
+    const whole = down.length === 0 && !ids.some((id) => sim.paused(id));
+    if (leader !== undefined && whole && f.episodeCut.size === 0 && f.episodeLag.size === 0) {
+      const lag = 1000 + rng.next() * 800;
       const cutAt = sim.sched.now + 500 + rng.next() * 2500;
-      const cutMs = 2500 + rng.next() * 3000;
+      const cutMs = 4000 + rng.next() * 3000;
+      quiet.until = cutAt + cutMs;
+      f.blocked.clear();
+      f.slowLinks.clear();
       sim.opts.trace?.(
         `${sim.sched.now.toFixed(3)} acks into ${leader} lag ${Math.round(lag)} ms, then it is cut off`,
       );
       const links = ids.filter((o) => o !== leader).flatMap((o) => [`${leader}>${o}`, `${o}>${leader}`]);
       for (const o of ids) if (o !== leader) f.episodeLag.set(`${o}>${leader}`, lag);
       sim.sched.at(cutAt, () => {
+        sim.opts.trace?.(`${sim.sched.now.toFixed(3)} ${leader} cut off for ${Math.round(cutMs)} ms`);
         for (const l of links) f.episodeCut.add(l);
       });
       sim.sched.at(cutAt + cutMs, () => {
@@ -365,6 +400,14 @@ function chaosAction(sim: NodeSim, env: ClientEnv, bigJumps: boolean): void {
     }
   }
 }
+
+/**
+ * Seeds with a disk budget: six segments per shard WAL (copy-forward only moves groups out of segments four
+ * behind the current one), small ones so the budget is reached early (an unbudgeted run writes 80-210 KiB
+ * per shard over the whole run).
+ */
+const SIM_BUDGET_SEGMENT = 8 * 1024;
+const SIM_DISK_BUDGET = 6 * SIM_BUDGET_SEGMENT;
 
 /** A tiny PRNG for the run's shape, separate from the simulation's stream. */
 class Prng0 {

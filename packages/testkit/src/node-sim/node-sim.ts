@@ -5,11 +5,21 @@
  * same disk. Checkers watch every replica event (through the node's inspector), every step (two leaders
  * with valid leases at one true instant) and, at the end, the logs and the client history.
  */
-import { type AppendResult, Prng, type Replica, type ReplicaEvent } from "@palf/core";
+import { type AppendResult, Prng, type Replica, type ReplicaEvent, type UnsafeSwitches } from "@palf/core";
 import { type NodeUnsafeSwitches, PalfNode } from "@palf/node";
-import { decodeRequest } from "@palf/transport";
+import { decodeRequest, type RpcRequest } from "@palf/transport";
 import pino from "pino";
 import { Checker } from "../checker.ts";
+import {
+  byIncarnation,
+  groupOfKey,
+  incarnationProblem,
+  incKey,
+  keyedEvent,
+  keyedResult,
+  nameIncarnations,
+  replicaOfKey,
+} from "./incarnations.ts";
 import { SimDisk, type SimFs } from "./sim-disk.ts";
 import { SimNetwork, type SimTransport } from "./sim-network.ts";
 import { Proc, SimClock, SimRuntime, SimScheduler } from "./sim-scheduler.ts";
@@ -25,6 +35,8 @@ export interface NodeSimOptions {
   readonly shards?: number;
   /** Node-layer rule breaches (guard tests). */
   readonly unsafe?: NodeUnsafeSwitches;
+  /** Core rule breaches (guard tests): every replica's ReplicaOptions.unsafe. */
+  readonly replicaUnsafe?: Partial<UnsafeSwitches>;
   /** Max clock rate error actually simulated; must stay within the configured maxDrift (default 0.005). */
   readonly drift?: number;
   /** Debugging a seed: one line per notable event. */
@@ -40,6 +52,10 @@ export interface NodeSimOptions {
    * leaderships alive then).
    */
   readonly onFatal?: "exit" | "stay";
+  /** Each shard WAL's disk budget (PalfNode's diskBudgetBytes); none by default. */
+  readonly diskBudgetBytes?: number;
+  /** WAL segment size (default 16 KiB). */
+  readonly segmentBytes?: number;
 }
 
 /** Lease timing of the simulated cluster (short, so a seed covers many elections). */
@@ -76,6 +92,8 @@ interface DurableSnapshot {
   readonly lastPid: number;
   /** Promises are persisted whenever they rise (ballots are not: only grants persist them, so no check). */
   readonly promised: number;
+  /** The group's incarnation then: a restart must not bring back an older one (see incarnationProblem). */
+  readonly inc: number;
 }
 
 /** One simulated machine. */
@@ -105,11 +123,16 @@ export class NodeSim {
   healed = false;
   /** Lease-based checks are off until then (a clock jumped beyond the drift bound). */
   leaseChecksOffUntil = Number.NEGATIVE_INFINITY;
+  /** Sees every client request a node starts to serve, with the incarnation of its group there (recreation). */
+  onServed: ((node: string, req: RpcRequest, inc: number | undefined) => void) | undefined;
 
   constructor(readonly opts: NodeSimOptions) {
     this.rng = new Prng(opts.seed);
     this.net = new SimNetwork("sim", this.sched, this.rng);
-    this.checker = new Checker((node, group) => this.replicaOn(this.hosts.get(node), group));
+    // The Checker sees each incarnation as a group of its own (see incarnations.ts).
+    this.checker = new Checker((node, key) =>
+      replicaOfKey(this.replicaOn(this.hosts.get(node), groupOfKey(key)), key),
+    );
     const drift = opts.drift ?? 0.005;
     const n = opts.nodes ?? 3;
     for (let i = 1; i <= n; i++) {
@@ -137,7 +160,8 @@ export class NodeSim {
   }
 
   fail(what: string): void {
-    if (this.violations.length < 100) this.violations.push(`t=${Math.round(this.sched.now)} ${what}`);
+    if (this.violations.length < 100)
+      this.violations.push(`t=${Math.round(this.sched.now)} ${nameIncarnations(what)}`);
   }
 
   private log(line: string): void {
@@ -148,11 +172,18 @@ export class NodeSim {
   replicaOn(host: SimHost | undefined, group: number): Replica | undefined {
     const life = host?.life;
     if (life === undefined) return undefined;
-    return life.node?.replica(group) ?? life.replicas.get(group);
+    // Once the node is up, only what it hosts now (a deleted group's replica stays in `replicas`).
+    return life.node !== undefined ? life.node.replica(group) : life.replicas.get(group);
   }
 
   up(id: string): boolean {
     return this.hosts.get(id)?.life !== undefined;
+  }
+
+  /** Up but stopped (SIGSTOP) at this instant. */
+  paused(id: string): boolean {
+    const life = this.hosts.get(id)?.life;
+    return life !== undefined && life.proc.pausedUntil > this.sched.now;
   }
 
   // ------------------------------------------------------------------ process lives
@@ -185,10 +216,12 @@ export class NodeSim {
           transport: life.transport,
           log: silent,
           shards: this.opts.shards ?? 2,
-          segmentBytes: 16 * 1024,
+          segmentBytes: this.opts.segmentBytes ?? 16 * 1024,
+          ...(this.opts.diskBudgetBytes ? { diskBudgetBytes: this.opts.diskBudgetBytes } : {}),
           appendTimeoutMs: 3000,
           replica: {
             lease: SIM_LEASE,
+            ...(this.opts.replicaUnsafe ? { unsafe: this.opts.replicaUnsafe } : {}),
             retransmitMs: 200,
             prepareTimeoutMs: 500,
             maxGroupEntryBytes: 2048,
@@ -244,6 +277,7 @@ export class NodeSim {
         end: r.gate.durableEnd,
         lastPid: r.gate.durableLastPid,
         promised: r.promisedPid,
+        inc: r.inc,
       });
     }
     life.proc.dead = true;
@@ -349,9 +383,14 @@ export class NodeSim {
   private checkRecovered(host: SimHost, node: PalfNode): void {
     for (const [g, snap] of host.crashed) {
       const r = node.replica(g);
-      const where = `${host.id} group ${g}`;
+      const where = `${host.id} group ${incKey(g, snap.inc)}`;
       if (r === undefined) {
         if (snap.end > 0 || snap.promised > 0) this.fail(`recovery: ${where} is gone after a restart`);
+        continue;
+      }
+      const stale = incarnationProblem(snap.inc, snap.end > 0 || snap.promised > 0, r.inc);
+      if (stale !== undefined) {
+        if (stale !== "") this.fail(`recovery: ${where} ${stale}`);
         continue;
       }
       if (r.log.end < snap.end || (r.log.end === snap.end && r.log.lastPid !== snap.lastPid)) {
@@ -374,16 +413,23 @@ export class NodeSim {
       this.log(
         `${life.proc.name} g${group} ${e.role} pid ${e.pid} (log ${r.log.base.lsn}..${r.log.end}, committed ${r.committedEnd})`,
       );
+    if (e.type === "halted" && e.reason.includes("DISK_FULL")) {
+      // The WAL refused a batch over its budget after LSNs were assigned: the budget is checked before.
+      this.fail(
+        `disk budget: ${host.id} group ${group} left service: the WAL refused a batch over its budget (${e.reason})`,
+      );
+      return;
+    }
     if (e.type === "halted" && (life.diskError || life.fatal) && e.reason.startsWith("storage failure"))
       return;
     if (life.fatal) return;
-    this.checker.onEvent(host.id, e);
+    this.checker.onEvent(host.id, keyedEvent(e, r.inc));
   }
 
   private onReplicaResult(host: SimHost, life: Life, group: number, res: AppendResult, r: Replica): void {
     if (life.proc.dead) return;
     life.replicas.set(group, r);
-    this.checker.onResult(host.id, res);
+    this.checker.onResult(host.id, keyedResult(res, r.inc));
   }
 
   leaseChecksOn(): boolean {
@@ -396,28 +442,45 @@ export class NodeSim {
     this.counts.leaseChecks++;
     for (const g of this.groups.keys()) {
       let holder: string | undefined;
+      let holderInc = 0;
+      // Leaders of other incarnations (a recreation under way: its old and new incarnation may overlap).
+      let others: Map<number, string> | undefined;
       for (const host of this.hosts.values()) {
         const life = host.life;
         if (life === undefined) continue;
         const r = this.replicaOn(host, g);
         if (r === undefined || r.role !== "leader" || !r.election.leaseValid(life.rt.now())) continue;
-        if (holder !== undefined) {
-          this.fail(`lease safety: ${holder} and ${host.id} both lead group ${g} with a valid lease`);
+        const prev = r.inc === holderInc ? holder : others?.get(r.inc);
+        if (prev !== undefined) {
+          this.fail(
+            `lease safety: ${prev} and ${host.id} both lead group ${incKey(g, r.inc)} with a valid lease`,
+          );
           this.leaseChecksOffUntil = this.sched.now + 1000; // one report per overlap
           return;
         }
-        holder = host.id;
+        if (holder === undefined) {
+          holder = host.id;
+          holderInc = r.inc;
+        } else {
+          others ??= new Map();
+          others.set(r.inc, host.id);
+        }
       }
     }
   }
 
-  /** Noted when a node starts handling an RPC: was a read served by a leader under a valid lease? */
+  /**
+   * Noted when a node starts handling an RPC: was a read served by a leader under a valid lease, and which
+   * incarnation of the group served a read or an append?
+   */
   private serveTag(node: string, request: Uint8Array): unknown {
     if (request[1] === undefined) return undefined;
     const req = decodeRequest(request);
-    if ("bad" in req || req.op !== "read") return undefined;
+    if ("bad" in req || (req.op !== "read" && req.op !== "append")) return undefined;
     const host = this.hosts.get(node)!;
     const r = this.replicaOn(host, req.group);
+    this.onServed?.(node, req, r?.inc);
+    if (req.op === "append") return { leaseRead: false, inc: r?.inc };
     const life = host.life;
     const leaseRead =
       life !== undefined &&
@@ -425,7 +488,7 @@ export class NodeSim {
       r !== undefined &&
       r.role === "leader" &&
       r.election.leaseValid(life.rt.now());
-    return { leaseRead };
+    return { leaseRead, inc: r?.inc };
   }
 
   /** Leader with a valid lease of `group` right now, if any. */
@@ -448,7 +511,7 @@ export class NodeSim {
         const r = this.replicaOn(host, g);
         if (r !== undefined) rs.push(r);
       }
-      this.checker.checkLogMatching(g, rs);
+      for (const [key, same] of byIncarnation(g, rs)) this.checker.checkLogMatching(key, same);
     }
   }
 

@@ -21,7 +21,15 @@ import type { SimScheduler } from "./sim-scheduler.ts";
 export interface ReadServe {
   /** Served by a leader whose lease was valid then (and lease checks apply): a linearizable read. */
   readonly leaseRead: boolean;
+  /** Incarnation of the group at the serving node (undefined: it had no replica of the group). */
+  readonly inc?: number | undefined;
 }
+
+/**
+ * Clients of one incarnation of a group while it is deleted and recreated: `draining` issues nothing new but
+ * lets operations under way finish; `closed` also gives up on appends at their next retry (indeterminate).
+ */
+export type ClientPhase = "open" | "draining" | "closed";
 
 /** One client operation as recorded; it goes into a HistoryRecorder at the end of the run. */
 export interface ClientOp {
@@ -32,6 +40,8 @@ export interface ClientOp {
   input: OpInput;
   output: AppendOutcome | ReadOutcome | undefined;
   attempts: number;
+  /** The group's incarnation whose history it belongs to: its client's, or the one that served its answer. */
+  inc: number;
 }
 
 export interface ClientEnv {
@@ -48,6 +58,8 @@ export interface ClientEnv {
   violation(what: string): void;
   /** False once the run stops issuing new operations (ops under way still finish). */
   issuing(): boolean;
+  /** The phase of the clients of incarnation `inc` of `group` (default: open). */
+  phase?(group: number, inc: number): ClientPhase;
 }
 
 const RETRYABLE = new Set([
@@ -77,7 +89,13 @@ abstract class SimClient {
     readonly id: string,
     readonly group: number,
     protected readonly thinkMs: number,
+    /** The group's incarnation this client works on (a recreated group gets new clients). */
+    readonly inc = 0,
   ) {}
+
+  protected phase(): ClientPhase {
+    return this.env.phase?.(this.group, this.inc) ?? "open";
+  }
 
   start(at: number): void {
     this.env.sched.at(at, () => this.next());
@@ -86,7 +104,7 @@ abstract class SimClient {
   protected abstract issue(): void;
 
   protected next(): void {
-    if (!this.env.issuing()) return;
+    if (!this.env.issuing() || this.phase() !== "open") return;
     this.issue();
   }
 
@@ -136,8 +154,9 @@ export class Appender extends SimClient {
     thinkMs: number,
     private readonly session: number,
     private readonly attemptTimeoutMs: number,
+    inc = 0,
   ) {
-    super(env, id, group, thinkMs);
+    super(env, id, group, thinkMs, inc);
   }
 
   protected issue(): void {
@@ -155,6 +174,7 @@ export class Appender extends SimClient {
       input: { type: "append", payload, session: { id: this.session, seq } },
       output: undefined,
       attempts: 0,
+      inc: this.inc,
     };
     this.env.ops.push(op);
     this.attempt(op, payload, seq, this.pickNode());
@@ -162,13 +182,15 @@ export class Appender extends SimClient {
 
   /** `unsure`: an earlier attempt may have been applied (no answer, or TIMEOUT): resend it marked as a retry. */
   private attempt(op: ClientOp, payload: Buffer, seq: number, to: string, unsure = false): void {
+    // The group is being deleted: give up (the append may or may not have been applied).
+    if (this.phase() === "closed") return this.finish(op, { status: "indeterminate" });
     op.attempts++;
     const req: RpcRequest = {
       op: "append",
       group: this.group,
       items: [{ payload, session: { id: this.session, seq }, ...(unsure ? { retry: true } : {}) }],
     };
-    this.send(to, req, this.attemptTimeoutMs, (res) => {
+    this.send(to, req, this.attemptTimeoutMs, (res, tag) => {
       let maybeApplied = unsure;
       const retry = (next: string, backoff = 10 + this.env.rng.next() * 90) =>
         this.later(backoff, () => this.attempt(op, payload, seq, next, maybeApplied));
@@ -189,12 +211,12 @@ export class Appender extends SimClient {
       const r = res.results[0]!;
       if (!("error" in r)) {
         this.hint = to;
-        return this.finish(op, { status: "committed", lsn: r.lsn, csn: r.csn });
+        return this.finish(op, { status: "committed", lsn: r.lsn, csn: r.csn }, tag);
       }
       const code = r.error.code;
       if (code === "TIMEOUT") maybeApplied = true;
-      if (code === "FAILED") return this.finish(op, { status: "failed" });
-      if (code === "INDETERMINATE") return this.finish(op, { status: "indeterminate" });
+      if (code === "FAILED") return this.finish(op, { status: "failed" }, tag);
+      if (code === "INDETERMINATE") return this.finish(op, { status: "indeterminate" }, tag);
       if (code === "NOT_LEADER" && r.error.leader !== undefined && r.error.leader !== to) {
         this.hint = r.error.leader;
         return retry(r.error.leader, 1 + this.env.rng.next() * 10);
@@ -205,7 +227,9 @@ export class Appender extends SimClient {
     });
   }
 
-  private finish(op: ClientOp, out: AppendOutcome): void {
+  /** `tag`: the answer's; its incarnation is the one the outcome is about. */
+  private finish(op: ClientOp, out: AppendOutcome, tag?: unknown): void {
+    op.inc = (tag as ReadServe | undefined)?.inc ?? op.inc;
     op.ret = this.env.sched.now;
     op.output = out;
     this.think();
@@ -223,8 +247,9 @@ export class Reader extends SimClient {
     group: number,
     thinkMs: number,
     private readonly tail: boolean,
+    inc = 0,
   ) {
-    super(env, id, group, thinkMs);
+    super(env, id, group, thinkMs, inc);
   }
 
   protected issue(): void {
@@ -239,6 +264,7 @@ export class Reader extends SimClient {
       input: { type: "read", fromLsn, linearizable: false },
       output: undefined,
       attempts: 1,
+      inc: this.inc,
     };
     this.env.ops.push(op);
     const req: RpcRequest = { op: "read", group: this.group, fromLsn, maxEntries: rng.int(1, 40) };
@@ -251,17 +277,26 @@ export class Reader extends SimClient {
           !(res instanceof TransportError) && !res.ok
             ? /starts at (\d+)$/.exec(res.error.message ?? "")
             : null;
-        if (this.tail && m !== null && m[1] !== undefined) this.from = Math.max(this.from, Number(m[1]));
+        if (this.tail && m !== null && m[1] !== undefined && this.ownIncarnation(tag))
+          this.from = Math.max(this.from, Number(m[1]));
       } else {
         op.output = { status: "ok", entries: res.entries, committedEnd: res.committedEnd, next: res.next };
+        op.inc = (tag as ReadServe | undefined)?.inc ?? op.inc;
         op.input = {
           ...op.input,
           linearizable: (tag as ReadServe | undefined)?.leaseRead === true,
         } as OpInput;
-        this.known = Math.max(this.known, res.committedEnd);
-        if (this.tail) this.from = res.next;
+        // Positions in another incarnation's log (a node not yet recreated answered) say nothing about ours.
+        if (this.ownIncarnation(tag)) {
+          this.known = Math.max(this.known, res.committedEnd);
+          if (this.tail) this.from = res.next;
+        }
       }
       this.think();
     });
+  }
+
+  private ownIncarnation(tag: unknown): boolean {
+    return ((tag as ReadServe | undefined)?.inc ?? this.inc) === this.inc;
   }
 }

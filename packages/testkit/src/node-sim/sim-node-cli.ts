@@ -1,11 +1,14 @@
 // `pnpm sim:node --seeds N [--start S] [--nodes 3|5] [--groups G] [--chaos-ms MS] [--unsafe a,b]
-// [--no-recovery-check] [--verbose] [--trace]`:
+// [--no-recovery-check] [--recreate random|always|never] [--verbose] [--trace]`:
 // runs seeded whole-node simulations (real PalfNode on simulated disks and network), prints a replay command
-// for each failing seed, and ends with one JSON summary line. Exit 1 on any violation.
+// for each failing seed, and ends with one JSON summary line. Exit 1 on any violation. `--unsafe` takes node
+// switches (NodeUnsafeSwitches) and core ones (UnsafeSwitches, applied to every replica).
 import { parseArgs } from "node:util";
+import { type UnsafeSwitch, unsafeSwitchNames } from "@palf/core";
 import type { NodeUnsafeSwitches } from "@palf/node";
 import { natArg, switchesArg } from "../cli-args.ts";
 import { SeedSummary } from "../seed-summary.ts";
+import type { RecreateMode } from "./group-recreate.ts";
 import { type NodeSeedReport, runNodeChaos } from "./node-chaos.ts";
 
 const { values } = parseArgs({
@@ -17,6 +20,7 @@ const { values } = parseArgs({
     "chaos-ms": { type: "string", default: "15000" },
     unsafe: { type: "string" },
     "no-recovery-check": { type: "boolean", default: false },
+    recreate: { type: "string", default: "random" },
     verbose: { type: "boolean", default: false },
     trace: { type: "boolean", default: false },
   },
@@ -39,7 +43,26 @@ const switches: readonly (keyof NodeUnsafeSwitches)[] = [
   "answerBeforeCommit",
   "assignBeyondBudget",
 ];
-const unsafe: NodeUnsafeSwitches = switchesArg(values.unsafe, switches);
+const named = switchesArg<keyof NodeUnsafeSwitches | UnsafeSwitch>(values.unsafe, [
+  ...switches,
+  ...unsafeSwitchNames,
+]);
+const isNodeSwitch = (name: string) => (switches as readonly string[]).includes(name);
+const unsafe: NodeUnsafeSwitches = Object.fromEntries(
+  Object.keys(named)
+    .filter(isNodeSwitch)
+    .map((n) => [n, true]),
+);
+const replicaUnsafe: Partial<Record<UnsafeSwitch, boolean>> = Object.fromEntries(
+  Object.keys(named)
+    .filter((n) => !isNodeSwitch(n))
+    .map((n) => [n, true]),
+);
+const recreate = values.recreate as RecreateMode;
+if (!["random", "always", "never"].includes(recreate)) {
+  console.error("--recreate must be random, always or never");
+  process.exit(2);
+}
 
 const summary = new SeedSummary([
   "appends",
@@ -57,6 +80,7 @@ const summary = new SeedSummary([
   "fatalStops",
   "tornWrites",
   "linearizabilityUnknown",
+  "recreations",
 ] as const);
 for (let seed = start; seed < start + seeds; seed++) {
   const report: NodeSeedReport = await runNodeChaos({
@@ -65,6 +89,8 @@ for (let seed = start; seed < start + seeds; seed++) {
     chaosMs,
     ...(nodes !== undefined ? { nodes } : {}),
     ...(Object.keys(unsafe).length > 0 ? { unsafe } : {}),
+    ...(Object.keys(replicaUnsafe).length > 0 ? { replicaUnsafe } : {}),
+    recreate,
     ...(values.trace ? { trace: (line: string) => console.log(line) } : {}),
     ...(values["no-recovery-check"] ? { recoveryCheck: false } : {}),
   });
@@ -73,6 +99,7 @@ for (let seed = start; seed < start + seeds; seed++) {
     nodes !== undefined ? ` --nodes ${nodes}` : "",
     values.unsafe ? ` --unsafe ${values.unsafe}` : "",
     values["no-recovery-check"] ? " --no-recovery-check" : "",
+    recreate !== "random" ? ` --recreate ${recreate}` : "",
   ].join("");
   summary.add(seed, report, `pnpm sim:node ${flags}`, values.verbose);
 }

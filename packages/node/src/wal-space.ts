@@ -1,0 +1,77 @@
+import type { WalSpace } from "@palf/core";
+import { recordBytes, type ShardWal, type WalRecord } from "@palf/storage";
+
+/**
+ * A shard's WalSpace: room in its WAL's disk budget, reserved by the replicas before they assign LSNs (see
+ * WalSpace in @palf/core), so a burst of appends or pushes within one loop turn meets back-pressure instead
+ * of a WAL that refuses the turn's batch (DISK_FULL) and takes every group in it out of service.
+ *
+ * Reservations are held in the WAL (`heldBytes`), so its own budget checks (a submit, copy-forward) count
+ * them as queued; a replica's reservation ends when it persists the entry it reserved for, and the held
+ * bytes drop when the turn's batch is submitted. Entries may fill the budget up to a headroom; records that
+ * must always be written (promises, ballots, bases, truncations: never refused) and what an entry record
+ * costs beyond its log bytes are counted as they are queued and live in the headroom, which config and
+ * StartWorking entries may also use, all but a last slice that absorbs the records queued after them.
+ */
+export class ShardWalSpace implements WalSpace {
+  /** Log bytes of entries queued for the next submit: their reservations end when it takes them. */
+  private persisted = 0;
+  /** Bytes queued for the next submit that no reservation covered. */
+  private unreserved = 0;
+  private readonly dataLimit: number;
+  private readonly controlLimit: number;
+  /** Reservations refused since the last `takeRefused` (time to recycle). */
+  private refused = 0;
+
+  constructor(
+    private readonly wal: ShardWal,
+    budget: number,
+    headroom: number = defaultHeadroom(budget),
+  ) {
+    this.dataLimit = budget - headroom;
+    this.controlLimit = budget - Math.floor(headroom / 4);
+  }
+
+  reserve(bytes: number, control: boolean): boolean {
+    // One comparison on the hot path: everything queued, held and not yet submitted is in the projection.
+    if (this.wal.projectedBytes(this.unreserved + bytes) > (control ? this.controlLimit : this.dataLimit)) {
+      this.refused++;
+      return false;
+    }
+    this.wal.heldBytes += bytes;
+    return true;
+  }
+
+  release(bytes: number): void {
+    this.wal.heldBytes = Math.max(0, this.wal.heldBytes - bytes);
+  }
+
+  /** A record was queued for the next submit (an entry ends the reservation made for its log bytes). */
+  queued(record: WalRecord): void {
+    const size = recordBytes(record);
+    if (record.kind === "entry") {
+      const logBytes = record.end - record.lsn;
+      this.persisted += logBytes;
+      this.unreserved += size - logBytes;
+    } else this.unreserved += size;
+  }
+
+  /** The queued records go to the WAL now: what they use stops being held (the submit counts it as queued). */
+  submitting(): void {
+    this.release(this.persisted);
+    this.persisted = 0;
+    this.unreserved = 0;
+  }
+
+  /** Reservations refused since the last call (the shard counts them and asks its WAL to recycle). */
+  takeRefused(): number {
+    const n = this.refused;
+    this.refused = 0;
+    return n;
+  }
+}
+
+/** Room kept for records that are never refused: an eighth of the budget, at most 64 MiB. */
+export function defaultHeadroom(budget: number): number {
+  return Math.floor(Math.min(budget / 8, 64 * 1024 * 1024));
+}
