@@ -116,7 +116,7 @@ export class CdcReader implements AsyncIterable<CdcEntry> {
   }
 
   private apply(b: WatermarkBatch): void {
-    const now = Date.now();
+    const now = performance.now();
     const applied = this.view.apply(b, (group, _pid, lsn, w) => {
       if (this.opts.all) this.addGroup(group, 0);
       const c = this.cursors.get(group);
@@ -176,7 +176,7 @@ export class CdcReader implements AsyncIterable<CdcEntry> {
 
   /** All groups: a group no batch named for a while and that no node hosts any more was deleted. */
   private async dropDeleted(): Promise<void> {
-    const now = Date.now();
+    const now = performance.now();
     for (const c of this.cursors.values()) {
       if (now - c.lastNamedAt < 5000 || c.reading) continue;
       try {

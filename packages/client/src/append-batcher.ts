@@ -3,7 +3,7 @@ export interface BatchItem {
   readonly group: number;
   /** Bytes this item adds to a request (payload plus an estimate of its framing). */
   readonly size: number;
-  /** Date.now() after which the item must not be sent again. */
+  /** performance.now() after which the item must not be sent again. */
   readonly deadline: number;
 }
 
@@ -225,7 +225,7 @@ export class AppendBatcher<T extends BatchItem> {
 
   /** Takes one batch from the front of the queue, dropping items whose deadline passed. */
   private cut(q: GroupQueue<T>): T[] {
-    const now = Date.now();
+    const now = performance.now();
     const batch: T[] = [];
     let bytes = 0;
     let taken = 0;

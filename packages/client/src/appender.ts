@@ -93,7 +93,7 @@ export class Appender {
         ),
       );
     return new Promise<AppendResult>((resolve, reject) => {
-      const now = Date.now();
+      const now = performance.now();
       this.batcher.enqueue({
         group,
         size,
@@ -141,7 +141,7 @@ export class Appender {
       p.attempts++;
       latest = Math.max(latest, p.deadline);
     }
-    const timeout = Math.min(requester.requestTimeoutMs, Math.max(1, latest - Date.now()));
+    const timeout = Math.min(requester.requestTimeoutMs, Math.max(1, latest - performance.now()));
     const a = await requester.send(node, { op: "append", group, items }, timeout, group);
     const retry: Pending[] = [];
     let redirected = false;
@@ -203,7 +203,7 @@ export class Appender {
       this.giveUp(p, new PalfError("CLOSED", "the client was closed before the append finished"));
       return false;
     }
-    if (p.attempts >= requester.maxAttempts || Date.now() >= p.deadline) {
+    if (p.attempts >= requester.maxAttempts || performance.now() >= p.deadline) {
       this.giveUp(p, undefined);
       return false;
     }
@@ -239,7 +239,7 @@ export class Appender {
    * reached a leader: INDETERMINATE if so, else the last error (NOT_LEADER, UNAVAILABLE...) or TIMEOUT.
    */
   private giveUp(p: Pending, final: PalfError | undefined): void {
-    const elapsed = Date.now() - p.started;
+    const elapsed = performance.now() - p.started;
     const tries = `${p.attempts} attempt${p.attempts === 1 ? "" : "s"}`;
     const last = p.lastError === undefined ? "" : `; last error: ${p.lastError.message}`;
     const details = { group: p.group, attempts: p.attempts, cause: final ?? p.lastError };
@@ -255,7 +255,7 @@ export class Appender {
       );
     } else if (final !== undefined) {
       p.reject(withDetails(final, p));
-    } else if (Date.now() >= p.deadline || p.lastError === undefined) {
+    } else if (performance.now() >= p.deadline || p.lastError === undefined) {
       p.reject(
         new PalfError(
           "TIMEOUT",

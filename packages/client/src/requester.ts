@@ -114,14 +114,14 @@ export class Requester {
 
   /** Sends a group request to the group's leader, following redirects and retrying until the deadline. */
   async toGroup(group: number, request: RpcRequest, c: CallOptions): Promise<OkResponse> {
-    const deadline = Date.now() + c.timeoutMs;
+    const deadline = performance.now() + c.timeoutMs;
     const unknownAt = new Set<string>();
     let attempts = 0;
     let redirects = 0;
     let last: PalfError | undefined;
     for (;;) {
       const node = this.o.cache.target(group);
-      const remaining = deadline - Date.now();
+      const remaining = deadline - performance.now();
       if (this.closed) throw new PalfError("CLOSED", `${c.what}: the client is closed`, { group });
       if (remaining <= 0) throw timedOut(c, attempts, last, group);
       attempts++;
@@ -145,11 +145,11 @@ export class Requester {
 
   /** Sends a request to one node, retrying transient failures (busy, no answer) until the deadline. */
   async toNode(node: string, request: RpcRequest, c: CallOptions): Promise<OkResponse> {
-    const deadline = Date.now() + c.timeoutMs;
+    const deadline = performance.now() + c.timeoutMs;
     let attempts = 0;
     let last: PalfError | undefined;
     for (;;) {
-      const remaining = deadline - Date.now();
+      const remaining = deadline - performance.now();
       if (this.closed) throw new PalfError("CLOSED", `${c.what}: the client is closed`, { node });
       if (remaining <= 0) throw timedOut(c, attempts, last);
       attempts++;

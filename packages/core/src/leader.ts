@@ -26,6 +26,23 @@ export function freeze(r: Replica): void {
   pushNew(r, ge.lsn);
 }
 
+/**
+ * UnsafeSwitches.reuseLsnAfterWriteError (test-only): after a write error the leader cuts its log back to its
+ * synced end and goes on under the same pid, so the LSNs it pushed before are assigned again.
+ */
+export function rewindUnsynced(r: Replica): void {
+  freeze(r);
+  const to = Math.max(r.gate.durableEnd, r.committedEnd);
+  if (to >= r.log.end) return;
+  r.log.truncateFrom(to);
+  r.sessions.truncate(to);
+  r.persist({ kind: "truncate", lsn: to }, true);
+  for (const p of r.progress.values()) {
+    p.nextLsn = Math.min(p.nextLsn, to);
+    p.matchEnd = Math.min(p.matchEnd, to);
+  }
+}
+
 /** Appends a config or StartWorking entry as a group entry of its own (the caller reserved its room: reserveControl). */
 export function appendControl(r: Replica, kind: EntryKind, config: MemberConfig): Lsn {
   freeze(r);

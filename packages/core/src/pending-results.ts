@@ -18,10 +18,16 @@ export class PendingResults {
   private queue: Issued[] = [];
   private head = 0;
 
+  /** What an entry whose fate cannot be known here gets (`failed` only under UnsafeSwitches.unknownAsFailed). */
+  readonly unknown: "indeterminate" | "failed";
+
   constructor(
     private readonly group: GroupId,
     private readonly sink: EffectSink,
-  ) {}
+    unknownAsFailed = false,
+  ) {
+    this.unknown = unknownAsFailed ? "failed" : "indeterminate";
+  }
 
   get size(): number {
     return this.queue.length - this.head;
@@ -42,7 +48,7 @@ export class PendingResults {
       const it = this.queue[this.head]!;
       let outcome: AppendResult["outcome"];
       if (committedEnd > it.from) {
-        if (it.from < log.base.lsn) outcome = "indeterminate";
+        if (it.from < log.base.lsn) outcome = this.unknown;
         else {
           const ge = log.startingAt(it.from);
           outcome = ge && ge.pid === it.pid && ge.end === it.to ? "committed" : "failed";
@@ -68,13 +74,18 @@ export class PendingResults {
     }
   }
 
+  /** The replica left service: nothing it issued can be decided here any more. */
+  abandon(): void {
+    this.dropBelow(Number.POSITIVE_INFINITY);
+  }
+
   /** A rebuild skipped part of the log: entries below the new base can no longer be compared. */
   dropBelow(base: Lsn): void {
     while (this.head < this.queue.length && this.queue[this.head]!.from < base) {
       const it = this.queue[this.head++]!;
       this.sink.result({
         group: this.group,
-        outcome: "indeterminate",
+        outcome: this.unknown,
         pid: it.pid,
         from: it.from,
         to: it.to,

@@ -362,6 +362,26 @@ describe("replica: appends and explicit results", () => {
     expect(L.committedEnd).toBe(L.log.end);
     expect(h.append(L.self, bytes(200)).ok).toBe(true);
   });
+
+  it("a leader that leaves service (a write error) answers every waiting append indeterminate, once (seed 26)", () => {
+    const { h, L } = cluster(26);
+    for (const f of h.followers()) h.blocked.add(`${L.self}>${f.self}`);
+    const lsns: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const out = h.append(L.self, bytes(50, i));
+      if (out.ok) lsns.push(out.lsn);
+      if (i === 3) h.settle(); // the first four are frozen and issued, the last two wait in the open entry
+    }
+    expect(lsns.length).toBe(6);
+    L.fail("EIO");
+    expect(L.halted).toMatch(/storage failure: EIO/);
+    const resultsFor = (lsn: number) => h.log(L.self).results.filter((r) => r.from <= lsn && lsn < r.to);
+    for (const lsn of lsns) expect(resultsFor(lsn).map((r) => r.outcome)).toEqual(["indeterminate"]);
+    h.blocked.clear();
+    h.advance(3000);
+    for (const lsn of lsns) expect(resultsFor(lsn).map((r) => r.outcome)).toEqual(["indeterminate"]);
+    expect(h.append(L.self, bytes(10)).ok).toBe(false);
+  });
 });
 
 describe("replica: idempotent appends", () => {

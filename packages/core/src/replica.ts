@@ -137,7 +137,7 @@ export class Replica {
     this.highestPidSeen = this.promisedPid;
     this.committedEnd = base.lsn;
     this.gate = new DurableGate(this.group, sink, this.log.end, this.log.lastPid, this.opts.unsafe);
-    this.pending = new PendingResults(this.group, sink);
+    this.pending = new PendingResults(this.group, sink, this.opts.unsafe.unknownAsFailed === true);
     this.election = new Election(
       {
         self: this.self,
@@ -393,6 +393,8 @@ export class Replica {
 
   /** The host could not write: the replica leaves service for good (a write error after an LSN was assigned). */
   fail(reason: string): void {
+    if (this.opts.unsafe.reuseLsnAfterWriteError && this.role === "leader")
+      return leader.rewindUnsynced(this);
     this.halt(`storage failure: ${reason}`);
   }
 
@@ -600,8 +602,20 @@ export class Replica {
     if (this.halted) return;
     this.halted = reason;
     // Its open group entry will never be written: what it reserved in the WAL goes back.
-    if (this.open) this.walSpace?.release(this.open.nextLsn - this.open.lsn);
+    const o = this.open;
+    this.open = undefined;
+    if (o) this.walSpace?.release(o.nextLsn - o.lsn);
     this.election.drop();
+    // Every append still waiting gets its one explicit result: a replica out of service cannot know it.
+    if (o && o.count > 0)
+      this.sink.result({
+        group: this.group,
+        outcome: this.pending.unknown,
+        pid: this.myPid,
+        from: o.lsn,
+        to: o.nextLsn,
+      });
+    this.pending.abandon();
     this.sink.event({ type: "halted", group: this.group, reason });
   }
 

@@ -42,6 +42,11 @@ export interface UnsafeSwitches {
   readonly truncateAnyPid: boolean;
   /** Truncating at or below the committed end goes ahead silently instead of halting loudly. */
   readonly truncateCommitted: boolean;
+  /**
+   * A write error after LSNs were assigned does not take the leader out of service: it drops its unsynced
+   * tail and carries on, assigning those LSNs again under the same pid (a follower may hold the old entries).
+   */
+  readonly reuseLsnAfterWriteError: boolean;
 
   // ---- `failed` only when a higher pid's committed end covers the entry.
   /** Entries this replica issued are reported failed as soon as they are truncated here. */
@@ -84,6 +89,11 @@ export interface UnsafeSwitches {
   readonly forgottenSeqIsNew: boolean;
   /** A retry missing from a session table rebuilt above a recycled base is taken as new (it may be below). */
   readonly retryIgnoresRecycling: boolean;
+  /**
+   * A result that cannot be known (the entry lies below a rebuilt base, or its leader left service) is
+   * reported `failed` instead of `indeterminate`.
+   */
+  readonly unknownAsFailed: boolean;
 }
 
 /** The name of one switch (what `pnpm sim --unsafe <name>` takes). */
@@ -103,6 +113,7 @@ export const unsafeSwitchNames: readonly UnsafeSwitch[] = [
   "leaderCountsLogEnd",
   "truncateAnyPid",
   "truncateCommitted",
+  "reuseLsnAfterWriteError",
   "failOnTruncate",
   "leaseFromReply",
   "leaseWithoutDriftGuard",
@@ -120,6 +131,7 @@ export const unsafeSwitchNames: readonly UnsafeSwitch[] = [
   "sessionsFromLeaderOnly",
   "forgottenSeqIsNew",
   "retryIgnoresRecycling",
+  "unknownAsFailed",
 ];
 
 /** No switch on: what production runs. */

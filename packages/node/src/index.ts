@@ -6,5 +6,5 @@
  */
 export { PalfNode, type PalfNodeOptions } from "./palf-node.ts";
 export { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
-export type { NodeInspector, NodeUnsafeSwitches } from "./shard.ts";
+export { type NodeInspector, type NodeUnsafeSwitches, nodeUnsafeSwitchNames } from "./shard.ts";
 export { decodeGroupEntry, encodeGroupEntry, recoverGroups } from "./wal-binding.ts";

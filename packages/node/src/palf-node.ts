@@ -137,7 +137,10 @@ export class PalfNode {
     for (let i = 0; i < shardCount; i++) {
       const walOptions = {
         fs: wfs,
-        ...(this.opts.unsafe?.skipSegmentDirFsync ? { unsafe: { skipDirFsync: true } } : {}),
+        unsafe: {
+          skipDirFsync: this.opts.unsafe?.skipSegmentDirFsync === true,
+          retrySync: this.opts.unsafe?.retryFailedSync === true,
+        },
         ...(this.opts.segmentBytes ? { segmentBytes: this.opts.segmentBytes } : {}),
         ...(this.opts.diskBudgetBytes ? { diskBudgetBytes: this.opts.diskBudgetBytes } : {}),
       };

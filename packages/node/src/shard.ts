@@ -111,6 +111,11 @@ export interface NodeUnsafeSwitches {
    */
   readonly skipSegmentDirFsync?: boolean;
   /**
+   * An fdatasync error is fatal (never retried): the shard's WAL retries a failed fdatasync and, when the retry
+   * succeeds, reports the batch durable although the failure may have dropped its pages from the page cache.
+   */
+  readonly retryFailedSync?: boolean;
+  /**
    * Appends are answered once committed: the shard answers {lsn, csn} as soon as the leader took the append,
    * before a majority has it durably (the client then believes in an entry a new leader may not have).
    */
@@ -122,6 +127,18 @@ export interface NodeUnsafeSwitches {
    */
   readonly assignBeyondBudget?: boolean;
 }
+
+/** Every node switch (what `pnpm sim:node --unsafe <name>` takes besides core's). */
+export const nodeUnsafeSwitchNames: readonly (keyof NodeUnsafeSwitches)[] = [
+  "durableOnSubmit",
+  "durableFromLaterFlush",
+  "forgetPromiseOnRecovery",
+  "hubLeaseFromAck",
+  "skipSegmentDirFsync",
+  "retryFailedSync",
+  "answerBeforeCommit",
+  "assignBeyondBudget",
+];
 
 /** Read-only observer of a node's replicas (the whole-node simulator's checkers). */
 export interface NodeInspector {

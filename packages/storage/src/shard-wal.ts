@@ -74,6 +74,7 @@ export async function openShardWal(dir: string, options: ShardWalOptions = {}): 
   const wal = new ShardWal(dir, {
     fs: wfs,
     skipDirFsync: options.unsafe?.skipDirFsync === true,
+    retrySync: options.unsafe?.retrySync === true,
     segmentBytes,
     budget,
     cacheBytes: options.cacheBytes ?? DEFAULT_CACHE_BYTES,
@@ -89,6 +90,7 @@ export async function openShardWal(dir: string, options: ShardWalOptions = {}): 
 interface Setup {
   fs: WalFs;
   skipDirFsync: boolean;
+  retrySync: boolean;
   segmentBytes: number;
   budget: number | undefined;
   cacheBytes: number;
@@ -103,6 +105,8 @@ export class ShardWal {
   private readonly fs: WalFs;
   /** ShardWalOptions.unsafe.skipDirFsync (test-only). */
   private readonly skipDirFsync: boolean;
+  /** ShardWalOptions.unsafe.retrySync (test-only). */
+  private readonly retrySync: boolean;
   private readonly segmentBytes: number;
   private readonly budget: number | undefined;
   private readonly copyForwardBytes: number;
@@ -140,6 +144,7 @@ export class ShardWal {
     this.dir = dir;
     this.fs = setup.fs;
     this.skipDirFsync = setup.skipDirFsync;
+    this.retrySync = setup.retrySync;
     this.segmentBytes = setup.segmentBytes;
     this.budget = setup.budget;
     this.copyForwardBytes = setup.copyForwardBytes;
@@ -414,7 +419,7 @@ export class ShardWal {
     const from = seg.writeOffset;
     try {
       rolledOver = await this.writeBatch(batch);
-      await fdatasync(this.fs, this.current.fd);
+      await this.syncCurrent();
     } catch (err) {
       // After a failed write or fdatasync the batch's bytes can stay in the page cache, marked clean but never
       // written (Linux): a restarted process would read them back and take them for durable records. Cut them
@@ -439,6 +444,16 @@ export class ShardWal {
     // the next flush; the segments they free are deleted at the next rollover or recycle).
     if (rolledOver) this.copyForward();
     return result;
+  }
+
+  private async syncCurrent(): Promise<void> {
+    try {
+      await fdatasync(this.fs, this.current.fd);
+    } catch (err) {
+      if (!this.retrySync) throw err;
+      // The test-only breach: a second fdatasync that succeeds proves nothing about the pages the first lost.
+      await fdatasync(this.fs, this.current.fd);
+    }
   }
 
   private newBatch(seq: number): WriteBatch {

@@ -28,8 +28,10 @@ export interface ShardWalOptions {
    * Test-only rule breach for the whole-node simulator's guard tests; never set in production.
    * `skipDirFsync`: a created or renamed segment file is not followed by an fsync of its directory, so a
    * crash may lose the file (and every record in it) although its records were fdatasynced.
+   * `retrySync`: a failed fdatasync is retried, and a retry that succeeds counts the batch durable, although
+   * the page cache may have dropped its dirty pages at the failure (they never reach the disk).
    */
-  unsafe?: { readonly skipDirFsync?: boolean };
+  unsafe?: { readonly skipDirFsync?: boolean; readonly retrySync?: boolean };
   /** Size of one segment file (default 64 MiB). A record must fit in one segment. */
   segmentBytes?: number;
   /**

@@ -2,9 +2,16 @@
 // that pid); commit info carries prev LSN and prev pid; a follower's committed end is min(leader's committed
 // end, end of its own checked prefix).
 import { describe, expect, it } from "vitest";
-import { chaosGuard, GUARD_TIMEOUT, Script, scriptGuard, scriptOptions, type Unsafe } from "./harness.ts";
+import {
+  chaosGuard,
+  GUARD_TIMEOUT,
+  range,
+  Script,
+  scriptGuard,
+  scriptOptions,
+  type Unsafe,
+} from "./harness.ts";
 
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const BROKEN =
   /state machine safety|leader completeness|below the committed end|not backed by its log|reported committed but/;
 

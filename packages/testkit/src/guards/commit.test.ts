@@ -2,9 +2,15 @@
 // durable on a majority; entries a candidate fetched or holds from an older pid are committed by StartWorking,
 // never by counting their copies (Raft's figure 8).
 import { describe, expect, it } from "vitest";
-import { carriesConfig, GUARD_TIMEOUT, Script, scriptGuard, scriptOptions, type Unsafe } from "./harness.ts";
-
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+import {
+  carriesConfig,
+  GUARD_TIMEOUT,
+  range,
+  Script,
+  scriptGuard,
+  scriptOptions,
+  type Unsafe,
+} from "./harness.ts";
 
 /**
  * Figure 8 with three replicas. A (pid p) is cut off and appends X (> one push of entries) that only it holds.

@@ -10,9 +10,16 @@
 //   185 only ("config order: group 1 committed config 0.0 at lsn 8963 after 1.1 at lsn 8793").
 import type { Message } from "@palf/core";
 import { describe, expect, it } from "vitest";
-import { chaosGuard, GUARD_TIMEOUT, Script, scriptGuard, scriptOptions, type Unsafe } from "./harness.ts";
+import {
+  chaosGuard,
+  GUARD_TIMEOUT,
+  range,
+  Script,
+  scriptGuard,
+  scriptOptions,
+  type Unsafe,
+} from "./harness.ts";
 
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const SPLIT = /state machine safety|leader completeness|lease overlap|election safety/;
 const BACKWARDS = /config order/;
 

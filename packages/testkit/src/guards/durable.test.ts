@@ -2,11 +2,9 @@
 // fdatasync that made them durable; only the leader's own pushes may leave before its sync, and the leader
 // counts its own position as its synced end. (Moved here from checker.test.ts, where the first guard lived.)
 import { describe, expect, it } from "vitest";
-import { GUARD_TIMEOUT, Script, scriptGuard, scriptOptions, type Unsafe } from "./harness.ts";
+import { GUARD_TIMEOUT, range, Script, scriptGuard, scriptOptions, type Unsafe } from "./harness.ts";
 
 const LOST = /state machine safety|leader completeness|reported committed/;
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
-
 /**
  * Leader A commits an entry with B's ack while C is cut off, then A and B crash. B restarts (losing what was
  * not synced) and elects a leader with C while A is down. With the durability gate intact, B's ack meant the

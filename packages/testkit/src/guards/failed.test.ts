@@ -2,9 +2,15 @@
 // differs" (DESIGN.md). Merely truncated is not enough: the truncating leader can die before its StartWorking
 // commits, and the entry can still be committed from another replica's copy.
 import { describe, expect, it } from "vitest";
-import { carriesConfig, GUARD_TIMEOUT, Script, scriptGuard, scriptOptions, type Unsafe } from "./harness.ts";
-
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+import {
+  carriesConfig,
+  GUARD_TIMEOUT,
+  range,
+  Script,
+  scriptGuard,
+  scriptOptions,
+  type Unsafe,
+} from "./harness.ts";
 
 /**
  * Five replicas. Leader A's entry X reaches only B. C, D and E elect L, whose StartWorking reaches only A: A

@@ -12,6 +12,10 @@ export const GUARD_TIMEOUT = 120_000;
 
 const G = 1;
 
+/** Seeds `from..to`, both included. */
+export const range = (from: number, to: number): number[] =>
+  Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
 /**
  * Chaos guard: searches seeds `from..to` with `unsafe` on for the first run whose violations match
  * `expected`, then replays every seed from `from` to that one with the switch off: all must be clean.

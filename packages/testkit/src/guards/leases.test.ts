@@ -3,11 +3,17 @@
 // members grant nothing for one lease; grants carry the config version. Lease bugs do not break the log (that
 // rests on pids): the simulator's lease checker catches them, as it knows true time and every clock.
 import { describe, expect, it } from "vitest";
-import { chaosGuard, GUARD_TIMEOUT, Script, scriptGuard, scriptOptions, type Unsafe } from "./harness.ts";
+import {
+  chaosGuard,
+  GUARD_TIMEOUT,
+  range,
+  Script,
+  scriptGuard,
+  scriptOptions,
+  type Unsafe,
+} from "./harness.ts";
 
 const OVERLAP = /lease overlap/;
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
-
 /** The leader's timers run late (a busy or paused process) while it is cut off: its lease runs out first. */
 function slowLeaderCutOff(seed: number, unsafe: Unsafe | undefined): string[] {
   const s = new Script(scriptOptions(seed, unsafe));

@@ -5,13 +5,13 @@ import {
   carriesConfig,
   chaosGuard,
   GUARD_TIMEOUT,
+  range,
   Script,
   scriptGuard,
   scriptOptions,
   type Unsafe,
 } from "./harness.ts";
 
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const SPLIT =
   /state machine safety|leader completeness|lease overlap|election safety|below the committed end/;
 

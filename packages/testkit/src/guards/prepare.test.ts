@@ -2,13 +2,11 @@
 // never the promised pid or an in-memory tail; the candidate's own promise is durable before it counts; after
 // choosing a log the candidate makes its log equal to it, truncating any suffix of its own the chosen log lacks.
 import { describe, expect, it } from "vitest";
-import { GUARD_TIMEOUT, Script, scriptGuard, scriptOptions, type Unsafe } from "./harness.ts";
+import { GUARD_TIMEOUT, range, Script, scriptGuard, scriptOptions, type Unsafe } from "./harness.ts";
 
 const LOST = /leader completeness|state machine safety|reported committed but/;
 const REUSED =
   /leader completeness|state machine safety|reported committed but|halted|log matching|election safety/;
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
-
 /**
  * Leader A is cut off and keeps appending: a long suffix of a low pid that only A holds. B and C elect B, which
  * commits a short suffix of a higher pid. B goes down and A comes back: the election is between A (longer log,

@@ -2,9 +2,7 @@
 // below the local committed end (halt loudly instead). A stale push delivered late (after a reconnect, say)
 // is what a naive follower would truncate for.
 import { describe, expect, it } from "vitest";
-import { GUARD_TIMEOUT, Script, scriptGuard, scriptOptions, type Unsafe } from "./harness.ts";
-
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+import { GUARD_TIMEOUT, range, Script, scriptGuard, scriptOptions, type Unsafe } from "./harness.ts";
 
 /**
  * Leader A (pid p) appends Z, which reaches nobody in time: its push to B is delivered 5 s late, the one to C

@@ -5,7 +5,7 @@
 // switches (NodeUnsafeSwitches) and core ones (UnsafeSwitches, applied to every replica).
 import { parseArgs } from "node:util";
 import { type UnsafeSwitch, unsafeSwitchNames } from "@palf/core";
-import type { NodeUnsafeSwitches } from "@palf/node";
+import { type NodeUnsafeSwitches, nodeUnsafeSwitchNames } from "@palf/node";
 import { natArg, switchesArg } from "../cli-args.ts";
 import { SeedSummary } from "../seed-summary.ts";
 import type { RecreateMode } from "./group-recreate.ts";
@@ -34,15 +34,7 @@ if (nodes !== undefined && nodes !== 3 && nodes !== 5) {
   console.error("--nodes must be 3 or 5");
   process.exit(2);
 }
-const switches: readonly (keyof NodeUnsafeSwitches)[] = [
-  "durableOnSubmit",
-  "durableFromLaterFlush",
-  "forgetPromiseOnRecovery",
-  "hubLeaseFromAck",
-  "skipSegmentDirFsync",
-  "answerBeforeCommit",
-  "assignBeyondBudget",
-];
+const switches = nodeUnsafeSwitchNames;
 const named = switchesArg<keyof NodeUnsafeSwitches | UnsafeSwitch>(values.unsafe, [
   ...switches,
   ...unsafeSwitchNames,
