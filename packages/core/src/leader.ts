@@ -308,18 +308,25 @@ function stepTransfer(r: Replica): void {
   freeze(r);
   const p = r.progress.get(t.target);
   if (!p || p.matchEnd < r.log.end || r.gate.durableEnd < r.log.end) return;
-  const ballot = r.election.myBallot;
-  const members = r.config.members;
-  if (!r.opts.unsafe.transferKeepsLease) r.election.drop();
-  r.election.release(r.self, ballot, t.target, r.now);
+  handLeaseTo(r, t.target, r.config.members);
   r.transfer = undefined;
   r.progress.clear();
   r.startWorkingEnd = Number.POSITIVE_INFINITY;
   r.transition({ type: "TRANSFER" });
+  r.maybeResolved();
+}
+
+/**
+ * Gives our lease to `target`: drop it first, then every member releases the grant it gave us in favour of
+ * the target, and the target stands at once. The caller changes the role.
+ */
+export function handLeaseTo(r: Replica, target: ReplicaId, members: readonly ReplicaId[]): void {
+  const ballot = r.election.myBallot;
+  if (!r.opts.unsafe.transferKeepsLease) r.election.drop();
+  r.election.release(r.self, ballot, target, r.now);
   for (const to of members) {
     if (to === r.self) continue;
-    r.send({ type: "abdicate", group: r.group, inc: r.inc, from: r.self, to, ballot, target: t.target });
+    r.send({ type: "abdicate", group: r.group, inc: r.inc, from: r.self, to, ballot, target });
   }
-  r.send({ type: "timeoutNow", group: r.group, inc: r.inc, from: r.self, to: t.target, ballot });
-  r.maybeResolved();
+  r.send({ type: "timeoutNow", group: r.group, inc: r.inc, from: r.self, to: target, ballot });
 }

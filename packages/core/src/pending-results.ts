@@ -19,7 +19,7 @@ export class PendingResults {
   private head = 0;
 
   /** What an entry whose fate cannot be known here gets (`failed` only under UnsafeSwitches.unknownAsFailed). */
-  readonly unknown: "indeterminate" | "failed";
+  private readonly unknown: "indeterminate" | "failed";
 
   constructor(
     private readonly group: GroupId,

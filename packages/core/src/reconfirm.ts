@@ -178,7 +178,7 @@ export function onFetchReply(r: Replica, m: FetchReply): void {
   const room = fresh === undefined ? expected : reserveEntries(r, entries, fresh);
   if (room < expected) {
     r.reject(m, "no room in the WAL for the fetched entries");
-    if (room === fresh) return;
+    if (room === fresh) return standAside(r, rc.chosen.id, rc.config.members);
     entries = entries.filter((e) => e.end <= room);
     expected = room;
   }
@@ -191,6 +191,18 @@ export function onFetchReply(r: Replica, m: FetchReply): void {
   rc.fetchFrom = expected;
   if (rc.fetchFrom >= rc.chosen.end) finish(r);
   else sendFetch(r);
+}
+
+/**
+ * No room in our WAL for the chosen log. Waiting would hold the lease, and so the whole group, until
+ * recycling frees room, which may need this very group to commit first (seed 1642 of the node simulator:
+ * a candidate retried for 20 s). The replica whose log we chose needs no fetch: hand it the lease. As a
+ * follower we still check what we hold against its pushes, so the commit point moves and recycling can
+ * make room.
+ */
+function standAside(r: Replica, target: ReplicaId, members: readonly ReplicaId[]): void {
+  leader.handLeaseTo(r, target, members);
+  r.stepDown(r.now, "no room in the WAL for the chosen log");
 }
 
 /** Our log now equals the chosen one: cut any suffix it lacks, then replicate StartWorking with its config. */

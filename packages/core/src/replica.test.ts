@@ -363,7 +363,7 @@ describe("replica: appends and explicit results", () => {
     expect(h.append(L.self, bytes(200)).ok).toBe(true);
   });
 
-  it("a leader that leaves service (a write error) answers every waiting append indeterminate, once (seed 26)", () => {
+  it("a leader that leaves service (a write error) answers every waiting append once: sent ones indeterminate, unsent ones failed (seed 26)", () => {
     const { h, L } = cluster(26);
     for (const f of h.followers()) h.blocked.add(`${L.self}>${f.self}`);
     const lsns: number[] = [];
@@ -373,13 +373,19 @@ describe("replica: appends and explicit results", () => {
       if (i === 3) h.settle(); // the first four are frozen and issued, the last two wait in the open entry
     }
     expect(lsns.length).toBe(6);
+    // Frozen into the log (and sent) before the failure: a copy may live elsewhere. Still in the open entry:
+    // never sent, so never committed.
+    const sentEnd = L.log.end;
+    const expected = (lsn: number) => [lsn < sentEnd ? "indeterminate" : "failed"];
+    expect(lsns.filter((lsn) => lsn < sentEnd).length).toBeGreaterThan(0);
+    expect(lsns.filter((lsn) => lsn >= sentEnd).length).toBeGreaterThan(0);
     L.fail("EIO");
     expect(L.halted).toMatch(/storage failure: EIO/);
     const resultsFor = (lsn: number) => h.log(L.self).results.filter((r) => r.from <= lsn && lsn < r.to);
-    for (const lsn of lsns) expect(resultsFor(lsn).map((r) => r.outcome)).toEqual(["indeterminate"]);
+    for (const lsn of lsns) expect(resultsFor(lsn).map((r) => r.outcome)).toEqual(expected(lsn));
     h.blocked.clear();
     h.advance(3000);
-    for (const lsn of lsns) expect(resultsFor(lsn).map((r) => r.outcome)).toEqual(["indeterminate"]);
+    for (const lsn of lsns) expect(resultsFor(lsn).map((r) => r.outcome)).toEqual(expected(lsn));
     expect(h.append(L.self, bytes(10)).ok).toBe(false);
   });
 });

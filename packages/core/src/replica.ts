@@ -574,21 +574,7 @@ export class Replica {
   stepDown(_now: Millis, _why: string): void {
     if (this.role !== "leader" && this.role !== "candidate") return;
     this.election.drop();
-    if (this.open) {
-      // Never persisted nor sent: nobody else can hold these entries, so they can never be committed.
-      const o = this.open;
-      this.open = undefined;
-      this.walSpace?.release(o.nextLsn - o.lsn);
-      this.sessions.truncate(o.lsn);
-      if (o.count > 0)
-        this.sink.result({
-          group: this.group,
-          outcome: "failed",
-          pid: this.myPid,
-          from: o.lsn,
-          to: o.nextLsn,
-        });
-    }
+    this.discardOpen();
     this.progress.clear();
     this.configChange = undefined;
     this.transfer = undefined;
@@ -601,22 +587,25 @@ export class Replica {
   halt(reason: string): void {
     if (this.halted) return;
     this.halted = reason;
-    // Its open group entry will never be written: what it reserved in the WAL goes back.
-    const o = this.open;
-    this.open = undefined;
-    if (o) this.walSpace?.release(o.nextLsn - o.lsn);
+    this.discardOpen();
     this.election.drop();
-    // Every append still waiting gets its one explicit result: a replica out of service cannot know it.
-    if (o && o.count > 0)
-      this.sink.result({
-        group: this.group,
-        outcome: this.pending.unknown,
-        pid: this.myPid,
-        from: o.lsn,
-        to: o.nextLsn,
-      });
+    // Every issued entry still waiting gets its one explicit result: a replica out of service cannot know it.
     this.pending.abandon();
     this.sink.event({ type: "halted", group: this.group, reason });
+  }
+
+  /**
+   * Drops the open group entry: never persisted nor sent, nobody else can hold its entries, so they can never
+   * be committed (failed), and what it reserved in the WAL goes back.
+   */
+  private discardOpen(): void {
+    const o = this.open;
+    if (!o) return;
+    this.open = undefined;
+    this.walSpace?.release(o.nextLsn - o.lsn);
+    this.sessions.truncate(o.lsn);
+    if (o.count > 0)
+      this.sink.result({ group: this.group, outcome: "failed", pid: this.myPid, from: o.lsn, to: o.nextLsn });
   }
 
   reject(message: unknown, reason: string): void {

@@ -322,6 +322,56 @@ describe("WAL space: reserved before an LSN is assigned", () => {
   });
 });
 
+describe("a candidate without room for the chosen log", () => {
+  it("hands the lease to the replica whose log it chose instead of holding the group (seed 37)", () => {
+    const h = new Host(37);
+    const L = h.elect();
+    h.append(L, 10);
+    h.advance(50);
+    const [B, C] = [...h.nodes.values()].filter((n) => n.r !== L);
+    // C misses the last entries; B has them.
+    h.blocked.add(`${L.self}>${C!.r.self}`);
+    for (let i = 0; i < 3; i++) {
+      h.append(L, 200);
+      h.settle();
+    }
+    const end = L.log.end;
+    expect(B!.r.log.end).toBe(end);
+    expect(C!.r.log.end).toBeLessThan(end);
+    // L is cut off; C, with no room left in its WAL, is the one members prefer.
+    for (const id of h.nodes.keys()) {
+      h.blocked.add(`${L.self}>${id}`);
+      h.blocked.add(`${id}>${L.self}`);
+    }
+    C!.space.left = 0;
+    C!.r.setPriority(5);
+    const roles = () => C!.events.filter((e) => e.type === "role").map((e) => (e as { role: string }).role);
+    for (
+      let t = 0;
+      t < LEASE.leaseMs * 4 && !(roles().includes("candidate") && C!.r.role === "follower");
+      t += 10
+    )
+      h.advance(10);
+    // C stood, found no room for the chosen log, and handed its lease to B, which stands at once.
+    expect(roles()).toEqual(["candidate", "follower"]);
+    expect(C!.events.some((e) => e.type === "rejected" && e.reason.includes("no room in the WAL"))).toBe(
+      true,
+    );
+    expect(C!.sends.filter((m) => m.type === "timeoutNow").map((m) => m.to)).toEqual([B!.r.self]);
+    // With L back, B has a majority whose logs take its StartWorking: it leads with the whole log.
+    h.blocked.clear();
+    h.advance(LEASE.leaseMs);
+    expect(h.leader()?.self).toBe(B!.r.self);
+    expect(B!.r.committedEnd).toBeGreaterThanOrEqual(end);
+    // C follows it without room: it still checks what it holds, so its commit point moves (and recycling can
+    // make room), and it takes the rest once there is room.
+    expect(C!.r.committedEnd).toBe(C!.r.log.end);
+    C!.space.left = Number.POSITIVE_INFINITY;
+    h.advance(LEASE.leaseMs);
+    expect(C!.r.log.end).toBe(B!.r.log.end);
+  });
+});
+
 describe("recycling below a follower's acked end", () => {
   it("commit info to a follower whose ack lies below the leader's base is anchored at the base", () => {
     const h = new Host(36);
