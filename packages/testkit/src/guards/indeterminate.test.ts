@@ -2,28 +2,17 @@
 // `indeterminate`, distinct from `failed`. A replica cannot know the fate of an entry it issued once that entry
 // lies below a base it was rebuilt to, or once it left service; a copy elsewhere may still be committed.
 import { describe, expect, it } from "vitest";
-import { failedWrite } from "./failed-write.ts";
-import { GUARD_TIMEOUT, range, Script, scriptGuard, scriptOptions, type Unsafe } from "./harness.ts";
+import { entryAtOneFollower, failedWrite } from "./entry-at-one-follower.ts";
+import { GUARD_TIMEOUT, range, scriptGuard, type Unsafe } from "./harness.ts";
 
 const WRONG_FAILED = /reported failed but was committed/;
+
 /**
  * Leader A's entry Z reaches only B, then A is cut off. B and C lead on and commit Z, and recycle past it.
  * Back in touch, A is too far behind to catch up: it rebuilds from the new base, above Z.
  */
 function rebuiltPastOwnEntry(seed: number, unsafe: Unsafe | undefined): string[] {
-  const s = new Script(scriptOptions(seed, unsafe));
-  const A = s.leader();
-  const [B, C] = s.ids().filter((id) => id !== A.self) as [string, string];
-  s.append(A.self, 2, 40);
-  s.until(() => A.committedEnd >= A.log.end, 2000);
-  s.drop((m) => (m.type === "push" || m.type === "commitInfo") && m.from === A.self && m.to === C);
-  expect(s.append(A.self, 1, 100), `seed ${seed}: Z`).toBe(1);
-  const zEnd = A.log.end;
-  expect(
-    s.until(() => (s.replica(B)?.log.end ?? 0) >= zEnd, 200, 0.05),
-    `seed ${seed}: Z reached B`,
-  ).toBe(true);
-  s.drop(undefined);
+  const { s, A, B, C, zEnd } = entryAtOneFollower(seed, unsafe, false);
   s.sim.partition([A.self]);
   const L = s.leader(1, [B, C]);
   s.append(L.self, 5, 60);

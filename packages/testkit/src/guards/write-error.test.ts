@@ -3,7 +3,7 @@
 // cutting its unsynced tail and going on under the same pid gives two entries one (pid, LSN): a follower
 // that got the first one takes the second (W, of the same size) for a copy it already has.
 import { describe, expect, it } from "vitest";
-import { failedWrite } from "./failed-write.ts";
+import { failedWrite } from "./entry-at-one-follower.ts";
 import { GUARD_TIMEOUT, range, scriptGuard } from "./harness.ts";
 
 describe("guard: a write error takes the replica out of service; an LSN is never reused within a pid", () => {
