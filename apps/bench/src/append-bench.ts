@@ -1,234 +1,412 @@
-// `pnpm bench append --nodes 3 --groups 100 --size 256 --inflight 512 --seconds 10`: a real cluster on this
-// machine (nats-server + N palfd processes, fsync on) and appends through the client SDK, `--inflight`
-// appends in flight in total (one append per loop, loops spread over the groups), from one client in this
-// process or from `--clients K` client processes. Latency is from the append call to its committed ack.
-// Counts only what completes inside the measuring window (after `--warmup` seconds).
-//
-// Prints the CPU each process used in the window, and with `--profile <dir>` a summary of the palfd CPU
-// profiles; ends with one JSON line:
+// `palf bench append` (`pnpm bench append`): appends through the client SDK against an existing cluster
+// (`--nats URL[,URL...] --nodes n1,n2,n3`, palfctl's credentials) or, without --nats, a cluster it starts
+// on this machine (nats-server + N palfd processes, fsync on). It creates the groups it needs (again and
+// again: creation is idempotent), warms up for `--warmup` seconds, then measures `--seconds` or `--count`
+// appends: open loop at `--rate` appends/s (latency from each append's intended send time, so a stall is
+// charged to every append it delayed) or closed loop without it (`--inflight` appends always in flight).
+// `--publishers` client connections per process, `--clients` processes, `--size 64,256,4096` a mix,
+// `--readers tail|cdc` readers in the same run. A live progress bar, a summary table, with `--out DIR` a
+// CSV, an HDR log and an HTML report (run-report.ts); the last line of stdout is one JSON line:
 // {"ackedPerS","MBps","p50Ms","p99Ms","errors", ...}
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { connect } from "@palf/client";
+import { type ConnectOptions, connect, type PalfClient } from "@palf/client";
+import { type AppendLoadSpec, runAppendLoad } from "./append-load.ts";
 import {
-  CLUSTER,
-  cpuSeconds,
-  createGroups,
-  createRealBenchCluster,
-  Histogram,
-  nodeCounters,
-  rateOf,
-  round,
-  waitAllLed,
-} from "./cluster-kit.ts";
-import { positiveInt } from "./flags.ts";
-import {
-  childPids,
-  type LoadOptions,
-  type LoadResult,
-  printProfiles,
-  profilingEnv,
-  runLoad,
-  startProfile,
-  waitForProfiles,
-} from "./load.ts";
+  type AuthSpec,
+  connectOptionsOf,
+  ensureGroups,
+  parseNodes,
+  parseServers,
+  type TargetSpec,
+  waitGroupsLed,
+} from "./bench-target.ts";
+import { type BenchCluster, CLUSTER, cpuSeconds, createRealBenchCluster, round } from "./cluster-kit.ts";
+import { type FlagSpec, nonNegative, positiveInt, positiveIntList, UsageError } from "./flags.ts";
+import { LiveProgress } from "./live-progress.ts";
+import { childPids, printProfiles, profilingEnv, startProfile, waitForProfiles } from "./load.ts";
+import { type ReaderKind, type RunningReaders, startReaders } from "./readers.ts";
+import { percentileMs, RunRecorder, type SecondJson, SecondStats } from "./run-recorder.ts";
+import { summaryTable, writeReport } from "./run-report.ts";
 
 const mainTs = fileURLToPath(new URL("./main.ts", import.meta.url));
 
-interface WorkerSpec extends LoadOptions {
-  readonly servers: string;
-  readonly nodes: readonly string[];
+/** The flags of `append` (parsed by parseArgs here, listed by `--help`). */
+export const flags = {
+  nats: {
+    type: "string",
+    arg: "urls",
+    help: "drive an existing cluster at these NATS URL(s), comma-separated",
+  },
+  nodes: {
+    type: "string",
+    default: "3",
+    arg: "n|ids",
+    help: "the cluster's node ids (n1,n2,n3), or how many to start without --nats",
+  },
+  cluster: { type: "string", default: CLUSTER, arg: "name", help: "cluster name (palf.<name>.* subjects)" },
+  user: { type: "string", arg: "user", help: "NATS user (or PALF_NATS_USER)" },
+  "password-file": {
+    type: "string",
+    arg: "file",
+    help: "file holding the NATS password (or PALF_NATS_PASS)",
+  },
+  "token-file": { type: "string", arg: "file", help: "file holding the NATS token (or PALF_NATS_TOKEN)" },
+  creds: { type: "string", arg: "file", help: "NATS credentials file (JWT + nkey seed)" },
+  "tls-ca": { type: "string", arg: "file", help: "CA certificate for TLS to NATS" },
+  "tls-cert": { type: "string", arg: "file", help: "client certificate for TLS to NATS" },
+  "tls-key": { type: "string", arg: "file", help: "client key for TLS to NATS" },
+  groups: { type: "string", default: "100", arg: "n", help: "groups to append to (created if missing)" },
+  "first-group": { type: "string", default: "1", arg: "id", help: "id of the first bench group" },
+  size: {
+    type: "string",
+    default: "256",
+    arg: "bytes[,bytes...]",
+    help: "payload size, or a mix picked evenly",
+  },
+  rate: { type: "string", arg: "n", help: "target appends/s in total (open loop); without it: closed loop" },
+  inflight: { type: "string", default: "512", arg: "n", help: "appends in flight at most, in total" },
+  publishers: { type: "string", default: "1", arg: "n", help: "client connections per client process" },
+  clients: { type: "string", default: "1", arg: "n", help: "client processes (1: this process)" },
+  seconds: { type: "string", arg: "s", help: "measure this long (default 10)" },
+  count: { type: "string", arg: "n", help: "measure this many appends instead of --seconds" },
+  warmup: { type: "string", default: "3", arg: "s", help: "seconds of load before measuring" },
+  readers: {
+    type: "string",
+    arg: "tail|cdc",
+    help: "also read the bench groups (tail each, or one CDC stream)",
+  },
+  out: {
+    type: "string",
+    arg: "dir",
+    help: "write per-second.csv, latency.hlog, summary.json, report.html here",
+  },
+  shards: { type: "string", arg: "n", help: "shards per palfd (local cluster only)" },
+  "lease-ms": { type: "string", default: "2000", arg: "ms", help: "leader lease (local cluster only)" },
+  "max-batch": { type: "string", arg: "n", help: "appends per client request at most" },
+  profile: {
+    type: "string",
+    arg: "dir",
+    help: "V8 CPU profiles of every palfd and the client (local cluster only)",
+  },
+  worker: { type: "string", hidden: true, help: "internal: run as a client process with this JSON spec" },
+} as const satisfies FlagSpec;
+
+/** What a client process gets (credentials as file paths only: argv is visible in ps). */
+interface WorkerSpec {
+  readonly target: TargetSpec;
+  readonly load: AppendLoadSpec;
+  readonly publishers: number;
+  readonly maxBatch?: number;
+}
+
+/** A client process's stdout: its finished seconds, then its end. */
+type WorkerLine = { seconds: SecondJson[] } | { done: { sent: number; warmupAcked: number } };
+
+function clientTuning(inflight: number, maxBatch: number | undefined): Partial<ConnectOptions> {
+  // Many requests per group in flight: the node keeps a window of seqs per session.
+  return { maxInFlight: Math.max(64, inflight), ...(maxBatch ? { maxBatchItems: maxBatch } : {}) };
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      nodes: { type: "string", default: "3" },
-      groups: { type: "string", default: "100" },
-      size: { type: "string", default: "256" },
-      inflight: { type: "string", default: "512" },
-      seconds: { type: "string", default: "10" },
-      warmup: { type: "string", default: "3" },
-      clients: { type: "string", default: "1" },
-      shards: { type: "string" },
-      "lease-ms": { type: "string", default: "2000" },
-      "max-batch": { type: "string" },
-      profile: { type: "string" },
-      worker: { type: "string" },
-    },
-    strict: true,
-  });
-  if (values.worker) return worker(JSON.parse(values.worker) as WorkerSpec);
+  const { values: v } = parseArgs({ args: argv, options: flags, strict: true });
+  if (v.worker) return worker(JSON.parse(v.worker) as WorkerSpec);
 
-  const nodeCount = positiveInt("nodes", values.nodes);
-  const groups = positiveInt("groups", values.groups);
-  const size = positiveInt("size", values.size);
-  const inflight = positiveInt("inflight", values.inflight);
-  const seconds = positiveInt("seconds", values.seconds);
-  const warmup = Number(values.warmup);
-  const clients = positiveInt("clients", values.clients);
-  const nodes = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
-  const profileDir = values.profile ? path.resolve(values.profile) : undefined;
+  const nodes = parseNodes(v.nodes);
+  const groups = positiveInt("groups", v.groups);
+  const firstGroup = positiveInt("first-group", v["first-group"]);
+  const sizes = positiveIntList("size", v.size);
+  const inflight = positiveInt("inflight", v.inflight);
+  const publishers = positiveInt("publishers", v.publishers);
+  const clients = positiveInt("clients", v.clients);
+  const rate = v.rate === undefined ? undefined : positiveInt("rate", v.rate);
+  if (v.seconds !== undefined && v.count !== undefined)
+    throw new UsageError("give --seconds or --count, not both");
+  const count = v.count === undefined ? undefined : positiveInt("count", v.count);
+  const seconds = count === undefined ? positiveInt("seconds", v.seconds ?? "10") : undefined;
+  const warmup = nonNegative("warmup", v.warmup);
+  const maxBatch = v["max-batch"] ? positiveInt("max-batch", v["max-batch"]) : undefined;
+  if (v.readers !== undefined && v.readers !== "tail" && v.readers !== "cdc")
+    throw new UsageError(`--readers must be tail or cdc, got ${v.readers}`);
+  const readers = v.readers as ReaderKind | undefined;
+  if (inflight < clients) throw new UsageError("--inflight must be at least --clients");
+  const existing = v.nats !== undefined;
+  if (existing && (v.shards || v.profile))
+    throw new UsageError("--shards and --profile are for the local cluster (without --nats)");
+  const auth: AuthSpec = {
+    ...(v.user ? { user: v.user } : {}),
+    ...(v["password-file"] ? { passwordFile: v["password-file"] } : {}),
+    ...(v["token-file"] ? { tokenFile: v["token-file"] } : {}),
+    ...(v.creds ? { credsFile: v.creds } : {}),
+    ...(v["tls-ca"] ? { tlsCa: v["tls-ca"] } : {}),
+    ...(v["tls-cert"] ? { tlsCert: v["tls-cert"] } : {}),
+    ...(v["tls-key"] ? { tlsKey: v["tls-key"] } : {}),
+  };
+  const profileDir = v.profile ? path.resolve(v.profile) : undefined;
   if (profileDir) fs.mkdirSync(profileDir, { recursive: true });
+  const outDir = v.out ? path.resolve(v.out) : undefined;
 
-  const cluster = createRealBenchCluster({
-    nodes,
-    leaseMs: positiveInt("lease-ms", values["lease-ms"]),
-    ...(values.shards ? { shards: positiveInt("shards", values.shards) } : {}),
-    ...(profileDir ? { env: profilingEnv(profileDir) } : {}),
-  });
+  let local: BenchCluster | undefined;
+  // Without --nats the local cluster's URL is filled in once it has started.
+  let target: TargetSpec = { cluster: CLUSTER, nodes, servers: [], auth };
+  if (existing) {
+    target = { cluster: v.cluster, nodes, servers: parseServers(v.nats!), auth };
+    connectOptionsOf(target); // unreadable secret files are a usage error before anything starts
+  } else {
+    local = createRealBenchCluster({
+      nodes,
+      leaseMs: positiveInt("lease-ms", v["lease-ms"]),
+      ...(v.shards ? { shards: positiveInt("shards", v.shards) } : {}),
+      ...(profileDir ? { env: profilingEnv(profileDir) } : {}),
+    });
+  }
+  const opened: PalfClient[] = [];
+  const open = async (extra: Partial<ConnectOptions> = {}) => {
+    const c = await connect({ ...connectOptionsOf(target), ...extra });
+    opened.push(c);
+    return c;
+  };
+  let running: RunningReaders | undefined;
   try {
-    await cluster.start();
-    const admin = await cluster.client({ requestTimeoutMs: 2000, operationTimeoutMs: 2000, maxAttempts: 1 });
-    await createGroups(admin, groups, nodes, 64);
-    const ledMs = await waitAllLed(admin, nodes, groups, 60_000);
+    if (local) {
+      await local.start();
+      target = { cluster: CLUSTER, nodes, servers: [local.natsUrl], auth: {} };
+    }
+    const admin = await open({ requestTimeoutMs: 3000, operationTimeoutMs: 10_000 });
+    const ids = Array.from({ length: groups }, (_, i) => firstGroup + i);
+    const { foreign } = await ensureGroups(admin, readers === "cdc" ? [0, ...ids] : ids, nodes);
+    if (foreign > 0)
+      console.error(`[append] ${foreign} group(s) already existed (created elsewhere); using them`);
+    const ledMs = await waitGroupsLed(admin, readers === "cdc" ? [0, ...ids] : ids, nodes, 120_000);
+    const where = existing ? `the cluster at ${v.nats}` : `a local cluster of ${nodes.length} palfd`;
     console.error(
-      `[append] ${groups} groups created and led (${Math.round(ledMs)} ms); ${clients} client(s)`,
+      `[append] ${groups} groups led on ${where} (${Math.round(ledMs)} ms); ${clients} client process(es) x ${publishers} publisher(s), ${rate === undefined ? "closed loop" : `open loop at ${rate}/s`}`,
     );
 
-    const base = Date.now() + (clients > 1 ? 2500 : 0);
-    const measureFrom = base + warmup * 1000;
-    const measureTo = measureFrom + seconds * 1000;
-    const load = { groups, size, totalLoops: inflight, measureFrom, measureTo };
-    const maxBatch = values["max-batch"] ? positiveInt("max-batch", values["max-batch"]) : undefined;
+    const measureFromMs = Date.now() + (clients > 1 ? 2500 : 200) + warmup * 1000;
+    const measureToMs = seconds === undefined ? undefined : measureFromMs + seconds * 1000;
+    const recorder = new RunRecorder(measureFromMs);
+    if (readers) running = await startReaders(readers, await open(), ids, recorder);
 
-    // CPU of every process over the window.
-    const pids = new Map<string, number>(cluster.pids());
-    const nats = childPids("nats-server")[0];
-    if (nats) pids.set("nats", nats);
-    const results: Promise<LoadResult>[] = [];
+    const share = (total: number, i: number) =>
+      Math.floor(((i + 1) * total) / clients) - Math.floor((i * total) / clients);
+    const specOf = (i: number): AppendLoadSpec => ({
+      groups,
+      firstGroup,
+      sizes,
+      inflight: share(inflight, i),
+      ...(rate === undefined ? {} : { rate: rate / clients }),
+      ...(count === undefined ? {} : { count: share(count, i) }),
+      measureFromMs,
+      ...(measureToMs === undefined ? {} : { measureToMs }),
+      processIndex: i,
+      processes: clients,
+    });
+    const results: Array<Promise<{ sent: number }>> = [];
     const workerPids: number[] = [];
     if (clients === 1) {
-      const client = await cluster.client({
-        // Many requests per group in flight: the node keeps a window of seqs per session.
-        maxInFlight: inflight,
-        ...(maxBatch ? { maxBatchItems: maxBatch } : {}),
-      });
-      results.push(runLoad(client, { ...load, loops: inflight, firstLoop: 0 }).finally(() => client.close()));
+      const pubs = await Promise.all(
+        Array.from({ length: publishers }, () => open(clientTuning(inflight, maxBatch))),
+      );
+      results.push(runAppendLoad(pubs, specOf(0), recorder));
     } else {
-      const servers = cluster.natsUrl;
       for (let i = 0; i < clients; i++) {
-        const first = Math.floor((i * inflight) / clients);
-        const next = Math.floor(((i + 1) * inflight) / clients);
-        const spec: WorkerSpec = {
-          ...load,
-          loops: next - first,
-          firstLoop: first,
-          servers,
-          nodes,
-          ...(maxBatch ? { maxBatch } : {}),
-        };
-        const child = spawn(
-          process.execPath,
-          ["--import", "tsx", mainTs, "append", "--worker", JSON.stringify(spec)],
-          { stdio: ["ignore", "pipe", "inherit"] },
-        );
-        if (child.pid) workerPids.push(child.pid);
-        results.push(
-          new Promise((resolve, reject) => {
-            let out = "";
-            child.stdout!.on("data", (d: Buffer) => {
-              out += d.toString();
-            });
-            child.once("exit", (code) => {
-              const line = out.trim().split("\n").at(-1);
-              if (code === 0 && line) resolve(JSON.parse(line) as LoadResult);
-              else reject(new Error(`client process ${i} exited with ${code}`));
-            });
-          }),
-        );
+        const spec: WorkerSpec = { target, load: specOf(i), publishers, ...(maxBatch ? { maxBatch } : {}) };
+        const { pid, result } = spawnWorker(spec, i, recorder);
+        if (pid) workerPids.push(pid);
+        results.push(result);
       }
     }
+
+    // CPU of the local processes over the measured part.
+    const pids = new Map<string, number>(local?.pids() ?? []);
+    const nats = local ? childPids("nats-server")[0] : undefined;
+    if (nats) pids.set("nats", nats);
     const cpu0 = new Map<string, number>();
-    await sleepUntil(measureFrom);
-    const selfAt = process.cpuUsage();
-    for (const [n, pid] of pids) cpu0.set(n, cpuSeconds(pid) ?? 0);
-    const stats0 = await nodeCounters(admin, nodes);
-    const selfProfile = profileDir ? await startProfile() : undefined;
-    if (profileDir) for (const pid of cluster.pids().values()) process.kill(pid, "SIGUSR2");
-    workerPids.forEach((pid, i) => {
-      cpu0.set(`client${i + 1}`, cpuSeconds(pid) ?? 0);
-    });
-    await sleepUntil(measureTo);
-    const cpuPct: Record<string, number> = {};
-    for (const [n, pid] of pids) cpuPct[n] = round((((cpuSeconds(pid) ?? 0) - cpu0.get(n)!) / seconds) * 100);
-    workerPids.forEach((pid, i) => {
-      const k = `client${i + 1}`;
-      cpuPct[k] = round((((cpuSeconds(pid) ?? 0) - cpu0.get(k)!) / seconds) * 100);
-    });
-    if (profileDir) for (const pid of cluster.pids().values()) process.kill(pid, "SIGUSR2");
-    if (selfProfile) await selfProfile(path.join(profileDir!, `bench-${process.pid}.cpuprofile`));
-    const stats1 = await nodeCounters(admin, nodes);
-    for (const n of nodes) {
-      const a = stats0.get(n);
-      const b = stats1.get(n);
-      if (!a || !b) continue;
-      console.error(`[append] ${n} per second: ${JSON.stringify(rateOf(a, b, seconds))}`);
-    }
-    const selfNow = process.cpuUsage(selfAt);
-    cpuPct[clients === 1 ? "client (bench process)" : "bench process"] = round(
-      ((selfNow.user + selfNow.system) / 1e6 / seconds) * 100,
+    let selfAt: NodeJS.CpuUsage | undefined;
+    let selfProfile: ((file: string) => Promise<void>) | undefined;
+    const cpuStart = setTimeout(
+      async () => {
+        selfAt = process.cpuUsage();
+        for (const [n, pid] of pids) cpu0.set(n, cpuSeconds(pid) ?? 0);
+        for (const [i, pid] of workerPids.entries()) cpu0.set(`client${i + 1}`, cpuSeconds(pid) ?? 0);
+        if (profileDir) {
+          selfProfile = await startProfile();
+          for (const pid of local!.pids().values()) process.kill(pid, "SIGUSR2");
+        }
+      },
+      Math.max(0, measureFromMs - Date.now()),
     );
 
-    const all = await Promise.all(results);
-    const hist = new Histogram();
-    let acked = 0;
-    let bytes = 0;
-    const errors: Record<string, number> = {};
-    for (const r of all) {
-      acked += r.acked;
-      bytes += r.bytes;
-      hist.merge(new Histogram(r.latency));
-      for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
+    const progress = new LiveProgress(seconds ?? count!, seconds === undefined ? "appends" : "s");
+    const tick = setInterval(() => {
+      const now = Date.now();
+      const last = recorder.peek(recorder.secondOf(now) - 1) ?? new SecondStats();
+      const total = recorder.total();
+      progress.update({
+        done:
+          seconds === undefined
+            ? total.acked + total.errorCount()
+            : Math.max(0, (now - measureFromMs) / 1000),
+        rate: last.acked,
+        p99Ms: percentileMs(last.latency, 99),
+        errors: total.errorCount(),
+        ...(readers ? { readRate: last.delivered } : {}),
+      });
+    }, 250);
+    let sent = 0;
+    try {
+      for (const r of await Promise.all(results)) sent += r.sent;
+    } finally {
+      clearInterval(tick);
+      clearTimeout(cpuStart);
+      progress.stop();
     }
-    if (profileDir) await waitForProfiles(profileDir, nodes.length + 1);
-    await admin.close();
-    await cluster.stop();
+    const loadEndMs = Date.now();
+    const elapsedS = Math.max(
+      0.001,
+      (seconds === undefined ? loadEndMs - measureFromMs : seconds * 1000) / 1000,
+    );
+    const cpuPct: Record<string, number> = {};
+    if (selfAt) {
+      const window = (loadEndMs - measureFromMs) / 1000;
+      for (const [n, pid] of pids)
+        cpuPct[n] = round((((cpuSeconds(pid) ?? 0) - cpu0.get(n)!) / window) * 100);
+      workerPids.forEach((pid, i) => {
+        const k = `client${i + 1}`;
+        cpuPct[k] = round((((cpuSeconds(pid) ?? 0) - (cpu0.get(k) ?? 0)) / window) * 100);
+      });
+      const self = process.cpuUsage(selfAt);
+      cpuPct[clients === 1 ? "client (bench process)" : "bench process"] = round(
+        ((self.user + self.system) / 1e6 / window) * 100,
+      );
+    }
+    if (profileDir && selfAt) {
+      for (const pid of local!.pids().values()) process.kill(pid, "SIGUSR2");
+      if (selfProfile) await selfProfile(path.join(profileDir, `bench-${process.pid}.cpuprofile`));
+      await waitForProfiles(profileDir, nodes.length + 1);
+    }
 
-    const out = {
-      ackedPerS: Math.round(acked / seconds),
-      MBps: round(bytes / seconds / 1e6, 2),
-      p50Ms: round(hist.percentile(50), 2),
-      p99Ms: round(hist.percentile(99), 2),
-      errors: Object.values(errors).reduce((a, b) => a + b, 0),
-      errorsByCode: errors,
-      p999Ms: round(hist.percentile(99.9), 2),
-      nodes: nodeCount,
+    let readerFailures: string[] = [];
+    if (running) {
+      // Let the readers catch up with what was acknowledged (bounded), then stop them.
+      const until = Date.now() + 5000;
+      while (Date.now() < until && recorder.total().delivered < recorder.total().acked)
+        await new Promise((r) => setTimeout(r, 100));
+      await running.stop();
+      readerFailures = running.failures;
+      running = undefined;
+    }
+
+    const total = recorder.total();
+    const errorsByCode = total.errors;
+    const summary = {
+      bench: "append",
+      ackedPerS: Math.round(total.acked / elapsedS),
+      MBps: round(total.bytes / elapsedS / 1e6, 2),
+      p50Ms: round(percentileMs(total.latency, 50), 2),
+      p99Ms: round(percentileMs(total.latency, 99), 2),
+      errors: total.errorCount(),
+      errorsByCode,
+      p90Ms: round(percentileMs(total.latency, 90), 2),
+      p999Ms: round(percentileMs(total.latency, 99.9), 2),
+      maxMs: round(total.latency.maxValue / 1000, 2),
+      serviceP99Ms: round(percentileMs(total.service, 99), 2),
+      acked: total.acked,
+      sent,
+      mode: rate === undefined ? "closed-loop" : "open-loop",
+      ...(rate === undefined ? {} : { rate }),
+      target: existing ? "existing" : "local",
+      nodes: nodes.length,
       groups,
-      size,
+      size: sizes.length === 1 ? sizes[0] : sizes,
       inflight,
+      publishers,
       clientProcesses: clients === 1 ? "1 (the bench process itself)" : clients,
-      seconds,
+      ...(seconds === undefined ? { count } : { seconds }),
+      measuredSeconds: round(elapsedS, 2),
       warmupSeconds: warmup,
-      cpuPct,
+      ...(readers
+        ? {
+            readers: {
+              kind: readers,
+              deliveredPerS: Math.round(total.delivered / elapsedS),
+              lagP50Ms: round(percentileMs(total.lag, 50), 2),
+              lagP99Ms: round(percentileMs(total.lag, 99), 2),
+              failures: readerFailures.length,
+            },
+          }
+        : {}),
+      ...(local ? { cpuPct } : {}),
+      ...(outDir ? { out: outDir } : {}),
     };
+    for (const f of readerFailures.slice(0, 5)) console.error(`[append] reader: ${f}`);
     if (profileDir) printProfiles(profileDir, "append");
-    console.log(JSON.stringify(out));
+    if (outDir) {
+      const files = await writeReport(outDir, recorder, summary, {
+        title: `palf bench append: ${summary.mode}${rate === undefined ? "" : ` at ${rate}/s`}, ${groups} groups, ${nodes.length} nodes`,
+        ...(rate === undefined ? {} : { targetRate: rate }),
+      });
+      console.error(`[append] wrote ${files.join(", ")}`);
+    }
+    console.log(summaryTable(summary));
+    console.log(JSON.stringify(summary));
   } finally {
-    await cluster.stop();
+    await running?.stop().catch(() => {});
+    for (const c of opened) await c.close().catch(() => {});
+    await local?.stop();
   }
 }
 
-/** A client process: connects, runs its share of the loops, prints its LoadResult as one JSON line. */
-async function worker(spec: WorkerSpec & { maxBatch?: number }): Promise<void> {
-  const client = await connect({
-    cluster: CLUSTER,
-    nodes: spec.nodes,
-    servers: spec.servers,
-    // Many requests per group in flight: the node keeps a window of seqs per session.
-    maxInFlight: Math.max(64, spec.loops),
-    ...(spec.maxBatch ? { maxBatchItems: spec.maxBatch } : {}),
+/** Starts one client process; its finished seconds flow into `recorder` as they arrive. */
+function spawnWorker(
+  spec: WorkerSpec,
+  i: number,
+  recorder: RunRecorder,
+): { pid: number | undefined; result: Promise<{ sent: number }> } {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", mainTs, "append", "--worker", JSON.stringify(spec)],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  let done: { sent: number } | undefined;
+  readline.createInterface({ input: child.stdout! }).on("line", (line) => {
+    const msg = JSON.parse(line) as WorkerLine;
+    if ("seconds" in msg) for (const s of msg.seconds) recorder.mergeJson(s);
+    else done = msg.done;
   });
-  const r = await runLoad(client, spec);
-  await client.close();
-  console.log(JSON.stringify(r));
-  process.exit(0);
+  const result = new Promise<{ sent: number }>((resolve, reject) => {
+    child.once("close", (code) => {
+      if (code === 0 && done) resolve(done);
+      else reject(new Error(`client process ${i} exited with ${code}`));
+    });
+  });
+  return { pid: child.pid, result };
 }
 
-function sleepUntil(at: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, Math.max(0, at - Date.now())));
+/** A client process: its publishers run its share of the load; finished seconds go to stdout as JSON lines. */
+async function worker(spec: WorkerSpec): Promise<void> {
+  const recorder = new RunRecorder(spec.load.measureFromMs);
+  const pubs = await Promise.all(
+    Array.from({ length: spec.publishers }, () =>
+      connect({ ...connectOptionsOf(spec.target), ...clientTuning(spec.load.inflight, spec.maxBatch) }),
+    ),
+  );
+  const emit = (line: WorkerLine) => process.stdout.write(`${JSON.stringify(line)}\n`);
+  const flush = setInterval(() => {
+    const seconds = recorder.takeJson(recorder.secondOf(Date.now()));
+    if (seconds.length > 0) emit({ seconds });
+  }, 1000);
+  const r = await runAppendLoad(pubs, spec.load, recorder);
+  clearInterval(flush);
+  emit({ seconds: recorder.takeJson() });
+  emit({ done: r });
+  for (const p of pubs) await p.close();
+  process.stdout.write("", () => process.exit(0));
 }

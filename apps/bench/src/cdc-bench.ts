@@ -7,20 +7,23 @@
 import { parseArgs } from "node:util";
 import { type CdcEntry, cdcBefore, openCdc } from "@palf/cdc";
 import { createGroups, createRealBenchCluster, Histogram, round, sleep, waitAllLed } from "./cluster-kit.ts";
-import { positiveInt } from "./flags.ts";
+import { type FlagSpec, positiveInt } from "./flags.ts";
 import { runLoad } from "./load.ts";
+
+/** The flags of `cdc` (parsed by parseArgs here, listed by `--help`). */
+export const flags = {
+  nodes: { type: "string", default: "3", help: "palfd processes", arg: "n" },
+  groups: { type: "string", default: "1000", help: "data groups", arg: "n" },
+  seconds: { type: "string", default: "20", help: "measuring time", arg: "s" },
+  size: { type: "string", default: "256", help: "entry payload bytes", arg: "bytes" },
+  inflight: { type: "string", default: "256", help: "appends in flight in total", arg: "n" },
+  "lease-ms": { type: "string", default: "2000", help: "leader lease", arg: "ms" },
+} as const satisfies FlagSpec;
 
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: {
-      nodes: { type: "string", default: "3" },
-      groups: { type: "string", default: "1000" },
-      seconds: { type: "string", default: "20" },
-      size: { type: "string", default: "256" },
-      inflight: { type: "string", default: "256" },
-      "lease-ms": { type: "string", default: "2000" },
-    },
+    options: flags,
     strict: true,
   });
   const nodeCount = positiveInt("nodes", values.nodes);

@@ -3,17 +3,20 @@
 import { parseArgs } from "node:util";
 import { ENTRY_HEADER_BYTES } from "@palf/core";
 import { CoreCluster } from "./core-cluster.ts";
-import { positiveInt } from "./flags.ts";
+import { type FlagSpec, positiveInt } from "./flags.ts";
+
+/** The flags of `core` (parsed by parseArgs here, listed by `--help`). */
+export const flags = {
+  groups: { type: "string", default: "100", help: "groups (3 replicas each, in process)", arg: "n" },
+  size: { type: "string", default: "256", help: "entry payload bytes", arg: "bytes" },
+  seconds: { type: "string", default: "5", help: "measuring time", arg: "s" },
+  inflight: { type: "string", default: "4096", help: "appends in flight in total", arg: "n" },
+} as const satisfies FlagSpec;
 
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: {
-      groups: { type: "string", default: "100" },
-      size: { type: "string", default: "256" },
-      seconds: { type: "string", default: "5" },
-      inflight: { type: "string", default: "4096" },
-    },
+    options: flags,
   });
   const groups = positiveInt("groups", values.groups);
   const size = positiveInt("size", values.size);

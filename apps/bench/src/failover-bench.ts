@@ -19,21 +19,29 @@ import {
   waitAllLed,
   watchLeaders,
 } from "./cluster-kit.ts";
-import { positiveInt } from "./flags.ts";
+import { type FlagSpec, positiveInt } from "./flags.ts";
 import { runLoad } from "./load.ts";
+
+/** The flags of `failover` (parsed by parseArgs here, listed by `--help`). */
+export const flags = {
+  nodes: { type: "string", default: "3", help: "palfd processes", arg: "n" },
+  groups: { type: "string", default: "1000", help: "groups", arg: "n" },
+  seconds: { type: "string", default: "30", help: "run time", arg: "s" },
+  size: { type: "string", default: "256", help: "entry payload bytes", arg: "bytes" },
+  inflight: { type: "string", default: "256", help: "appends in flight in total", arg: "n" },
+  "lease-ms": { type: "string", default: "2000", help: "leader lease", arg: "ms" },
+  "kill-at": {
+    type: "string",
+    default: "0.33",
+    help: "when to kill the busiest leader, as a fraction of the run",
+    arg: "fraction",
+  },
+} as const satisfies FlagSpec;
 
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: {
-      nodes: { type: "string", default: "3" },
-      groups: { type: "string", default: "1000" },
-      seconds: { type: "string", default: "30" },
-      size: { type: "string", default: "256" },
-      inflight: { type: "string", default: "256" },
-      "lease-ms": { type: "string", default: "2000" },
-      "kill-at": { type: "string", default: "0.33" },
-    },
+    options: flags,
     strict: true,
   });
   const nodeCount = positiveInt("nodes", values.nodes);

@@ -7,19 +7,22 @@ import { parseArgs } from "node:util";
 import { GtsClient } from "@palf/gts";
 import type { Transport } from "@palf/transport";
 import { createRealBenchCluster, Histogram, round, sleep } from "./cluster-kit.ts";
-import { positiveInt } from "./flags.ts";
+import { type FlagSpec, positiveInt } from "./flags.ts";
+
+/** The flags of `gts` (parsed by parseArgs here, listed by `--help`). */
+export const flags = {
+  nodes: { type: "string", default: "3", help: "palfd processes", arg: "n" },
+  clients: { type: "string", default: "100", help: "GTS clients", arg: "n" },
+  callers: { type: "string", default: "64", help: "callers per client", arg: "n" },
+  connections: { type: "string", default: "4", help: "NATS connections the clients share", arg: "n" },
+  seconds: { type: "string", default: "10", help: "measuring time", arg: "s" },
+  "lease-ms": { type: "string", default: "2000", help: "leader lease", arg: "ms" },
+} as const satisfies FlagSpec;
 
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: {
-      nodes: { type: "string", default: "3" },
-      clients: { type: "string", default: "100" },
-      callers: { type: "string", default: "64" },
-      connections: { type: "string", default: "4" },
-      seconds: { type: "string", default: "10" },
-      "lease-ms": { type: "string", default: "2000" },
-    },
+    options: flags,
     strict: true,
   });
   const nodeCount = positiveInt("nodes", values.nodes);

@@ -20,22 +20,25 @@ import {
   totalLeaders,
   waitAllLed,
 } from "./cluster-kit.ts";
-import { positiveInt } from "./flags.ts";
+import { type FlagSpec, positiveInt } from "./flags.ts";
 import { childPids, printProfiles, profilingEnv, waitForProfiles } from "./load.ts";
+
+/** The flags of `idle` (parsed by parseArgs here, listed by `--help`). */
+export const flags = {
+  nodes: { type: "string", default: "3", help: "palfd processes", arg: "n" },
+  groups: { type: "string", default: "10000", help: "groups, a replica on every node", arg: "n" },
+  seconds: { type: "string", default: "20", help: "measuring time", arg: "s" },
+  "lease-ms": { type: "string", default: "4000", help: "leader lease", arg: "ms" },
+  shards: { type: "string", help: "shards per node", arg: "n" },
+  profile: { type: "string", help: "write V8 CPU profiles of every palfd here", arg: "dir" },
+  // Also create the GTS group: every node then runs its watermark rounds (a GTS fetch every 50 ms).
+  gts: { type: "boolean", default: false, help: "also create the GTS group (watermark rounds run)" },
+} as const satisfies FlagSpec;
 
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: {
-      nodes: { type: "string", default: "3" },
-      groups: { type: "string", default: "10000" },
-      seconds: { type: "string", default: "20" },
-      "lease-ms": { type: "string", default: "4000" },
-      shards: { type: "string" },
-      profile: { type: "string" },
-      // Also create the GTS group: every node then runs its watermark rounds (a GTS fetch every 50 ms).
-      gts: { type: "boolean", default: false },
-    },
+    options: flags,
     strict: true,
   });
   const nodeCount = positiveInt("nodes", values.nodes);

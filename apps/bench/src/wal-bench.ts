@@ -14,23 +14,26 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { openShardWal, type WalRecord } from "@palf/storage";
-import { positiveInt, UsageError } from "./flags.ts";
+import { type FlagSpec, positiveInt, UsageError } from "./flags.ts";
 
 const HEADER_BYTES = 44; // record header of the WAL, to give the raw loop the same batch bytes
 const SEGMENT_BYTES = 64 * 1024 * 1024;
 const BASE_EVERY_TURNS = 64;
 const KEEP_ENTRIES = 64;
 
+/** The flags of `wal` (parsed by parseArgs here, listed by `--help`). */
+export const flags = {
+  groups: { type: "string", default: "1000", help: "groups writing one entry each per loop turn", arg: "n" },
+  size: { type: "string", default: "256", help: "entry payload bytes", arg: "bytes" },
+  seconds: { type: "string", default: "10", help: "measuring time", arg: "s" },
+  dir: { type: "string", help: "directory for the WAL (default: a temp dir)", arg: "path" },
+  depth: { type: "string", default: "1", help: "loop turns whose flushes may be outstanding", arg: "n" },
+} as const satisfies FlagSpec;
+
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: {
-      groups: { type: "string", default: "1000" },
-      size: { type: "string", default: "256" },
-      seconds: { type: "string", default: "10" },
-      dir: { type: "string" },
-      depth: { type: "string", default: "1" },
-    },
+    options: flags,
     strict: true,
   });
   const groups = positiveInt("groups", values.groups);

@@ -1,0 +1,113 @@
+// The append load of `palf bench append` in one process: an open- or closed-loop schedule (open-loop.ts)
+// over `publishers` client connections, groups firstGroup.. in turn, payload sizes from a mix, recording
+// each measured append into a RunRecorder. A warm-up schedule runs first and is not recorded. Several
+// processes run it side by side on shares of the rate, window and count, measured from one wall-clock
+// instant.
+import { type PalfClient, PalfError } from "@palf/client";
+import { type Completion, latencyOf, runSchedule } from "./open-loop.ts";
+import type { RunRecorder } from "./run-recorder.ts";
+
+export interface AppendLoadSpec {
+  readonly groups: number;
+  readonly firstGroup: number;
+  /** Payload sizes, picked evenly (deterministically per operation). */
+  readonly sizes: readonly number[];
+  /** This process's share of the target rate (appends/s); undefined: closed loop. */
+  readonly rate?: number;
+  /** This process's share of the appends in flight. */
+  readonly inflight: number;
+  /** This process's share of `--count` (measured appends); undefined: run until measureToMs. */
+  readonly count?: number;
+  /** Wall-clock instants (Date.now()): warm-up ends and measuring starts; measuring ends (without count). */
+  readonly measureFromMs: number;
+  readonly measureToMs?: number;
+  /** This process among `processes`: operations are interleaved so they cover every group. */
+  readonly processIndex: number;
+  readonly processes: number;
+}
+
+/** First bytes of a bench payload: a marker, then the send time (Date.now(), float64) for reader lag. */
+const STAMP_MAGIC = 0x50_4c_46_42; // "PLFB"
+export const STAMP_BYTES = 12;
+
+/** Send time of a bench payload, or undefined for other entries (or payloads too small to carry it). */
+export function stampOf(payload: Uint8Array): number | undefined {
+  if (payload.length < STAMP_BYTES) return undefined;
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  return view.getUint32(0) === STAMP_MAGIC ? view.getFloat64(4) : undefined;
+}
+
+/** A payload of `size` bytes stamped with `sentAtMs` when it has room. */
+export function makeStampedPayload(size: number, sentAtMs: number): Uint8Array {
+  const b = new Uint8Array(size).fill(0x61);
+  if (size >= STAMP_BYTES) {
+    const view = new DataView(b.buffer);
+    view.setUint32(0, STAMP_MAGIC);
+    view.setFloat64(4, sentAtMs);
+  }
+  return b;
+}
+
+/** Which size operation `i` uses: a multiplicative hash, so sizes are spread over groups and time. */
+export function sizeOf(sizes: readonly number[], i: number): number {
+  return sizes[(Math.imul(i + 1, 0x9e3779b1) >>> 0) % sizes.length]!;
+}
+
+export interface AppendLoadResult {
+  /** Appends sent in the measured phase (warm-up excluded). */
+  readonly sent: number;
+  readonly warmupAcked: number;
+}
+
+/** Runs warm-up and measured schedules; every measured completion goes into `recorder`. */
+export async function runAppendLoad(
+  clients: readonly PalfClient[],
+  spec: AppendLoadSpec,
+  recorder: RunRecorder,
+  signal?: AbortSignal,
+): Promise<AppendLoadResult> {
+  const perfAt = (wallMs: number) => performance.now() + (wallMs - Date.now());
+  let next = 0;
+  const pending = new Map<number, number>();
+  const send = (i: number): Promise<unknown> => {
+    const global = next++ * spec.processes + spec.processIndex;
+    const group = spec.firstGroup + (global % spec.groups);
+    const size = sizeOf(spec.sizes, global);
+    pending.set(i, size);
+    const client = clients[global % clients.length]!;
+    return client.group(group).append(makeStampedPayload(size, Date.now()));
+  };
+  let warmupAcked = 0;
+  const warmupUntil = perfAt(spec.measureFromMs);
+  if (warmupUntil > performance.now()) {
+    await runSchedule({
+      ...(spec.rate === undefined ? {} : { rate: spec.rate }),
+      inflight: spec.inflight,
+      until: warmupUntil,
+      ...(signal ? { signal } : {}),
+      send,
+      onDone: (c) => {
+        if (c.error === undefined) warmupAcked++;
+      },
+    });
+  }
+  pending.clear();
+  const onDone = (c: Completion) => {
+    const bytes = pending.get(c.index) ?? 0;
+    pending.delete(c.index);
+    const at = Date.now();
+    if (c.error === undefined) recorder.ack(at, latencyOf(c), c.endAt - c.sentAt, bytes);
+    else recorder.error(at, c.error instanceof PalfError ? c.error.code : "OTHER");
+  };
+  const sent = await runSchedule({
+    ...(spec.rate === undefined ? {} : { rate: spec.rate }),
+    inflight: spec.inflight,
+    start: Math.max(performance.now(), warmupUntil),
+    ...(spec.count === undefined ? {} : { count: spec.count }),
+    ...(spec.measureToMs === undefined ? {} : { until: perfAt(spec.measureToMs) }),
+    ...(signal ? { signal } : {}),
+    send: (i) => send(i),
+    onDone,
+  });
+  return { sent, warmupAcked };
+}
