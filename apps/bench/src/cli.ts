@@ -6,6 +6,8 @@ import { type BenchEntry, type BenchModule, benches as defaultBenches } from "./
 import { type FlagSpec, UsageError } from "./flags.ts";
 
 export const EXIT_OK = 0;
+/** The bench failed while running (a cluster it cannot reach, a refused login...). */
+export const EXIT_RUNTIME = 1;
 export const EXIT_USAGE = 2;
 
 export interface BenchCliIo {
@@ -60,9 +62,12 @@ export async function runBenchCli(
   try {
     await run();
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    io.err(`${prog} ${chosen!.name}: ${e.message}\n`);
-    return EXIT_USAGE;
+    const usage = e instanceof UsageError;
+    // PALF_DEBUG=1 shows where an unexpected failure came from.
+    const text =
+      !usage && process.env.PALF_DEBUG ? String((e as Error).stack ?? e) : String((e as Error).message ?? e);
+    io.err(`${prog} ${chosen!.name}: ${text}\n`);
+    return usage ? EXIT_USAGE : EXIT_RUNTIME;
   }
   return EXIT_OK;
 }
