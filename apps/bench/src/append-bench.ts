@@ -15,7 +15,7 @@ import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { type ConnectOptions, connect, type PalfClient } from "@palf/client";
-import { type AppendLoadSpec, runAppendLoad } from "./append-load.ts";
+import { type LoadShare, type RunTiming, runAppendLoad } from "./append-load.ts";
 import {
   type AuthSpec,
   connectOptionsOf,
@@ -99,13 +99,19 @@ export const flags = {
 /** What a client process gets (credentials as file paths only: argv is visible in ps). */
 interface WorkerSpec {
   readonly target: TargetSpec;
-  readonly load: AppendLoadSpec;
+  readonly load: LoadShare;
   readonly publishers: number;
   readonly maxBatch?: number;
 }
 
-/** A client process's stdout: its finished seconds, then its end. */
-type WorkerLine = { seconds: SecondJson[] } | { done: { sent: number; warmupAcked: number } };
+/** What a client process reports at its end (its CPU in % of a core over the measured part). */
+interface WorkerDone {
+  readonly sent: number;
+  readonly cpuPct: number;
+}
+
+/** A client process's stdout: ready (connected), its finished seconds, then its end. */
+type WorkerLine = { ready: true } | { seconds: SecondJson[] } | { done: WorkerDone };
 
 function clientTuning(inflight: number, maxBatch: number | undefined): Partial<ConnectOptions> {
   // Many requests per group in flight: the node keeps a window of seqs per session.
@@ -187,40 +193,39 @@ export async function main(argv: string[]): Promise<void> {
       `[append] ${groups} groups led on ${where} (${Math.round(ledMs)} ms); ${clients} client process(es) x ${publishers} publisher(s), ${rate === undefined ? "closed loop" : `open loop at ${rate}/s`}`,
     );
 
-    const measureFromMs = Date.now() + (clients > 1 ? 2500 : 200) + warmup * 1000;
-    const measureToMs = seconds === undefined ? undefined : measureFromMs + seconds * 1000;
-    const recorder = new RunRecorder(measureFromMs);
+    const recorder = new RunRecorder();
     if (readers) running = await startReaders(readers, await open(), ids, recorder);
 
     const share = (total: number, i: number) =>
       Math.floor(((i + 1) * total) / clients) - Math.floor((i * total) / clients);
-    const specOf = (i: number): AppendLoadSpec => ({
+    const shareOf = (i: number): LoadShare => ({
       groups,
       firstGroup,
       sizes,
       inflight: share(inflight, i),
       ...(rate === undefined ? {} : { rate: rate / clients }),
       ...(count === undefined ? {} : { count: share(count, i) }),
-      measureFromMs,
-      ...(measureToMs === undefined ? {} : { measureToMs }),
       processIndex: i,
       processes: clients,
     });
-    const results: Array<Promise<{ sent: number }>> = [];
-    const workerPids: number[] = [];
-    if (clients === 1) {
-      const pubs = await Promise.all(
-        Array.from({ length: publishers }, () => open(clientTuning(inflight, maxBatch))),
-      );
-      results.push(runAppendLoad(pubs, specOf(0), recorder));
-    } else {
-      for (let i = 0; i < clients; i++) {
-        const spec: WorkerSpec = { target, load: specOf(i), publishers, ...(maxBatch ? { maxBatch } : {}) };
-        const { pid, result } = spawnWorker(spec, i, recorder);
-        if (pid) workerPids.push(pid);
-        results.push(result);
-      }
-    }
+    // Every client connects first; the clock starts once all are ready, so start-up is never measured.
+    const pubs =
+      clients === 1
+        ? await Promise.all(Array.from({ length: publishers }, () => open(clientTuning(inflight, maxBatch))))
+        : [];
+    const workers = await Promise.all(
+      Array.from({ length: clients === 1 ? 0 : clients }, (_, i) =>
+        startWorker({ target, load: shareOf(i), publishers, ...(maxBatch ? { maxBatch } : {}) }, i, recorder),
+      ),
+    );
+    const measureFromMs = Date.now() + 200 + warmup * 1000;
+    const measureToMs = seconds === undefined ? undefined : measureFromMs + seconds * 1000;
+    const timing: RunTiming = { measureFromMs, ...(measureToMs === undefined ? {} : { measureToMs }) };
+    recorder.start(measureFromMs);
+    const results: Array<Promise<WorkerDone>> =
+      clients === 1
+        ? [runAppendLoad(pubs, { ...shareOf(0), ...timing }, recorder).then((r) => ({ ...r, cpuPct: 0 }))]
+        : workers.map((w) => w.run(timing));
 
     // CPU of the local processes over the measured part.
     const pids = new Map<string, number>(local?.pids() ?? []);
@@ -233,7 +238,6 @@ export async function main(argv: string[]): Promise<void> {
       async () => {
         selfAt = process.cpuUsage();
         for (const [n, pid] of pids) cpu0.set(n, cpuSeconds(pid) ?? 0);
-        for (const [i, pid] of workerPids.entries()) cpu0.set(`client${i + 1}`, cpuSeconds(pid) ?? 0);
         if (profileDir) {
           selfProfile = await startProfile();
           for (const pid of local!.pids().values()) process.kill(pid, "SIGUSR2");
@@ -259,27 +263,28 @@ export async function main(argv: string[]): Promise<void> {
       });
     }, 250);
     let sent = 0;
+    let completed = false;
+    const cpuPct: Record<string, number> = {};
     try {
-      for (const r of await Promise.all(results)) sent += r.sent;
+      for (const [i, r] of (await Promise.all(results)).entries()) {
+        sent += r.sent;
+        if (clients > 1) cpuPct[`client${i + 1}`] = round(r.cpuPct);
+      }
+      completed = true;
     } finally {
       clearInterval(tick);
       clearTimeout(cpuStart);
-      progress.stop();
+      progress.stop(completed);
     }
     const loadEndMs = Date.now();
     const elapsedS = Math.max(
       0.001,
       (seconds === undefined ? loadEndMs - measureFromMs : seconds * 1000) / 1000,
     );
-    const cpuPct: Record<string, number> = {};
     if (selfAt) {
       const window = (loadEndMs - measureFromMs) / 1000;
       for (const [n, pid] of pids)
         cpuPct[n] = round((((cpuSeconds(pid) ?? 0) - cpu0.get(n)!) / window) * 100);
-      workerPids.forEach((pid, i) => {
-        const k = `client${i + 1}`;
-        cpuPct[k] = round((((cpuSeconds(pid) ?? 0) - (cpu0.get(k) ?? 0)) / window) * 100);
-      });
       const self = process.cpuUsage(selfAt);
       cpuPct[clients === 1 ? "client (bench process)" : "bench process"] = round(
         ((self.user + self.system) / 1e6 / window) * 100,
@@ -362,51 +367,84 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-/** Starts one client process; its finished seconds flow into `recorder` as they arrive. */
-function spawnWorker(
-  spec: WorkerSpec,
-  i: number,
-  recorder: RunRecorder,
-): { pid: number | undefined; result: Promise<{ sent: number }> } {
+interface RunningWorker {
+  /** Hands the worker the run's timing; resolves with its result once it has finished. */
+  run(timing: RunTiming): Promise<WorkerDone>;
+}
+
+/**
+ * Starts one client process and resolves once it has connected. Its finished seconds flow into `recorder`
+ * as they arrive; the timing goes to it on stdin (one JSON line).
+ */
+function startWorker(spec: WorkerSpec, i: number, recorder: RunRecorder): Promise<RunningWorker> {
   const child = spawn(
     process.execPath,
     ["--import", "tsx", mainTs, "append", "--worker", JSON.stringify(spec)],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
+    { stdio: ["pipe", "pipe", "inherit"] },
   );
-  let done: { sent: number } | undefined;
+  let ready: () => void = () => {};
+  let done: WorkerDone | undefined;
   readline.createInterface({ input: child.stdout! }).on("line", (line) => {
     const msg = JSON.parse(line) as WorkerLine;
-    if ("seconds" in msg) for (const s of msg.seconds) recorder.mergeJson(s);
+    if ("ready" in msg) ready();
+    else if ("seconds" in msg) for (const s of msg.seconds) recorder.mergeJson(s);
     else done = msg.done;
   });
-  const result = new Promise<{ sent: number }>((resolve, reject) => {
+  const exited = new Promise<WorkerDone>((resolve, reject) => {
     child.once("close", (code) => {
       if (code === 0 && done) resolve(done);
       else reject(new Error(`client process ${i} exited with ${code}`));
     });
   });
-  return { pid: child.pid, result };
+  exited.catch(() => {}); // observed through start or run
+  return Promise.race([
+    new Promise<RunningWorker>((resolve) => {
+      ready = () =>
+        resolve({
+          run(timing) {
+            child.stdin!.end(`${JSON.stringify(timing)}\n`);
+            return exited;
+          },
+        });
+    }),
+    exited.then(() => Promise.reject(new Error(`client process ${i} ended before it was ready`))),
+  ]);
 }
 
-/** A client process: its publishers run its share of the load; finished seconds go to stdout as JSON lines. */
+/**
+ * A client process: connects its publishers, says it is ready, reads the run's timing from stdin, runs its
+ * share of the load and writes its finished seconds and its end to stdout as JSON lines.
+ */
 async function worker(spec: WorkerSpec): Promise<void> {
-  const recorder = new RunRecorder(spec.load.measureFromMs);
+  const recorder = new RunRecorder();
   const pubs = await Promise.all(
     Array.from({ length: spec.publishers }, () =>
       connect({ ...connectOptionsOf(spec.target), ...clientTuning(spec.load.inflight, spec.maxBatch) }),
     ),
   );
   const emit = (line: WorkerLine) => process.stdout.write(`${JSON.stringify(line)}\n`);
+  emit({ ready: true });
+  const first = await readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]().next();
+  const timing = JSON.parse(String(first.value)) as RunTiming;
+  recorder.start(timing.measureFromMs);
+  let cpuAt: NodeJS.CpuUsage | undefined;
+  const cpuStart = setTimeout(
+    () => {
+      cpuAt = process.cpuUsage();
+    },
+    Math.max(0, timing.measureFromMs - Date.now()),
+  );
   const flush = setInterval(() => {
     const seconds = recorder.takeJson(recorder.secondOf(Date.now()));
     if (seconds.length > 0) emit({ seconds });
   }, 1000);
-  const r = await runAppendLoad(pubs, spec.load, recorder);
+  const r = await runAppendLoad(pubs, { ...spec.load, ...timing }, recorder);
   clearInterval(flush);
+  clearTimeout(cpuStart);
+  const used = cpuAt ? process.cpuUsage(cpuAt) : undefined;
+  const window = (Date.now() - timing.measureFromMs) / 1000;
   emit({ seconds: recorder.takeJson() });
-  emit({ done: r });
+  emit({ done: { ...r, cpuPct: used && window > 0 ? ((used.user + used.system) / 1e6 / window) * 100 : 0 } });
   for (const p of pubs) await p.close();
   process.stdout.write("", () => process.exit(0));
 }

@@ -7,7 +7,15 @@ import { type PalfClient, PalfError } from "@palf/client";
 import { type Completion, latencyOf, runSchedule } from "./open-loop.ts";
 import type { RunRecorder } from "./run-recorder.ts";
 
-export interface AppendLoadSpec {
+/** When the measured part of a run starts and (without count) ends, fixed once every client is ready. */
+export interface RunTiming {
+  /** Wall-clock instants (Date.now()): warm-up ends and measuring starts; measuring ends (without count). */
+  readonly measureFromMs: number;
+  readonly measureToMs?: number;
+}
+
+/** One process's share of the load. */
+export interface LoadShare {
   readonly groups: number;
   readonly firstGroup: number;
   /** Payload sizes, picked evenly (deterministically per operation). */
@@ -18,13 +26,12 @@ export interface AppendLoadSpec {
   readonly inflight: number;
   /** This process's share of `--count` (measured appends); undefined: run until measureToMs. */
   readonly count?: number;
-  /** Wall-clock instants (Date.now()): warm-up ends and measuring starts; measuring ends (without count). */
-  readonly measureFromMs: number;
-  readonly measureToMs?: number;
   /** This process among `processes`: operations are interleaved so they cover every group. */
   readonly processIndex: number;
   readonly processes: number;
 }
+
+export type AppendLoadSpec = LoadShare & RunTiming;
 
 /** First bytes of a bench payload: a marker, then the send time (Date.now(), float64) for reader lag. */
 const STAMP_MAGIC = 0x50_4c_46_42; // "PLFB"

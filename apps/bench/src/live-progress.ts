@@ -58,7 +58,9 @@ export class LiveProgress {
     );
   }
 
-  stop(): void {
+  /** Ends the bar (full when the run completed). */
+  stop(completed: boolean): void {
+    if (completed) this.bar?.update(this.total);
     this.bar?.stop();
   }
 }

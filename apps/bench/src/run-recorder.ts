@@ -74,7 +74,13 @@ export interface SecondJson {
 export class RunRecorder {
   private readonly seconds = new Map<number, SecondStats>();
 
-  constructor(readonly epochMs: number) {}
+  /** Wall-clock ms of second 0; until start() nothing is measured yet (readers skip what they see). */
+  constructor(public epochMs = Number.POSITIVE_INFINITY) {}
+
+  /** Fixes second 0 once the run's clients are ready. */
+  start(epochMs: number): void {
+    this.epochMs = epochMs;
+  }
 
   /** The second `atMs` (wall clock) falls into. */
   secondOf(atMs: number): number {
