@@ -113,6 +113,10 @@ const chartBase = {
   },
 } as const;
 
+const BOTTOM_LEGEND = { orient: "bottom", direction: "horizontal", labelLimit: 400 } as const;
+/** Whole seconds on the time axis. */
+const SECOND_AXIS = { tickMinStep: 1, format: "d" } as const;
+
 export function throughputSpec(rows: readonly SecondRow[], targetRate: number | undefined): TopLevelSpec {
   const values: Array<{ second: number; series: string; perS: number }> = [];
   for (const r of rows) {
@@ -127,9 +131,9 @@ export function throughputSpec(rows: readonly SecondRow[], targetRate: number | 
     data: { values },
     mark: { type: "line", point: true },
     encoding: {
-      x: { field: "second", type: "quantitative", title: "second of the run" },
+      x: { field: "second", type: "quantitative", title: "second of the run", axis: SECOND_AXIS },
       y: { field: "perS", type: "quantitative", title: "per second" },
-      color: { field: "series", type: "nominal", title: null },
+      color: { field: "series", type: "nominal", title: null, legend: BOTTOM_LEGEND },
     },
   };
 }
@@ -153,13 +157,14 @@ export function latencyOverTimeSpec(rows: readonly SecondRow[]): TopLevelSpec {
     data: { values },
     mark: { type: "line", point: true },
     encoding: {
-      x: { field: "second", type: "quantitative", title: "second of the run" },
+      x: { field: "second", type: "quantitative", title: "second of the run", axis: SECOND_AXIS },
       y: { field: "ms", type: "quantitative", title: "ms (log scale)", scale: { type: "log" } },
       color: {
         field: "percentile",
         type: "nominal",
         sort: ["p50", "p90", "p99", "p99.9", "max"],
         title: null,
+        legend: BOTTOM_LEGEND,
       },
     },
   };
@@ -188,9 +193,9 @@ export function distributionSpec(recorder: RunRecorder): TopLevelSpec {
     data: { values },
     mark: { type: "line", point: true },
     encoding: {
-      x: { field: "percentile", type: "ordinal", sort: labels, title: "percentile" },
+      x: { field: "percentile", type: "ordinal", sort: labels, title: "percentile", axis: { labelAngle: 0 } },
       y: { field: "ms", type: "quantitative", title: "ms (log scale)", scale: { type: "log" } },
-      color: { field: "series", type: "nominal", title: null },
+      color: { field: "series", type: "nominal", title: null, legend: BOTTOM_LEGEND },
     },
   };
 }
@@ -235,6 +240,7 @@ table { border-collapse: collapse; margin-bottom: 24px; }
 th, td { text-align: left; padding: 2px 12px 2px 0; font-size: 14px; vertical-align: top; }
 th { font-weight: 600; }
 figure { margin: 0 0 24px 0; }
+figure svg { max-width: 100%; height: auto; }
 </style></head><body>
 <h1>${escapeHtml(o.title)}</h1>
 <p>Latency runs from each append's intended send time (open loop) to its committed acknowledgement;
