@@ -207,6 +207,7 @@ export async function main(argv: string[]): Promise<void> {
       ...(count === undefined ? {} : { count: share(count, i) }),
       processIndex: i,
       processes: clients,
+      ...(readers ? { stamp: true } : {}),
     });
     // Every client connects first; the clock starts once all are ready, so start-up is never measured.
     const pubs =

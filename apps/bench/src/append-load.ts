@@ -29,6 +29,8 @@ export interface LoadShare {
   /** This process among `processes`: operations are interleaved so they cover every group. */
   readonly processIndex: number;
   readonly processes: number;
+  /** Stamp each payload with its send time (for reader lag); otherwise one shared payload per size. */
+  readonly stamp?: boolean;
 }
 
 export type AppendLoadSpec = LoadShare & RunTiming;
@@ -74,6 +76,8 @@ export async function runAppendLoad(
   signal?: AbortSignal,
 ): Promise<AppendLoadResult> {
   const perfAt = (wallMs: number) => performance.now() + (wallMs - Date.now());
+  // Without readers nobody looks inside: the same bytes for every append of a size, as no allocation.
+  const shared = new Map(spec.sizes.map((size) => [size, new Uint8Array(size).fill(0x61)]));
   let next = 0;
   const pending = new Map<number, number>();
   const send = (i: number): Promise<unknown> => {
@@ -82,7 +86,7 @@ export async function runAppendLoad(
     const size = sizeOf(spec.sizes, global);
     pending.set(i, size);
     const client = clients[global % clients.length]!;
-    return client.group(group).append(makeStampedPayload(size, Date.now()));
+    return client.group(group).append(spec.stamp ? makeStampedPayload(size, Date.now()) : shared.get(size)!);
   };
   let warmupAcked = 0;
   const warmupUntil = perfAt(spec.measureFromMs);
