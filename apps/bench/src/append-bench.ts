@@ -107,6 +107,7 @@ interface WorkerSpec {
 /** What a client process reports at its end (its CPU in % of a core over the measured part). */
 interface WorkerDone {
   readonly sent: number;
+  readonly lastEndMs: number;
   readonly cpuPct: number;
 }
 
@@ -264,11 +265,13 @@ export async function main(argv: string[]): Promise<void> {
       });
     }, 250);
     let sent = 0;
+    let lastEndMs = measureFromMs;
     let completed = false;
     const cpuPct: Record<string, number> = {};
     try {
       for (const [i, r] of (await Promise.all(results)).entries()) {
         sent += r.sent;
+        lastEndMs = Math.max(lastEndMs, r.lastEndMs);
         if (clients > 1) cpuPct[`client${i + 1}`] = round(r.cpuPct);
       }
       completed = true;
@@ -280,7 +283,7 @@ export async function main(argv: string[]): Promise<void> {
     const loadEndMs = Date.now();
     const elapsedS = Math.max(
       0.001,
-      (seconds === undefined ? loadEndMs - measureFromMs : seconds * 1000) / 1000,
+      (seconds === undefined ? lastEndMs - measureFromMs : seconds * 1000) / 1000,
     );
     if (selfAt) {
       const window = (loadEndMs - measureFromMs) / 1000;

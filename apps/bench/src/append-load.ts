@@ -63,62 +63,63 @@ export function sizeOf(sizes: readonly number[], i: number): number {
 }
 
 export interface AppendLoadResult {
-  /** Appends sent in the measured phase (warm-up excluded). */
+  /** Appends sent in the measured part (warm-up excluded). */
   readonly sent: number;
   readonly warmupAcked: number;
+  /** Wall-clock ms when the last measured append ended (measureFromMs if none did). */
+  readonly lastEndMs: number;
 }
 
-/** Runs warm-up and measured schedules; every measured completion goes into `recorder`. */
+/**
+ * Runs one schedule from now: appends due before measureFromMs are the warm-up (not recorded), the rest
+ * are measured until measureToMs or `count` of them have been sent. One schedule, so the warm-up flows
+ * into the measured part without a pause and an open loop keeps its pace across the boundary.
+ */
 export async function runAppendLoad(
   clients: readonly PalfClient[],
   spec: AppendLoadSpec,
   recorder: RunRecorder,
-  signal?: AbortSignal,
 ): Promise<AppendLoadResult> {
   const perfAt = (wallMs: number) => performance.now() + (wallMs - Date.now());
+  const measureFrom = perfAt(spec.measureFromMs);
   // Without readers nobody looks inside: the same bytes for every append of a size, as no allocation.
   const shared = new Map(spec.sizes.map((size) => [size, new Uint8Array(size).fill(0x61)]));
-  let next = 0;
-  const pending = new Map<number, number>();
-  const send = (i: number): Promise<unknown> => {
-    const global = next++ * spec.processes + spec.processIndex;
+  /** Bytes of each measured append in flight, by schedule index. */
+  const measured = new Map<number, number>();
+  const enough = new AbortController();
+  let sent = 0;
+  let warmupAcked = 0;
+  let lastEndMs = spec.measureFromMs;
+  const send = (i: number, intendedAt: number): Promise<unknown> => {
+    const global = i * spec.processes + spec.processIndex;
     const group = spec.firstGroup + (global % spec.groups);
     const size = sizeOf(spec.sizes, global);
-    pending.set(i, size);
+    if (intendedAt >= measureFrom) {
+      measured.set(i, size);
+      if (++sent === spec.count) enough.abort();
+    }
     const client = clients[global % clients.length]!;
     return client.group(group).append(spec.stamp ? makeStampedPayload(size, Date.now()) : shared.get(size)!);
   };
-  let warmupAcked = 0;
-  const warmupUntil = perfAt(spec.measureFromMs);
-  if (warmupUntil > performance.now()) {
-    await runSchedule({
-      ...(spec.rate === undefined ? {} : { rate: spec.rate }),
-      inflight: spec.inflight,
-      until: warmupUntil,
-      ...(signal ? { signal } : {}),
-      send,
-      onDone: (c) => {
-        if (c.error === undefined) warmupAcked++;
-      },
-    });
-  }
-  pending.clear();
   const onDone = (c: Completion) => {
-    const bytes = pending.get(c.index) ?? 0;
-    pending.delete(c.index);
+    const bytes = measured.get(c.index);
+    if (bytes === undefined) {
+      if (c.error === undefined) warmupAcked++;
+      return;
+    }
+    measured.delete(c.index);
     const at = Date.now();
+    lastEndMs = Math.max(lastEndMs, at);
     if (c.error === undefined) recorder.ack(at, latencyOf(c), c.endAt - c.sentAt, bytes);
     else recorder.error(at, c.error instanceof PalfError ? c.error.code : "OTHER");
   };
-  const sent = await runSchedule({
+  await runSchedule({
     ...(spec.rate === undefined ? {} : { rate: spec.rate }),
     inflight: spec.inflight,
-    start: Math.max(performance.now(), warmupUntil),
-    ...(spec.count === undefined ? {} : { count: spec.count }),
     ...(spec.measureToMs === undefined ? {} : { until: perfAt(spec.measureToMs) }),
-    ...(signal ? { signal } : {}),
-    send: (i) => send(i),
+    signal: enough.signal,
+    send,
     onDone,
   });
-  return { sent, warmupAcked };
+  return { sent, warmupAcked, lastEndMs };
 }

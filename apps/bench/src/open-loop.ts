@@ -38,8 +38,8 @@ export interface ScheduleOptions {
   /** Start of the schedule (default: clock.now() when called). */
   readonly start?: number;
   readonly clock?: LoadClock;
-  /** Sends operation `index`; resolves when it is done (acknowledged), rejects when it failed. */
-  send(index: number): Promise<unknown>;
+  /** Sends operation `index` (due at `intendedAt`); resolves when it is done (acknowledged), rejects when it failed. */
+  send(index: number, intendedAt: number): Promise<unknown>;
   /** Called once per operation when it ends. */
   onDone(c: Completion): void;
   /** Stops scheduling new operations (the outstanding ones still complete). */
@@ -108,7 +108,7 @@ export async function runSchedule(o: ScheduleOptions): Promise<number> {
     };
     let p: Promise<unknown>;
     try {
-      p = o.send(i);
+      p = o.send(i, at);
     } catch (e) {
       p = Promise.reject(e);
     }
