@@ -252,15 +252,12 @@ export async function main(argv: string[]): Promise<void> {
     const tick = setInterval(() => {
       const now = Date.now();
       const last = recorder.peek(recorder.secondOf(now) - 1) ?? new SecondStats();
-      const total = recorder.total();
+      const total = recorder.counts;
       progress.update({
-        done:
-          seconds === undefined
-            ? total.acked + total.errorCount()
-            : Math.max(0, (now - measureFromMs) / 1000),
+        done: seconds === undefined ? total.acked + total.errors : Math.max(0, (now - measureFromMs) / 1000),
         rate: last.acked,
         p99Ms: percentileMs(last.latency, 99),
-        errors: total.errorCount(),
+        errors: total.errors,
         ...(readers ? { readRate: last.delivered } : {}),
       });
     }, 250);
@@ -304,7 +301,7 @@ export async function main(argv: string[]): Promise<void> {
     if (running) {
       // Let the readers catch up with what was acknowledged (bounded), then stop them.
       const until = Date.now() + 5000;
-      while (Date.now() < until && recorder.total().delivered < recorder.total().acked)
+      while (Date.now() < until && recorder.counts.delivered < recorder.counts.acked)
         await new Promise((r) => setTimeout(r, 100));
       await running.stop();
       readerFailures = running.failures;

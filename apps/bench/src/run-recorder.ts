@@ -74,6 +74,9 @@ export interface SecondJson {
 export class RunRecorder {
   private readonly seconds = new Map<number, SecondStats>();
 
+  /** Running totals, cheap to read while the run goes on (total() merges every histogram). */
+  readonly counts = { acked: 0, errors: 0, delivered: 0 };
+
   /** Wall-clock ms of second 0; until start() nothing is measured yet (readers skip what they see). */
   constructor(public epochMs = Number.POSITIVE_INFINITY) {}
 
@@ -104,6 +107,7 @@ export class RunRecorder {
   ack(atMs: number, latencyMs: number, serviceMs: number, bytes: number): void {
     const s = this.at(this.secondOf(atMs));
     s.acked++;
+    this.counts.acked++;
     s.bytes += bytes;
     recordMs(s.latency, latencyMs);
     recordMs(s.service, serviceMs);
@@ -112,11 +116,13 @@ export class RunRecorder {
   error(atMs: number, code: string): void {
     const s = this.at(this.secondOf(atMs));
     s.errors[code] = (s.errors[code] ?? 0) + 1;
+    this.counts.errors++;
   }
 
   delivered(atMs: number, lagMs: number | undefined): void {
     const s = this.at(this.secondOf(atMs));
     s.delivered++;
+    this.counts.delivered++;
     if (lagMs !== undefined) recordMs(s.lag, lagMs);
   }
 
@@ -137,10 +143,6 @@ export class RunRecorder {
     return t;
   }
 
-  merge(o: RunRecorder): void {
-    for (const [k, s] of o.seconds) this.at(k).merge(s);
-  }
-
   mergeJson(j: SecondJson): void {
     const s = new SecondStats();
     s.acked = j.acked;
@@ -151,6 +153,9 @@ export class RunRecorder {
     s.service.add(hdr.decodeFromCompressedBase64(j.service, 32));
     s.lag.add(hdr.decodeFromCompressedBase64(j.lag, 32));
     this.at(j.second).merge(s);
+    this.counts.acked += s.acked;
+    this.counts.errors += s.errorCount();
+    this.counts.delivered += s.delivered;
   }
 
   /**

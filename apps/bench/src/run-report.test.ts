@@ -73,6 +73,8 @@ describe("the load tester's report", () => {
     expect(parent.total().acked).toBe(2 * whole.total().acked);
     expect(parent.total().latency.totalCount).toBe(2 * whole.total().latency.totalCount);
     expect(parent.total().errors).toEqual({ TIMEOUT: 2 });
+    // The running counts the progress bar reads agree with the merged histograms.
+    expect(parent.counts).toEqual({ acked: 700, errors: 2, delivered: 6 });
   });
 
   it("prints the summary as an aligned two-column table", () => {
