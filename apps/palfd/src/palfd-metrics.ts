@@ -1,0 +1,405 @@
+import type { NodeObserver, PalfNode } from "@palf/node";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/** What PalfNode.status() reports (the exporter reads its counters at scrape time). */
+export type NodeStatus = ReturnType<PalfNode["status"]>;
+
+/** Connection counters palfd keeps from the transport's status events. */
+export interface NatsState {
+  connected: boolean;
+  disconnects: number;
+  reconnects: number;
+}
+
+type Labels = Record<string, string | number>;
+
+/**
+ * palfd's Prometheus metrics: every name starts with `palf_`, labels are the node (a default label) and the
+ * shard, never a group, so the series count stays fixed however many groups a node hosts. Counters the node
+ * keeps anyway are read from its status at scrape time; latencies come from the node's observer hooks.
+ */
+export class PalfdMetrics {
+  readonly registry = new Registry();
+  private readonly commitLatency: Histogram<"shard">;
+  private readonly fsyncLatency: Histogram<"shard">;
+  private readonly loopTurn: Histogram<"shard">;
+  private readonly appendBytes: Counter<"shard">;
+  private readonly committed: Counter<"shard">;
+  private readonly appendErrors: Counter<"shard" | "code">;
+  private status: NodeStatus | undefined;
+
+  constructor(
+    nodeId: string,
+    private readonly readStatus: () => NodeStatus | undefined,
+    private readonly nats: NatsState,
+  ) {
+    const registers = [this.registry];
+    this.registry.setDefaultLabels({ node: nodeId });
+    collectDefaultMetrics({ register: this.registry });
+    const seconds = [
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+    ];
+    this.commitLatency = new Histogram({
+      name: "palf_commit_latency_seconds",
+      help: "Append requests: from arrival at the leader to the answer (committed on a majority, fsync included)",
+      labelNames: ["shard"],
+      buckets: seconds,
+      registers,
+    });
+    this.fsyncLatency = new Histogram({
+      name: "palf_fsync_latency_seconds",
+      help: "One fdatasync of a shard's WAL",
+      labelNames: ["shard"],
+      buckets: seconds,
+      registers,
+    });
+    this.loopTurn = new Histogram({
+      name: "palf_loop_turn_seconds",
+      help: "One shard loop turn (inbound, timers, replica turns, WAL submit, outbound)",
+      labelNames: ["shard"],
+      buckets: seconds,
+      registers,
+    });
+    this.appendBytes = new Counter({
+      name: "palf_append_bytes_total",
+      help: "Payload bytes of appends answered committed",
+      labelNames: ["shard"],
+      registers,
+    });
+    this.committed = new Counter({
+      name: "palf_appends_committed_total",
+      help: "Appends answered committed ({lsn, csn})",
+      labelNames: ["shard"],
+      registers,
+    });
+    this.appendErrors = new Counter({
+      name: "palf_append_errors_total",
+      help: "Appends answered with an error, by code (BACKPRESSURE, NOT_LEADER, TIMEOUT...)",
+      labelNames: ["shard", "code"],
+      registers,
+    });
+
+    const perShard = (read: (s: NodeStatus["shardStats"][number]) => number) => () =>
+      (this.status?.shardStats ?? []).map((s, shard) => [{ shard }, read(s)] as const);
+    const once = (read: (s: NodeStatus) => number) => () =>
+      this.status ? [[{}, read(this.status)] as const] : [];
+    const perWal = (read: (w: NodeStatus["wal"][number]) => number) => () =>
+      (this.status?.wal ?? []).map((w, shard) => [{ shard }, read(w)] as const);
+
+    gauge(
+      registers,
+      "palf_up",
+      "1 once the node has recovered its WAL and serves (0 while it starts)",
+      [],
+      () => [[{}, this.status ? 1 : 0]],
+    );
+    counter(
+      registers,
+      "palf_appends_total",
+      "Appends a leader here took (assigned an LSN)",
+      ["shard"],
+      perShard((s) => s.appends),
+    );
+    counter(
+      registers,
+      "palf_commits_total",
+      "Entries committed in groups led here",
+      ["shard"],
+      perShard((s) => s.committed),
+    );
+    gauge(
+      registers,
+      "palf_groups",
+      "Groups hosted",
+      ["shard"],
+      perShard((s) => s.groups),
+    );
+    gauge(
+      registers,
+      "palf_groups_led",
+      "Groups led here",
+      ["shard"],
+      perShard((s) => s.leaders),
+    );
+    gauge(
+      registers,
+      "palf_groups_halted",
+      "Replicas out of service (halted) here",
+      [],
+      once((s) => s.halted),
+    );
+    counter(
+      registers,
+      "palf_elections_total",
+      "Replicas here that stood for election (became candidates)",
+      ["shard"],
+      perShard((s) => s.elections),
+    );
+    counter(
+      registers,
+      "palf_leader_changes_total",
+      "Leaderships won by replicas here",
+      ["shard"],
+      perShard((s) => s.leaderships),
+    );
+    counter(
+      registers,
+      "palf_loop_turns_total",
+      "Shard loop turns",
+      ["shard"],
+      perShard((s) => s.turns),
+    );
+    gauge(
+      registers,
+      "palf_inflight_appends",
+      "Appends waiting for their result",
+      ["shard"],
+      perShard((s) => s.inflightAppends),
+    );
+    counter(
+      registers,
+      "palf_backpressure_total",
+      "Appends and pushes refused for lack of WAL room (disk budget)",
+      ["shard"],
+      perShard((s) => s.noWalRoom),
+    );
+    counter(
+      registers,
+      "palf_peer_messages_sent_total",
+      "Protocol messages sent to peers",
+      ["shard"],
+      perShard((s) => s.messagesOut),
+    );
+    counter(
+      registers,
+      "palf_peer_messages_received_total",
+      "Protocol messages received",
+      ["shard"],
+      perShard((s) => s.messagesIn),
+    );
+    counter(
+      registers,
+      "palf_lease_renewals_total",
+      "Coalesced lease renewal rounds sent",
+      [],
+      once((s) => s.lease.renewals),
+    );
+    counter(
+      registers,
+      "palf_lease_refused_total",
+      "Lease grants peers refused",
+      [],
+      once((s) => s.lease.refused),
+    );
+    gauge(
+      registers,
+      "palf_wal_bytes",
+      "Bytes of WAL segment files on disk",
+      ["shard"],
+      perWal((w) => w.bytesOnDisk),
+    );
+    gauge(
+      registers,
+      "palf_wal_segments",
+      "WAL segment files",
+      ["shard"],
+      perWal((w) => w.segments),
+    );
+    counter(
+      registers,
+      "palf_wal_written_bytes_total",
+      "Bytes written to the WAL",
+      ["shard"],
+      perWal((w) => w.bytesWritten),
+    );
+    counter(
+      registers,
+      "palf_wal_flushes_total",
+      "WAL flushes (one write + one fdatasync)",
+      ["shard"],
+      perWal((w) => w.flushes),
+    );
+    gauge(
+      registers,
+      "palf_disk_free_bytes",
+      "Free bytes on the data dir's file system",
+      [],
+      once((s) => s.disk?.freeBytes ?? Number.NaN),
+    );
+    counter(
+      registers,
+      "palf_nats_frames_sent_total",
+      "Frames published to NATS",
+      [],
+      once((s) => s.transport.framesSent),
+    );
+    counter(
+      registers,
+      "palf_nats_bytes_sent_total",
+      "Bytes published to NATS",
+      [],
+      once((s) => s.transport.bytesSent),
+    );
+    counter(
+      registers,
+      "palf_nats_frames_received_total",
+      "Peer frames received from NATS",
+      [],
+      once((s) => s.transport.framesReceived),
+    );
+    counter(
+      registers,
+      "palf_nats_bytes_received_total",
+      "Peer frame bytes received from NATS",
+      [],
+      once((s) => s.transport.bytesReceived),
+    );
+    counter(
+      registers,
+      "palf_nats_messages_received_total",
+      "Protocol messages in received frames",
+      [],
+      once((s) => s.transport.messagesReceived),
+    );
+    counter(
+      registers,
+      "palf_nats_dropped_frames_total",
+      "Bad frames dropped whole (version, truncation, structure)",
+      [],
+      once((s) => s.transport.framesRejected),
+    );
+    counter(
+      registers,
+      "palf_nats_dropped_messages_total",
+      "Bad messages dropped from good frames",
+      [],
+      once((s) => s.transport.messagesRejected),
+    );
+    counter(
+      registers,
+      "palf_nats_send_errors_total",
+      "Publishes that failed locally",
+      [],
+      once((s) => s.transport.sendErrors),
+    );
+
+    counter(registers, "palf_nats_reconnects_total", "Reconnections to NATS", [], () => [
+      [{}, this.nats.reconnects],
+    ]);
+    counter(registers, "palf_nats_disconnects_total", "Connections to NATS lost", [], () => [
+      [{}, this.nats.disconnects],
+    ]);
+    gauge(registers, "palf_nats_connected", "1 while connected to NATS", [], () => [
+      [{}, this.nats.connected ? 1 : 0],
+    ]);
+    counter(
+      registers,
+      "palf_gts_requests_total",
+      "GTS requests this node served or refused",
+      [],
+      once((s) => s.gts.server.requests),
+    );
+    counter(
+      registers,
+      "palf_gts_timestamps_total",
+      "Timestamps this node handed out as GTS leader",
+      [],
+      once((s) => s.gts.server.served),
+    );
+    gauge(
+      registers,
+      "palf_gts_leader",
+      "1 while this node leads the GTS group",
+      [],
+      once((s) => (s.gts.leader ? 1 : 0)),
+    );
+    counter(
+      registers,
+      "palf_watermark_batches_total",
+      "Watermark batches published",
+      [],
+      once((s) => s.watermarks.batches),
+    );
+    gauge(
+      registers,
+      "palf_watermark_lag_seconds",
+      "How far this node's newest published watermark trails its clock (CDC readers wait at most this)",
+      [],
+      once((s) => (s.watermarkLagMs === null ? Number.NaN : s.watermarkLagMs / 1000)),
+    );
+  }
+
+  /** The node's hooks: histograms and per-request counters. */
+  readonly observer: NodeObserver = {
+    turn: (shard, ms) => this.loopTurn.observe({ shard }, ms / 1000),
+    fsync: (shard, ms) => this.fsyncLatency.observe({ shard }, ms / 1000),
+    appended: (shard, items, outcomes, ms) => {
+      this.commitLatency.observe({ shard }, ms / 1000);
+      let committed = 0;
+      let bytes = 0;
+      for (let i = 0; i < outcomes.length; i++) {
+        const o = outcomes[i]!;
+        if ("lsn" in o) {
+          committed++;
+          bytes += items[i]?.payload.length ?? 0;
+        } else this.appendErrors.inc({ shard, code: o.error.code });
+      }
+      if (committed > 0) {
+        this.committed.inc({ shard }, committed);
+        this.appendBytes.inc({ shard }, bytes);
+      }
+    },
+  };
+
+  /** The text exposition format; one status() per scrape feeds every collector. */
+  metrics(): Promise<string> {
+    this.status = this.readStatus();
+    return this.registry.metrics();
+  }
+}
+
+type Sample = readonly [Labels, number];
+
+/** A counter whose value the node keeps: each scrape adds what it grew by since the last one. */
+function counter(
+  registers: Registry[],
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: () => Iterable<Sample>,
+): void {
+  const last = new Map<string, number>();
+  new Counter({
+    name,
+    help,
+    labelNames,
+    registers,
+    collect() {
+      for (const [labels, value] of read()) {
+        const key = JSON.stringify(labels);
+        const delta = value - (last.get(key) ?? 0);
+        if (delta > 0) this.inc(labels, delta);
+        else if (!last.has(key)) this.inc(labels, 0);
+        last.set(key, value);
+      }
+    },
+  });
+}
+
+function gauge(
+  registers: Registry[],
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: () => Iterable<Sample>,
+): void {
+  new Gauge({
+    name,
+    help,
+    labelNames,
+    registers,
+    collect() {
+      for (const [labels, value] of read()) this.set(labels, value);
+    },
+  });
+}
