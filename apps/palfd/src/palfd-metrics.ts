@@ -27,6 +27,7 @@ export class PalfdMetrics {
   private readonly committed: Counter<"shard">;
   private readonly appendErrors: Counter<"shard" | "code">;
   private status: NodeStatus | undefined;
+  private seeded = false;
 
   constructor(
     nodeId: string,
@@ -354,6 +355,15 @@ export class PalfdMetrics {
   /** The text exposition format; one status() per scrape feeds every collector. */
   metrics(): Promise<string> {
     this.status = this.readStatus();
+    if (this.status && !this.seeded) {
+      // Every shard's series exist from the first scrape (at 0), so rate() sees the first increase too.
+      this.seeded = true;
+      for (let shard = 0; shard < this.status.shards; shard++) {
+        for (const h of [this.commitLatency, this.fsyncLatency, this.loopTurn]) h.zero({ shard });
+        this.committed.inc({ shard }, 0);
+        this.appendBytes.inc({ shard }, 0);
+      }
+    }
     return this.registry.metrics();
   }
 }

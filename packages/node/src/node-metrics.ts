@@ -37,16 +37,16 @@ export function timedFdatasync(base: WalFs, observe: (ms: number) => void): WalF
   };
 }
 
-/** A group led here whose followers or commit point trail its log. */
+/** A group led here whose followers or commit point trail its log (LSNs are byte offsets). */
 export interface LaggingGroup {
   readonly group: number;
-  /** Entries appended here but not committed yet. */
-  readonly commitLag: number;
-  /** The farthest member behind the leader's log end (entries), and who it is. */
-  readonly followerLag: number;
+  /** Log bytes appended here but not committed yet. */
+  readonly commitLagBytes: number;
+  /** How many log bytes the farthest member is behind the leader's log end, and who it is. */
+  readonly followerLagBytes: number;
   readonly follower?: string;
-  /** Appends waiting for their result. */
-  readonly pending: number;
+  /** Group entries issued here whose result is not out yet. */
+  readonly unresolvedEntries: number;
 }
 
 /**
@@ -55,7 +55,7 @@ export interface LaggingGroup {
  */
 export function laggingGroups(replicas: Iterable<Replica>, limit: number): LaggingGroup[] {
   const out: LaggingGroup[] = [];
-  const key = (g: LaggingGroup) => g.commitLag * 1e6 + g.followerLag;
+  const key = (g: LaggingGroup) => g.commitLagBytes * 2 ** 26 + g.followerLagBytes;
   for (const r of replicas) {
     if (r.role !== "leader") continue;
     const end = r.log.end;
@@ -70,9 +70,9 @@ export function laggingGroups(replicas: Iterable<Replica>, limit: number): Laggi
     if (commitLag <= 0 && followerLag <= 0) continue;
     const g: LaggingGroup = {
       group: r.group,
-      commitLag,
-      followerLag,
-      pending: r.pending.size,
+      commitLagBytes: commitLag,
+      followerLagBytes: followerLag,
+      unresolvedEntries: r.pending.size,
       ...(follower === undefined ? {} : { follower }),
     };
     if (out.length === limit && key(g) <= key(out[out.length - 1]!)) continue;

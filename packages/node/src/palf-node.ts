@@ -447,8 +447,9 @@ export class PalfNode {
     const nodes = new Set<string>([this.nodeId]);
     const shardStats = this.shards.map((s) => {
       let pending = 0;
-      for (const r of s.replicas()) {
-        pending += r.pending.size;
+      for (const slot of s.groups.values()) {
+        const r = slot.replica;
+        pending += slot.pending.length + slot.watchers.length;
         if (r.halted) halted++;
         for (const m of r.log.config.members) nodes.add(m);
       }

@@ -181,7 +181,7 @@ export class Shard {
     appends: 0,
     unknownGroup: 0,
     noWalRoom: 0,
-    /** Entries this shard's leaders saw committed (explicit results). */
+    /** Appends answered committed by this shard's leaders. */
     committed: 0,
     /** Replicas here that became candidates (elections started) and leaders (leaderships won). */
     elections: 0,
@@ -540,7 +540,6 @@ export class Shard {
   // ------------------------------------------------------------------ results and events
 
   private onResult(slot: GroupSlot, r: AppendResult): void {
-    if (r.outcome === "committed") this.stats.committed += r.to - r.from;
     const outcome: AppendOutcomeWire | undefined =
       r.outcome === "failed"
         ? {
@@ -552,7 +551,10 @@ export class Shard {
         : r.outcome === "indeterminate"
           ? { error: { code: "INDETERMINATE", message: "result unknown (replica rebuilt); read the log" } }
           : undefined;
-    const settle = (p: PendingAppend) => p.resolve(outcome ?? { lsn: p.lsn, csn: p.csn });
+    const settle = (p: PendingAppend) => {
+      if (outcome === undefined) this.stats.committed++;
+      p.resolve(outcome ?? { lsn: p.lsn, csn: p.csn });
+    };
     // Results come in issue order: settle from the front; scan the rest only if the front does not match.
     const list = slot.pending;
     let i = 0;

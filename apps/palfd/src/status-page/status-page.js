@@ -66,7 +66,7 @@
       }
       const state = cell("");
       const badge = document.createElement("span");
-      badge.className = `badge ${n.up ? "ok" : "bad"}`;
+      badge.className = `badge state ${n.up ? "ok" : "bad"}`;
       badge.textContent = n.up ? "up" : "down";
       if (!n.up && n.error) badge.title = n.error;
       state.append(badge);
@@ -122,7 +122,7 @@
     body.replaceChildren();
     const rows = [];
     for (const n of snap.nodes) for (const g of n.summary?.lagging ?? []) rows.push({ node: n.node, ...g });
-    rows.sort((a, b) => b.commitLag - a.commitLag || b.followerLag - a.followerLag);
+    rows.sort((a, b) => b.commitLagBytes - a.commitLagBytes || b.followerLagBytes - a.followerLagBytes);
     if (rows.length === 0) {
       const tr = document.createElement("tr");
       const td = cell("every group led is in step with its followers", "muted");
@@ -136,10 +136,10 @@
       tr.append(
         cell(r.node),
         cell(String(r.group), "num"),
-        cell(fmt(r.commitLag), "num"),
-        cell(fmt(r.followerLag), "num"),
+        cell(bytes(r.commitLagBytes), "num"),
+        cell(bytes(r.followerLagBytes), "num"),
         cell(r.follower ?? "–"),
-        cell(fmt(r.pending), "num"),
+        cell(fmt(r.unresolvedEntries), "num"),
       );
       body.append(tr);
     }
@@ -181,6 +181,7 @@
           ],
           axes: [axis, { ...axis, label: yLabel, size: 60 }],
           scales: { x: { time: true } },
+          legend: { live: false },
         },
         data,
         el,
