@@ -130,7 +130,8 @@ describe("palfd --http on a real 3-node cluster", () => {
     // Default Node process metrics come along, and labels stay bounded (node and shard, never a group).
     expect(after.text).toContain("process_cpu_seconds_total");
     expect(after.text).toContain("nodejs_eventloop_lag_seconds");
-    for (const line of after.text.split("\n")) if (line.startsWith("palf_")) expect(line).not.toMatch(/group=/);
+    for (const line of after.text.split("\n"))
+      if (line.startsWith("palf_")) expect(line).not.toMatch(/group=/);
   });
 
   it("the status page in headless Chromium shows live numbers from all 3 nodes, and they move", async () => {
@@ -156,7 +157,8 @@ describe("palfd --http on a real 3-node cluster", () => {
         const out: Record<string, { state: string; groups: number; leaders: number; commits: number }> = {};
         for (const n of nodes) {
           const r = row(n);
-          const num = async (cls: string) => Number((await r.locator(`.${cls}`).innerText()).replace(/,/g, ""));
+          const num = async (cls: string) =>
+            Number((await r.locator(`.${cls}`).innerText()).replace(/,/g, ""));
           out[n] = {
             state: await r.locator(".state").innerText(),
             groups: await num("groups"),
