@@ -32,7 +32,7 @@ export class PalfdMetrics {
   constructor(
     nodeId: string,
     private readonly readStatus: () => NodeStatus | undefined,
-    private readonly nats: NatsState,
+    nats: NatsState,
   ) {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ node: nodeId });
@@ -40,27 +40,17 @@ export class PalfdMetrics {
     const seconds = [
       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
     ];
-    this.commitLatency = new Histogram({
-      name: "palf_commit_latency_seconds",
-      help: "Append requests: from arrival at the leader to the answer (committed on a majority, fsync included)",
-      labelNames: ["shard"],
-      buckets: seconds,
-      registers,
-    });
-    this.fsyncLatency = new Histogram({
-      name: "palf_fsync_latency_seconds",
-      help: "One fdatasync of a shard's WAL",
-      labelNames: ["shard"],
-      buckets: seconds,
-      registers,
-    });
-    this.loopTurn = new Histogram({
-      name: "palf_loop_turn_seconds",
-      help: "One shard loop turn (inbound, timers, replica turns, WAL submit, outbound)",
-      labelNames: ["shard"],
-      buckets: seconds,
-      registers,
-    });
+    const histogram = (name: string, help: string) =>
+      new Histogram({ name, help, labelNames: ["shard"], buckets: seconds, registers });
+    this.commitLatency = histogram(
+      "palf_commit_latency_seconds",
+      "Append requests: from arrival at the leader to the answer (committed on a majority, fsync included)",
+    );
+    this.fsyncLatency = histogram("palf_fsync_latency_seconds", "One fdatasync of a shard's WAL");
+    this.loopTurn = histogram(
+      "palf_loop_turn_seconds",
+      "One shard loop turn (inbound, timers, replica turns, WAL submit, outbound)",
+    );
     this.appendBytes = new Counter({
       name: "palf_append_bytes_total",
       help: "Payload bytes of appends answered committed",
@@ -80,254 +70,35 @@ export class PalfdMetrics {
       registers,
     });
 
-    const perShard = (read: (s: NodeStatus["shardStats"][number]) => number) => () =>
-      (this.status?.shardStats ?? []).map((s, shard) => [{ shard }, read(s)] as const);
-    const once = (read: (s: NodeStatus) => number) => () =>
-      this.status ? [[{}, read(this.status)] as const] : [];
-    const perWal = (read: (w: NodeStatus["wal"][number]) => number) => () =>
-      (this.status?.wal ?? []).map((w, shard) => [{ shard }, read(w)] as const);
-
+    for (const [type, name, help, read] of nodeMetrics) {
+      const collect = () => (this.status ? [[{}, read(this.status)] as const] : []);
+      (type === "counter" ? counter : gauge)(registers, name, help, [], collect);
+    }
+    for (const [type, name, help, read] of shardMetrics) {
+      const collect = () => (this.status?.shardStats ?? []).map((s, shard) => [{ shard }, read(s)] as const);
+      (type === "counter" ? counter : gauge)(registers, name, help, ["shard"], collect);
+    }
+    for (const [type, name, help, read] of walMetrics) {
+      const collect = () => (this.status?.wal ?? []).map((w, shard) => [{ shard }, read(w)] as const);
+      (type === "counter" ? counter : gauge)(registers, name, help, ["shard"], collect);
+    }
+    // Kept by palfd itself, so they exist while the node starts too.
     gauge(
       registers,
       "palf_up",
-      "1 once the node has recovered its WAL and serves (0 while it starts)",
+      "1 once the WAL is recovered and the node serves (0 while it starts)",
       [],
       () => [[{}, this.status ? 1 : 0]],
     );
-    counter(
-      registers,
-      "palf_appends_total",
-      "Appends a leader here took (assigned an LSN)",
-      ["shard"],
-      perShard((s) => s.appends),
-    );
-    counter(
-      registers,
-      "palf_commits_total",
-      "Entries committed in groups led here",
-      ["shard"],
-      perShard((s) => s.committed),
-    );
-    gauge(
-      registers,
-      "palf_groups",
-      "Groups hosted",
-      ["shard"],
-      perShard((s) => s.groups),
-    );
-    gauge(
-      registers,
-      "palf_groups_led",
-      "Groups led here",
-      ["shard"],
-      perShard((s) => s.leaders),
-    );
-    gauge(
-      registers,
-      "palf_groups_halted",
-      "Replicas out of service (halted) here",
-      [],
-      once((s) => s.halted),
-    );
-    counter(
-      registers,
-      "palf_elections_total",
-      "Replicas here that stood for election (became candidates)",
-      ["shard"],
-      perShard((s) => s.elections),
-    );
-    counter(
-      registers,
-      "palf_leader_changes_total",
-      "Leaderships won by replicas here",
-      ["shard"],
-      perShard((s) => s.leaderships),
-    );
-    counter(
-      registers,
-      "palf_loop_turns_total",
-      "Shard loop turns",
-      ["shard"],
-      perShard((s) => s.turns),
-    );
-    gauge(
-      registers,
-      "palf_inflight_appends",
-      "Appends waiting for their result",
-      ["shard"],
-      perShard((s) => s.inflightAppends),
-    );
-    counter(
-      registers,
-      "palf_backpressure_total",
-      "Appends and pushes refused for lack of WAL room (disk budget)",
-      ["shard"],
-      perShard((s) => s.noWalRoom),
-    );
-    counter(
-      registers,
-      "palf_peer_messages_sent_total",
-      "Protocol messages sent to peers",
-      ["shard"],
-      perShard((s) => s.messagesOut),
-    );
-    counter(
-      registers,
-      "palf_peer_messages_received_total",
-      "Protocol messages received",
-      ["shard"],
-      perShard((s) => s.messagesIn),
-    );
-    counter(
-      registers,
-      "palf_lease_renewals_total",
-      "Coalesced lease renewal rounds sent",
-      [],
-      once((s) => s.lease.renewals),
-    );
-    counter(
-      registers,
-      "palf_lease_refused_total",
-      "Lease grants peers refused",
-      [],
-      once((s) => s.lease.refused),
-    );
-    gauge(
-      registers,
-      "palf_wal_bytes",
-      "Bytes of WAL segment files on disk",
-      ["shard"],
-      perWal((w) => w.bytesOnDisk),
-    );
-    gauge(
-      registers,
-      "palf_wal_segments",
-      "WAL segment files",
-      ["shard"],
-      perWal((w) => w.segments),
-    );
-    counter(
-      registers,
-      "palf_wal_written_bytes_total",
-      "Bytes written to the WAL",
-      ["shard"],
-      perWal((w) => w.bytesWritten),
-    );
-    counter(
-      registers,
-      "palf_wal_flushes_total",
-      "WAL flushes (one write + one fdatasync)",
-      ["shard"],
-      perWal((w) => w.flushes),
-    );
-    gauge(
-      registers,
-      "palf_disk_free_bytes",
-      "Free bytes on the data dir's file system",
-      [],
-      once((s) => s.disk?.freeBytes ?? Number.NaN),
-    );
-    counter(
-      registers,
-      "palf_nats_frames_sent_total",
-      "Frames published to NATS",
-      [],
-      once((s) => s.transport.framesSent),
-    );
-    counter(
-      registers,
-      "palf_nats_bytes_sent_total",
-      "Bytes published to NATS",
-      [],
-      once((s) => s.transport.bytesSent),
-    );
-    counter(
-      registers,
-      "palf_nats_frames_received_total",
-      "Peer frames received from NATS",
-      [],
-      once((s) => s.transport.framesReceived),
-    );
-    counter(
-      registers,
-      "palf_nats_bytes_received_total",
-      "Peer frame bytes received from NATS",
-      [],
-      once((s) => s.transport.bytesReceived),
-    );
-    counter(
-      registers,
-      "palf_nats_messages_received_total",
-      "Protocol messages in received frames",
-      [],
-      once((s) => s.transport.messagesReceived),
-    );
-    counter(
-      registers,
-      "palf_nats_dropped_frames_total",
-      "Bad frames dropped whole (version, truncation, structure)",
-      [],
-      once((s) => s.transport.framesRejected),
-    );
-    counter(
-      registers,
-      "palf_nats_dropped_messages_total",
-      "Bad messages dropped from good frames",
-      [],
-      once((s) => s.transport.messagesRejected),
-    );
-    counter(
-      registers,
-      "palf_nats_send_errors_total",
-      "Publishes that failed locally",
-      [],
-      once((s) => s.transport.sendErrors),
-    );
-
     counter(registers, "palf_nats_reconnects_total", "Reconnections to NATS", [], () => [
-      [{}, this.nats.reconnects],
+      [{}, nats.reconnects],
     ]);
     counter(registers, "palf_nats_disconnects_total", "Connections to NATS lost", [], () => [
-      [{}, this.nats.disconnects],
+      [{}, nats.disconnects],
     ]);
     gauge(registers, "palf_nats_connected", "1 while connected to NATS", [], () => [
-      [{}, this.nats.connected ? 1 : 0],
+      [{}, nats.connected ? 1 : 0],
     ]);
-    counter(
-      registers,
-      "palf_gts_requests_total",
-      "GTS requests this node served or refused",
-      [],
-      once((s) => s.gts.server.requests),
-    );
-    counter(
-      registers,
-      "palf_gts_timestamps_total",
-      "Timestamps this node handed out as GTS leader",
-      [],
-      once((s) => s.gts.server.served),
-    );
-    gauge(
-      registers,
-      "palf_gts_leader",
-      "1 while this node leads the GTS group",
-      [],
-      once((s) => (s.gts.leader ? 1 : 0)),
-    );
-    counter(
-      registers,
-      "palf_watermark_batches_total",
-      "Watermark batches published",
-      [],
-      once((s) => s.watermarks.batches),
-    );
-    gauge(
-      registers,
-      "palf_watermark_lag_seconds",
-      "How far this node's newest published watermark trails its clock (CDC readers wait at most this)",
-      [],
-      once((s) => (s.watermarkLagMs === null ? Number.NaN : s.watermarkLagMs / 1000)),
-    );
   }
 
   /** The node's hooks: histograms and per-request counters. */
@@ -369,6 +140,93 @@ export class PalfdMetrics {
 }
 
 type Sample = readonly [Labels, number];
+type ShardStat = NodeStatus["shardStats"][number];
+type WalStat = NodeStatus["wal"][number];
+type Spec<T> = readonly [type: "counter" | "gauge", name: string, help: string, read: (x: T) => number];
+
+/** Per node, read from its status at scrape time. */
+const nodeMetrics: readonly Spec<NodeStatus>[] = [
+  ["gauge", "palf_groups_halted", "Replicas out of service (halted) here", (s) => s.halted],
+  ["counter", "palf_lease_renewals_total", "Coalesced lease renewal rounds sent", (s) => s.lease.renewals],
+  ["counter", "palf_lease_refused_total", "Lease grants peers refused", (s) => s.lease.refused],
+  [
+    "gauge",
+    "palf_disk_free_bytes",
+    "Free bytes on the data dir's file system",
+    (s) => s.disk?.freeBytes ?? NaN,
+  ],
+  ["counter", "palf_nats_frames_sent_total", "Frames published to NATS", (s) => s.transport.framesSent],
+  ["counter", "palf_nats_bytes_sent_total", "Bytes published to NATS", (s) => s.transport.bytesSent],
+  ["counter", "palf_nats_frames_received_total", "Peer frames received", (s) => s.transport.framesReceived],
+  [
+    "counter",
+    "palf_nats_bytes_received_total",
+    "Peer frame bytes received",
+    (s) => s.transport.bytesReceived,
+  ],
+  [
+    "counter",
+    "palf_nats_messages_received_total",
+    "Protocol messages in received frames",
+    (s) => s.transport.messagesReceived,
+  ],
+  [
+    "counter",
+    "palf_nats_dropped_frames_total",
+    "Bad frames dropped whole (version, truncation, structure)",
+    (s) => s.transport.framesRejected,
+  ],
+  [
+    "counter",
+    "palf_nats_dropped_messages_total",
+    "Bad messages dropped from good frames",
+    (s) => s.transport.messagesRejected,
+  ],
+  ["counter", "palf_nats_send_errors_total", "Publishes that failed locally", (s) => s.transport.sendErrors],
+  [
+    "counter",
+    "palf_gts_requests_total",
+    "GTS requests this node served or refused",
+    (s) => s.gts.server.requests,
+  ],
+  ["counter", "palf_gts_timestamps_total", "Timestamps handed out as GTS leader", (s) => s.gts.server.served],
+  ["gauge", "palf_gts_leader", "1 while this node leads the GTS group", (s) => (s.gts.leader ? 1 : 0)],
+  ["counter", "palf_watermark_batches_total", "Watermark batches published", (s) => s.watermarks.batches],
+  [
+    "gauge",
+    "palf_watermark_lag_seconds",
+    "How far this node's newest published watermark trails its clock (CDC readers wait at most this)",
+    (s) => (s.watermarkLagMs === null ? NaN : s.watermarkLagMs / 1000),
+  ],
+];
+
+/** Per shard, read from its status at scrape time. */
+const shardMetrics: readonly Spec<ShardStat>[] = [
+  ["counter", "palf_appends_total", "Appends a leader here took (assigned an LSN)", (s) => s.appends],
+  ["counter", "palf_commits_total", "Appends committed in groups led here", (s) => s.committed],
+  ["gauge", "palf_groups", "Groups hosted", (s) => s.groups],
+  ["gauge", "palf_groups_led", "Groups led here", (s) => s.leaders],
+  ["counter", "palf_elections_total", "Replicas here that stood for election", (s) => s.elections],
+  ["counter", "palf_leader_changes_total", "Leaderships won by replicas here", (s) => s.leaderships],
+  ["counter", "palf_loop_turns_total", "Shard loop turns", (s) => s.turns],
+  ["gauge", "palf_inflight_appends", "Appends waiting for their result", (s) => s.inflightAppends],
+  [
+    "counter",
+    "palf_backpressure_total",
+    "Appends and pushes refused for lack of WAL room (disk budget)",
+    (s) => s.noWalRoom,
+  ],
+  ["counter", "palf_peer_messages_sent_total", "Protocol messages sent to peers", (s) => s.messagesOut],
+  ["counter", "palf_peer_messages_received_total", "Protocol messages received", (s) => s.messagesIn],
+];
+
+/** Per shard's WAL, read from its stats at scrape time. */
+const walMetrics: readonly Spec<WalStat>[] = [
+  ["gauge", "palf_wal_bytes", "Bytes of WAL segment files on disk", (w) => w.bytesOnDisk],
+  ["gauge", "palf_wal_segments", "WAL segment files", (w) => w.segments],
+  ["counter", "palf_wal_written_bytes_total", "Bytes written to the WAL", (w) => w.bytesWritten],
+  ["counter", "palf_wal_flushes_total", "WAL flushes (one write and one fdatasync each)", (w) => w.flushes],
+];
 
 /** A counter whose value the node keeps: each scrape adds what it grew by since the last one. */
 function counter(
