@@ -8,6 +8,12 @@ import { describe, expect, it } from "vitest";
 const main = fileURLToPath(new URL("./main.ts", import.meta.url));
 const palfd = (...args: string[]) =>
   spawnSync(process.execPath, ["--import", "tsx", main, ...args], { encoding: "utf8", timeout: 30_000 });
+const palfdWithEnv = (env: Record<string, string>, ...args: string[]) =>
+  spawnSync(process.execPath, ["--import", "tsx", main, ...args], {
+    encoding: "utf8",
+    timeout: 30_000,
+    env: { ...process.env, ...env },
+  });
 
 describe("palfd command line", () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "palfd-cli-"));
@@ -40,6 +46,20 @@ describe("palfd command line", () => {
     );
     expect(creds.status).toBe(2);
     expect(creds.stderr).toMatch(/cannot read --creds/);
+  });
+
+  it("refuses a config file with an unknown key, and a bad PALFD_ variable, with exit 2 naming it", () => {
+    const file = path.join(tmp, "palfd.yaml");
+    fs.writeFileSync(file, `node: n1\ndata: ${path.join(tmp, "d3")}\nshard: 2\n`);
+    const res = palfd("--config", file);
+    expect(res.status).toBe(2);
+    expect(res.stderr).toMatch(/palfd\.yaml: unknown key "shard"/);
+    const env = palfdWithEnv({ PALFD_NODE: "a.b", PALFD_DATA: path.join(tmp, "d4") });
+    expect(env.status).toBe(2);
+    expect(env.stderr).toMatch(/PALFD_NODE: must match/);
+    const pass = palfd("--node", "n1", "--data", path.join(tmp, "d5"), "--pass-file", path.join(tmp, "none"));
+    expect(pass.status).toBe(2);
+    expect(pass.stderr).toMatch(/cannot read --pass-file/);
   });
 
   it("exits 1 with a clear message when NATS cannot be reached", () => {

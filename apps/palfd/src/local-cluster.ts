@@ -17,6 +17,8 @@ export interface LocalClusterOptions {
   readonly logDir?: string;
   /** Use this NATS server instead of starting one. */
   readonly natsUrl?: string;
+  /** Each palfd serves metrics, probes and the status page on a free loopback port (see `httpUrls`). */
+  readonly http?: boolean;
 }
 
 /**
@@ -26,6 +28,8 @@ export interface LocalClusterOptions {
  */
 export class LocalCluster {
   readonly procs = new Map<string, ChildProcess>();
+  /** Each node's HTTP base URL (with `http: true`), as its last start reported it. */
+  readonly httpUrls = new Map<string, string>();
   nats: NatsServerProcess | undefined;
   natsUrl = "";
   /** Nodes stopped with SIGSTOP and not resumed yet. */
@@ -66,6 +70,7 @@ export class LocalCluster {
       String(this.opts.leaseMs ?? 2000),
       ...(this.opts.shards ? ["--shards", String(this.opts.shards)] : []),
       ...(this.opts.segmentBytes ? ["--segment-bytes", String(this.opts.segmentBytes)] : []),
+      ...(this.opts.http ? ["--http", "127.0.0.1:0"] : []),
     ];
     const log = fs.openSync(path.join(this.opts.logDir ?? this.opts.dataDir, `${node}.log`), "a");
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", log] });
@@ -77,8 +82,15 @@ export class LocalCluster {
         fs.writeSync(log, chunk);
         if (buf !== undefined) {
           buf += chunk.toString();
-          if (buf.includes('"palfd ready"')) {
+          // Whole lines only: the ready line carries the HTTP address as JSON.
+          const ready = buf
+            .split("\n")
+            .slice(0, -1)
+            .find((line) => line.includes('"palfd ready"'));
+          if (ready !== undefined) {
             buf = "";
+            const http = (JSON.parse(ready) as { http?: string }).http;
+            if (http) this.httpUrls.set(node, http);
             resolve();
           }
         }

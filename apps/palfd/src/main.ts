@@ -1,73 +1,34 @@
 // palfd: the palf node daemon. `palfd --node n1 --nats nats://127.0.0.1:4222 --data ./data/n1 [--shards K]`
+// Settings also come from PALFD_* variables and `--config palfd.yaml` (see palfd-config.ts).
 import fs from "node:fs";
 import path from "node:path";
 import { PalfNode } from "@palf/node";
-import { connectNatsTransport, credsAuthenticator, nkeyAuthenticator } from "@palf/transport";
-import { Command, InvalidArgumentError } from "commander";
+import {
+  connectNatsTransport,
+  credsAuthenticator,
+  decodeResponse,
+  encodeRpc,
+  nkeyAuthenticator,
+} from "@palf/transport";
 import pino from "pino";
+import { ClusterView } from "./cluster-view.ts";
+import { startHttpServer } from "./http-server.ts";
+import { ConfigError, type PalfdConfig, palfdCommand, resolvePalfdConfig } from "./palfd-config.ts";
+import { type NatsState, type NodeStatus, PalfdMetrics } from "./palfd-metrics.ts";
 
-const positiveInt = (v: string) => {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer");
-  return n;
-};
-
-const program = new Command()
-  .name("palfd")
-  .description("palf node daemon: hosts PALF groups, talks to peers and clients over NATS")
-  .requiredOption("--node <id>", "this node's id ([A-Za-z0-9_-], unique in the cluster)")
-  .requiredOption("--data <dir>", "data directory (created if missing)")
-  .option("--nats <urls>", "NATS server URL(s), comma separated", "nats://127.0.0.1:4222")
-  .option("--cluster <name>", "cluster name (subject prefix palf.<cluster>)", "palf")
-  .option(
-    "--shards <k>",
-    "shards (each its own WAL and loop); fixed when the data dir is created",
-    positiveInt,
-  )
-  .option("--lease-ms <ms>", "election lease (renewed every lease/8)", positiveInt, 4000)
-  .option(
-    "--segment-bytes <n>",
-    "WAL segment size in bytes (default 64 MiB, at least 4096); use the same on every node",
-    positiveInt,
-  )
-  .option("--user <user>", "NATS user")
-  .option("--pass <password>", "NATS password")
-  .option("--token <token>", "NATS token")
-  .option("--creds <file>", "NATS credentials file (JWT + nkey seed)")
-  .option("--nkey-seed <file>", "file holding this node's NATS nkey seed")
-  .option("--tls-ca <file>", "CA certificate for TLS to NATS")
-  .option("--tls-cert <file>", "client certificate for TLS to NATS")
-  .option("--tls-key <file>", "client key for TLS to NATS")
-  .option("--disk-budget-mb <mb>", "WAL disk budget per shard; leaders refuse appends near it", positiveInt)
-  .option("--log-level <level>", "pino log level", "info")
+const program = palfdCommand()
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .parse();
-
-const o = program.opts<{
-  node: string;
-  data: string;
-  nats: string;
-  cluster: string;
-  shards?: number;
-  leaseMs: number;
-  segmentBytes?: number;
-  user?: string;
-  pass?: string;
-  token?: string;
-  creds?: string;
-  nkeySeed?: string;
-  tlsCa?: string;
-  tlsCert?: string;
-  tlsKey?: string;
-  diskBudgetMb?: number;
-  logLevel: string;
-}>();
-const log = pino({ level: o.logLevel, base: { node: o.node } });
-
-if (!/^[A-Za-z0-9_-]{1,64}$/.test(o.node)) {
-  console.error(`palfd: --node ${JSON.stringify(o.node)} must match [A-Za-z0-9_-]{1,64}`);
+let o: PalfdConfig;
+try {
+  o = resolvePalfdConfig({ flags: program.opts(), env: process.env });
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(`palfd: ${err.message}`);
   process.exit(2);
 }
+const log = pino({ level: o.logLevel, base: { node: o.node } });
+
 try {
   fs.mkdirSync(o.data, { recursive: true });
   fs.accessSync(o.data, fs.constants.W_OK);
@@ -87,6 +48,11 @@ const readSecret = (flag: string, file: string): Uint8Array => {
     process.exit(2);
   }
 };
+/** A password or token file: its text without the trailing newline editors add. */
+const secretText = (flag: string, file: string) =>
+  new TextDecoder().decode(readSecret(flag, file)).replace(/\r?\n$/, "");
+const pass = o.passFile ? secretText("--pass-file", o.passFile) : undefined;
+const token = o.tokenFile ? secretText("--token-file", o.tokenFile) : undefined;
 const authenticator = o.creds
   ? credsAuthenticator(readSecret("--creds", o.creds))
   : o.nkeySeed
@@ -103,25 +69,60 @@ const tls =
       }
     : undefined;
 
+// Probes and metrics answer from the start: /healthz while NATS connects, /readyz once the WAL is recovered.
+const nats: NatsState = { connected: false, disconnects: 0, reconnects: 0 };
+let node: PalfNode | undefined;
+const status = (): NodeStatus | undefined => node?.status();
+const metrics = o.http ? new PalfdMetrics(o.node, status, nats) : undefined;
+let view: ClusterView | undefined;
+const http =
+  o.http && metrics
+    ? await startHttpServer({
+        host: o.http.host,
+        port: o.http.port,
+        metrics: () => metrics.metrics(),
+        metricsContentType: metrics.registry.contentType,
+        health: () => ({ ok: nats.connected, nats: nats.connected ? "connected" : "disconnected" }),
+        ready: () => (node ? { ok: true } : { ok: false, reason: "recovering the WAL and loading groups" }),
+        cluster: async () => {
+          if (!view) throw new Error("the node is still starting");
+          return view.snapshot();
+        },
+      }).catch((err: Error) => {
+        console.error(`palfd: cannot listen on ${o.http?.host}:${o.http?.port}: ${err.message}`);
+        process.exit(2);
+      })
+    : undefined;
+
 let transport: Awaited<ReturnType<typeof connectNatsTransport>>;
 try {
   transport = await connectNatsTransport({
     cluster: o.cluster,
     nodeId: o.node,
-    servers: o.nats.split(","),
+    servers: [...o.nats],
     connection: {
       ...(o.user ? { user: o.user } : {}),
-      ...(o.pass ? { pass: o.pass } : {}),
-      ...(o.token ? { token: o.token } : {}),
+      ...(pass ? { pass } : {}),
+      ...(token ? { token } : {}),
       ...(authenticator ? { authenticator } : {}),
       ...(tls ? { tls } : {}),
     },
     log: (level, message, detail) => log[level]({ detail }, message),
   });
 } catch (err) {
-  console.error(`palfd: cannot reach NATS at ${o.nats}: ${(err as Error).message}`);
+  console.error(`palfd: cannot reach NATS at ${o.nats.join(",")}: ${(err as Error).message}`);
   process.exit(1);
 }
+nats.connected = true;
+transport.onStatus((s) => {
+  if (s.type === "disconnect") {
+    nats.connected = false;
+    nats.disconnects++;
+  } else if (s.type === "reconnect") {
+    nats.connected = true;
+    nats.reconnects++;
+  }
+});
 
 const leaseMs = o.leaseMs;
 // A group entry is one WAL record and must fit in a segment: it is frozen once it holds
@@ -129,7 +130,7 @@ const leaseMs = o.leaseMs;
 // defaults (256 KiB, 512 KiB); a record that did not fit would take every group of its WAL batch out of
 // service, while a payload above the cap is refused with TOO_LARGE.
 const recordCap = o.segmentBytes ? Math.floor(o.segmentBytes / 4) : undefined;
-const node = await PalfNode.start({
+node = await PalfNode.start({
   nodeId: o.node,
   dataDir: o.data,
   transport,
@@ -151,20 +152,39 @@ const node = await PalfNode.start({
       voteWindowMs: Math.min(100, leaseMs / 20),
     },
   },
+  ...(metrics ? { observer: metrics.observer } : {}),
   onFatal: () => process.exit(1),
 }).catch((err: Error) => {
   console.error(`palfd: cannot start: ${err.message}`);
   process.exit(1);
 });
-log.info({ status: node.status() }, "palfd ready");
+const started = node;
+if (http) {
+  view = new ClusterView({
+    cluster: o.cluster,
+    self: o.node,
+    peers: o.peers,
+    local: () => started.status(),
+    remote: async (peer) => {
+      const r = decodeResponse(await transport.request(peer, encodeRpc({ op: "status" }), 1500));
+      if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message ?? ""}`);
+      if (r.op !== "status") throw new Error(`unexpected answer ${r.op}`);
+      return r.status as NodeStatus;
+    },
+  });
+  view.start();
+}
+log.info({ status: node.status(), ...(http ? { http: http.url } : {}) }, "palfd ready");
 
 let stopping = false;
 const stop = async (signal: string) => {
   if (stopping) return;
   stopping = true;
   log.info({ signal }, "stopping: handing leaderships over");
-  await node.stop({ transferMs: Math.min(5000, leaseMs * 2) });
+  view?.stop();
+  await started.stop({ transferMs: Math.min(5000, leaseMs * 2) });
   await transport.close();
+  await http?.close();
   log.info("stopped");
   process.exit(0);
 };

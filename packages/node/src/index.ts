@@ -4,6 +4,7 @@
  * destination node per turn; a client RPC server answers appends once committed. Wires @palf/core (the
  * replica), @palf/storage (the WAL) and @palf/transport (NATS or in memory).
  */
+export { type LaggingGroup, laggingGroups, type NodeObserver } from "./node-metrics.ts";
 export { PalfNode, type PalfNodeOptions } from "./palf-node.ts";
 export { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 export { type NodeInspector, type NodeUnsafeSwitches, nodeUnsafeSwitchNames } from "./shard.ts";

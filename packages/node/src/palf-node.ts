@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Message, Replica, ReplicaOptions } from "@palf/core";
-import { GTS_GROUP } from "@palf/gts";
+import { GTS_GROUP, microsFrom } from "@palf/gts";
 import {
   openShardWal,
   readSmallFile,
@@ -22,6 +22,7 @@ import {
 import type { Logger } from "pino";
 import { LeaseHub } from "./lease-hub.ts";
 import { NodeGts, type NodeGtsOptions } from "./node-gts.ts";
+import { diskSpace, laggingGroups, type NodeObserver, timedFdatasync } from "./node-metrics.ts";
 import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { type NodeInspector, type NodeUnsafeSwitches, Shard } from "./shard.ts";
 import { recoverGroups } from "./wal-binding.ts";
@@ -55,6 +56,8 @@ export interface PalfNodeOptions {
   readonly unsafe?: NodeUnsafeSwitches;
   /** Sees every replica event and append result (the simulator's checkers). */
   readonly inspect?: NodeInspector;
+  /** Loop-turn, fdatasync and append-request timings for metrics (palfd --http). */
+  readonly observer?: NodeObserver;
 }
 
 /**
@@ -135,8 +138,9 @@ export class PalfNode {
       this.opts.gts,
     );
     for (let i = 0; i < shardCount; i++) {
+      const observer = this.opts.observer;
       const walOptions = {
-        fs: wfs,
+        fs: observer?.fsync ? timedFdatasync(wfs, (ms) => observer.fsync?.(i, ms)) : wfs,
         unsafe: {
           skipDirFsync: this.opts.unsafe?.skipSegmentDirFsync === true,
           retrySync: this.opts.unsafe?.retryFailedSync === true,
@@ -162,6 +166,7 @@ export class PalfNode {
         changed: (g) => this.gts.floor.changed(g),
         ...(this.opts.unsafe ? { unsafe: this.opts.unsafe } : {}),
         ...(this.opts.inspect ? { inspect: this.opts.inspect } : {}),
+        ...(observer ? { observer } : {}),
         ...(this.opts.hotBytesPerGroup !== undefined ? { hotBytesPerGroup: this.opts.hotBytesPerGroup } : {}),
         ...(this.opts.diskBudgetBytes ? { diskBudgetBytes: this.opts.diskBudgetBytes } : {}),
       });
@@ -321,6 +326,7 @@ export class PalfNode {
         if (req.group === GTS_GROUP)
           return { ok: false, error: { code: "BAD_REQUEST", message: "group 0 is the GTS group" } };
         const timeout = this.opts.appendTimeoutMs ?? 10_000;
+        const arrived = this.rt.now();
         const results = await withTimeout(
           this.rt,
           this.shardOf(req.group).append(req.group, req.items),
@@ -332,6 +338,12 @@ export class PalfNode {
                 message: `no result within ${timeout} ms; retry with the same session`,
               },
             })),
+        );
+        this.opts.observer?.appended?.(
+          req.group % this.shardCount,
+          req.items,
+          results,
+          this.rt.now() - arrived,
         );
         return { ok: true, op: "append", results };
       }
@@ -430,20 +442,45 @@ export class PalfNode {
   status() {
     let groups = 0;
     let leaders = 0;
-    for (const s of this.shards) {
+    let halted = 0;
+    let inflightAppends = 0;
+    const nodes = new Set<string>([this.nodeId]);
+    const shardStats = this.shards.map((s) => {
+      let pending = 0;
+      for (const slot of s.groups.values()) {
+        const r = slot.replica;
+        pending += slot.pending.length + slot.watchers.length;
+        if (r.halted) halted++;
+        for (const m of r.log.config.members) nodes.add(m);
+      }
+      const led = s.leaders().length;
       groups += s.groups.size;
-      leaders += s.leaders().length;
-    }
+      leaders += led;
+      inflightAppends += pending;
+      return { ...s.stats, groups: s.groups.size, leaders: led, inflightAppends: pending };
+    });
+    const gts = this.replica(GTS_GROUP);
+    const published = this.gts.floor.stats.w;
+    const nowUs = microsFrom(this.opts.gts?.clockOriginMs ?? performance.timeOrigin, this.rt.now());
     return {
       node: this.nodeId,
       shards: this.shardCount,
       groups,
       leaders,
+      halted,
+      inflightAppends,
+      /** Every node this one shares a group with (and itself). */
+      nodes: [...nodes].sort(),
       transport: this.opts.transport.stats(),
-      shardStats: this.shards.map((s) => s.stats),
+      shardStats,
       lease: this.hub.stats,
       watermarks: this.gts.floor.stats,
+      /** How far this node's newest published watermark trails its clock (null: none published yet). */
+      watermarkLagMs: published > 0 ? Math.max(0, nowUs - published) / 1000 : null,
+      gts: { hosted: gts !== undefined, leader: gts?.role === "leader", server: this.gts.server.stats },
+      lagging: laggingGroups(this.allReplicas(), 5),
       wal: this.wals.map((w) => w.stats()),
+      disk: this.opts.fs ? null : diskSpace(this.opts.dataDir),
     };
   }
 

@@ -18,6 +18,7 @@ import { GTS_GROUP } from "@palf/gts";
 import type { ShardWal, WalRecord } from "@palf/storage";
 import type { AppendItem, AppendOutcomeWire, LeaderEvent, ReadEntryWire, RpcError } from "@palf/transport";
 import type { Logger } from "pino";
+import type { NodeObserver } from "./node-metrics.ts";
 import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { TimerWheel } from "./timer-wheel.ts";
 import { decodeGroupEntry, toWalRecord } from "./wal-binding.ts";
@@ -77,6 +78,8 @@ export interface ShardOptions {
   readonly unsafe?: NodeUnsafeSwitches;
   /** Sees every replica event and append result (checkers of the whole-node simulator). */
   readonly inspect?: NodeInspector;
+  /** Loop-turn timings for metrics (palfd). */
+  readonly observer?: NodeObserver;
 }
 
 /**
@@ -178,6 +181,11 @@ export class Shard {
     appends: 0,
     unknownGroup: 0,
     noWalRoom: 0,
+    /** Appends answered committed by this shard's leaders. */
+    committed: 0,
+    /** Replicas here that became candidates (elections started) and leaders (leaderships won). */
+    elections: 0,
+    leaderships: 0,
   };
 
   private readonly rt: NodeRuntime;
@@ -415,6 +423,8 @@ export class Shard {
     this.turnScheduled = false;
     if (this.stopped || this.fatal) return;
     this.stats.turns++;
+    const observer = this.opts.observer;
+    const t0 = observer ? performance.now() : 0;
     const now = this.now();
     const inbound = this.inbound;
     this.inbound = [];
@@ -440,6 +450,7 @@ export class Shard {
     this.sendOutbound();
     this.recycleIfShort();
     this.armTimer();
+    observer?.turn?.(this.opts.index, performance.now() - t0);
   }
 
   /** Queues a record for this turn's WAL batch. */
@@ -540,7 +551,10 @@ export class Shard {
         : r.outcome === "indeterminate"
           ? { error: { code: "INDETERMINATE", message: "result unknown (replica rebuilt); read the log" } }
           : undefined;
-    const settle = (p: PendingAppend) => p.resolve(outcome ?? { lsn: p.lsn, csn: p.csn });
+    const settle = (p: PendingAppend) => {
+      if (outcome === undefined) this.stats.committed++;
+      p.resolve(outcome ?? { lsn: p.lsn, csn: p.csn });
+    };
     // Results come in issue order: settle from the front; scan the rest only if the front does not match.
     const list = slot.pending;
     let i = 0;
@@ -567,8 +581,11 @@ export class Shard {
       case "role":
         this.opts.leases?.markDirty();
         this.opts.changed?.(slot.group);
-        if (e.role === "leader")
+        if (e.role === "candidate") this.stats.elections++;
+        if (e.role === "leader") {
+          this.stats.leaderships++;
           this.opts.onLeader({ group: slot.group, leader: this.opts.nodeId, pid: slot.replica.myPid });
+        }
         break;
       case "committed":
         if (slot.watchers.length > 0) this.checkWatchers(slot);

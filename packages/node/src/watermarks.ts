@@ -93,7 +93,8 @@ export class WatermarkPublisher implements CsnFloorSource {
   /** Coverage version under which the carried groups' grants were last checked one by one. */
   private coverageSeen = -1;
   private readonly fullEvery: number;
-  readonly stats = { fetches: 0, batches: 0, fullBatches: 0, vouched: 0, carried: 0 };
+  /** `w`: the GTS value of the newest published batch (its distance to now is the watermark lag). */
+  readonly stats = { fetches: 0, batches: 0, fullBatches: 0, vouched: 0, carried: 0, w: 0 };
 
   constructor(
     private readonly host: WatermarkHost,
@@ -257,6 +258,7 @@ export class WatermarkPublisher implements CsnFloorSource {
     }
     for (const snap of vouched) this.carry(snap);
     this.stats.batches++;
+    this.stats.w = round.w;
     if (round.full) this.stats.fullBatches++;
     this.stats.vouched += vouched.length;
     this.stats.carried += this.placeOf.size - vouched.length;
