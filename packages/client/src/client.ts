@@ -11,6 +11,7 @@ import {
 import { Appender } from "./appender.ts";
 import { Group } from "./group.ts";
 import { LeaderCache } from "./leader-cache.ts";
+import { Membership } from "./membership.ts";
 import { PalfError } from "./palf-error.ts";
 import { Requester } from "./requester.ts";
 import type { BackoffOptions } from "./retry-policy.ts";
@@ -195,6 +196,12 @@ export class PalfClient {
       requester: this.requester,
       operationTimeoutMs: this.operationTimeoutMs,
     });
+  }
+
+  /** Membership changes and the groups each node hosts (see Membership). */
+  membership(): Membership {
+    this.checkOpen();
+    return new Membership(this.requester, this.seedNodes, this.operationTimeoutMs);
   }
 
   /** The cluster's timestamp service: one request in flight for this whole client, ranges shared by callers. */

@@ -18,5 +18,13 @@ export {
   PalfClient,
 } from "./client.ts";
 export type { AppendOptions, Group, LogEntry, ReadOptions, ReadPage, TailOptions } from "./group.ts";
+export {
+  type ChangeOptions,
+  type ChangeResult,
+  type ClusterOverview,
+  describeChange,
+  type GroupOverview,
+  Membership,
+} from "./membership.ts";
 export { PalfError, type PalfErrorCode } from "./palf-error.ts";
 export type { BackoffOptions } from "./retry-policy.ts";

@@ -21,6 +21,7 @@ import {
 } from "@palf/transport";
 import type { Logger } from "pino";
 import { LeaseHub } from "./lease-hub.ts";
+import { MembershipRpc } from "./membership-rpc.ts";
 import { NodeGts, type NodeGtsOptions } from "./node-gts.ts";
 import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { type NodeInspector, type NodeUnsafeSwitches, Shard } from "./shard.ts";
@@ -75,10 +76,18 @@ export class PalfNode {
   private lockFile: string | undefined;
   private rebalanceTimer: TimerHandle | undefined;
   private readonly rt: NodeRuntime;
+  private readonly membership: MembershipRpc;
 
   private constructor(private readonly opts: PalfNodeOptions) {
     this.nodeId = opts.nodeId;
     this.rt = opts.runtime ?? realRuntime;
+    this.membership = new MembershipRpc({
+      nodeId: this.nodeId,
+      rt: this.rt,
+      replica: (g) => this.shardOf(g).replica(g),
+      touch: (g) => this.shardOf(g).touch(g),
+      replicas: () => this.allReplicas(),
+    });
   }
 
   /** Opens (or recovers) the data dir, rebuilds every group from its WAL and starts serving. */
@@ -409,6 +418,9 @@ export class PalfNode {
           ? { ok: true, op: "transferLeader" }
           : { ok: false, error: { code: "BAD_REQUEST", message: out.reason } };
       }
+      case "changeConfig":
+      case "groups":
+        return this.membership.handle(req);
     }
   }
 

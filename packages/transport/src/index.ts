@@ -9,6 +9,15 @@
 
 /** NATS authenticators for credentials files (JWT + nkey seed) and bare nkey seeds, passed through `connection`. */
 export { credsAuthenticator, nkeyAuthenticator } from "@nats-io/transport-node";
+export {
+  type ConfigChange,
+  type GroupSummary,
+  MAX_CHANGE_WAIT_MS,
+  MAX_GROUPS_PAGE,
+  type MemberConfig,
+  type MembershipRequest,
+  type MembershipResponse,
+} from "./membership-protocol.ts";
 export { MemoryBus, MemoryTransport, type MemoryTransportOptions } from "./memory-transport.ts";
 export {
   findNatsServer,

@@ -1,0 +1,130 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { connect, type PalfClient } from "@palf/client";
+import { PalfNode } from "@palf/node";
+import { MemoryBus, MemoryTransport } from "@palf/transport";
+import pino from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+
+const log = pino({ level: "silent" });
+const fastLease = {
+  lease: { leaseMs: 600, renewMs: 100, electionJitterMs: 100, voteWindowMs: 30 },
+  retransmitMs: 100,
+};
+const cleanups: Array<() => Promise<void> | void> = [];
+
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function startCluster(
+  ids: readonly string[],
+): Promise<{ nodes: Map<string, PalfNode>; client: PalfClient }> {
+  const bus = new MemoryBus();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "palf-members-"));
+  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const nodes = new Map<string, PalfNode>();
+  for (const id of ids) {
+    const node = await PalfNode.start({
+      nodeId: id,
+      dataDir: path.join(dir, id),
+      transport: new MemoryTransport({ bus, cluster: "t", nodeId: id }),
+      log,
+      shards: 2,
+      replica: fastLease,
+    });
+    nodes.set(id, node);
+    cleanups.push(() => node.stop({ transferMs: 0 }).catch(() => {}));
+  }
+  const client = await connect({
+    cluster: "t",
+    nodes: [...ids],
+    transport: new MemoryTransport({ bus, cluster: "t", nodeId: "client" }),
+    operationTimeoutMs: 30_000,
+    requestTimeoutMs: 3_000,
+  });
+  cleanups.push(() => client.close());
+  return { nodes, client };
+}
+
+const text = (b: Uint8Array) => Buffer.from(b).toString();
+
+describe("membership through the SDK (4 real nodes, in-memory transport)", () => {
+  it("adds a learner that follows without voting, promotes, demotes and removes it; every acked append reads back from it", async () => {
+    const { nodes, client } = await startCluster(["n1", "n2", "n3", "n4"]);
+    const m = client.membership();
+    await client.createGroup(7, ["n1", "n2", "n3"], { inc: 1 });
+    const g = client.group(7);
+    const acked: Array<{ lsn: number; text: string }> = [];
+    for (let i = 0; i < 20; i++) acked.push({ ...(await g.append(`a-${i}`)), text: `a-${i}` });
+
+    const added = await m.change(7, { type: "addLearner", id: "n4" });
+    expect(added).toMatchObject({ changed: true, config: { members: ["n1", "n2", "n3"], learners: ["n4"] } });
+    // A re-run finds the change done and does nothing.
+    expect((await m.change(7, { type: "addLearner", id: "n4" })).changed).toBe(false);
+    for (let i = 20; i < 30; i++) acked.push({ ...(await g.append(`a-${i}`)), text: `a-${i}` });
+    const n4 = nodes.get("n4")!;
+    await until("n4 holds every acked append", () =>
+      acked.every((a) => n4.replica(7)?.read(a.lsn) !== undefined),
+    );
+    for (const a of acked) expect(text(n4.replica(7)!.read(a.lsn)!.payload)).toBe(a.text);
+    expect(n4.replica(7)!.role).toBe("follower");
+
+    const promoted = await m.change(7, { type: "promoteLearner", id: "n4" });
+    expect(promoted.config).toMatchObject({ members: ["n1", "n2", "n3", "n4"], learners: [], replicaNum: 4 });
+    const five = await m.change(7, { type: "setReplicaNum", replicaNum: 5 });
+    expect(five.config.replicaNum).toBe(5);
+    await expect(m.change(7, { type: "setReplicaNum", replicaNum: 2 })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+    });
+    expect((await m.change(7, { type: "setReplicaNum", replicaNum: 4 })).config.replicaNum).toBe(4);
+    const demoted = await m.change(7, { type: "demoteMember", id: "n4" });
+    expect(demoted.config).toMatchObject({ members: ["n1", "n2", "n3"], learners: ["n4"], replicaNum: 3 });
+    const removed = await m.change(7, { type: "removeLearner", id: "n4" });
+    expect(removed.config.learners).toEqual([]);
+    await until("n4's replica is deleted", () => n4.replica(7) === undefined);
+    // The group still commits with its old members.
+    expect((await g.append("after")).lsn).toBeGreaterThan(acked.at(-1)!.lsn);
+  });
+
+  it("replaces a stopped member: add the new node, remove the dead one (moving leadership off it first when it leads)", async () => {
+    const { nodes, client } = await startCluster(["n1", "n2", "n3", "n4"]);
+    const m = client.membership();
+    await client.createGroup(8, ["n1", "n2", "n3"], { inc: 1 });
+    const g = client.group(8);
+    const acked: Array<{ lsn: number; text: string }> = [];
+    for (let i = 0; i < 10; i++) acked.push({ ...(await g.append(`b-${i}`)), text: `b-${i}` });
+    // Removing the leader itself hands leadership over first.
+    const lead = (await m.group(8))!.leader!;
+    const left = await m.change(8, { type: "removeMember", id: lead });
+    expect(left.config.members).not.toContain(lead);
+    expect(left.config.members).toHaveLength(2);
+    const back = await m.change(8, { type: "addMember", id: lead });
+    expect(back.config.members).toContain(lead);
+
+    await nodes.get("n3")!.stop({ transferMs: 0 });
+    nodes.delete("n3");
+    await m.change(8, { type: "addMember", id: "n4" }, { timeoutMs: 60_000 });
+    const done = await m.change(8, { type: "removeMember", id: "n3" }, { timeoutMs: 60_000 });
+    expect([...done.config.members].sort()).toEqual(["n1", "n2", "n4"]);
+    for (let i = 10; i < 15; i++) acked.push({ ...(await g.append(`b-${i}`)), text: `b-${i}` });
+    const n4 = nodes.get("n4")!;
+    await until("n4 holds every acked append", () =>
+      acked.every((a) => n4.replica(8)?.read(a.lsn) !== undefined),
+    );
+    for (const a of acked) expect(text(n4.replica(8)!.read(a.lsn)!.payload)).toBe(a.text);
+    const view = await m.overview(["n1", "n2", "n4"]);
+    expect(view.groups.find((x) => x.group === 8)).toMatchObject({
+      members: expect.arrayContaining(["n1", "n2", "n4"]),
+    });
+  });
+});
+
+async function until(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
