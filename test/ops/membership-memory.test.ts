@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { connect, type PalfClient } from "@palf/client";
+import { connect, drainNode, type PalfClient, replaceNode } from "@palf/client";
 import { PalfNode } from "@palf/node";
 import { MemoryBus, MemoryTransport } from "@palf/transport";
 import pino from "pino";
@@ -118,6 +118,42 @@ describe("membership through the SDK (4 real nodes, in-memory transport)", () =>
     expect(view.groups.find((x) => x.group === 8)).toMatchObject({
       members: expect.arrayContaining(["n1", "n2", "n4"]),
     });
+  });
+});
+
+describe("moving every replica off a node (SDK)", () => {
+  it("drain moves every replica and leadership off a live node; replace then moves them back, and re-runs find nothing left", async () => {
+    const { nodes, client } = await startCluster(["n1", "n2", "n3", "n4"]);
+    const m = client.membership();
+    const groups = [1, 2, 3, 4, 5, 6];
+    for (const g of groups) await client.createGroup(g, ["n1", "n2", "n3"], { inc: 1 });
+    for (const g of groups) await client.group(g).append(`x-${g}`);
+    const progress: number[] = [];
+    const drained = await drainNode(m, "n1", ["n2", "n3", "n4"], {
+      concurrency: 3,
+      onProgress: (d) => progress.push(d),
+    });
+    expect(drained).toMatchObject({ groups: 6, replaced: 6, failed: [] });
+    expect(progress).toEqual([1, 2, 3, 4, 5, 6]);
+    const view = await m.overview();
+    for (const g of view.groups) {
+      expect([...g.members].sort()).toEqual(["n2", "n3", "n4"]);
+      expect(g.leader).not.toBe("n1");
+    }
+    await until("n1 hosts no replica", () => groups.every((g) => nodes.get("n1")!.replica(g) === undefined));
+    expect(await drainNode(m, "n1", ["n2", "n3", "n4"])).toMatchObject({
+      groups: 0,
+      replaced: 0,
+      failed: [],
+    });
+
+    const back = await replaceNode(m, "n4", "n1");
+    expect(back).toMatchObject({ groups: 6, replaced: 6, failed: [] });
+    for (const g of groups) expect((await client.group(g).append(`y-${g}`)).lsn).toBeGreaterThan(0);
+    for (const g of groups) {
+      const o = await m.group(g);
+      expect([...o!.members].sort()).toEqual(["n1", "n2", "n3"]);
+    }
   });
 });
 

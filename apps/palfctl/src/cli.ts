@@ -1,6 +1,8 @@
 import { openCdc } from "@palf/cdc";
 import { type ConnectOptions, connect, type PalfClient, PalfError } from "@palf/client";
 import { Command, CommanderError, Option } from "commander";
+import { registerMemberCommands } from "./member-commands.ts";
+import { registerNodeCommands } from "./node-replace.ts";
 import { entryLine, jsonLine } from "./output.ts";
 import {
   parseGroupList,
@@ -30,7 +32,12 @@ export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
 export const EXIT_USAGE = 2;
 
-interface GlobalOptions {
+/** Wraps a command body: connects with the global options, closes after, maps errors to exit codes. */
+export type WithClient = <A extends unknown[]>(
+  body: (client: PalfClient, g: GlobalOptions, ...args: A) => Promise<number | undefined>,
+) => (...args: A) => Promise<void>;
+
+export interface GlobalOptions {
   /** A list once parsed from a flag; a string when it is the (environment's) default. */
   nats: string[] | string;
   cluster: string;
@@ -266,6 +273,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return EXIT_OK;
       }),
     );
+
+  registerMemberCommands(program, withClient, io);
+  registerNodeCommands(program, withClient, io);
 
   try {
     if (argv.length === 0) {

@@ -7,6 +7,8 @@
  * of them up to the committed end, or a tail that keeps following. Admin calls create and delete groups,
  * report node status and move leadership. Runs over NATS or any Transport (in memory for tests and demos).
  */
+
+export type { ConfigChange, GroupSummary, MemberConfig } from "@palf/transport";
 export type { AppendResult } from "./appender.ts";
 export {
   type ConnectOptions,
@@ -26,5 +28,6 @@ export {
   type GroupOverview,
   Membership,
 } from "./membership.ts";
+export { drainNode, type NodeMoveOptions, type NodeMoveReport, replaceNode } from "./node-move.ts";
 export { PalfError, type PalfErrorCode } from "./palf-error.ts";
 export type { BackoffOptions } from "./retry-policy.ts";

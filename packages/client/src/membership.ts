@@ -62,6 +62,11 @@ export class Membership {
     private readonly operationTimeoutMs: number,
   ) {}
 
+  /** The client's seed list: the nodes asked by default. */
+  get seeds(): readonly string[] {
+    return this.seedNodes;
+  }
+
   /** Every group a node hosts (all pages). */
   async groupsOn(node: string, timeoutMs = this.operationTimeoutMs): Promise<GroupSummary[]> {
     const out: GroupSummary[] = [];
