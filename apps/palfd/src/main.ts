@@ -39,6 +39,17 @@ const program = new Command()
   .option("--tls-cert <file>", "client certificate for TLS to NATS")
   .option("--tls-key <file>", "client key for TLS to NATS")
   .option("--disk-budget-mb <mb>", "WAL disk budget per shard; leaders refuse appends near it", positiveInt)
+  .option(
+    "--retain-bytes <n>",
+    "log retention: keep at least the newest n bytes of each group (then recycle)",
+    positiveInt,
+  )
+  .option(
+    "--retain-ms <ms>",
+    "log retention: keep at least the entries committed in the last ms",
+    positiveInt,
+  )
+  .option("--retain-interval-ms <ms>", "how often bases advance by the retention policy", positiveInt, 1000)
   .option("--log-level <level>", "pino log level", "info")
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .parse();
@@ -60,6 +71,9 @@ const o = program.opts<{
   tlsCert?: string;
   tlsKey?: string;
   diskBudgetMb?: number;
+  retainBytes?: number;
+  retainMs?: number;
+  retainIntervalMs: number;
   logLevel: string;
 }>();
 const log = pino({ level: o.logLevel, base: { node: o.node } });
@@ -151,6 +165,15 @@ const node = await PalfNode.start({
       voteWindowMs: Math.min(100, leaseMs / 20),
     },
   },
+  ...(o.retainBytes || o.retainMs
+    ? {
+        retention: {
+          ...(o.retainBytes ? { bytes: o.retainBytes } : {}),
+          ...(o.retainMs ? { ms: o.retainMs } : {}),
+          intervalMs: o.retainIntervalMs,
+        },
+      }
+    : {}),
   onFatal: () => process.exit(1),
 }).catch((err: Error) => {
   console.error(`palfd: cannot start: ${err.message}`);

@@ -9,6 +9,7 @@ import {
   type Unsubscribe,
 } from "@palf/transport";
 import { Appender } from "./appender.ts";
+import { Cursors } from "./cursors.ts";
 import { Group } from "./group.ts";
 import { LeaderCache } from "./leader-cache.ts";
 import { Membership } from "./membership.ts";
@@ -196,6 +197,12 @@ export class PalfClient {
       requester: this.requester,
       operationTimeoutMs: this.operationTimeoutMs,
     });
+  }
+
+  /** Named, durable reader cursors that hold back log retention (see Cursors). */
+  cursors(): Cursors {
+    this.checkOpen();
+    return new Cursors(this);
   }
 
   /** Membership changes and the groups each node hosts (see Membership). */

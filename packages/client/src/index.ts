@@ -8,7 +8,8 @@
  * report node status and move leadership. Runs over NATS or any Transport (in memory for tests and demos).
  */
 
-export type { ConfigChange, GroupSummary, MemberConfig } from "@palf/transport";
+export type { ConfigChange, CursorPosition, CursorRecord, GroupSummary, MemberConfig } from "@palf/transport";
+export { CURSOR_GROUP } from "@palf/transport";
 export type { AppendResult } from "./appender.ts";
 export {
   type ConnectOptions,
@@ -19,6 +20,7 @@ export {
   type NodeStatusReport,
   PalfClient,
 } from "./client.ts";
+export { type CursorReport, Cursors } from "./cursors.ts";
 export type { AppendOptions, Group, LogEntry, ReadOptions, ReadPage, TailOptions } from "./group.ts";
 export {
   type ChangeOptions,

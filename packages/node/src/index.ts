@@ -5,6 +5,7 @@
  * replica), @palf/storage (the WAL) and @palf/transport (NATS or in memory).
  */
 export { PalfNode, type PalfNodeOptions } from "./palf-node.ts";
+export type { RetentionOptions } from "./retention.ts";
 export { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 export { type NodeInspector, type NodeUnsafeSwitches, nodeUnsafeSwitchNames } from "./shard.ts";
 export { decodeGroupEntry, encodeGroupEntry, recoverGroups } from "./wal-binding.ts";

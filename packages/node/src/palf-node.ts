@@ -23,6 +23,7 @@ import type { Logger } from "pino";
 import { LeaseHub } from "./lease-hub.ts";
 import { MembershipRpc } from "./membership-rpc.ts";
 import { NodeGts, type NodeGtsOptions } from "./node-gts.ts";
+import { Retention, type RetentionOptions } from "./retention.ts";
 import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { type NodeInspector, type NodeUnsafeSwitches, Shard } from "./shard.ts";
 import { recoverGroups } from "./wal-binding.ts";
@@ -56,6 +57,8 @@ export interface PalfNodeOptions {
   readonly unsafe?: NodeUnsafeSwitches;
   /** Sees every replica event and append result (the simulator's checkers). */
   readonly inspect?: NodeInspector;
+  /** Automatic log retention (the cluster's policy; every node should run the same). */
+  readonly retention?: RetentionOptions;
 }
 
 /**
@@ -77,6 +80,7 @@ export class PalfNode {
   private rebalanceTimer: TimerHandle | undefined;
   private readonly rt: NodeRuntime;
   private readonly membership: MembershipRpc;
+  private retention: Retention | undefined;
 
   private constructor(private readonly opts: PalfNodeOptions) {
     this.nodeId = opts.nodeId;
@@ -197,6 +201,24 @@ export class PalfNode {
     await t.flush();
     this.hub.start();
     this.gts.start();
+    if (this.opts.retention) {
+      this.retention = new Retention(
+        {
+          nodeId: this.nodeId,
+          rt: this.rt,
+          transport: this.opts.transport,
+          log,
+          replica: (g) => this.shardOf(g).replica(g),
+          replicas: () => this.allReplicas(),
+          touch: (g) => this.shardOf(g).touch(g),
+          recycle: () => {
+            for (const w of this.wals) w.recycle().catch((err: Error) => log.warn({ err }, "WAL recycle"));
+          },
+        },
+        this.opts.retention,
+      );
+      this.retention.start();
+    }
     this.rebalanceTimer = this.rt.setInterval(() => {
       for (const s of this.shards) s.rebalance();
       // Segments no group needs any more (bases advanced, groups dropped) are deleted or reused.
@@ -456,6 +478,7 @@ export class PalfNode {
       lease: this.hub.stats,
       watermarks: this.gts.floor.stats,
       wal: this.wals.map((w) => w.stats()),
+      ...(this.retention ? { retention: this.retention.stats } : {}),
     };
   }
 
@@ -471,6 +494,7 @@ export class PalfNode {
     this.stopping = true;
     this.hub.stop();
     this.gts.stop();
+    this.retention?.stop();
     this.rt.clearInterval(this.rebalanceTimer);
     for (const u of this.unsubscribe) u();
     for (const s of this.shards) s.stop();

@@ -10,6 +10,15 @@
 /** NATS authenticators for credentials files (JWT + nkey seed) and bare nkey seeds, passed through `connection`. */
 export { credsAuthenticator, nkeyAuthenticator } from "@nats-io/transport-node";
 export {
+  CURSOR_GROUP,
+  type CursorPosition,
+  type CursorRecord,
+  CursorTable,
+  cursorNameProblem,
+  decodeCursorRecord,
+  encodeCursorRecord,
+} from "./cursor-record.ts";
+export {
   type ConfigChange,
   type GroupSummary,
   MAX_CHANGE_WAIT_MS,

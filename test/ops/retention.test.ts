@@ -1,0 +1,182 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { CURSOR_GROUP, connect } from "@palf/client";
+import { PalfNode, type RetentionOptions } from "@palf/node";
+import { MemoryBus, MemoryTransport } from "@palf/transport";
+import pino from "pino";
+import { afterAll, describe, expect, it } from "vitest";
+
+const log = pino({ level: "silent" });
+const fastLease = {
+  lease: { leaseMs: 600, renewMs: 100, electionJitterMs: 100, voteWindowMs: 30 },
+  retransmitMs: 100,
+};
+/**
+ * WAL segment size: the WAL keeps a few segments per shard beyond what groups need (lagSegments), and copies
+ * forward at most half a segment of live groups at once, which must cover every group live in the oldest.
+ */
+const SEGMENT = 1024 * 1024;
+/** Bytes the load appends: every byte is on 3 disks, so without retention they would hold 3x this. */
+const APPEND = 16 * 2 ** 20;
+/** Append rate cap (bytes/s). */
+const RATE = 1.2 * 2 ** 20;
+const cleanups: Array<() => unknown> = [];
+afterAll(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** Bytes of every file under `dir`. */
+function diskUse(dir: string): number {
+  let total = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true }))
+    if (e.isFile()) total += fs.statSync(path.join(e.parentPath, e.name)).size;
+  return total;
+}
+
+describe("automatic log retention (3 nodes, real WALs, in-memory transport)", () => {
+  it("keeps disk use bounded under continuous appends while a slow cursor keeps its range readable", async () => {
+    const { nodes, client, dir } = await startCluster({ bytes: 16 * 1024, intervalMs: 100 });
+    const ids = [...nodes.keys()];
+    const cursors = client.cursors();
+    await cursors.createGroup(ids);
+    const groups = [1, 2, 3, 4];
+    for (const g of groups) await client.createGroup(g, ids, { inc: 1 });
+
+    // Group 1 is the slow consumer's: its first entries, then its cursor registered at the 5th.
+    const first: number[] = [];
+    for (let i = 0; i < 10; i++) first.push((await client.group(1).append(`slow-${i}`)).lsn);
+    await cursors.save("slow", { groups: { "1": first[4]! }, csn: 0 });
+
+    const payload = Buffer.alloc(1024, 7);
+    let appended = 0;
+    let stop = false;
+    const slowAcks: number[] = [];
+    const t0 = Date.now();
+    const loops = Array.from({ length: 32 }, async (_, w) => {
+      for (let k = 0; !stop; k++) {
+        // One loop in 32 writes the slow consumer's group 1 (its held range stays below what the WAL copies
+        // forward at once, half a segment, so the segments it pins can be freed), the others groups 2-4.
+        const g = w === 0 ? 1 : groups[1 + ((w + k) % 3)]!;
+        // At most RATE bytes a second: what the WAL keeps between retention rounds does not depend on the machine.
+        while (appended > ((Date.now() - t0) / 1000) * RATE) await new Promise((r) => setTimeout(r, 20));
+        const { lsn } = await client.group(g).append(payload);
+        if (g === 1) slowAcks.push(lsn);
+        appended += payload.length;
+      }
+    });
+    // The slow consumer: once a second it commits the position it had a second before (it lags behind).
+    let position = first[4]!;
+    let previous = position;
+    const samples: number[] = [];
+    const until = Date.now() + 60_000;
+    while (appended < APPEND && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 1000));
+      position = previous;
+      previous = slowAcks.at(-1) ?? position;
+      await cursors.save("slow", { groups: { "1": position }, csn: 0 });
+      samples.push(diskUse(dir));
+      // Never recycled past the cursor, on any replica.
+      for (const [id, n] of nodes)
+        expect(n.replica(1)!.log.base.lsn, `${id}: group 1 base vs cursor`).toBeLessThanOrEqual(position);
+    }
+    const moved = position;
+    stop = true;
+    await Promise.all(loops);
+    samples.push(diskUse(dir));
+
+    console.log(
+      `[ops] retention: appended ${(appended / 2 ** 20).toFixed(1)} MiB, disk MiB by second:`,
+      samples.map((x) => +(x / 2 ** 20).toFixed(1)).join(" "),
+    );
+    const half = Math.floor(samples.length / 2);
+    const early = Math.max(...samples.slice(0, half));
+    const late = Math.max(...samples.slice(half));
+    const report = {
+      appendedMiB: appended / 2 ** 20,
+      samplesMiB: samples.map((s) => +(s / 2 ** 20).toFixed(2)),
+    };
+    expect(appended, JSON.stringify(report)).toBeGreaterThan(APPEND / 2);
+    // Bounded: about what the WAL keeps by design (a few segments per node, the retained bytes, the slow
+    // consumer's range), far below the 3 copies of everything appended that it would be without retention.
+    expect(late, JSON.stringify(report)).toBeLessThan(3 * 10 * SEGMENT);
+    expect(late, JSON.stringify(report)).toBeLessThan(early * 1.5 + 4 * SEGMENT * 3);
+
+    for (const [id, n] of nodes) {
+      for (const g of [2, 3, 4]) expect(n.replica(g)!.log.base.lsn, `${id} group ${g}`).toBeGreaterThan(0);
+      expect(n.replica(CURSOR_GROUP)!.log.base.lsn).toBe(0);
+    }
+    // The consumer resumes from its cursor and finds everything it has not consumed.
+    const saved = (await cursors.get("slow"))!.position!.groups["1"]!;
+    expect(saved).toBe(moved);
+    let n = 0;
+    for await (const e of client.group(1).entries(saved)) {
+      if (n === 0) expect(e.lsn).toBe(saved);
+      n++;
+    }
+    expect(n).toBe(slowAcks.filter((l) => l >= saved).length);
+
+    // Deleting the cursor releases group 1.
+    expect(await cursors.delete("slow")).toBe(true);
+    expect(await cursors.list()).toEqual([]);
+    for (let i = 0; i < 100; i++) await client.group(1).append(payload);
+    await waitFor("group 1's base passes the deleted cursor", () =>
+      [...nodes.values()].every((n) => n.replica(1)!.log.base.lsn > moved),
+    );
+  }, 120_000);
+
+  it("guard: with unsafeIgnoreCursors the base passes a registered cursor (the check above would fail)", async () => {
+    const { nodes, client } = await startCluster({
+      bytes: 8 * 1024,
+      intervalMs: 100,
+      unsafeIgnoreCursors: true,
+    });
+    const cursors = client.cursors();
+    await cursors.createGroup([...nodes.keys()]);
+    await client.createGroup(1, [...nodes.keys()], { inc: 1 });
+    const at = (await client.group(1).append("held")).lsn;
+    await cursors.save("held", { groups: { "1": at }, csn: 0 });
+    const payload = Buffer.alloc(1024, 1);
+    for (let i = 0; i < 64; i++) await client.group(1).append(payload);
+    await waitFor("the base passes the cursor", () =>
+      [...nodes.values()].some((n) => n.replica(1)!.log.base.lsn > at),
+    );
+  }, 60_000);
+});
+
+async function startCluster(retention: RetentionOptions) {
+  const bus = new MemoryBus();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "palf-retention-"));
+  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const ids = ["n1", "n2", "n3"];
+  const nodes = new Map<string, PalfNode>();
+  for (const id of ids) {
+    const node = await PalfNode.start({
+      nodeId: id,
+      dataDir: path.join(dir, id),
+      transport: new MemoryTransport({ bus, cluster: "t", nodeId: id }),
+      log,
+      shards: 1,
+      segmentBytes: SEGMENT,
+      replica: { ...fastLease, maxGroupEntryBytes: 32 * 1024, maxPayloadBytes: 32 * 1024 },
+      retention,
+    });
+    nodes.set(id, node);
+    cleanups.push(() => node.stop({ transferMs: 0 }).catch(() => {}));
+  }
+  const client = await connect({
+    cluster: "t",
+    nodes: ids,
+    transport: new MemoryTransport({ bus, cluster: "t", nodeId: "client" }),
+  });
+  cleanups.push(() => client.close());
+  return { nodes, client, dir };
+}
+
+async function waitFor(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
