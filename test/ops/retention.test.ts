@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { openCdc } from "@palf/cdc";
 import { CURSOR_GROUP, connect } from "@palf/client";
 import { PalfNode, type RetentionOptions } from "@palf/node";
 import { MemoryBus, MemoryTransport } from "@palf/transport";
@@ -125,6 +126,64 @@ describe("automatic log retention (3 nodes, real WALs, in-memory transport)", ()
     );
   }, 120_000);
 
+  it("openCdc with a cursor resumes where its last commit() left it, and retention keeps that range", async () => {
+    const { nodes, client } = await startCluster({ bytes: 8 * 1024, intervalMs: 100 });
+    const ids = [...nodes.keys()];
+    await client.createGroup(0, ids, { inc: 1 });
+    await client.cursors().createGroup(ids);
+    await client.createGroup(5, ids, { inc: 1 });
+    for (let i = 0; i < 20; i++) await client.group(5).append(`a-${i}`);
+    const first = await openCdc(client, { groups: [5], cursor: "c1" });
+    const seen: string[] = [];
+    for await (const e of first) {
+      seen.push(Buffer.from(e.payload).toString());
+      if (seen.length === 10) break;
+    }
+    const cp = await first.commit();
+    await first.close();
+    expect(seen).toEqual(Array.from({ length: 10 }, (_, i) => `a-${i}`));
+    const held = cp.groups["5"]!;
+
+    const payload = Buffer.alloc(1024, 3);
+    for (let i = 0; i < 100; i++) await client.group(5).append(payload);
+    await new Promise((r) => setTimeout(r, 500));
+    for (const n of nodes.values()) expect(n.replica(5)!.log.base.lsn).toBeLessThanOrEqual(held);
+
+    const again = await openCdc(client, { groups: [5], cursor: "c1" });
+    // The checkpoint is the LSN after the last entry consumed: the next one is where it resumes.
+    for await (const e of again) {
+      expect(e.lsn).toBeGreaterThanOrEqual(held);
+      expect(Buffer.from(e.payload).toString()).toBe("a-10");
+      break;
+    }
+    await again.close();
+    const listed = await client.cursors().report();
+    expect(listed).toMatchObject([{ name: "c1", position: { groups: { "5": held } } }]);
+    expect(listed[0]!.totalLag).toBeGreaterThan(100 * 1024);
+  }, 60_000);
+
+  it("a replica that was down while the bases advanced past its log rebuilds from the leader's base", async () => {
+    const { nodes, client, restart } = await startCluster({ bytes: 8 * 1024, intervalMs: 100 });
+    const ids = [...nodes.keys()];
+    await client.createGroup(6, ids, { inc: 1 });
+    for (let i = 0; i < 10; i++) await client.group(6).append(`b-${i}`);
+    const lead = (await client.membership().group(6))!.leader!;
+    const down = ids.find((id) => id !== lead)!;
+    await waitFor(`${down} has the first entries`, () => nodes.get(down)!.replica(6)!.committedEnd > 0);
+    const oldEnd = nodes.get(down)!.replica(6)!.log.end;
+    await nodes.get(down)!.stop({ transferMs: 0 });
+    const payload = Buffer.alloc(1024, 4);
+    for (let i = 0; i < 100; i++) await client.group(6).append(payload);
+    await waitFor("the live replicas' bases passed the stopped one's log end", () =>
+      ids.filter((id) => id !== down).every((id) => nodes.get(id)!.replica(6)!.log.base.lsn > oldEnd),
+    );
+    const back = await restart(down);
+    const last = await client.group(6).append("after");
+    await waitFor(`${down} rebuilt and caught up`, () => (back.replica(6)?.committedEnd ?? 0) > last.lsn);
+    expect(back.replica(6)!.log.base.lsn).toBeGreaterThan(oldEnd);
+    expect(Buffer.from(back.replica(6)!.read(last.lsn)!.payload).toString()).toBe("after");
+  }, 60_000);
+
   it("guard: with unsafeIgnoreCursors the base passes a registered cursor (the check above would fail)", async () => {
     const { nodes, client } = await startCluster({
       bytes: 8 * 1024,
@@ -150,7 +209,7 @@ async function startCluster(retention: RetentionOptions) {
   cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
   const ids = ["n1", "n2", "n3"];
   const nodes = new Map<string, PalfNode>();
-  for (const id of ids) {
+  const start = async (id: string) => {
     const node = await PalfNode.start({
       nodeId: id,
       dataDir: path.join(dir, id),
@@ -163,14 +222,16 @@ async function startCluster(retention: RetentionOptions) {
     });
     nodes.set(id, node);
     cleanups.push(() => node.stop({ transferMs: 0 }).catch(() => {}));
-  }
+    return node;
+  };
+  for (const id of ids) await start(id);
   const client = await connect({
     cluster: "t",
     nodes: ids,
     transport: new MemoryTransport({ bus, cluster: "t", nodeId: "client" }),
   });
   cleanups.push(() => client.close());
-  return { nodes, client, dir };
+  return { nodes, client, dir, restart: start };
 }
 
 async function waitFor(what: string, cond: () => boolean, ms = 30_000): Promise<void> {

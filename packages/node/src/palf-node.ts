@@ -202,6 +202,8 @@ export class PalfNode {
     this.hub.start();
     this.gts.start();
     if (this.opts.retention) {
+      const marker = path.join(dataDir, "CURSOR_GROUP_SEEN");
+      let cursorSeen = this.opts.fs === undefined && fs.existsSync(marker);
       this.retention = new Retention(
         {
           nodeId: this.nodeId,
@@ -213,6 +215,12 @@ export class PalfNode {
           touch: (g) => this.shardOf(g).touch(g),
           recycle: () => {
             for (const w of this.wals) w.recycle().catch((err: Error) => log.warn({ err }, "WAL recycle"));
+          },
+          cursorGroupSeen: () => cursorSeen,
+          markCursorGroupSeen: () => {
+            cursorSeen = true;
+            // A marker file (real disks only; a simulated disk keeps it in memory for the run).
+            if (this.opts.fs === undefined) fs.writeFileSync(marker, String(Date.now()), { flush: true });
           },
         },
         this.opts.retention,

@@ -33,6 +33,9 @@ export interface RetentionHost {
   touch(group: number): void;
   /** Lets the WALs drop the segments the new bases freed. */
   recycle(): void;
+  /** Whether this node ever saw the cursor group, kept across restarts (a marker file in the data dir). */
+  cursorGroupSeen(): boolean;
+  markCursorGroupSeen(): void;
 }
 
 /** Age samples kept per group: enough to find the LSN of "retainMs ago" within an eighth of it. */
@@ -121,6 +124,7 @@ export class Retention {
   private async readCursors(): Promise<boolean> {
     const local = this.host.replica(CURSOR_GROUP);
     if (local) {
+      this.seen();
       if (local.log.base.lsn > this.next) return false;
       for (const e of local.entries(this.next)) {
         const rec = decodeCursorRecord(e.payload);
@@ -135,11 +139,19 @@ export class Retention {
     let unknown = 0;
     for (const peer of peers) {
       const out = await this.readFrom(peer);
-      if (out === "read") return true;
+      if (out === "read") {
+        this.seen();
+        return true;
+      }
       if (out === "unknown") unknown++;
     }
-    // Every peer says the cursor group does not exist: no cursor holds anything.
-    return unknown === peers.size;
+    // Peers answered that they host no cursor group and this node never saw one: no cursor holds anything.
+    // Once seen, an unreadable cursor group holds everything (its cursors still count).
+    return unknown > 0 && !this.host.cursorGroupSeen();
+  }
+
+  private seen(): void {
+    if (!this.host.cursorGroupSeen()) this.host.markCursorGroupSeen();
   }
 
   private async readFrom(peer: string): Promise<"read" | "unknown" | "failed"> {
