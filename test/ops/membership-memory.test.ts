@@ -1,51 +1,16 @@
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { connect, drainNode, type PalfClient, replaceNode } from "@palf/client";
-import { PalfNode } from "@palf/node";
-import { MemoryBus, MemoryTransport } from "@palf/transport";
-import pino from "pino";
+import { drainNode, replaceNode } from "@palf/client";
 import { afterEach, describe, expect, it } from "vitest";
+import { type MemoryCluster, startMemoryCluster, waitFor as until } from "./memory-cluster.test-support.ts";
 
-const log = pino({ level: "silent" });
-const fastLease = {
-  lease: { leaseMs: 600, renewMs: 100, electionJitterMs: 100, voteWindowMs: 30 },
-  retransmitMs: 100,
-};
-const cleanups: Array<() => Promise<void> | void> = [];
-
+const clusters: MemoryCluster[] = [];
 afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
+  for (const c of clusters.splice(0)) await c.close();
 });
 
-async function startCluster(
-  ids: readonly string[],
-): Promise<{ nodes: Map<string, PalfNode>; client: PalfClient }> {
-  const bus = new MemoryBus();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "palf-members-"));
-  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const nodes = new Map<string, PalfNode>();
-  for (const id of ids) {
-    const node = await PalfNode.start({
-      nodeId: id,
-      dataDir: path.join(dir, id),
-      transport: new MemoryTransport({ bus, cluster: "t", nodeId: id }),
-      log,
-      shards: 2,
-      replica: fastLease,
-    });
-    nodes.set(id, node);
-    cleanups.push(() => node.stop({ transferMs: 0 }).catch(() => {}));
-  }
-  const client = await connect({
-    cluster: "t",
-    nodes: [...ids],
-    transport: new MemoryTransport({ bus, cluster: "t", nodeId: "client" }),
-    operationTimeoutMs: 30_000,
-    requestTimeoutMs: 3_000,
-  });
-  cleanups.push(() => client.close());
-  return { nodes, client };
+async function startCluster(ids: readonly string[]): Promise<MemoryCluster> {
+  const c = await startMemoryCluster(ids);
+  clusters.push(c);
+  return c;
 }
 
 const text = (b: Uint8Array) => Buffer.from(b).toString();
@@ -156,11 +121,3 @@ describe("moving every replica off a node (SDK)", () => {
     }
   });
 });
-
-async function until(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -1,18 +1,11 @@
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { openCdc } from "@palf/cdc";
-import { CURSOR_GROUP, connect } from "@palf/client";
-import { PalfNode, type RetentionOptions } from "@palf/node";
-import { MemoryBus, MemoryTransport } from "@palf/transport";
-import pino from "pino";
+import { CURSOR_GROUP } from "@palf/client";
+import type { RetentionOptions } from "@palf/node";
 import { afterAll, describe, expect, it } from "vitest";
+import { type MemoryCluster, startMemoryCluster, waitFor } from "./memory-cluster.test-support.ts";
 
-const log = pino({ level: "silent" });
-const fastLease = {
-  lease: { leaseMs: 600, renewMs: 100, electionJitterMs: 100, voteWindowMs: 30 },
-  retransmitMs: 100,
-};
 /**
  * WAL segment size: the WAL keeps a few segments per shard beyond what groups need (lagSegments), and copies
  * forward at most half a segment of live groups at once, which must cover every group live in the oldest.
@@ -22,9 +15,9 @@ const SEGMENT = 1024 * 1024;
 const APPEND = 16 * 2 ** 20;
 /** Append rate cap (bytes/s). */
 const RATE = 1.2 * 2 ** 20;
-const cleanups: Array<() => unknown> = [];
+const clusters: MemoryCluster[] = [];
 afterAll(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
+  for (const c of clusters.splice(0)) await c.close();
 });
 
 /** Bytes of every file under `dir`. */
@@ -204,40 +197,12 @@ describe("automatic log retention (3 nodes, real WALs, in-memory transport)", ()
 });
 
 async function startCluster(retention: RetentionOptions) {
-  const bus = new MemoryBus();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "palf-retention-"));
-  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const ids = ["n1", "n2", "n3"];
-  const nodes = new Map<string, PalfNode>();
-  const start = async (id: string) => {
-    const node = await PalfNode.start({
-      nodeId: id,
-      dataDir: path.join(dir, id),
-      transport: new MemoryTransport({ bus, cluster: "t", nodeId: id }),
-      log,
-      shards: 1,
-      segmentBytes: SEGMENT,
-      replica: { ...fastLease, maxGroupEntryBytes: 32 * 1024, maxPayloadBytes: 32 * 1024 },
-      retention,
-    });
-    nodes.set(id, node);
-    cleanups.push(() => node.stop({ transferMs: 0 }).catch(() => {}));
-    return node;
-  };
-  for (const id of ids) await start(id);
-  const client = await connect({
-    cluster: "t",
-    nodes: ids,
-    transport: new MemoryTransport({ bus, cluster: "t", nodeId: "client" }),
+  const c = await startMemoryCluster(["n1", "n2", "n3"], {
+    shards: 1,
+    segmentBytes: SEGMENT,
+    replica: { maxGroupEntryBytes: 32 * 1024, maxPayloadBytes: 32 * 1024 },
+    retention,
   });
-  cleanups.push(() => client.close());
-  return { nodes, client, dir, restart: start };
-}
-
-async function waitFor(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  clusters.push(c);
+  return { ...c, restart: c.start };
 }

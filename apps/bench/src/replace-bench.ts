@@ -31,7 +31,7 @@ export async function main(argv: string[]): Promise<void> {
       seconds: { type: "string", default: "30" },
       size: { type: "string", default: "256" },
       inflight: { type: "string", default: "256" },
-      concurrency: { type: "string", default: "64" },
+      concurrency: { type: "string", default: "256" },
       "lease-ms": { type: "string", default: "2000" },
       "kill-at": { type: "string", default: "0.2" },
     },

@@ -20,7 +20,7 @@ export function registerNodeCommands(program: Command, withClient: WithClient, i
   const node = program.command("node").description("move every replica off a node (dead or alive)");
   const flags = (c: Command) =>
     c
-      .option("--concurrency <n>", "groups moved at once", parsePositive, 32)
+      .option("--concurrency <n>", "groups moved at once", parsePositive, 128)
       .option(
         "--group-timeout <ms>",
         "time one group's move may take (catch-up included)",

@@ -2,7 +2,7 @@ import type { GroupOverview, Membership } from "./membership.ts";
 import { PalfError } from "./palf-error.ts";
 
 export interface NodeMoveOptions {
-  /** Groups moved at once. Default 32. */
+  /** Groups moved at once. Default 128. */
   readonly concurrency?: number;
   /** Nodes scanned for the groups (default: the client's seed list); the new node(s) are added. */
   readonly nodes?: readonly string[];
@@ -120,7 +120,7 @@ async function run(
       o.onProgress?.(done, work.length);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, o.concurrency ?? 32) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, o.concurrency ?? 128) }, worker));
   const replaced = done - failed.length;
   for (const g of work.slice(next)) failed.push({ group: g.group, error: "ABORTED: not started" });
   failed.sort((a, b) => a.group - b.group);

@@ -131,19 +131,26 @@ export class Retention {
         if (rec) this.table.apply(rec);
         this.next = e.lsn + 1;
       }
-      return true;
+      if (local.role === "leader") return true;
+      // A follower may not know yet that the latest cursor entries committed: its leader does. Every
+      // replica's committed entries are a prefix of one log, so reading on from there just continues.
+      const leader = local.leaderHint;
+      return leader !== undefined && leader !== this.host.nodeId && (await this.readFrom(leader)) === "read";
     }
     const peers = new Set<string>();
     for (const r of this.host.replicas())
       for (const m of r.config.members) if (m !== this.host.nodeId) peers.add(m);
     let unknown = 0;
+    let read = false;
+    // Ask every peer: the longest committed prefix (the cursor group's leader's) is what counts.
     for (const peer of peers) {
       const out = await this.readFrom(peer);
-      if (out === "read") {
-        this.seen();
-        return true;
-      }
+      if (out === "read") read = true;
       if (out === "unknown") unknown++;
+    }
+    if (read) {
+      this.seen();
+      return true;
     }
     // Peers answered that they host no cursor group and this node never saw one: no cursor holds anything.
     // Once seen, an unreadable cursor group holds everything (its cursors still count).
