@@ -126,7 +126,7 @@ export class FaultCluster {
       const probe = await connectNatsTransport({
         cluster: CLUSTER,
         nodeId: `probe-${process.pid}`,
-        servers: cluster.natsUrl,
+        servers: cluster.natsUrls,
         connection: { reconnectTimeWait: 250 },
         log: () => {},
       });
@@ -146,7 +146,7 @@ export class FaultCluster {
     const c = await connect({
       cluster: CLUSTER,
       nodes: this.nodes,
-      servers: this.cluster.natsUrl,
+      servers: this.cluster.natsUrls,
       connection: { reconnectTimeWait: 250 },
       log: () => {},
       ...o,

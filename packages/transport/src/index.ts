@@ -28,6 +28,7 @@ export {
   type MembershipResponse,
 } from "./membership-protocol.ts";
 export { MemoryBus, MemoryTransport, type MemoryTransportOptions } from "./memory-transport.ts";
+export { type NatsClusterProcess, startNatsCluster } from "./nats-cluster-process.ts";
 export {
   findNatsServer,
   type NatsServerOptions,
