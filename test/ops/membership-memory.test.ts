@@ -93,6 +93,16 @@ describe("moving every replica off a node (SDK)", () => {
     const groups = [1, 2, 3, 4, 5, 6];
     for (const g of groups) await client.createGroup(g, ["n1", "n2", "n3"], { inc: 1 });
     for (const g of groups) await client.group(g).append(`x-${g}`);
+    // The groups RPC pages: following `next` visits every group once, in order.
+    const paged: number[] = [];
+    for (let from: number | null = 0; from !== null; ) {
+      const r = await nodes.get("n2")!.handle({ op: "groups", fromGroup: from, limit: 4 });
+      if (!r.ok || r.op !== "groups") throw new Error(JSON.stringify(r));
+      expect(r.groups.length).toBeLessThanOrEqual(4);
+      paged.push(...r.groups.map((x) => x.group));
+      from = r.next;
+    }
+    expect(paged).toEqual(groups);
     const progress: number[] = [];
     const drained = await drainNode(m, "n1", ["n2", "n3", "n4"], {
       concurrency: 3,

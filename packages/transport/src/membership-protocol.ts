@@ -48,7 +48,7 @@ export interface GroupSummary {
 }
 
 /** Most groups one `groups` page holds: keeps an answer well below NATS's 1 MiB payload. */
-export const MAX_GROUPS_PAGE = 2000;
+export const MAX_GROUPS_PAGE = 1000;
 /** Longest a `changeConfig` may wait for its commit (ms). */
 export const MAX_CHANGE_WAIT_MS = 600_000;
 
