@@ -20,8 +20,33 @@ const compose = parse(fs.readFileSync(path.join(root, "docker/compose.yaml"), "u
 };
 
 describe("docker files (checked without a Docker engine)", () => {
-  it("the compose file runs nats and three palfd nodes with distinct ids and data dirs", () => {
-    expect(Object.keys(compose.services).sort()).toEqual(["grafana", "n1", "n2", "n3", "nats", "prometheus"]);
+  it("the compose file runs a 3-server NATS cluster, three palfd nodes with distinct ids and data dirs, init, Prometheus and Grafana", () => {
+    expect(Object.keys(compose.services).sort()).toEqual([
+      "grafana",
+      "init",
+      "n1",
+      "n2",
+      "n3",
+      "nats1",
+      "nats2",
+      "nats3",
+      "prometheus",
+    ]);
+    // Every nats-server routes to the two others under one cluster name, and has a health check.
+    for (const n of ["nats1", "nats2", "nats3"]) {
+      const svc = compose.services[n] as { command: string[]; healthcheck?: { test: string[] } };
+      const cmd = svc.command;
+      expect(cmd[cmd.indexOf("--cluster_name") + 1]).toBe("palf");
+      const routes = cmd[cmd.indexOf("--routes") + 1]!.split(",");
+      expect(routes.sort()).toEqual(
+        ["nats1", "nats2", "nats3"].filter((o) => o !== n).map((o) => `nats://${o}:6222`),
+      );
+      expect(svc.healthcheck?.test.join(" ")).toContain("/healthz");
+    }
+    // init creates the GTS group and the cursor group on the three nodes.
+    const init = compose.services.init!.command!.join(" ");
+    expect(init).toContain("create-group 0 --members n1,n2,n3");
+    expect(init).toContain("cursors init --members n1,n2,n3");
     const ids = ["n1", "n2", "n3"].map((n) => {
       const cmd = compose.services[n]!.command!;
       return {
@@ -32,7 +57,7 @@ describe("docker files (checked without a Docker engine)", () => {
     });
     expect(new Set(ids.map((i) => i.node)).size).toBe(3);
     expect(new Set(ids.map((i) => i.data)).size).toBe(3);
-    for (const i of ids) expect(i.nats).toBe("nats://nats:4222");
+    for (const i of ids) expect(i.nats).toBe("nats://nats1:4222,nats://nats2:4222,nats://nats3:4222");
   });
 
   it("every flag the compose file passes is one palfd accepts, and the build paths exist", () => {

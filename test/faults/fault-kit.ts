@@ -33,7 +33,9 @@ export { sleep };
 export function faultSeed(file: string): { seed: number; rng: Prng; replay: string } {
   const fromEnv = process.env.PALF_FAULT_SEED;
   const seed = fromEnv ? Number(fromEnv) >>> 0 : Math.floor(Math.random() * 2 ** 31);
-  const replay = `[faults] ${file} seed ${seed}; replay: PALF_FAULT_SEED=${seed} pnpm exec vitest run test/faults/${file}`;
+  // A bare file name is one of test/faults; other suites pass their path below test/ ("ops/x.test.ts").
+  const where = file.includes("/") ? file : `faults/${file}`;
+  const replay = `[faults] ${file} seed ${seed}; replay: PALF_FAULT_SEED=${seed} pnpm exec vitest run test/${where}`;
   console.log(replay);
   return { seed, rng: new Prng(seed), replay };
 }
@@ -124,7 +126,7 @@ export class FaultCluster {
       const probe = await connectNatsTransport({
         cluster: CLUSTER,
         nodeId: `probe-${process.pid}`,
-        servers: cluster.natsUrl,
+        servers: cluster.natsUrls,
         connection: { reconnectTimeWait: 250 },
         log: () => {},
       });
@@ -144,7 +146,7 @@ export class FaultCluster {
     const c = await connect({
       cluster: CLUSTER,
       nodes: this.nodes,
-      servers: this.cluster.natsUrl,
+      servers: this.cluster.natsUrls,
       connection: { reconnectTimeWait: 250 },
       log: () => {},
       ...o,

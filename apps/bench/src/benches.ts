@@ -35,4 +35,9 @@ export const benches: readonly BenchEntry[] = [
     summary: "CDC under appends: delivered/s, lag, order",
     load: () => import("./cdc-bench.ts"),
   },
+  {
+    name: "replace",
+    summary: "kill -9 a node under load and replace it: replace time, lost acks",
+    load: () => import("./replace-bench.ts"),
+  },
 ];

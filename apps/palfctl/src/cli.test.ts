@@ -56,6 +56,11 @@ describe("palfctl argument handling (spawned)", { timeout: 60_000 }, () => {
     ["a bad NATS URL", ["--nats", "not a url", "status"], /not a NATS URL/],
     ["no command", [], /Usage: palfctl/],
     ["a bad --groups list for tail --cdc", ["tail", "--cdc", "--groups", "1,x"], /--groups <ids>/],
+    ["member add without a node", ["member", "add", "7"], /missing required argument 'node'/],
+    ["a bad node id for member remove", ["member", "remove", "7", "a.b"], /node ids match/],
+    ["a replica number of 0", ["member", "replica-num", "7", "0"], /positive integer/],
+    ["node replace without the new node", ["node", "replace", "n3"], /missing required argument 'new'/],
+    ["a zero --concurrency", ["node", "drain", "n3", "--concurrency", "0"], /positive integer/],
   ];
 
   it.each(usage)("exits 2 with a message for %s", async (_what, args, message) => {
@@ -132,6 +137,23 @@ describe("palfctl commands (in process, fake cluster)", () => {
     expect(await runCli(["tail"], io())).toBe(2);
     expect(await runCli(["tail", "3", "--cdc"], io())).toBe(2);
     expect(err.join("")).toMatch(/tail needs a group[\s\S]*takes no group argument/);
+  });
+
+  it("lists groups with members, learners and leader, as JSON lines or a table, filtered by --node", async () => {
+    const { cluster, io, lines, out } = harness();
+    cluster.addGroup(1, ["n1", "n2", "n3"], "n1");
+    cluster.addGroup(2, ["n2", "n3"], "n3");
+    expect(await runCli(["groups", "--json"], io())).toBe(0);
+    expect(lines()).toMatchObject([
+      { group: 1, leader: "n1", members: ["n1", "n2", "n3"], learners: [], hosts: ["n1", "n2", "n3"] },
+      { group: 2, leader: "n3", members: ["n2", "n3"], learners: [] },
+    ]);
+    expect(await runCli(["groups", "--json", "--node", "n1"], io())).toBe(0);
+    expect(lines().map((l) => l.group)).toEqual([1]);
+    expect(await runCli(["groups"], io())).toBe(0);
+    const table = out.splice(0);
+    expect(table[0]).toMatch(/^GROUP\s+LEADER\s+MEMBERS/);
+    expect(table[2]).toMatch(/^2\s+n3\s+n2,n3/);
   });
 
   it("prints one status line per node, with errors inline", async () => {

@@ -1,6 +1,9 @@
 import { openCdc } from "@palf/cdc";
 import { type ConnectOptions, connect, type PalfClient, PalfError } from "@palf/client";
 import { Command, CommanderError, Option } from "commander";
+import { registerCursorCommands } from "./cursor-commands.ts";
+import { registerMemberCommands } from "./member-commands.ts";
+import { registerNodeCommands } from "./node-replace.ts";
 import { entryLine, jsonLine } from "./output.ts";
 import {
   parseGroupList,
@@ -30,7 +33,12 @@ export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
 export const EXIT_USAGE = 2;
 
-interface GlobalOptions {
+/** Wraps a command body: connects with the global options, closes after, maps errors to exit codes. */
+export type WithClient = <A extends unknown[]>(
+  body: (client: PalfClient, g: GlobalOptions, ...args: A) => Promise<number | undefined>,
+) => (...args: A) => Promise<void>;
+
+export interface GlobalOptions {
   /** A list once parsed from a flag; a string when it is the (environment's) default. */
   nats: string[] | string;
   cluster: string;
@@ -201,13 +209,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option("--poll <ms>", "poll interval once caught up", parsePositive, 200)
     .option("--cdc", "cross-group change stream in commit (CSN) order, up to the watermark frontier")
     .option("--groups <ids>", "with --cdc: these groups (comma-separated) instead of all", parseGroupList)
+    .option("--cursor <name>", "with --cdc: resume from this durable cursor and store progress in it")
     .action(
       withClient(
         async (
           client,
           _g,
           group: number | undefined,
-          o: { from: number; poll: number; cdc?: boolean; groups?: number[] },
+          o: { from: number; poll: number; cdc?: boolean; groups?: number[]; cursor?: string },
         ) => {
           const signal = io.signal ?? new AbortController().signal;
           if (o.cdc) {
@@ -215,9 +224,22 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
               io.err("palfctl: tail --cdc takes no group argument (use --groups)\n");
               return EXIT_USAGE;
             }
-            const reader = await openCdc(client, o.groups ? { groups: o.groups } : { all: true });
+            const cursor = o.cursor === undefined ? {} : { cursor: o.cursor };
+            const reader = await openCdc(
+              client,
+              o.groups ? { groups: o.groups, ...cursor } : { all: true, ...cursor },
+            );
             signal.addEventListener("abort", () => void reader.close(), { once: true });
-            for await (const e of reader) io.out(entryLine(e.group, e));
+            let saved = Date.now();
+            for await (const e of reader) {
+              io.out(entryLine(e.group, e));
+              // Progress is stored at most once a second (and at the end): a resume repeats at most that much.
+              if (o.cursor !== undefined && Date.now() - saved >= 1000) {
+                saved = Date.now();
+                await reader.commit();
+              }
+            }
+            if (o.cursor !== undefined) await reader.commit();
             return EXIT_OK;
           }
           if (group === undefined) {
@@ -266,6 +288,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return EXIT_OK;
       }),
     );
+
+  registerMemberCommands(program, withClient, io);
+  registerNodeCommands(program, withClient, io);
+  registerCursorCommands(program, withClient, io);
 
   try {
     if (argv.length === 0) {

@@ -2,7 +2,12 @@ import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { type NatsServerProcess, startNatsServer } from "@palf/transport";
+import {
+  type NatsClusterProcess,
+  type NatsServerProcess,
+  startNatsCluster,
+  startNatsServer,
+} from "@palf/transport";
 
 const mainTs = fileURLToPath(new URL("./main.ts", import.meta.url));
 
@@ -19,6 +24,8 @@ export interface LocalClusterOptions {
   readonly natsUrl?: string;
   /** Each palfd serves metrics, probes and the status page on a free loopback port (see `httpUrls`). */
   readonly http?: boolean;
+  /** nats-servers to start, joined by routes (default 1); every palfd and client gets every URL. */
+  readonly natsServers?: number;
 }
 
 /**
@@ -31,7 +38,12 @@ export class LocalCluster {
   /** Each node's HTTP base URL (with `http: true`), as its last start reported it. */
   readonly httpUrls = new Map<string, string>();
   nats: NatsServerProcess | undefined;
+  /** Every server's URL, comma-separated (what palfd's --nats takes). */
   natsUrl = "";
+  /** Every server's URL (what clients take as `servers`). */
+  natsUrls: string[] = [];
+  /** The NATS cluster, when `natsServers` > 1. */
+  natsCluster: NatsClusterProcess | undefined;
   /** Nodes stopped with SIGSTOP and not resumed yet. */
   private readonly paused = new Set<string>();
   /** A test process that dies without stop() must not leave palfd processes behind (paused ones included). */
@@ -43,10 +55,14 @@ export class LocalCluster {
 
   async start(): Promise<void> {
     if (this.opts.natsUrl) this.natsUrl = this.opts.natsUrl;
-    else {
+    else if ((this.opts.natsServers ?? 1) > 1) {
+      this.natsCluster = await startNatsCluster({ size: this.opts.natsServers! });
+      this.natsUrl = this.natsCluster.urls.join(",");
+    } else {
       this.nats = await startNatsServer();
       this.natsUrl = this.nats.url;
     }
+    this.natsUrls = this.natsUrl.split(",");
     fs.mkdirSync(this.opts.logDir ?? this.opts.dataDir, { recursive: true });
     process.once("exit", this.killOnExit);
     await Promise.all(this.opts.nodes.map((n) => this.startNode(n)));
@@ -171,6 +187,7 @@ export class LocalCluster {
   async stop(): Promise<void> {
     await Promise.all([...this.procs.keys()].map((n) => this.stopNode(n)));
     await this.nats?.stop();
+    await this.natsCluster?.stop();
     process.off("exit", this.killOnExit);
   }
 }

@@ -153,6 +153,15 @@ node = await PalfNode.start({
     },
   },
   ...(metrics ? { observer: metrics.observer } : {}),
+  ...(o.retainBytes || o.retainMs
+    ? {
+        retention: {
+          ...(o.retainBytes ? { bytes: o.retainBytes } : {}),
+          ...(o.retainMs ? { ms: o.retainMs } : {}),
+          intervalMs: o.retainIntervalMs,
+        },
+      }
+    : {}),
   onFatal: () => process.exit(1),
 }).catch((err: Error) => {
   console.error(`palfd: cannot start: ${err.message}`);

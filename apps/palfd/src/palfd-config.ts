@@ -17,6 +17,11 @@ export interface PalfdConfig {
   readonly leaseMs: number;
   readonly segmentBytes?: number;
   readonly diskBudgetMb?: number;
+  /** Log retention: keep at least the newest n bytes of each group (then recycle). */
+  readonly retainBytes?: number;
+  /** Log retention: keep at least the entries committed in the last ms. */
+  readonly retainMs?: number;
+  readonly retainIntervalMs: number;
   readonly logLevel: string;
   /** Where the HTTP server (metrics, probes, status page) listens; none unless set. */
   readonly http?: { readonly host: string; readonly port: number };
@@ -89,6 +94,25 @@ const settings: readonly Setting[] = [
     kind: "positive",
     arg: "mb",
     help: "WAL disk budget per shard; leaders refuse appends near it",
+  },
+  {
+    key: "retainBytes",
+    kind: "positive",
+    arg: "n",
+    help: "log retention: keep at least the newest n bytes of each group (then recycle)",
+  },
+  {
+    key: "retainMs",
+    kind: "positive",
+    arg: "ms",
+    help: "log retention: keep at least the entries committed in the last ms",
+  },
+  {
+    key: "retainIntervalMs",
+    kind: "positive",
+    arg: "ms",
+    help: "how often bases advance by the retention policy",
+    fallback: 1000,
   },
   { key: "logLevel", kind: "level", arg: "level", help: "pino log level", fallback: "info" },
   {

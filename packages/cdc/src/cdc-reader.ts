@@ -1,6 +1,6 @@
 import type { PalfClient } from "@palf/client";
 import { GTS_GROUP } from "@palf/gts";
-import { decodeWatermarks, type WatermarkBatch, WatermarkView } from "@palf/transport";
+import { CURSOR_GROUP, decodeWatermarks, type WatermarkBatch, WatermarkView } from "@palf/transport";
 import type { CdcCheckpoint, CdcEntry, CdcOptions } from "./cdc-types.ts";
 import { EntryHeap } from "./entry-heap.ts";
 import { GroupCursor } from "./group-cursor.ts";
@@ -39,7 +39,8 @@ export class CdcReader implements AsyncIterable<CdcEntry> {
 
   /** Starts reading a group from `fromLsn` (its entries are merged from now on). */
   addGroup(group: number, fromLsn = 0): void {
-    if (group === GTS_GROUP || this.cursors.has(group)) return;
+    // The GTS and cursor groups hold the cluster's own bookkeeping, not changes.
+    if (group === GTS_GROUP || group === CURSOR_GROUP || this.cursors.has(group)) return;
     this.cursors.set(group, new GroupCursor(group, fromLsn));
   }
 
@@ -57,6 +58,15 @@ export class CdcReader implements AsyncIterable<CdcEntry> {
       for (const n of this.client.nodes) f = Math.min(f, this.nodeW.get(n) ?? -1);
     }
     return f === Number.POSITIVE_INFINITY ? -1 : f;
+  }
+
+  /** Stores the checkpoint in the reader's cursor (opts.cursor): call it after processing what came before. */
+  async commit(): Promise<CdcCheckpoint> {
+    const name = this.opts.cursor;
+    if (name === undefined) throw new Error("commit() needs a reader opened with a cursor");
+    const cp = this.checkpoint();
+    await this.client.cursors().save(name, cp, { all: this.opts.all === true });
+    return cp;
   }
 
   checkpoint(): CdcCheckpoint {
@@ -190,6 +200,10 @@ export class CdcReader implements AsyncIterable<CdcEntry> {
 
 /** Opens a CSN-ordered change stream over groups of the cluster (see CdcReader). */
 export async function openCdc(client: PalfClient, opts: CdcOptions): Promise<CdcReader> {
+  if (opts.cursor !== undefined) {
+    const saved = await client.cursors().get(opts.cursor);
+    if (saved?.position) opts = { ...opts, from: saved.position };
+  }
   const reader = new CdcReader(client, opts);
   await client.flush();
   return reader;

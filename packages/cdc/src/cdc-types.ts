@@ -27,6 +27,11 @@ export interface CdcOptions {
    */
   readonly all?: boolean;
   readonly from?: CdcCheckpoint;
+  /**
+   * A named, durable cursor (see @palf/client's Cursors): the reader resumes from its position (else from
+   * `from`), and `commit()` stores the reader's checkpoint in it. Retention keeps what it has not consumed.
+   */
+  readonly cursor?: string;
   /** Read-ahead per group is paused while this many entries wait for the frontier (default 100,000). */
   readonly maxBuffered?: number;
   /** Entries per read request (default 1,000). */

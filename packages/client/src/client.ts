@@ -9,8 +9,10 @@ import {
   type Unsubscribe,
 } from "@palf/transport";
 import { Appender } from "./appender.ts";
+import { Cursors } from "./cursors.ts";
 import { Group } from "./group.ts";
 import { LeaderCache } from "./leader-cache.ts";
+import { Membership } from "./membership.ts";
 import { PalfError } from "./palf-error.ts";
 import { Requester } from "./requester.ts";
 import type { BackoffOptions } from "./retry-policy.ts";
@@ -195,6 +197,18 @@ export class PalfClient {
       requester: this.requester,
       operationTimeoutMs: this.operationTimeoutMs,
     });
+  }
+
+  /** Named, durable reader cursors that hold back log retention (see Cursors). */
+  cursors(): Cursors {
+    this.checkOpen();
+    return new Cursors(this);
+  }
+
+  /** Membership changes and the groups each node hosts (see Membership). */
+  membership(): Membership {
+    this.checkOpen();
+    return new Membership(this.requester, this.seedNodes, this.operationTimeoutMs);
   }
 
   /** The cluster's timestamp service: one request in flight for this whole client, ranges shared by callers. */

@@ -252,6 +252,35 @@ export class FakeCluster {
         this.gtsLast = start + r.count - 1;
         return { ok: true, op: "gts", start, count: r.count };
       }
+      case "groups": {
+        const hosted = [...this.groups.values()]
+          .filter((g) => g.hosts.has(node.id) && g.id >= (r.fromGroup ?? 0))
+          .sort((a, b) => a.id - b.id);
+        const groups = hosted.map((g) => ({
+          group: g.id,
+          inc: g.inc,
+          role: g.leader === node.id ? "leader" : "follower",
+          leader: g.leader ?? null,
+          halted: false,
+          config: {
+            version: { pid: g.pid, seq: 0 },
+            members: g.members,
+            learners: g.learners,
+            replicaNum: g.members.length,
+          },
+          base: 0,
+          end: g.end,
+          committedEnd: g.end,
+          changing: false,
+          configCommitted: true,
+        }));
+        return { ok: true, op: "groups", groups, next: null };
+      }
+      case "changeConfig":
+        return {
+          ok: false,
+          error: { code: "BAD_REQUEST", message: "the fake cluster does not model membership changes" },
+        };
       default: {
         const g = this.groups.get(r.group);
         if (g === undefined || !g.hosts.has(node.id)) return unknownGroup(r.group);
@@ -270,7 +299,10 @@ export class FakeCluster {
 
   private leaderAnswer(
     g: FakeGroup,
-    r: Exclude<RpcRequest, { op: "status" | "createGroup" | "deleteGroup" | "gts" }>,
+    r: Exclude<
+      RpcRequest,
+      { op: "status" | "createGroup" | "deleteGroup" | "gts" | "groups" | "changeConfig" }
+    >,
   ): RpcResponse {
     switch (r.op) {
       case "append":

@@ -7,6 +7,9 @@
  * of them up to the committed end, or a tail that keeps following. Admin calls create and delete groups,
  * report node status and move leadership. Runs over NATS or any Transport (in memory for tests and demos).
  */
+
+export type { ConfigChange, CursorPosition, CursorRecord, GroupSummary, MemberConfig } from "@palf/transport";
+export { CURSOR_GROUP } from "@palf/transport";
 export type { AppendResult } from "./appender.ts";
 export {
   type ConnectOptions,
@@ -17,6 +20,16 @@ export {
   type NodeStatusReport,
   PalfClient,
 } from "./client.ts";
+export { type CursorReport, Cursors } from "./cursors.ts";
 export type { AppendOptions, Group, LogEntry, ReadOptions, ReadPage, TailOptions } from "./group.ts";
+export {
+  type ChangeOptions,
+  type ChangeResult,
+  type ClusterOverview,
+  describeChange,
+  type GroupOverview,
+  Membership,
+} from "./membership.ts";
+export { drainNode, type NodeMoveOptions, type NodeMoveReport, replaceNode } from "./node-move.ts";
 export { PalfError, type PalfErrorCode } from "./palf-error.ts";
 export type { BackoffOptions } from "./retry-policy.ts";

@@ -6,6 +6,7 @@
  */
 export { type LaggingGroup, laggingGroups, type NodeObserver } from "./node-metrics.ts";
 export { PalfNode, type PalfNodeOptions } from "./palf-node.ts";
+export type { RetentionOptions } from "./retention.ts";
 export { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 export { type NodeInspector, type NodeUnsafeSwitches, nodeUnsafeSwitchNames } from "./shard.ts";
 export { decodeGroupEntry, encodeGroupEntry, recoverGroups } from "./wal-binding.ts";

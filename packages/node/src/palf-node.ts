@@ -21,8 +21,10 @@ import {
 } from "@palf/transport";
 import type { Logger } from "pino";
 import { LeaseHub } from "./lease-hub.ts";
+import { MembershipRpc } from "./membership-rpc.ts";
 import { NodeGts, type NodeGtsOptions } from "./node-gts.ts";
 import { diskSpace, laggingGroups, type NodeObserver, timedFdatasync } from "./node-metrics.ts";
+import { Retention, type RetentionOptions } from "./retention.ts";
 import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { type NodeInspector, type NodeUnsafeSwitches, Shard } from "./shard.ts";
 import { recoverGroups } from "./wal-binding.ts";
@@ -58,6 +60,8 @@ export interface PalfNodeOptions {
   readonly inspect?: NodeInspector;
   /** Loop-turn, fdatasync and append-request timings for metrics (palfd --http). */
   readonly observer?: NodeObserver;
+  /** Automatic log retention (the cluster's policy; every node should run the same). */
+  readonly retention?: RetentionOptions;
 }
 
 /**
@@ -78,10 +82,19 @@ export class PalfNode {
   private lockFile: string | undefined;
   private rebalanceTimer: TimerHandle | undefined;
   private readonly rt: NodeRuntime;
+  private readonly membership: MembershipRpc;
+  private retention: Retention | undefined;
 
   private constructor(private readonly opts: PalfNodeOptions) {
     this.nodeId = opts.nodeId;
     this.rt = opts.runtime ?? realRuntime;
+    this.membership = new MembershipRpc({
+      nodeId: this.nodeId,
+      rt: this.rt,
+      replica: (g) => this.shardOf(g).replica(g),
+      touch: (g) => this.shardOf(g).touch(g),
+      replicas: () => this.allReplicas(),
+    });
   }
 
   /** Opens (or recovers) the data dir, rebuilds every group from its WAL and starts serving. */
@@ -193,6 +206,32 @@ export class PalfNode {
     await t.flush();
     this.hub.start();
     this.gts.start();
+    if (this.opts.retention) {
+      const marker = path.join(dataDir, "CURSOR_GROUP_SEEN");
+      let cursorSeen = this.opts.fs === undefined && fs.existsSync(marker);
+      this.retention = new Retention(
+        {
+          nodeId: this.nodeId,
+          rt: this.rt,
+          transport: this.opts.transport,
+          log,
+          replica: (g) => this.shardOf(g).replica(g),
+          replicas: () => this.allReplicas(),
+          touch: (g) => this.shardOf(g).touch(g),
+          recycle: () => {
+            for (const w of this.wals) w.recycle().catch((err: Error) => log.warn({ err }, "WAL recycle"));
+          },
+          cursorGroupSeen: () => cursorSeen,
+          markCursorGroupSeen: () => {
+            cursorSeen = true;
+            // A marker file (real disks only; a simulated disk keeps it in memory for the run).
+            if (this.opts.fs === undefined) fs.writeFileSync(marker, String(Date.now()), { flush: true });
+          },
+        },
+        this.opts.retention,
+      );
+      this.retention.start();
+    }
     this.rebalanceTimer = this.rt.setInterval(() => {
       for (const s of this.shards) s.rebalance();
       // Segments no group needs any more (bases advanced, groups dropped) are deleted or reused.
@@ -421,6 +460,9 @@ export class PalfNode {
           ? { ok: true, op: "transferLeader" }
           : { ok: false, error: { code: "BAD_REQUEST", message: out.reason } };
       }
+      case "changeConfig":
+      case "groups":
+        return this.membership.handle(req);
     }
   }
 
@@ -481,6 +523,7 @@ export class PalfNode {
       lagging: laggingGroups(this.allReplicas(), 5),
       wal: this.wals.map((w) => w.stats()),
       disk: this.opts.fs ? null : diskSpace(this.opts.dataDir),
+      ...(this.retention ? { retention: this.retention.stats } : {}),
     };
   }
 
@@ -496,6 +539,7 @@ export class PalfNode {
     this.stopping = true;
     this.hub.stop();
     this.gts.stop();
+    this.retention?.stop();
     this.rt.clearInterval(this.rebalanceTimer);
     for (const u of this.unsubscribe) u();
     for (const s of this.shards) s.stop();

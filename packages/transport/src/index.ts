@@ -9,7 +9,26 @@
 
 /** NATS authenticators for credentials files (JWT + nkey seed) and bare nkey seeds, passed through `connection`. */
 export { credsAuthenticator, nkeyAuthenticator } from "@nats-io/transport-node";
+export {
+  CURSOR_GROUP,
+  type CursorPosition,
+  type CursorRecord,
+  CursorTable,
+  cursorNameProblem,
+  decodeCursorRecord,
+  encodeCursorRecord,
+} from "./cursor-record.ts";
+export {
+  type ConfigChange,
+  type GroupSummary,
+  MAX_CHANGE_WAIT_MS,
+  MAX_GROUPS_PAGE,
+  type MemberConfig,
+  type MembershipRequest,
+  type MembershipResponse,
+} from "./membership-protocol.ts";
 export { MemoryBus, MemoryTransport, type MemoryTransportOptions } from "./memory-transport.ts";
+export { type NatsClusterProcess, startNatsCluster } from "./nats-cluster-process.ts";
 export {
   findNatsServer,
   type NatsServerOptions,

@@ -1,4 +1,9 @@
 import { Packr } from "msgpackr";
+import {
+  decodeMembershipRequest,
+  type MembershipRequest,
+  type MembershipResponse,
+} from "./membership-protocol.ts";
 
 /**
  * Client <-> node RPC on `palf.<cluster>.rpc.<nodeId>`: one msgpack request, one msgpack response.
@@ -42,7 +47,8 @@ export type RpcRequest =
   /** Recycling: this node's replica may drop entries below `lsn` (at most its committed end). */
   | { readonly op: "advanceBase"; readonly group: number; readonly lsn: number }
   /** `count` timestamps from the GTS leader: the answer is the range [start, start + count). */
-  | { readonly op: "gts"; readonly count: number };
+  | { readonly op: "gts"; readonly count: number }
+  | MembershipRequest;
 
 /** Most timestamps one GTS request may ask for. */
 export const MAX_GTS_COUNT = 1 << 20;
@@ -94,6 +100,7 @@ export type RpcResponse =
   | { readonly ok: true; readonly op: "createGroup" | "deleteGroup" | "transferLeader" }
   | { readonly ok: true; readonly op: "advanceBase"; readonly base: number }
   | { readonly ok: true; readonly op: "gts"; readonly start: number; readonly count: number }
+  | MembershipResponse
   | { readonly ok: false; readonly error: RpcError };
 
 /** Leadership events on `palf.<cluster>.events.leader`, batched per node. */
@@ -180,6 +187,9 @@ export function decodeRequest(bytes: Uint8Array): RpcRequest | { bad: string } {
       return nat(r.group) && typeof r.target === "string"
         ? (r as unknown as RpcRequest)
         : { bad: "transferLeader needs group and target" };
+    case "changeConfig":
+    case "groups":
+      return decodeMembershipRequest(r);
     default:
       return { bad: `unknown op ${String(r.op)}` };
   }
