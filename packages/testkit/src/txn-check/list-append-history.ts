@@ -1,0 +1,92 @@
+import type { TxnId } from "./bank-check.ts";
+
+/**
+ * The input of the list-append check: transactions that append unique values to lists and read whole
+ * lists. Because every value is unique per key and lists only grow, a read names exactly which appends
+ * it saw and in what order, so the version order of each key can be recovered from the reads.
+ */
+
+export type ListKey = string | number;
+
+/** Append `value` to the list at `key`. Values must be unique per key across the whole history. */
+export interface AppendMop {
+  readonly f: "append";
+  readonly key: ListKey;
+  readonly value: number;
+}
+
+/** Read the list at `key`; `null` (or []) means the key did not exist. Unknown for non-ok transactions. */
+export interface ReadMop {
+  readonly f: "r";
+  readonly key: ListKey;
+  readonly value: readonly number[] | null;
+}
+
+export type ListAppendMop = AppendMop | ReadMop;
+
+/**
+ * ok: committed, its reads are what it saw. fail: definitely did not commit (its appends must never be
+ * seen). info: indeterminate (timeout, crash): its appends may or may not have taken effect.
+ */
+export type TxnStatus = "ok" | "fail" | "info";
+
+export interface ListAppendTxn {
+  readonly txnId: TxnId;
+  /** The client (single-threaded) that ran it. */
+  readonly process: number | string;
+  /** When the client invoked it (ms on one clock shared by all clients). */
+  readonly invokeMs: number;
+  /** When the client got the answer; absent for an info transaction that never got one. */
+  readonly completeMs?: number;
+  readonly status: TxnStatus;
+  readonly ops: readonly ListAppendMop[];
+}
+
+/** Thrown for a history that is not well formed (the check reports anomalies, not shape errors). */
+export class TxnHistoryError extends Error {
+  override readonly name = "TxnHistoryError";
+}
+
+const STATUSES: ReadonlySet<string> = new Set(["ok", "fail", "info"]);
+
+/** Throws TxnHistoryError naming the first malformed transaction. */
+export function validateListAppendHistory(history: readonly ListAppendTxn[]): void {
+  if (!Array.isArray(history)) throw new TxnHistoryError("history must be an array of transactions");
+  const ids = new Set<TxnId>();
+  for (const [i, txn] of history.entries()) {
+    const where = `transaction #${i} (${String(txn?.txnId)})`;
+    if (txn === null || typeof txn !== "object") throw new TxnHistoryError(`${where} is not an object`);
+    if (typeof txn.txnId !== "string" && typeof txn.txnId !== "number") {
+      throw new TxnHistoryError(`${where} has no txnId`);
+    }
+    if (ids.has(txn.txnId)) throw new TxnHistoryError(`${where}: txnId appears twice in the history`);
+    ids.add(txn.txnId);
+    if (!STATUSES.has(txn.status)) {
+      throw new TxnHistoryError(`${where}: status must be ok, fail or info, got ${String(txn.status)}`);
+    }
+    if (!Number.isFinite(txn.invokeMs)) throw new TxnHistoryError(`${where}: invokeMs must be a number`);
+    if (txn.completeMs === undefined) {
+      if (txn.status !== "info") throw new TxnHistoryError(`${where}: an ${txn.status} txn needs completeMs`);
+    } else if (!Number.isFinite(txn.completeMs) || txn.completeMs < txn.invokeMs) {
+      throw new TxnHistoryError(`${where}: completeMs must be a number >= invokeMs`);
+    }
+    if (!Array.isArray(txn.ops)) throw new TxnHistoryError(`${where}: ops must be an array`);
+    for (const [j, op] of txn.ops.entries()) {
+      const at = `${where} op #${j}`;
+      if (typeof op?.key !== "string" && typeof op?.key !== "number") {
+        throw new TxnHistoryError(`${at} has no key`);
+      }
+      if (op.f === "append") {
+        if (typeof op.value !== "number") throw new TxnHistoryError(`${at}: an append needs a number value`);
+      } else if (op.f === "r") {
+        if (op.value !== null && !Array.isArray(op.value)) {
+          throw new TxnHistoryError(`${at}: a read's value must be an array of numbers or null`);
+        }
+      } else {
+        throw new TxnHistoryError(
+          `${at}: f must be "append" or "r", got ${String((op as { f: unknown }).f)}`,
+        );
+      }
+    }
+  }
+}
