@@ -5,6 +5,14 @@
  * (commit version = max prepare version) and a Percolator-style primary whose first decision record is the
  * decision; commit wait before the answer; transaction CDC in commit-version order.
  */
+
+export {
+  type CreateStoreOptions,
+  createStore,
+  DEFAULT_CATALOG_GROUP,
+  readPartitionMap,
+} from "./kv-catalog.ts";
+export { appendFailed, type KvCluster, type KvLogPage } from "./kv-cluster.ts";
 export { KvError, type KvErrorCode } from "./kv-error.ts";
 export { checkKey, checkValue, DEFAULT_LIMITS, type KvLimits, type KvValue } from "./kv-limits.ts";
 export {
@@ -18,6 +26,21 @@ export {
   type KvWrite,
   type PrepareRecord,
 } from "./kv-record.ts";
+export { delay, type KvRuntime, type KvTimer, realKvRuntime } from "./kv-runtime.ts";
+export type { KvService, ScanItem, VersionedValue } from "./kv-service.ts";
+export {
+  bounds,
+  type KeyRange,
+  Kv,
+  type OpenKvOptions,
+  openKv,
+  type ReadOptions,
+  type ScanOptions,
+  Txn,
+  type TxnResult,
+} from "./kv-store.ts";
+export { palfKvCluster } from "./palf-kv-cluster.ts";
+export { type Decision, decisionOf, PartitionHost, type PartitionHostOptions } from "./partition-host.ts";
 export {
   checkPartitionMap,
   decodePartitionMap,
@@ -26,6 +49,7 @@ export {
   type PartitionMap,
   partitionOf,
 } from "./partition-map.ts";
+export { PartitionReplica, type ReadFence, type ReplicaOptions } from "./partition-replica.ts";
 export {
   type ApplyOutcome,
   compareKeys,
@@ -38,3 +62,4 @@ export {
   type TxnState,
   type TxnView,
 } from "./partition-state.ts";
+export { commitStats } from "./txn-commit.ts";

@@ -18,6 +18,7 @@ describe("kv record codec", () => {
       },
       { type: "commit", txnId: "t-1", commitVersion: 456 },
       { type: "abort", txnId: "t-1" },
+      { type: "fence" },
     ];
     for (const r of rs) {
       const d = decodeRecord(encodeRecord(r));

@@ -34,13 +34,23 @@ export interface AbortRecord {
   readonly txnId: string;
 }
 
-export type KvRecord = PrepareRecord | CommitRecord | AbortRecord;
+/**
+ * A read fence: carries nothing. Appended with refCsn = a reader's snapshot s, its CSN f is >= s and every
+ * later entry of the group gets a CSN above f, so a replica that has applied it has seen every entry with
+ * CSN <= s that the partition will ever have.
+ */
+export interface FenceRecord {
+  readonly type: "fence";
+}
+
+export type KvRecord = PrepareRecord | CommitRecord | AbortRecord | FenceRecord;
 
 /** First byte of every record: a partition log written by a newer format is refused, not misread. */
 export const KV_RECORD_VERSION = 1;
 const PREPARE = 0;
 const COMMIT = 1;
 const ABORT = 2;
+const FENCE = 3;
 /** Structural caps of the decoder, above any configured limit: a record beyond them is malformed. */
 const MAX_TXN_ID = 128;
 const MAX_WRITES = 100_000;
@@ -61,7 +71,8 @@ export function encodeRecord(r: KvRecord): Uint8Array {
       r.participants,
     ];
   else if (r.type === "commit") body = [COMMIT, r.txnId, r.commitVersion];
-  else body = [ABORT, r.txnId];
+  else if (r.type === "abort") body = [ABORT, r.txnId];
+  else body = [FENCE];
   const packed = packr.pack(body);
   const out = new Uint8Array(packed.length + 1);
   out[0] = KV_RECORD_VERSION;
@@ -87,7 +98,9 @@ export function decodeRecord(payload: Uint8Array): DecodedRecord {
   } catch (e) {
     return bad(`record body does not decode: ${(e as Error).message}`);
   }
-  if (!Array.isArray(body) || body.length < 2) return bad("record body is not an array");
+  if (!Array.isArray(body) || body.length < 1) return bad("record body is not an array");
+  if (body[0] === FENCE)
+    return body.length === 1 ? { ok: true, record: { type: "fence" } } : bad("fence record has fields");
   const [kind, txnId] = body as unknown[];
   if (typeof txnId !== "string" || txnId.length === 0 || txnId.length > MAX_TXN_ID)
     return bad("txnId is not a string of 1..128 characters");

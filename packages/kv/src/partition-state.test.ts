@@ -180,6 +180,7 @@ const arbRecord: fc.Arbitrary<KvRecord | Uint8Array> = fc.oneof(
     type: fc.constant("abort" as const),
     txnId: fc.constantFrom("t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7"),
   }),
+  fc.constant({ type: "fence" as const }),
   fc.uint8Array({ maxLength: 12 }),
 );
 

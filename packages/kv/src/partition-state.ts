@@ -57,6 +57,7 @@ export type ApplyOutcome =
   | { readonly kind: "committed"; readonly txnId: string; readonly commitVersion: number }
   | { readonly kind: "aborted"; readonly txnId: string }
   | { readonly kind: "ignored"; readonly txnId: string; readonly reason: string }
+  | { readonly kind: "fence" }
   | { readonly kind: "malformed"; readonly error: string };
 
 /** A read at a snapshot: the value, a lock that must be resolved first, or a snapshot older than history kept. */
@@ -138,6 +139,7 @@ export class PartitionState {
     const d = decodeRecord(e.payload);
     if (!d.ok) return { kind: "malformed", error: `partition ${this.partition} lsn ${e.lsn}: ${d.error}` };
     const r = d.record;
+    if (r.type === "fence") return { kind: "fence" };
     if (r.type === "prepare") return this.prepare(r, e.csn);
     const t = this.txns.get(r.txnId);
     if (r.type === "abort") {
