@@ -21,9 +21,22 @@ export const EDGE_BIT: Readonly<Record<EdgeType, number>> = { ww: WW, wr: WR, rw
 
 /** Why an edge holds, kept for the first instance of each relation so a cycle can be explained. */
 export type EdgeWhy =
-  | { readonly type: "ww"; readonly key: ListKey; readonly value: number; readonly next: number }
+  | {
+      readonly type: "ww";
+      readonly key: ListKey;
+      readonly value: number;
+      readonly next: number;
+      /** `next` was read by nobody: it follows `value` (the last element read), not necessarily right after. */
+      readonly unread?: true;
+    }
   | { readonly type: "wr"; readonly key: ListKey; readonly value: number }
-  | { readonly type: "rw"; readonly key: ListKey; readonly read: number | null; readonly next: number }
+  | {
+      readonly type: "rw";
+      readonly key: ListKey;
+      readonly read: number | null;
+      readonly next: number;
+      readonly unread?: true;
+    }
   | { readonly type: "rt"; readonly atMs: number };
 
 export interface Edge {

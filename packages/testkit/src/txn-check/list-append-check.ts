@@ -342,14 +342,30 @@ export function checkListAppend(
   const isTxn = (node: number) => node < n;
   const completionAt = completions.map((c) => c.at);
 
+  // A committed append no read saw still happened, after every element any read saw (lists only grow).
+  const unobserved = new Map<ListKey, Map<number, number>>();
   for (const [key, order] of versionOrder) {
-    // ww between consecutive elements of distinct, non-failed writers.
+    const inOrder = new Set(order);
+    const later = new Map<number, number>();
+    for (const [value, w] of writers.get(key) ?? []) {
+      if (!inOrder.has(value) && history[w.txn]!.status === "ok" && !later.has(w.txn))
+        later.set(w.txn, value);
+    }
+    if (later.size > 0) unobserved.set(key, later);
+  }
+
+  for (const [key, order] of versionOrder) {
+    // ww between consecutive elements of distinct, non-failed writers, then to the unobserved appends.
     let prev: { txn: number; value: number } | undefined;
     for (const value of order) {
       const w = writerOf(key, value);
       if (w === undefined || failed(w.txn)) continue;
       if (prev !== undefined) graph.add(prev.txn, w.txn, { type: "ww", key, value: prev.value, next: value });
       prev = { txn: w.txn, value };
+    }
+    if (prev === undefined) continue;
+    for (const [t, value] of unobserved.get(key) ?? []) {
+      graph.add(prev.txn, t, { type: "ww", key, value: prev.value, next: value, unread: true });
     }
   }
   for (const [key, reads] of readsByKey) {
@@ -362,12 +378,19 @@ export function checkListAppend(
         graph.add(lastWriter.txn, r.txn, { type: "wr", key, value: lastValue });
       }
       if (order === undefined) continue;
-      // rw to the next distinct writer after the version read (skipping the rest of an intermediate read).
-      for (let i = r.list.length; i < order.length; i++) {
+      // rw to the next distinct writer after the version read (skipping the rest of an intermediate
+      // read); a read of the newest version observed precedes every unobserved committed append.
+      let next = false;
+      for (let i = r.list.length; i < order.length && !next; i++) {
         const w = writerOf(key, order[i]!);
         if (w === undefined || failed(w.txn) || w.txn === lastWriter?.txn) continue;
         if (w.txn !== r.txn) graph.add(r.txn, w.txn, { type: "rw", key, read: lastValue, next: order[i]! });
-        break;
+        next = true;
+      }
+      if (next) continue;
+      for (const [t, value] of unobserved.get(key) ?? []) {
+        if (t === r.txn || t === lastWriter?.txn) continue;
+        graph.add(r.txn, t, { type: "rw", key, read: lastValue, next: value, unread: true });
       }
     }
   }
@@ -695,14 +718,19 @@ function explainEdge(edge: Edge, type: EdgeType, label: (t: number) => string): 
   const b = label(edge.to);
   switch (why.type) {
     case "ww":
-      return `${b} appended ${why.next} to key ${String(why.key)} right after ${a}'s ${why.value} (ww)`;
+      return why.unread
+        ? `${b} committed an append of ${why.next} to key ${String(why.key)} that no read saw, so it follows ` +
+            `${a}'s ${why.value}, the last element read (ww)`
+        : `${b} appended ${why.next} to key ${String(why.key)} right after ${a}'s ${why.value} (ww)`;
     case "wr":
       return `${b} read key ${String(why.key)} ending in ${why.value}, which ${a} appended (wr)`;
     case "rw":
       return (
         `${a} read key ${String(why.key)} ` +
         (why.read === null ? "as empty" : `ending in ${why.read}`) +
-        `, and ${b} appended the next element ${why.next} (rw)`
+        (why.unread
+          ? `, and ${b} committed an append of ${why.next} that no read saw, so it came later (rw)`
+          : `, and ${b} appended the next element ${why.next} (rw)`)
       );
     case "rt":
       return `${a} completed before ${b} was invoked (rt)`;
