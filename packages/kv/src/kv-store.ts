@@ -16,6 +16,7 @@ import type { KvService, ScanItem } from "./kv-service.ts";
 import { PartitionHost, type PartitionHostOptions } from "./partition-host.ts";
 import { type PartitionMap, partitionOf } from "./partition-map.ts";
 import { compareKeys } from "./partition-state.ts";
+import { TxnCdc, type TxnCdcOptions } from "./txn-cdc.ts";
 import { commitWrites, splitWrites } from "./txn-commit.ts";
 
 export interface OpenKvOptions {
@@ -241,6 +242,15 @@ export class Kv {
       .flat()
       .sort((a, b) => compareKeys(a.key, b.key))
       .slice(0, limit);
+  }
+
+  /**
+   * Transaction CDC: whole committed transactions in commit-version order, from the start of the logs or
+   * after a checkpoint (reader.checkpoint()). Close the reader when done.
+   */
+  changes(o: TxnCdcOptions = {}): TxnCdc {
+    this.checkOpen();
+    return new TxnCdc(this.o.cluster, this.rt, this.o.map, { ...this.o.host, ...o });
   }
 
   async close(): Promise<void> {
