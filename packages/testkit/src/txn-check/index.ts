@@ -13,15 +13,17 @@ export {
   FINAL_STATE,
   type TxnId,
 } from "./bank-check.ts";
-export type { EdgeType } from "./dependency-graph.ts";
 export {
   type ConsistencyModel,
   type CycleKind,
+  forbids,
+  type ListAppendAnomalyKind,
+} from "./consistency-model.ts";
+export type { EdgeType } from "./dependency-graph.ts";
+export {
   type CycleStep,
   checkListAppend,
-  forbids,
   type ListAppendAnomaly,
-  type ListAppendAnomalyKind,
   type ListAppendCheckOptions,
   type ListAppendCheckResult,
 } from "./list-append-check.ts";

@@ -202,6 +202,21 @@ describe("list-append check, dependency cycles", () => {
     expect(result.ok).toBe(false);
   });
 
+  it("says so when the G-nonadjacent search runs out of budget (the cycle is then reported as G2)", () => {
+    const result = checkListAppend(
+      [
+        txn(1, [read("d", [4]), read("a", null)], [0, 10]),
+        txn(2, [append("a", 1), append("b", 2)], [0, 10]),
+        txn(3, [read("b", [2]), read("c", null)], [0, 10]),
+        txn(4, [append("c", 3), append("d", 4)], [0, 10]),
+        txn(5, [read("a", [1]), read("c", [3])], [20, 30]),
+      ],
+      { consistency: "si", searchBudget: 0 },
+    );
+    expect(kinds(result)).toEqual(["G2"]);
+    expect(result.stats.searchExhausted).toBe(true);
+  });
+
   it("reports a lost update as G-single too (the two appends order the readers)", () => {
     const result = checkListAppend(
       [
