@@ -127,6 +127,15 @@ describe("list-append check, non-cycle anomalies", () => {
 });
 
 describe("list-append check, dependency cycles", () => {
+  // T1 -rw(a)-> T2 -wr(b)-> T3 -rw(c)-> T4 -wr(d)-> T1: two anti-dependencies, never adjacent.
+  const nonadjacent = [
+    txn(1, [read("d", [4]), read("a", null)], [0, 10]),
+    txn(2, [append("a", 1), append("b", 2)], [0, 10]),
+    txn(3, [read("b", [2]), read("c", null)], [0, 10]),
+    txn(4, [append("c", 3), append("d", 4)], [0, 10]),
+    txn(5, [read("a", [1]), read("c", [3])], [20, 30]),
+  ];
+
   it("reports G0 for interleaved appends of two transactions to two keys", () => {
     const result = checkListAppend(
       [
@@ -187,32 +196,14 @@ describe("list-append check, dependency cycles", () => {
   });
 
   it("reports G-nonadjacent (two rw edges, never adjacent) as an error even under SI", () => {
-    const result = checkListAppend(
-      [
-        txn(1, [read("d", [4]), read("a", null)], [0, 10]),
-        txn(2, [append("a", 1), append("b", 2)], [0, 10]),
-        txn(3, [read("b", [2]), read("c", null)], [0, 10]),
-        txn(4, [append("c", 3), append("d", 4)], [0, 10]),
-        txn(5, [read("a", [1]), read("c", [3])], [20, 30]),
-      ],
-      { consistency: "si" },
-    );
+    const result = checkListAppend(nonadjacent, { consistency: "si" });
     expect(kinds(result)).toEqual(["G-nonadjacent"]);
     expect(result.anomalies[0]!.cycle!.map((s) => s.type).sort()).toEqual(["rw", "rw", "wr", "wr"]);
     expect(result.ok).toBe(false);
   });
 
   it("says so when the G-nonadjacent search runs out of budget (the cycle is then reported as G2)", () => {
-    const result = checkListAppend(
-      [
-        txn(1, [read("d", [4]), read("a", null)], [0, 10]),
-        txn(2, [append("a", 1), append("b", 2)], [0, 10]),
-        txn(3, [read("b", [2]), read("c", null)], [0, 10]),
-        txn(4, [append("c", 3), append("d", 4)], [0, 10]),
-        txn(5, [read("a", [1]), read("c", [3])], [20, 30]),
-      ],
-      { consistency: "si", searchBudget: 0 },
-    );
+    const result = checkListAppend(nonadjacent, { consistency: "si", searchBudget: 0 });
     expect(kinds(result)).toEqual(["G2"]);
     expect(result.stats.searchExhausted).toBe(true);
   });
