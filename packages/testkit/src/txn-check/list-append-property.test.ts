@@ -1,6 +1,7 @@
-// Histories from a correct store must pass; the same histories with one injected anomaly must not.
-// The store (list-append.test-support.ts) runs random transactions on a multi-version map, serially
-// or concurrently, under snapshot isolation or serializably, with failed and indeterminate commits.
+// Histories from a correct store must pass; the same histories with one injected anomaly must not, nor
+// histories of stores broken on purpose (read committed, no first-committer-wins). The store
+// (list-append.test-support.ts) runs random transactions on a multi-version map, serially or
+// concurrently, under snapshot isolation or serializably, with failed and indeterminate commits.
 import { Prng } from "@palf/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -52,6 +53,35 @@ describe("list-append check on generated histories", () => {
     );
     // The generator must produce the write skew SI allows, or this test proves little about G2.
     expect(writeSkews).toBeGreaterThan(0);
+  });
+
+  it("flags stores that break SI, only for what they break (fc seeds 16, 17)", () => {
+    const busy = fc.record({
+      seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+      txns: fc.integer({ min: 40, max: 120 }),
+      processes: fc.integer({ min: 3, max: 6 }),
+      activeKeys: fc.integer({ min: 2, max: 5 }),
+    });
+    // Neither store ever shows an aborted or half-applied transaction, nor invents or repeats a value.
+    const possible: Record<string, RegExp> = {
+      "read-committed": /^(G-single|G-nonadjacent|G1c|G0)(-realtime)?$|^internal$/,
+      "no-first-committer":
+        /^(G-single|G-nonadjacent|G1c|G0)(-realtime)?$|^lost-update$|^incompatible-order$/,
+    };
+    for (const [i, isolation] of (["read-committed", "no-first-committer"] as const).entries()) {
+      let runs = 0;
+      let flagged = 0;
+      fc.assert(
+        fc.property(busy, (o) => {
+          const found = errors(runStore({ ...o, isolation }), "strong-si").map((a) => a.kind);
+          runs++;
+          if (found.length > 0) flagged++;
+          for (const kind of found) expect(kind, isolation).toMatch(possible[isolation]!);
+        }),
+        { numRuns: 100, seed: 16 + i },
+      );
+      expect(flagged / runs, isolation).toBeGreaterThan(0.3);
+    }
   });
 
   it("reports G1a when a transaction whose append was read is recorded as failed (fc seed 14)", () => {

@@ -23,8 +23,12 @@ export interface StoreRunOptions {
   readonly txns: number;
   /** Clients running at once (1 gives a serial history). */
   readonly processes: number;
-  /** "si": first committer wins on written keys; "serializable": read keys are validated too. */
-  readonly isolation: "si" | "serializable";
+  /**
+   * "si": first committer wins on written keys; "serializable": read keys are validated too. Two broken
+   * stores, to show the check catches them: "read-committed" reads the latest commit instead of the
+   * snapshot; "no-first-committer" never aborts a conflicting write (lost updates).
+   */
+  readonly isolation: "si" | "serializable" | "read-committed" | "no-first-committer";
   /** Keys in use at once; keys rotate so lists stay short. */
   readonly activeKeys?: number;
   /** Chance a commit's answer is lost (status info; it took effect or not, at random). */
@@ -102,7 +106,8 @@ export function runStore(options: StoreRunOptions): ListAppendTxn[] {
         r.ops.push({ f: "append", key: step.key, value });
         r.writes.set(step.key, [...(r.writes.get(step.key) ?? []), value]);
       } else {
-        const seen = [...listAt(step.key, r.snapshot), ...(r.writes.get(step.key) ?? [])];
+        const at = options.isolation === "read-committed" ? clock : r.snapshot;
+        const seen = [...listAt(step.key, at), ...(r.writes.get(step.key) ?? [])];
         r.ops.push({ f: "r", key: step.key, value: seen.length === 0 ? null : seen });
         r.reads.add(step.key);
       }
@@ -111,7 +116,11 @@ export function runStore(options: StoreRunOptions): ListAppendTxn[] {
     // Commit: first committer wins on every written key (and every read key when serializable).
     running[p] = undefined;
     const checked =
-      options.isolation === "serializable" ? [...r.writes.keys(), ...r.reads] : [...r.writes.keys()];
+      options.isolation === "serializable"
+        ? [...r.writes.keys(), ...r.reads]
+        : options.isolation === "no-first-committer"
+          ? []
+          : [...r.writes.keys()];
     const conflict = checked.some((key) => lastCommit(key) > r.snapshot);
     const abort = conflict || rng.chance(abortRate);
     const lost = !abort && rng.chance(infoRate);
