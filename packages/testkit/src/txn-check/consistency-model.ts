@@ -9,8 +9,9 @@
  *   G-nonadjacent (several rw edges, no two of them adjacent: Fekete et al. show every cycle of an SI
  *   history has two consecutive rw edges). A G2 cycle with adjacent rw edges (write skew) is allowed;
  * - "strong-si" is SI in which a transaction sees everything that completed before it was invoked: it
- *   also forbids G0, G1c and G-single cycles that need real-time edges (G0-realtime, G1c-realtime,
- *   G-single-realtime). Cycles with several rw edges and real-time edges are not searched;
+ *   also forbids those cycles when they need real-time edges (G0-, G1c-, G-single- and
+ *   G-nonadjacent-realtime). An rt edge T1 -> T2 says T1 committed before T2's snapshot, just as a wr
+ *   edge does, so Fekete's argument carries over; G2-realtime (adjacent rw edges) is allowed;
  * - "serializable" forbids every cycle over ww, wr and rw (G2 included); real time is ignored;
  * - "strict-serializable" forbids every cycle over ww, wr, rw and rt.
  */
@@ -54,9 +55,9 @@ export function forbids(model: ConsistencyModel, kind: ListAppendAnomalyKind): b
     case "G2":
       return model === "serializable" || model === "strict-serializable";
     case "G2-realtime":
-    case "G-nonadjacent-realtime":
       return model === "strict-serializable";
     case "G0-realtime":
+    case "G-nonadjacent-realtime":
     case "G1c-realtime":
     case "G-single-realtime":
       return model === "strong-si" || model === "strict-serializable";

@@ -86,7 +86,6 @@ export function findCycles(graph: DependencyGraph, search: CycleSearch): { exhau
       closed.add(c);
       emit([{ edge: e, type: "rw" }, ...labelled(path, base)]);
     }
-    if (withRt && search.consistency !== "strict-serializable") continue;
 
     // Several anti-dependencies, once per SCC without a single-rw cycle (with real time: only SCCs
     // that hold a completion node, the others were searched without it).

@@ -295,6 +295,20 @@ describe("list-append check, real time (strong SI)", () => {
     expect(result.anomalies[0]!.txns.sort()).toEqual([1, 3]);
   });
 
+  it("reports G-nonadjacent-realtime: two rw edges, never adjacent, closed by real time", () => {
+    const history = [
+      txn(1, [read("d", [4]), read("a", null)], [0, 100]),
+      txn(2, [append("a", 1)], [0, 10]),
+      txn(3, [read("c", null)], [20, 100]),
+      txn(4, [append("c", 3), append("d", 4)], [0, 100]),
+      txn(5, [read("a", [1]), read("c", [3])], [200, 210]),
+    ];
+    const result = checkListAppend(history, { consistency: "strong-si" });
+    expect(kinds(result)).toEqual(["G-nonadjacent-realtime"]);
+    expect(result.anomalies[0]!.cycle!.map((s) => s.type).sort()).toEqual(["rt", "rw", "rw", "wr"]);
+    expect(checkListAppend(history, { consistency: "si" }).anomalies).toEqual([]);
+  });
+
   it("under strict serializability reports G2 cycles, which strong SI allows", () => {
     const history = [
       txn(1, [read("x", null), read("y", null), append("x", 1)], [0, 10]),
