@@ -49,46 +49,41 @@ export class TxnHistoryError extends Error {
 
 const STATUSES: ReadonlySet<string> = new Set(["ok", "fail", "info"]);
 
+/** An error naming transaction #i (built only on failure: histories are large and almost always fine). */
+function bad(i: number, txn: ListAppendTxn | null | undefined, problem: string): TxnHistoryError {
+  return new TxnHistoryError(`transaction #${i} (${String(txn?.txnId)})${problem}`);
+}
+
 /** Throws TxnHistoryError naming the first malformed transaction. */
 export function validateListAppendHistory(history: readonly ListAppendTxn[]): void {
   if (!Array.isArray(history)) throw new TxnHistoryError("history must be an array of transactions");
   const ids = new Set<TxnId>();
   for (const [i, txn] of history.entries()) {
-    // Built only on failure: histories are large and well formed almost always.
-    const where = () => `transaction #${i} (${String(txn?.txnId)})`;
-    if (txn === null || typeof txn !== "object") throw new TxnHistoryError(`${where()} is not an object`);
-    if (typeof txn.txnId !== "string" && typeof txn.txnId !== "number") {
-      throw new TxnHistoryError(`${where()} has no txnId`);
-    }
-    if (ids.has(txn.txnId)) throw new TxnHistoryError(`${where()}: txnId appears twice in the history`);
+    if (txn === null || typeof txn !== "object") throw bad(i, txn, " is not an object");
+    if (typeof txn.txnId !== "string" && typeof txn.txnId !== "number") throw bad(i, txn, " has no txnId");
+    if (ids.has(txn.txnId)) throw bad(i, txn, ": txnId appears twice in the history");
     ids.add(txn.txnId);
     if (!STATUSES.has(txn.status)) {
-      throw new TxnHistoryError(`${where()}: status must be ok, fail or info, got ${String(txn.status)}`);
+      throw bad(i, txn, `: status must be ok, fail or info, got ${String(txn.status)}`);
     }
-    if (!Number.isFinite(txn.invokeMs)) throw new TxnHistoryError(`${where()}: invokeMs must be a number`);
+    if (!Number.isFinite(txn.invokeMs)) throw bad(i, txn, ": invokeMs must be a number");
     if (txn.completeMs === undefined) {
-      if (txn.status !== "info")
-        throw new TxnHistoryError(`${where()}: status ${txn.status} needs completeMs`);
+      if (txn.status !== "info") throw bad(i, txn, `: status ${txn.status} needs completeMs`);
     } else if (!Number.isFinite(txn.completeMs) || txn.completeMs < txn.invokeMs) {
-      throw new TxnHistoryError(`${where()}: completeMs must be a number >= invokeMs`);
+      throw bad(i, txn, ": completeMs must be a number >= invokeMs");
     }
-    if (!Array.isArray(txn.ops)) throw new TxnHistoryError(`${where()}: ops must be an array`);
+    if (!Array.isArray(txn.ops)) throw bad(i, txn, ": ops must be an array");
     for (const [j, op] of txn.ops.entries()) {
-      const at = () => `${where()} op #${j}`;
-      if (typeof op?.key !== "string" && typeof op?.key !== "number") {
-        throw new TxnHistoryError(`${at()} has no key`);
-      }
+      if (typeof op?.key !== "string" && typeof op?.key !== "number")
+        throw bad(i, txn, ` op #${j} has no key`);
       if (op.f === "append") {
-        if (typeof op.value !== "number")
-          throw new TxnHistoryError(`${at()}: an append needs a number value`);
+        if (typeof op.value !== "number") throw bad(i, txn, ` op #${j}: an append needs a number value`);
       } else if (op.f === "r") {
         if (op.value !== null && !Array.isArray(op.value)) {
-          throw new TxnHistoryError(`${at()}: a read's value must be an array of numbers or null`);
+          throw bad(i, txn, ` op #${j}: a read's value must be an array of numbers or null`);
         }
       } else {
-        throw new TxnHistoryError(
-          `${at()}: f must be "append" or "r", got ${String((op as { f: unknown }).f)}`,
-        );
+        throw bad(i, txn, ` op #${j}: f must be "append" or "r", got ${String((op as { f: unknown }).f)}`);
       }
     }
   }
