@@ -15,7 +15,7 @@ export interface BankRead {
    * snapshot must agree on every account they both read, and together, when they cover every account,
    * must sum to the total: a store may read one partition at a time at one snapshot.
    */
-  readonly snapshot?: number | bigint | string;
+  readonly snapshot?: number | bigint | string | undefined;
   /** Account -> balance as read. A read of only some accounts is checked for what it can show. */
   readonly balances: Readonly<Record<string, number>> | ReadonlyMap<string, number>;
 }
@@ -28,9 +28,9 @@ export interface BankCheckInput {
   /** Balances read after the workload quiesced (a read of every account). */
   readonly finalBalances: Readonly<Record<string, number>> | ReadonlyMap<string, number>;
   /** The accounts that exist; defaults to the accounts of `finalBalances`. */
-  readonly accounts?: readonly string[];
+  readonly accounts?: readonly string[] | undefined;
   /** Whether the workload allows a balance below zero (default false: a negative balance is reported). */
-  readonly allowNegative?: boolean;
+  readonly allowNegative?: boolean | undefined;
 }
 
 export type BankViolationKind =

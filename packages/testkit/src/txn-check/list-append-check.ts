@@ -19,11 +19,11 @@ import { type ListAppendTxn, type ListKey, validateListAppendHistory } from "./l
 
 export interface ListAppendCheckOptions {
   /** The model the store promises (default "strong-si"). */
-  readonly consistency?: ConsistencyModel;
+  readonly consistency?: ConsistencyModel | undefined;
   /** Keep at most this many anomalies of each kind (default 10); `counts` counts them all. */
-  readonly maxPerKind?: number;
+  readonly maxPerKind?: number | undefined;
   /** States the G-nonadjacent search may visit over the whole check (default 2,000,000). */
-  readonly searchBudget?: number;
+  readonly searchBudget?: number | undefined;
 }
 
 /** One edge of a reported cycle, between real transactions (real-time hops are merged into one step). */

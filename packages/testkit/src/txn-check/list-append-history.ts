@@ -32,12 +32,12 @@ export type TxnStatus = "ok" | "fail" | "info";
 
 export interface ListAppendTxn {
   readonly txnId: TxnId;
-  /** The client (single-threaded) that ran it. */
+  /** The client that ran it (for the reader; real time already orders one client's transactions). */
   readonly process: number | string;
   /** When the client invoked it (ms on one clock shared by all clients). */
   readonly invokeMs: number;
   /** When the client got the answer; absent for an info transaction that never got one. */
-  readonly completeMs?: number;
+  readonly completeMs?: number | undefined;
   readonly status: TxnStatus;
   readonly ops: readonly ListAppendMop[];
 }
