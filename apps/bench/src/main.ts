@@ -2,7 +2,7 @@
 import { UsageError } from "./flags.ts";
 
 const name = process.argv[2];
-const known = ["core", "wal", "append", "idle", "failover", "gts", "cdc"];
+const known = ["core", "wal", "append", "idle", "failover", "gts", "cdc", "kv"];
 if (!name || !known.includes(name)) {
   console.error(`usage: pnpm bench <${known.join("|")}> [flags]`);
   process.exit(2);

@@ -26,6 +26,14 @@ export {
   type KvWrite,
   type PrepareRecord,
 } from "./kv-record.ts";
+export {
+  checkRequest,
+  KV_RPC_VERSION,
+  type KvRequest,
+  type RemoteKvOptions,
+  RemoteKvService,
+  serveKv,
+} from "./kv-rpc.ts";
 export { delay, type KvRuntime, type KvTimer, realKvRuntime } from "./kv-runtime.ts";
 export type { KvService, ScanItem, VersionedValue } from "./kv-service.ts";
 export {

@@ -89,3 +89,31 @@ describe("transaction CDC", () => {
     await kv.close();
   });
 });
+
+describe("transaction CDC decisions", () => {
+  it("a transaction whose primary refused its prepare before another participant prepared does not hold the stream", async () => {
+    const cluster = new MemoryKvCluster(realKvRuntime, map.groups);
+    const kv = await openKv({ cluster, map, host: { readFence: "append", resolveEveryMs: 0 } });
+    const { encodeRecord } = await import("./kv-record.ts");
+    // Partition 0 holds a lock of "blocker" on x; "loser" (primary 0) is refused there, prepared on 1.
+    const s = await cluster.timestamp();
+    const ref = await cluster.timestamp();
+    const prep = (txnId: string, key: string, participants: number[]) =>
+      encodeRecord({ type: "prepare", txnId, snapshot: s, writes: [{ key, value: txnId }], primary: 0, participants });
+    cluster.appendNow(21, prep("blocker", "x", [0]), ref);
+    cluster.appendNow(21, prep("loser", "x", [0, 1]), ref);
+    cluster.appendNow(22, prep("loser", "y", [0, 1]), ref);
+    cluster.appendNow(21, encodeRecord({ type: "abort", txnId: "loser" }), 0);
+    cluster.appendNow(22, encodeRecord({ type: "abort", txnId: "loser" }), 0);
+    const after = await kv.transact(async (tx) => tx.put("z", "later"));
+    const cdc = kv.changes();
+    const got: string[] = [];
+    for await (const c of cdc) {
+      got.push(c.txnId);
+      if (c.txnId === after.txnId) break;
+    }
+    await cdc.close();
+    expect(got).toEqual(["blocker", after.txnId]);
+    await kv.close();
+  });
+});

@@ -170,6 +170,16 @@ export class TxnCdc implements AsyncIterable<TxnChange> {
     let floor = Number.POSITIVE_INFINITY;
     const decided: Array<[string, PendingTxn]> = [];
     for (const [id, t] of this.pending) {
+      if (t.commitVersion === undefined) {
+        // The primary's state holds the first decision, however it came (a record, or its own prepare
+        // refused before the other participants' prepares were read).
+        const d = this.replicas[t.primary]?.state.txn(id);
+        if (d?.state === "aborted") {
+          this.pending.delete(id);
+          continue;
+        }
+        if (d?.state === "committed") t.commitVersion = d.commitVersion;
+      }
       if (t.commitVersion === undefined) for (const v of t.prepares.values()) floor = Math.min(floor, v);
       else decided.push([id, t]);
     }
