@@ -42,7 +42,9 @@ export async function main(argv: string[]): Promise<void> {
   const servers = Array.from({ length: positiveInt("servers", values.servers) }, (_, i) => `kv${i + 1}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "palf-kv-bench-"));
   const store = new LocalStore({ dataDir: dir, partitions, servers, readFence: fence });
-  process.on("exit", () => store.cluster.procs.forEach((p) => p.kill("SIGKILL")));
+  process.on("exit", () => {
+    for (const p of store.cluster.procs.values()) p.kill("SIGKILL");
+  });
   try {
     await store.start();
     const { kv, close } = await store.openKv({ maxAttempts: 50 });

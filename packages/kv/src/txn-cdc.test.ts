@@ -99,7 +99,14 @@ describe("transaction CDC decisions", () => {
     const s = await cluster.timestamp();
     const ref = await cluster.timestamp();
     const prep = (txnId: string, key: string, participants: number[]) =>
-      encodeRecord({ type: "prepare", txnId, snapshot: s, writes: [{ key, value: txnId }], primary: 0, participants });
+      encodeRecord({
+        type: "prepare",
+        txnId,
+        snapshot: s,
+        writes: [{ key, value: txnId }],
+        primary: 0,
+        participants,
+      });
     cluster.appendNow(21, prep("blocker", "x", [0]), ref);
     cluster.appendNow(21, prep("loser", "x", [0, 1]), ref);
     cluster.appendNow(22, prep("loser", "y", [0, 1]), ref);
