@@ -137,7 +137,7 @@ const workload = fc.record({
   transfers: fc.array(fc.tuple(fc.nat(20), fc.nat(20), fc.integer({ min: 1, max: 60 })), { maxLength: 60 }),
 });
 
-describe("bank check on generated serial workloads", () => {
+describe("bank check on generated serial workloads", { timeout: 120_000 }, () => {
   it("passes every snapshot of a serial run (fc seed 21)", () => {
     fc.assert(
       fc.property(workload, ({ n, initial, transfers }) => {

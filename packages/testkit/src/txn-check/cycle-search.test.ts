@@ -31,7 +31,7 @@ const randomGraph = fc
     return graph;
   });
 
-describe("cycle search building blocks", () => {
+describe("cycle search building blocks", { timeout: 120_000 }, () => {
   it("closesCycle says b reaches a exactly when a path exists, with any chunking (fc seed 31)", () => {
     fc.assert(
       fc.property(randomGraph, fc.constantFrom(1, 2, 1 << 23), (graph, maxWords) => {

@@ -19,7 +19,8 @@ const shape = fc.record({
 const errors = (history: ListAppendTxn[], consistency: "strong-si" | "strict-serializable") =>
   checkListAppend(history, { consistency }).anomalies.filter((a) => a.severity === "error");
 
-describe("list-append check on generated histories", () => {
+// Seconds of CPU per property; a loaded shared machine can stretch that well past the default 5 s.
+describe("list-append check on generated histories", { timeout: 120_000 }, () => {
   it("passes serial histories under every model (fc seed 11)", () => {
     fc.assert(
       fc.property(shape, (o) => {
