@@ -46,7 +46,7 @@ export type ListAppendAnomalyKind =
   | "duplicate-elements"
   /** A read holding a value no transaction appended to that key. */
   | "garbage-read"
-  /** A transaction's read disagrees with its own earlier read and appends of that key. */
+  /** A transaction's read disagrees with its own earlier read and appends of that key, or holds its own later append. */
   | "internal";
 
 /** Whether `model` forbids anomalies of `kind`. */

@@ -105,14 +105,16 @@ describe("list-append check, non-cycle anomalies", () => {
     expect(result.anomalies[0]!.explanation).toMatch(/no transaction appended 9/);
   });
 
-  it("reports internal inconsistency: a read that misses the transaction's own appends", () => {
+  it("reports internal inconsistency: a read that misses the transaction's own appends, or sees one early", () => {
     const result = checkListAppend([
       txn(1, [append("x", 1)], [0, 10]),
       txn(2, [read("x", [1]), append("x", 2), read("x", [1])], [20, 30]),
       txn(3, [append("y", 3), read("y", [])], [20, 30]),
       txn(4, [read("x", [1, 2]), read("y", [3])], [40, 50]),
+      txn(5, [read("z", [7]), append("z", 7)], [60, 70]),
     ]);
-    expect(only(result, "internal").map((a) => a.txns)).toEqual([[2], [3]]);
+    expect(only(result, "internal").map((a) => a.txns)).toEqual([[2], [3], [5]]);
+    expect(only(result, "internal")[2]!.explanation).toMatch(/holds 7, an append it made only later/);
   });
 
   it("ignores reads of failed and indeterminate transactions", () => {

@@ -152,7 +152,17 @@ export function checkListAppend(
       }
       const list = op.value ?? [];
       const external = state.read === undefined && state.since.length === 0;
-      if (!external) {
+      if (external) {
+        // Its first look at the key cannot hold what it appends later.
+        const own = appendsOf[t]!.get(op.key)?.find((v) => list.includes(v));
+        if (own !== undefined) {
+          report(
+            "internal",
+            [t],
+            `${label(t)} read key ${String(op.key)} = ${show(list)}, which holds ${own}, an append it made only later`,
+          );
+        }
+      } else {
         const expected = state.read === undefined ? undefined : [...state.read, ...state.since];
         const consistent = expected === undefined ? endsWith(list, state.since) : sameList(list, expected);
         if (!consistent) {
