@@ -152,6 +152,20 @@ export class LocalStore {
     });
   }
 
+  /** A store server's status (its replayed partitions, locks, resolver counters). */
+  async serverStatus(id: string): Promise<unknown> {
+    const t = await connectNatsTransport({
+      cluster: "palf",
+      nodeId: `kvs-${process.pid}-${id}`,
+      servers: this.natsUrl,
+    });
+    try {
+      return await new RemoteKvService(t, { servers: [id], requestTimeoutMs: 5000 }).status(id);
+    } finally {
+      await t.close();
+    }
+  }
+
   /** kill -9 of a store server. */
   async killServer(id: string): Promise<void> {
     const p = this.procs.get(id);
