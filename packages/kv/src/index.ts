@@ -47,6 +47,7 @@ export {
   Txn,
   type TxnResult,
 } from "./kv-store.ts";
+export { type KvUnsafeSwitches, kvUnsafe, kvUnsafeSwitchNames, withKvUnsafe } from "./kv-unsafe.ts";
 export { palfKvCluster } from "./palf-kv-cluster.ts";
 export { type Decision, decisionOf, PartitionHost, type PartitionHostOptions } from "./partition-host.ts";
 export {

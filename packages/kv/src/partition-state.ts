@@ -1,6 +1,7 @@
 import { Packr } from "msgpackr";
 import type { KvValue } from "./kv-limits.ts";
 import { decodeRecord, type KvWrite, type PrepareRecord } from "./kv-record.ts";
+import { kvUnsafe } from "./kv-unsafe.ts";
 
 /** A committed entry of a partition's log, as the state machine sees it. */
 export interface PartitionEntry {
@@ -148,7 +149,8 @@ export class PartitionState {
         this.txns.set(r.txnId, tombstone("aborted", e.csn));
         return { kind: "aborted", txnId: r.txnId };
       }
-      if (t.state !== "prepared") return { kind: "ignored", txnId: r.txnId, reason: `already ${t.state}` };
+      if (t.state !== "prepared" && !kvUnsafe.laterDecisionWins)
+        return { kind: "ignored", txnId: r.txnId, reason: `already ${t.state}` };
       this.release(r.txnId, t);
       t.state = "aborted";
       t.reason = "decided";
@@ -160,7 +162,8 @@ export class PartitionState {
       // Never prepared here: a commit cannot have been decided legally; refuse to invent writes.
       return { kind: "ignored", txnId: r.txnId, reason: "commit of a transaction never prepared here" };
     }
-    if (t.state !== "prepared") return { kind: "ignored", txnId: r.txnId, reason: `already ${t.state}` };
+    if (t.state !== "prepared" && !kvUnsafe.laterDecisionWins)
+      return { kind: "ignored", txnId: r.txnId, reason: `already ${t.state}` };
     if (t.prepareVersion !== undefined && r.commitVersion < t.prepareVersion)
       return {
         kind: "ignored",
@@ -282,7 +285,7 @@ export class PartitionState {
   read(key: string, snapshot: number): ReadResult {
     if (snapshot < this.horizon) return { kind: "tooOld", horizon: this.horizon };
     const holder = this.locks.get(key);
-    if (holder !== undefined) {
+    if (holder !== undefined && !kvUnsafe.readSkipsLocks) {
       const t = this.txns.get(holder)!;
       // A lock prepared above the snapshot is invisible: its commit version will be larger still.
       if (t.prepareVersion! <= snapshot)

@@ -3,6 +3,7 @@ import { KvError } from "./kv-error.ts";
 import type { KvValue } from "./kv-limits.ts";
 import { encodeRecord, type KvWrite } from "./kv-record.ts";
 import type { KvService } from "./kv-service.ts";
+import { kvUnsafe } from "./kv-unsafe.ts";
 import type { TxnView } from "./partition-state.ts";
 
 /** What a commit needs: the log, the servers' outcomes, and where each partition's log is. */
@@ -85,7 +86,8 @@ export async function commitWrites(
     throw refusal(txnId, refused);
   }
   // OceanBase's rule: the commit version is at least every participant's prepare version.
-  const commitVersion = Math.max(...views.map((v) => v!.prepareVersion!));
+  const versions = views.map((v) => v!.prepareVersion!);
+  const commitVersion = kvUnsafe.commitAtMinPrepare ? Math.min(...versions) : Math.max(...versions);
   let at: { lsn: number };
   try {
     at = await append(primary, encodeRecord({ type: "commit", txnId, commitVersion }), commitVersion);
