@@ -47,7 +47,7 @@ describe("guards of the store's rules", () => {
         encodeRecord({ type: "commit", txnId: "t", commitVersion: 10 }),
         encodeRecord({ type: "abort", txnId: "t" }),
       ];
-      recs.forEach((payload, lsn) => s.apply({ lsn, csn: 10 + lsn, payload }));
+      for (const [lsn, payload] of recs.entries()) s.apply({ lsn, csn: 10 + lsn, payload });
       return s.txn("t")?.state === "committed" ? [] : [`the decision became ${s.txn("t")?.state}`];
     });
   });
