@@ -158,6 +158,18 @@ export async function main(argv: string[]): Promise<void> {
       partitions,
       servers: servers.length,
       readFence: fence,
+      // Where the time of an attempt goes (ms per attempt, summed phases; commit split for 2PC).
+      msPerAttempt: Object.fromEntries(
+        Object.entries(kv.phaseMs).map(([k, v]) => [
+          k,
+          round(v / Math.max(1, kv.stats.committed + kv.stats.conflicts + kv.stats.aborts), 1),
+        ]),
+      ),
+      twoPhaseMs: {
+        prepare: round(commitStats.prepareMs / Math.max(1, commitStats.twoPhase), 1),
+        outcome: round(commitStats.outcomeMs / Math.max(1, commitStats.twoPhase), 1),
+        decide: round(commitStats.decideMs / Math.max(1, commitStats.twoPhase), 1),
+      },
       appendsPerTxn: round(
         commitStats.appends / Math.max(1, kv.stats.committed + kv.stats.conflicts + kv.stats.aborts),
         2,

@@ -125,6 +125,8 @@ export class Kv {
   private seq = 0;
   private closed = false;
   readonly stats = { committed: 0, conflicts: 0, aborts: 0, retries: 0, indeterminate: 0 };
+  /** Where transaction time goes, summed over attempts (ms): GTS snapshot, the callback's reads, commit, commit wait. */
+  readonly phaseMs = { snapshot: 0, reads: 0, commit: 0, commitWait: 0 };
 
   constructor(private readonly o: OpenKvOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...o.limits };
@@ -157,9 +159,13 @@ export class Kv {
       this.checkOpen();
       const txnId = `${this.prefix}-${++this.seq}`;
       try {
+        let t = this.rt.now();
         const snapshot = await this.o.cluster.timestamp();
+        this.phaseMs.snapshot += this.rt.now() - t;
+        t = this.rt.now();
         const tx = new Txn(this, txnId, snapshot);
         const value = await fn(tx);
+        this.phaseMs.reads += this.rt.now() - t;
         if (tx.writes.size === 0 && tx.reads === 0)
           throw new KvError("BAD_REQUEST", "a transaction must read or write at least one key", { txnId });
         const commitVersion = tx.writes.size === 0 ? undefined : await this.commit(tx);
@@ -197,14 +203,23 @@ export class Kv {
           txnId: tx.txnId,
         },
       );
+    let t = this.rt.now();
     const version = await commitWrites(
-      { cluster: this.o.cluster, service: this.service, groupOf: (p) => this.o.map.groups[p]! },
+      {
+        cluster: this.o.cluster,
+        service: this.service,
+        groupOf: (p) => this.o.map.groups[p]!,
+        now: () => this.rt.now(),
+      },
       tx.txnId,
       tx.snapshot,
       splitWrites(tx.writes, (k) => this.partitionOf(k)),
     );
+    this.phaseMs.commit += this.rt.now() - t;
+    t = this.rt.now();
     // Commit wait: a snapshot taken after our answer is above the commit version, so it sees the writes.
     await this.o.cluster.waitGtsAbove(version);
+    this.phaseMs.commitWait += this.rt.now() - t;
     return version;
   }
 
