@@ -75,8 +75,10 @@ export async function runBank(o: BankOptions): Promise<BankResult> {
       try {
         const res = await o.kv.transact(
           async (tx) => {
-            const f = Number(await tx.get(from));
-            const t = Number(await tx.get(to));
+            // Both reads at once: they go to different partitions (and replicas) in parallel.
+            const [fv, tv] = await Promise.all([tx.get(from), tx.get(to)]);
+            const f = Number(fv);
+            const t = Number(tv);
             if (f < amount) return;
             tx.put(from, String(f - amount));
             tx.put(to, String(t + amount));
