@@ -128,7 +128,10 @@ describe("the store on 3 palfd + 2 store servers + nats-server, bank workload wi
       const secondDone = follow(
         second,
         copy,
-        () => (delivered.add(seen[seen.length - 1]!.txnId), allSeen()),
+        () => {
+          delivered.add(seen[seen.length - 1]!.txnId);
+          return allSeen();
+        },
         seen,
       );
       const deadline = Date.now() + 60_000;
