@@ -93,7 +93,7 @@ export async function runKvCli(argv: readonly string[], io: KvCliIo): Promise<nu
           nodeId: `kvcli-${process.pid}`,
           servers: list(o.nats),
         });
-        service = new RemoteKvService(transport, { servers });
+        service = new RemoteKvService(transport, { servers, mapVersion: map.version });
       }
       const kv = await openKv({
         cluster: palfKvCluster(client),

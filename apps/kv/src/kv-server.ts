@@ -77,7 +77,7 @@ export class KvServer {
     const restored = loadCheckpoints(this.o.dataDir, map, (msg) => this.log({ level: "warn", msg }));
     this.host = new PartitionHost(palfKvCluster(this.client), this.rt, map, this.o.host ?? {}, restored);
     for (let p = 0; p < map.groups.length; p++) this.host.replica(p).refresh();
-    this.unserve = serveKv(this.transport, this.host, () => this.status());
+    this.unserve = serveKv(this.transport, this.host, () => this.status(), map.version);
     await this.transport.flush();
     this.log({
       msg: "palfkv ready",

@@ -87,7 +87,7 @@ export class LocalStore {
         nodeId: `kvc-${process.pid}-${Math.floor(performance.now())}`,
         servers: this.natsUrl,
       });
-      service = new RemoteKvService(transport, { servers: this.servers });
+      service = new RemoteKvService(transport, { servers: this.servers, mapVersion: this.map!.version });
     }
     const kv = await openKv({
       cluster: palfKvCluster(client),

@@ -32,6 +32,7 @@ export {
   type KvRequest,
   type RemoteKvOptions,
   RemoteKvService,
+  requestMapVersion,
   serveKv,
 } from "./kv-rpc.ts";
 export { delay, type KvRuntime, type KvTimer, realKvRuntime } from "./kv-runtime.ts";

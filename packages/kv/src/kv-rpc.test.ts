@@ -35,7 +35,7 @@ describe("store server protocol", () => {
       outcome: async () => undefined,
       close: async () => {},
     };
-    serveKv(server, service, () => ({ up: true }));
+    serveKv(server, service, () => ({ up: true }), 4);
     const remote = new RemoteKvService(client, { servers: ["kv1"] });
     expect(await remote.read(2, "x", 7)).toEqual({ value: "2:x@7", version: 3 });
     expect(await remote.scan(0, "", undefined, 1, 10)).toEqual([
@@ -44,5 +44,12 @@ describe("store server protocol", () => {
     expect(await remote.outcome(0, "t", 0)).toBeUndefined();
     expect(await remote.status("kv1")).toEqual({ up: true });
     await expect(remote.read(0, "old", 1)).rejects.toMatchObject({ code: "SNAPSHOT_TOO_OLD" });
+    const stale = new RemoteKvService(client, { servers: ["kv1"], mapVersion: 3 });
+    await expect(stale.read(0, "x", 1)).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: /map version 3/,
+    });
+    const current = new RemoteKvService(client, { servers: ["kv1"], mapVersion: 4 });
+    expect(await current.read(0, "x", 1)).toMatchObject({ version: 3 });
   });
 });

@@ -56,6 +56,14 @@ function decode(bytes: Uint8Array): unknown {
 
 const nat = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 
+/** The partition map version a request was made for, if it says (checked by the server against its own). */
+export function requestMapVersion(v: unknown): number | undefined {
+  const m = (v as { mapVersion?: unknown } | null)?.mapVersion;
+  if (m === undefined) return undefined;
+  if (!nat(m)) throw new KvError("BAD_REQUEST", "mapVersion must be a natural number");
+  return m;
+}
+
 /** Validates a request; throws BAD_REQUEST naming what is wrong. */
 export function checkRequest(v: unknown): KvRequest {
   const r = v as Record<string, unknown> | null;
@@ -89,12 +97,27 @@ export function checkRequest(v: unknown): KvRequest {
   }
 }
 
-/** Answers kv requests on `transport` from `service`; returns the unsubscribe function. */
-export function serveKv(transport: Transport, service: KvService, status: () => unknown): () => void {
+/**
+ * Answers kv requests on `transport` from `service`; returns the unsubscribe function. A request made for
+ * another partition map version than `mapVersion` is refused (its partition numbers mean other groups).
+ */
+export function serveKv(
+  transport: Transport,
+  service: KvService,
+  status: () => unknown,
+  mapVersion?: number,
+): () => void {
   return transport.serve(async (bytes) => {
     let reply: KvReply;
     try {
-      const r = checkRequest(decode(bytes));
+      const body = decode(bytes);
+      const r = checkRequest(body);
+      const asked = requestMapVersion(body);
+      if (asked !== undefined && mapVersion !== undefined && asked !== mapVersion)
+        throw new KvError(
+          "BAD_REQUEST",
+          `unknown partition map version ${asked}: this server serves version ${mapVersion}`,
+        );
       if (r.op === "read") reply = { ok: true, value: await service.read(r.partition, r.key, r.snapshot) };
       else if (r.op === "scan")
         reply = {
@@ -117,6 +140,8 @@ export interface RemoteKvOptions {
   readonly servers: readonly string[];
   /** One request at most (ms). Default 15000 (a read may wait for a lock's timeout). */
   readonly requestTimeoutMs?: number;
+  /** The partition map version the caller uses; servers on another version refuse (BAD_REQUEST). */
+  readonly mapVersion?: number;
 }
 
 /** KvService over NATS: the SDK's reads and outcomes answered by apps/kv servers. */
@@ -165,7 +190,11 @@ export class RemoteKvService implements KvService {
       let r: KvReply;
       try {
         r = decode(
-          await this.transport.request(server, encode(req), this.o.requestTimeoutMs ?? 15_000),
+          await this.transport.request(
+            server,
+            encode(this.o.mapVersion === undefined ? req : { ...req, mapVersion: this.o.mapVersion }),
+            this.o.requestTimeoutMs ?? 15_000,
+          ),
         ) as KvReply;
       } catch (e) {
         // No answer: try the next server (every server can replay every partition).
