@@ -6,7 +6,7 @@ import { encodeRecord } from "./kv-record.ts";
 import { realKvRuntime } from "./kv-runtime.ts";
 import { openKv } from "./kv-store.ts";
 import { type KvUnsafeSwitches, kvUnsafeSwitchNames, withKvUnsafe } from "./kv-unsafe.ts";
-import { MemoryKvCluster } from "./memory-kv-cluster.test-support.ts";
+import { MemoryKvCluster, prepareByHand } from "./memory-kv-cluster.test-support.ts";
 import { type PartitionMap, partitionOf } from "./partition-map.ts";
 import { PartitionState } from "./partition-state.ts";
 
@@ -57,34 +57,10 @@ describe("guards of the store's rules", () => {
       const { cluster, kv } = await store();
       try {
         const [a, b] = twoPartitionKeys();
-        const pa = partitionOf(map, a);
-        const pb = partitionOf(map, b);
-        const participants = [pa, pb].sort((x, y) => x - y);
-        const s = await cluster.timestamp();
-        const ref = await cluster.timestamp();
-        const v: number[] = [];
-        for (const [p, key] of [
-          [pa, a],
-          [pb, b],
-        ] as const)
-          v.push(
-            cluster.appendNow(
-              map.groups[p]!,
-              encodeRecord({
-                type: "prepare",
-                txnId: "x",
-                snapshot: s,
-                writes: [{ key, value: "new" }],
-                primary: participants[0]!,
-                participants,
-              }),
-              ref,
-            ).csn,
-          );
+        const { primary, commitVersion: c } = await prepareByHand(cluster, map, "x", [a, b], "new");
         // Decided at the primary only: the other participant still holds the lock.
-        const c = Math.max(...v);
         cluster.appendNow(
-          map.groups[participants[0]!]!,
+          map.groups[primary]!,
           encodeRecord({ type: "commit", txnId: "x", commitVersion: c }),
           c,
         );
@@ -166,30 +142,7 @@ describe("guards of the store's rules", () => {
       const { cluster, kv } = await store();
       try {
         const [a, b] = twoPartitionKeys();
-        const pa = partitionOf(map, a);
-        const pb = partitionOf(map, b);
-        const participants = [pa, pb].sort((x, y) => x - y);
-        const s = await cluster.timestamp();
-        const ref = await cluster.timestamp();
-        const v: number[] = [];
-        for (const [p, key] of [
-          [pa, a],
-          [pb, b],
-        ] as const)
-          v.push(
-            cluster.appendNow(
-              map.groups[p]!,
-              encodeRecord({
-                type: "prepare",
-                txnId: "slow",
-                snapshot: s,
-                writes: [{ key, value: "1" }],
-                primary: participants[0]!,
-                participants,
-              }),
-              ref,
-            ).csn,
-          );
+        const { primary, commitVersion: c } = await prepareByHand(cluster, map, "slow", [a, b], "1");
         const fast = await kv.transact(async (tx) => tx.put("other", "1")); // commit version above the prepares
         const cdc = kv.changes();
         const got: Array<[string, number]> = [];
@@ -200,9 +153,8 @@ describe("guards of the store's rules", () => {
           }
         })();
         await new Promise((r) => setTimeout(r, 100));
-        const c = Math.max(...v);
         cluster.appendNow(
-          map.groups[participants[0]!]!,
+          map.groups[primary]!,
           encodeRecord({ type: "commit", txnId: "slow", commitVersion: c }),
           c,
         );

@@ -3,7 +3,7 @@ import { KvError } from "./kv-error.ts";
 import { encodeRecord } from "./kv-record.ts";
 import { realKvRuntime } from "./kv-runtime.ts";
 import { type Kv, openKv } from "./kv-store.ts";
-import { MemoryKvCluster } from "./memory-kv-cluster.test-support.ts";
+import { MemoryKvCluster, prepareByHand } from "./memory-kv-cluster.test-support.ts";
 import type { PartitionHost } from "./partition-host.ts";
 import { type PartitionMap, partitionOf } from "./partition-map.ts";
 
@@ -177,64 +177,19 @@ describe("kv store over an in-memory cluster", () => {
       tx.put(a, "old-a");
       tx.put(b, "old-b");
     });
-    const pa = partitionOf(map, a);
-    const pb = partitionOf(map, b);
-    const participants = [pa, pb].sort((x, y) => x - y);
-    const snapshot = await cluster.timestamp();
-    const ref = await cluster.timestamp();
-    for (const [p, key] of [
-      [pa, a],
-      [pb, b],
-    ] as const)
-      cluster.appendNow(
-        map.groups[p]!,
-        encodeRecord({
-          type: "prepare",
-          txnId: "dead",
-          snapshot,
-          writes: [{ key, value: "new" }],
-          primary: participants[0]!,
-          participants,
-        }),
-        ref,
-      );
+    const { primary } = await prepareByHand(cluster, map, "dead", [a, b], "new");
     // The read's snapshot is above the prepares: it must resolve the lock, and ends up aborting it.
     expect(await kv.get(a)).toBe("old-a");
     expect(await kv.get(b)).toBe("old-b");
     const host = kv.service as PartitionHost;
-    expect((await host.decision(participants[0]!, "dead")).state).toBe("aborted");
-    for (const p of participants) expect(host.replica(p).state.lockCount).toBe(0);
+    expect((await host.decision(primary, "dead")).state).toBe("aborted");
+    for (const k of [a, b]) expect(host.replica(partitionOf(map, k)).state.lockCount).toBe(0);
   });
 
   it("a decided commit whose participant records were lost is rolled forward by readers", async () => {
     const { kv, cluster } = await store();
     const [a, b] = keysOnTwoPartitions();
-    const pa = partitionOf(map, a);
-    const pb = partitionOf(map, b);
-    const participants = [pa, pb].sort((x, y) => x - y);
-    const primary = participants[0]!;
-    const snapshot = await cluster.timestamp();
-    const ref = await cluster.timestamp();
-    const versions: number[] = [];
-    for (const [p, key] of [
-      [pa, a],
-      [pb, b],
-    ] as const)
-      versions.push(
-        cluster.appendNow(
-          map.groups[p]!,
-          encodeRecord({
-            type: "prepare",
-            txnId: "half",
-            snapshot,
-            writes: [{ key, value: "v" }],
-            primary,
-            participants,
-          }),
-          ref,
-        ).csn,
-      );
-    const commitVersion = Math.max(...versions);
+    const { primary, commitVersion } = await prepareByHand(cluster, map, "half", [a, b], "v");
     cluster.appendNow(
       map.groups[primary]!,
       encodeRecord({ type: "commit", txnId: "half", commitVersion }),

@@ -1,5 +1,7 @@
 import type { KvCluster, KvLogPage } from "./kv-cluster.ts";
+import { encodeRecord } from "./kv-record.ts";
 import type { KvRuntime } from "./kv-runtime.ts";
+import { type PartitionMap, partitionOf } from "./partition-map.ts";
 import type { PartitionEntry } from "./partition-state.ts";
 
 /** A fault for the next append to a group: it fails for sure, or its result is lost (applied or not). */
@@ -102,4 +104,32 @@ export class MemoryKvCluster implements KvCluster {
 
 function turn(): Promise<void> {
   return new Promise((r) => setImmediate(r));
+}
+
+/**
+ * A coordinator's prepares appended by hand (one per key, each key's own partition), as a coordinator that
+ * then dies would leave them. Returns the primary partition and the commit version the decision would carry.
+ */
+export async function prepareByHand(
+  cluster: MemoryKvCluster,
+  map: PartitionMap,
+  txnId: string,
+  keys: readonly string[],
+  value: string,
+): Promise<{ primary: number; commitVersion: number }> {
+  const parts = keys.map((k) => partitionOf(map, k));
+  const participants = [...new Set(parts)].sort((x, y) => x - y);
+  const primary = participants[0]!;
+  const snapshot = await cluster.timestamp();
+  const ref = await cluster.timestamp();
+  let commitVersion = 0;
+  keys.forEach((key, i) => {
+    const at = cluster.appendNow(
+      map.groups[parts[i]!]!,
+      encodeRecord({ type: "prepare", txnId, snapshot, writes: [{ key, value }], primary, participants }),
+      ref,
+    );
+    commitVersion = Math.max(commitVersion, at.csn);
+  });
+  return { primary, commitVersion };
 }
