@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -45,7 +46,7 @@ function follow(
 }
 
 describe("the store on 3 palfd + 2 store servers + nats-server, bank workload with kill -9", () => {
-  it("keeps every snapshot's total through a palfd kill, a store server kill and a dead coordinator; CDC resumed from a checkpoint agrees", async () => {
+  it("keeps every snapshot's total through a palfd kill, a store server kill and coordinators dead between prepare and decision; CDC resumed from a checkpoint agrees", async () => {
     const { kv, client, close } = await store.openKv();
     const cdcSide = await store.openKv({ remote: false });
     try {
@@ -71,6 +72,23 @@ describe("the store on 3 palfd + 2 store servers + nats-server, bank workload wi
           }),
           { refCsn: ref },
         );
+
+      // A real coordinator process killed (SIGKILL) after its prepares, before its decision.
+      const dying = spawnSync(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          new URL("./dying-coordinator.test-support.ts", import.meta.url).pathname,
+          store.natsUrl,
+          JSON.stringify(map),
+          ACCOUNTS[2]!,
+          ACCOUNTS[3]!,
+        ],
+        { encoding: "utf8", timeout: 120_000 },
+      );
+      expect(dying.signal, dying.stdout + dying.stderr).toBe("SIGKILL");
+      const killedTxn = (JSON.parse(dying.stdout.trim().split("\n").pop()!) as { prepared: string }).prepared;
 
       const copy = new Map<string, number>();
       const seen: TxnChange[] = [];
@@ -143,7 +161,7 @@ describe("the store on 3 palfd + 2 store servers + nats-server, bank workload wi
       for (let i = 1; i < seen.length; i++)
         expect(seen[i]!.commitVersion).toBeGreaterThanOrEqual(seen[i - 1]!.commitVersion);
       expect(copy).toEqual(final.balances);
-      expect(seen.some((t) => t.txnId === "dead-coordinator")).toBe(false);
+      expect(seen.some((t) => t.txnId === "dead-coordinator" || t.txnId === killedTxn)).toBe(false);
 
       // Every lock is resolved on every store server (the dead coordinator's included).
       const locksOn = async () => {

@@ -34,6 +34,8 @@ export interface OpenKvOptions {
   readonly host?: PartitionHostOptions;
   /** Prefix of this handle's transaction ids. Default: random. */
   readonly txnIdPrefix?: string;
+  /** Test hook: runs between a multi-partition transaction's prepares and its decision (e.g. to crash there). */
+  readonly afterPrepare?: (txnId: string) => Promise<void> | void;
 }
 
 /** A key range [start, end); `prefix` is shorthand for every key that starts with it. */
@@ -210,6 +212,7 @@ export class Kv {
         service: this.service,
         groupOf: (p) => this.o.map.groups[p]!,
         now: () => this.rt.now(),
+        afterPrepare: this.o.afterPrepare,
       },
       tx.txnId,
       tx.snapshot,

@@ -13,6 +13,8 @@ export interface CommitContext {
   readonly groupOf: (partition: number) => number;
   /** The runtime's clock, for the phase timings only. */
   readonly now: () => number;
+  /** Test hook: runs once every prepare of a multi-partition transaction succeeded, before the decision. */
+  readonly afterPrepare?: ((txnId: string) => Promise<void> | void) | undefined;
 }
 
 /** A transaction's writes, split by partition. */
@@ -101,6 +103,7 @@ export async function commitWrites(
     throw refusal(txnId, refused);
   }
   // OceanBase's rule: the commit version is at least every participant's prepare version.
+  await c.afterPrepare?.(txnId);
   const versions = views.map((v) => v!.prepareVersion!);
   const commitVersion = kvUnsafe.commitAtMinPrepare ? Math.min(...versions) : Math.max(...versions);
   let at: { lsn: number };
