@@ -121,7 +121,11 @@ export async function runKvCli(argv: readonly string[], io: KvCliIo): Promise<nu
     .requiredOption("--data <dir>", "checkpoint directory")
     .option("--checkpoint-ms <ms>", "checkpoint interval", nat, 5000)
     .option("--lock-timeout-ms <ms>", "abort an undecided lock this old", nat, 2000)
-    .option("--recycle", "let PALF drop each partition's log below the server's checkpoint")
+    .option(
+      "--recycle",
+      "let PALF drop each partition's log below the lowest checkpoint of this server and its --peers (not CDC readers)",
+    )
+    .option("--peers <ids>", "the other store servers (their checkpoints hold recycling back)")
     .action(
       async (c: {
         id: string;
@@ -129,6 +133,7 @@ export async function runKvCli(argv: readonly string[], io: KvCliIo): Promise<nu
         checkpointMs: number;
         lockTimeoutMs: number;
         recycle?: boolean;
+        peers?: string;
       }) => {
         const o = g();
         const server = new KvServer({
@@ -140,6 +145,7 @@ export async function runKvCli(argv: readonly string[], io: KvCliIo): Promise<nu
           catalogGroup: o.catalog,
           checkpointEveryMs: c.checkpointMs,
           recycle: c.recycle === true,
+          peers: c.peers === undefined ? [] : list(c.peers),
           host: { readFence: o.readFence, lockTimeoutMs: c.lockTimeoutMs },
         });
         await server.start();

@@ -8,6 +8,7 @@ import {
   type PartitionHostOptions,
   type PartitionMap,
   palfKvCluster,
+  RemoteKvService,
   readPartitionMap,
   realKvRuntime,
   serveKv,
@@ -27,8 +28,14 @@ export interface KvServerOptions {
   readonly catalogGroup?: number;
   /** Checkpoint every partition this often (ms). Default 5000. */
   readonly checkpointEveryMs?: number;
-  /** After a checkpoint, let PALF drop each partition's log below it. Default false (a CDC reader may need it). */
+  /**
+   * After a checkpoint, let PALF drop each partition's log below the lowest checkpoint of this server and of
+   * every peer (asked over NATS; a peer that does not answer stops recycling for that round). Default false.
+   * CDC readers are not asked: leave it off while one may resume from an older checkpoint.
+   */
   readonly recycle?: boolean;
+  /** The other store servers, whose checkpoints recycling must not pass. */
+  readonly peers?: readonly string[];
   readonly host?: PartitionHostOptions;
   readonly runtime?: KvRuntime;
   readonly log?: (line: Record<string, unknown>) => void;
@@ -50,6 +57,8 @@ export class KvServer {
   private readonly rt: KvRuntime;
   private readonly log: (line: Record<string, unknown>) => void;
   readonly stats = { checkpoints: 0, recycled: 0, checkpointErrors: 0 };
+  /** Per partition, the read position of the last checkpoint written (what a restart replays from). */
+  private readonly checkpointed = new Map<number, number>();
 
   constructor(readonly o: KvServerOptions) {
     this.rt = o.runtime ?? realKvRuntime;
@@ -111,6 +120,7 @@ export class KvServer {
                 malformed: r.state.stats.malformed,
               };
             }),
+      checkpointed: Object.fromEntries(this.checkpointed),
       resolver: host?.stats,
       server: this.stats,
     };
@@ -127,11 +137,38 @@ export class KvServer {
       const bytes = r.state.checkpoint();
       const readFrom = r.readFrom;
       saveCheckpoint(this.o.dataDir, map, p, readFrom, bytes);
+      this.checkpointed.set(p, readFrom);
       this.stats.checkpoints++;
-      if (this.o.recycle && readFrom > 0) {
-        await this.client?.advanceBase(r.group, readFrom);
-        this.stats.recycled++;
+    }
+    if (this.o.recycle) await this.recycle();
+  }
+
+  /** Advances each partition's base to the lowest checkpoint position over this server and its peers. */
+  private async recycle(): Promise<void> {
+    const host = this.host;
+    if (host === undefined || this.transport === undefined) return;
+    const low = new Map(this.checkpointed);
+    const remote = new RemoteKvService(this.transport, {
+      servers: this.o.peers ?? [this.o.id],
+      requestTimeoutMs: 5000,
+    });
+    for (const peer of this.o.peers ?? []) {
+      let st: { checkpointed?: Record<string, number> };
+      try {
+        st = (await remote.status(peer)) as typeof st;
+      } catch {
+        return; // A peer we cannot ask may need any part of the log.
       }
+      for (const p of low.keys()) {
+        const theirs = st.checkpointed?.[String(p)];
+        if (theirs === undefined) return;
+        low.set(p, Math.min(low.get(p)!, theirs));
+      }
+    }
+    for (const [p, lsn] of low) {
+      if (lsn <= 0) continue;
+      await this.client?.advanceBase(host.replica(p).group, lsn);
+      this.stats.recycled++;
     }
   }
 

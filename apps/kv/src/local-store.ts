@@ -27,6 +27,8 @@ export interface LocalStoreOptions {
   readonly readFence?: ReadFence;
   readonly lockTimeoutMs?: number;
   readonly checkpointMs?: number;
+  /** Store servers recycle the logs below their checkpoints (`palfkv serve --recycle --peers ...`). */
+  readonly recycle?: boolean;
 }
 
 /**
@@ -130,6 +132,12 @@ export class LocalStore {
       String(this.o.lockTimeoutMs ?? 2000),
       "--checkpoint-ms",
       String(this.o.checkpointMs ?? 2000),
+      ...(this.o.recycle
+        ? [
+            "--recycle",
+            ...(this.servers.length > 1 ? ["--peers", this.servers.filter((s) => s !== id).join(",")] : []),
+          ]
+        : []),
     ];
     const log = fs.openSync(path.join(this.o.dataDir, `${id}.log`), "a");
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", log] });
