@@ -40,4 +40,9 @@ export const benches: readonly BenchEntry[] = [
     summary: "kill -9 a node under load and replace it: replace time, lost acks",
     load: () => import("./replace-bench.ts"),
   },
+  {
+    name: "kv",
+    summary: "the transactional store: bank, single-key or list-append transactions",
+    load: () => import("./kv-bench.ts"),
+  },
 ];

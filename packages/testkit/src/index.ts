@@ -10,3 +10,4 @@ export { MutableImage } from "./durable-image.ts";
 export * from "./history/index.ts";
 export * from "./node-sim/index.ts";
 export { type NetworkFaults, type SimOptions, Simulation } from "./simulation.ts";
+export * from "./txn-check/index.ts";

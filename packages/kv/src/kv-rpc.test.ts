@@ -1,0 +1,55 @@
+import { MemoryBus, MemoryTransport } from "@palf/transport";
+import { describe, expect, it } from "vitest";
+import { KvError } from "./kv-error.ts";
+import { checkRequest, RemoteKvService, serveKv } from "./kv-rpc.ts";
+import type { KvService } from "./kv-service.ts";
+
+describe("store server protocol", () => {
+  it("refuses malformed requests with BAD_REQUEST", () => {
+    for (const bad of [
+      null,
+      5,
+      { op: "nope" },
+      { op: "read", partition: -1, key: "a", snapshot: 1 },
+      { op: "outcome", partition: 0, txnId: 3, lsn: 0 },
+    ])
+      expect(() => checkRequest(bad)).toThrow(KvError);
+    expect(checkRequest({ op: "read", partition: 1, key: "a", snapshot: 9 })).toEqual({
+      op: "read",
+      partition: 1,
+      key: "a",
+      snapshot: 9,
+    });
+  });
+
+  it("answers reads and outcomes over a transport and carries typed errors back", async () => {
+    const bus = new MemoryBus();
+    const server = new MemoryTransport({ bus, cluster: "c", nodeId: "kv1" });
+    const client = new MemoryTransport({ bus, cluster: "c", nodeId: "cli" });
+    const service: KvService = {
+      read: async (p, key, s) => {
+        if (key === "old") throw new KvError("SNAPSHOT_TOO_OLD", "too old");
+        return { value: `${p}:${key}@${s}`, version: 3 };
+      },
+      scan: async () => [{ key: "a", value: new Uint8Array([1]), version: 2 }],
+      outcome: async () => undefined,
+      close: async () => {},
+    };
+    serveKv(server, service, () => ({ up: true }), 4);
+    const remote = new RemoteKvService(client, { servers: ["kv1"] });
+    expect(await remote.read(2, "x", 7)).toEqual({ value: "2:x@7", version: 3 });
+    expect(await remote.scan(0, "", undefined, 1, 10)).toEqual([
+      { key: "a", value: new Uint8Array([1]), version: 2 },
+    ]);
+    expect(await remote.outcome(0, "t", 0)).toBeUndefined();
+    expect(await remote.status("kv1")).toEqual({ up: true });
+    await expect(remote.read(0, "old", 1)).rejects.toMatchObject({ code: "SNAPSHOT_TOO_OLD" });
+    const stale = new RemoteKvService(client, { servers: ["kv1"], mapVersion: 3 });
+    await expect(stale.read(0, "x", 1)).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: /map version 3/,
+    });
+    const current = new RemoteKvService(client, { servers: ["kv1"], mapVersion: 4 });
+    expect(await current.read(0, "x", 1)).toMatchObject({ version: 3 });
+  });
+});

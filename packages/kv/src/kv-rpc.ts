@@ -1,0 +1,220 @@
+import type { Transport } from "@palf/transport";
+import { Packr } from "msgpackr";
+import { KvError, type KvErrorCode } from "./kv-error.ts";
+import type { KvService, ScanItem, VersionedValue } from "./kv-service.ts";
+import type { TxnView } from "./partition-state.ts";
+
+/**
+ * The store servers' request/reply protocol over the cluster's NATS (`palf.<cluster>.rpc.<serverId>`):
+ * reads, scans and outcomes, each answered from the server's replayed partitions, plus a status call.
+ * Every message is a version byte and a msgpack body, validated on the way in.
+ */
+export const KV_RPC_VERSION = 1;
+
+export type KvRequest =
+  | { readonly op: "read"; readonly partition: number; readonly key: string; readonly snapshot: number }
+  | {
+      readonly op: "scan";
+      readonly partition: number;
+      readonly start: string;
+      readonly end: string | null;
+      readonly snapshot: number;
+      readonly limit: number;
+    }
+  | { readonly op: "outcome"; readonly partition: number; readonly txnId: string; readonly lsn: number }
+  | { readonly op: "status" };
+
+type KvReply =
+  | {
+      readonly ok: true;
+      readonly value?: VersionedValue;
+      readonly items?: ScanItem[];
+      readonly txn?: TxnView | null;
+      readonly status?: unknown;
+    }
+  | { readonly ok: false; readonly code: KvErrorCode; readonly message: string };
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+function encode(v: unknown): Uint8Array {
+  const body = packr.pack(v);
+  const out = new Uint8Array(body.length + 1);
+  out[0] = KV_RPC_VERSION;
+  out.set(body, 1);
+  return out;
+}
+
+function decode(bytes: Uint8Array): unknown {
+  if (bytes.length < 2 || bytes[0] !== KV_RPC_VERSION)
+    throw new KvError("BAD_REQUEST", "not a kv rpc message of version 1");
+  try {
+    return packr.unpack(bytes.subarray(1));
+  } catch (e) {
+    throw new KvError("BAD_REQUEST", `kv rpc body does not decode: ${(e as Error).message}`);
+  }
+}
+
+const nat = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+
+/** The partition map version a request was made for, if it says (checked by the server against its own). */
+export function requestMapVersion(v: unknown): number | undefined {
+  const m = (v as { mapVersion?: unknown } | null)?.mapVersion;
+  if (m === undefined) return undefined;
+  if (!nat(m)) throw new KvError("BAD_REQUEST", "mapVersion must be a natural number");
+  return m;
+}
+
+/** Validates a request; throws BAD_REQUEST naming what is wrong. */
+export function checkRequest(v: unknown): KvRequest {
+  const r = v as Record<string, unknown> | null;
+  if (r === null || typeof r !== "object") throw new KvError("BAD_REQUEST", "a kv request must be an object");
+  const bad = (what: string) => new KvError("BAD_REQUEST", `kv ${String(r.op)} request: ${what}`);
+  switch (r.op) {
+    case "status":
+      return { op: "status" };
+    case "read":
+      if (!nat(r.partition) || typeof r.key !== "string" || !nat(r.snapshot))
+        throw bad("needs partition, key, snapshot");
+      return { op: "read", partition: r.partition, key: r.key, snapshot: r.snapshot };
+    case "scan":
+      if (!nat(r.partition) || typeof r.start !== "string" || (r.end !== null && typeof r.end !== "string"))
+        throw bad("needs partition, start, end");
+      if (!nat(r.snapshot) || !nat(r.limit)) throw bad("needs snapshot and limit");
+      return {
+        op: "scan",
+        partition: r.partition,
+        start: r.start,
+        end: r.end,
+        snapshot: r.snapshot,
+        limit: r.limit,
+      };
+    case "outcome":
+      if (!nat(r.partition) || typeof r.txnId !== "string" || !nat(r.lsn))
+        throw bad("needs partition, txnId, lsn");
+      return { op: "outcome", partition: r.partition, txnId: r.txnId, lsn: r.lsn };
+    default:
+      throw new KvError("BAD_REQUEST", `unknown kv op ${String(r.op)}`);
+  }
+}
+
+/**
+ * Answers kv requests on `transport` from `service`; returns the unsubscribe function. A request made for
+ * another partition map version than `mapVersion` is refused (its partition numbers mean other groups).
+ */
+export function serveKv(
+  transport: Transport,
+  service: KvService,
+  status: () => unknown,
+  mapVersion?: number,
+): () => void {
+  return transport.serve(async (bytes) => {
+    let reply: KvReply;
+    try {
+      const body = decode(bytes);
+      const r = checkRequest(body);
+      const asked = requestMapVersion(body);
+      if (asked !== undefined && mapVersion !== undefined && asked !== mapVersion)
+        throw new KvError(
+          "BAD_REQUEST",
+          `unknown partition map version ${asked}: this server serves version ${mapVersion}`,
+        );
+      if (r.op === "read") reply = { ok: true, value: await service.read(r.partition, r.key, r.snapshot) };
+      else if (r.op === "scan")
+        reply = {
+          ok: true,
+          items: await service.scan(r.partition, r.start, r.end ?? undefined, r.snapshot, r.limit),
+        };
+      else if (r.op === "outcome")
+        reply = { ok: true, txn: (await service.outcome(r.partition, r.txnId, r.lsn)) ?? null };
+      else reply = { ok: true, status: status() };
+    } catch (e) {
+      const code: KvErrorCode = e instanceof KvError ? e.code : "UNAVAILABLE";
+      reply = { ok: false, code, message: (e as Error).message };
+    }
+    return encode(reply);
+  });
+}
+
+export interface RemoteKvOptions {
+  /** Store server ids; partition p asks servers[p % n] first, then the others. */
+  readonly servers: readonly string[];
+  /** One request at most (ms). Default 15000 (a read may wait for a lock's timeout). */
+  readonly requestTimeoutMs?: number;
+  /** The partition map version the caller uses; servers on another version refuse (BAD_REQUEST). */
+  readonly mapVersion?: number;
+}
+
+/** KvService over NATS: the SDK's reads and outcomes answered by apps/kv servers. */
+export class RemoteKvService implements KvService {
+  constructor(
+    private readonly transport: Transport,
+    private readonly o: RemoteKvOptions,
+  ) {
+    if (o.servers.length === 0)
+      throw new KvError("BAD_REQUEST", "RemoteKvService needs at least one server id");
+  }
+
+  async read(partition: number, key: string, snapshot: number): Promise<VersionedValue> {
+    return (await this.call(partition, { op: "read", partition, key, snapshot })).value!;
+  }
+
+  async scan(
+    partition: number,
+    start: string,
+    end: string | undefined,
+    snapshot: number,
+    limit: number,
+  ): Promise<ScanItem[]> {
+    return (await this.call(partition, { op: "scan", partition, start, end: end ?? null, snapshot, limit }))
+      .items!;
+  }
+
+  async outcome(partition: number, txnId: string, lsn: number): Promise<TxnView | undefined> {
+    return (await this.call(partition, { op: "outcome", partition, txnId, lsn })).txn ?? undefined;
+  }
+
+  /** One server's status. */
+  async status(server: string): Promise<unknown> {
+    const r = decode(
+      await this.transport.request(server, encode({ op: "status" }), this.o.requestTimeoutMs ?? 15_000),
+    ) as KvReply;
+    if (!r.ok) throw new KvError(r.code, r.message);
+    return r.status;
+  }
+
+  private async call(partition: number, req: KvRequest): Promise<Extract<KvReply, { ok: true }>> {
+    const n = this.o.servers.length;
+    let last: unknown;
+    for (let i = 0; i < n; i++) {
+      const server = this.o.servers[(partition + i) % n]!;
+      let r: KvReply;
+      try {
+        r = decode(
+          await this.transport.request(
+            server,
+            encode(this.o.mapVersion === undefined ? req : { ...req, mapVersion: this.o.mapVersion }),
+            this.o.requestTimeoutMs ?? 15_000,
+          ),
+        ) as KvReply;
+      } catch (e) {
+        // No answer: try the next server (every server can replay every partition).
+        last = e;
+        continue;
+      }
+      if (r.ok) return r;
+      if (r.code !== "UNAVAILABLE") throw new KvError(r.code, `${server}: ${r.message}`, { partition });
+      last = new KvError(r.code, `${server}: ${r.message}`, { partition });
+    }
+    throw last instanceof KvError
+      ? last
+      : new KvError(
+          "UNAVAILABLE",
+          `no store server answered for partition ${partition}: ${String((last as Error)?.message ?? last)}`,
+          {
+            partition,
+          },
+        );
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,210 @@
+import { appendFailed, type KvCluster } from "./kv-cluster.ts";
+import { KvError } from "./kv-error.ts";
+import type { KvValue } from "./kv-limits.ts";
+import { encodeRecord, type KvWrite } from "./kv-record.ts";
+import type { KvService } from "./kv-service.ts";
+import { kvUnsafe } from "./kv-unsafe.ts";
+import type { TxnView } from "./partition-state.ts";
+
+/** What a commit needs: the log, the servers' outcomes, and where each partition's log is. */
+export interface CommitContext {
+  readonly cluster: KvCluster;
+  readonly service: KvService;
+  readonly groupOf: (partition: number) => number;
+  /** The runtime's clock, for the phase timings only. */
+  readonly now: () => number;
+  /** Test hook: runs once every prepare of a multi-partition transaction succeeded, before the decision. */
+  readonly afterPrepare?: ((txnId: string) => Promise<void> | void) | undefined;
+}
+
+/** A transaction's writes, split by partition. */
+export type WritesByPartition = ReadonlyMap<number, readonly KvWrite[]>;
+
+/** Counters of the commit path (appends per transaction is the figure that matters). */
+export const commitStats = {
+  appends: 0,
+  onePhase: 0,
+  twoPhase: 0,
+  /** Time spent in each commit phase, summed over transactions (ms). */
+  prepareMs: 0,
+  outcomeMs: 0,
+  decideMs: 0,
+};
+
+/**
+ * Commits a transaction's writes (2PC after DESIGN.md section 5) and resolves with its commit version once
+ * the primary's first decision is a commit; the caller does the commit wait. One partition: a single
+ * prepare is the decision (one append). Several: prepares in parallel with refCsn from GTS, commit version =
+ * the largest prepare version, a commit record to the primary (the decision, if it is the first there),
+ * then commit records to the other participants, not awaited (resolution repairs their loss).
+ * Throws CONFLICT or ABORTED (the transaction will never commit; retrying is safe) or INDETERMINATE.
+ */
+export async function commitWrites(
+  c: CommitContext,
+  txnId: string,
+  snapshot: number,
+  writes: WritesByPartition,
+): Promise<number> {
+  const participants = [...writes.keys()].sort((a, b) => a - b);
+  const primary = participants[0]!;
+  const refCsn = await c.cluster.timestamp();
+  const prepareOf = (p: number) =>
+    encodeRecord({ type: "prepare", txnId, snapshot, writes: writes.get(p)!, primary, participants });
+  const append = (p: number, payload: Uint8Array, ref: number) => {
+    commitStats.appends++;
+    return c.cluster.append(c.groupOf(p), payload, ref);
+  };
+
+  if (participants.length === 1) {
+    commitStats.onePhase++;
+    let at: { lsn: number };
+    try {
+      at = await append(primary, prepareOf(primary), refCsn);
+    } catch (err) {
+      if (appendFailed(err))
+        throw new KvError("ABORTED", `prepare of ${txnId} failed: ${(err as Error).message}`, { txnId });
+      return settleUnknown(c, txnId, primary, err);
+    }
+    return outcomeVersion(c, txnId, primary, at.lsn);
+  }
+
+  commitStats.twoPhase++;
+  let t = c.now();
+  const prepared = await Promise.allSettled(participants.map((p) => append(p, prepareOf(p), refCsn)));
+  commitStats.prepareMs += c.now() - t;
+  t = c.now();
+  const failed = prepared.find((r) => r.status === "rejected");
+  if (failed !== undefined) {
+    // We never append a commit for it, so it can only abort; the abort frees the locks sooner.
+    abortEverywhere(txnId, participants, append);
+    throw new KvError(
+      "ABORTED",
+      `a prepare of ${txnId} did not commit: ${String((failed as PromiseRejectedResult).reason)}`,
+      {
+        txnId,
+      },
+    );
+  }
+  const lsns = prepared.map((r) => (r as PromiseFulfilledResult<{ lsn: number; csn: number }>).value.lsn);
+  let views: Array<TxnView | undefined>;
+  try {
+    views = await Promise.all(participants.map((p, i) => c.service.outcome(p, txnId, lsns[i]!)));
+  } catch {
+    abortEverywhere(txnId, participants, append);
+    throw new KvError("ABORTED", `the prepare outcomes of ${txnId} could not be read; it is aborted`, {
+      txnId,
+    });
+  }
+  commitStats.outcomeMs += c.now() - t;
+  t = c.now();
+  const refused = views.find((v) => v?.state !== "prepared");
+  if (refused !== undefined) {
+    abortEverywhere(txnId, participants, append);
+    throw refusal(txnId, refused);
+  }
+  // OceanBase's rule: the commit version is at least every participant's prepare version.
+  await c.afterPrepare?.(txnId);
+  const versions = views.map((v) => v!.prepareVersion!);
+  const commitVersion = kvUnsafe.commitAtMinPrepare ? Math.min(...versions) : Math.max(...versions);
+  let at: { lsn: number };
+  try {
+    at = await append(primary, encodeRecord({ type: "commit", txnId, commitVersion }), commitVersion);
+  } catch (err) {
+    if (appendFailed(err)) {
+      abortEverywhere(txnId, participants, append);
+      throw new KvError("ABORTED", `the commit record of ${txnId} failed`, { txnId });
+    }
+    return settleUnknown(c, txnId, primary, err);
+  }
+  const version = await outcomeVersion(c, txnId, primary, at.lsn);
+  commitStats.decideMs += c.now() - t;
+  // refCsn = commit version: the record's CSN is >= it, so any later prepare on that partition (and so any
+  // later commit version of its keys) is above this one.
+  for (const p of participants)
+    if (p !== primary)
+      void append(p, encodeRecord({ type: "commit", txnId, commitVersion: version }), version).catch(
+        () => undefined,
+      );
+  return version;
+}
+
+function decided(txnId: string, t: TxnView | undefined): number {
+  if (t?.state === "committed") return t.commitVersion!;
+  throw refusal(txnId, t);
+}
+
+function refusal(txnId: string, t: TxnView | undefined): KvError {
+  if (t?.reason === "conflict")
+    return new KvError("CONFLICT", `${txnId}: a key was written by another transaction first`, { txnId });
+  return new KvError("ABORTED", `${txnId} was aborted (${t?.reason ?? t?.state ?? "unknown"})`, { txnId });
+}
+
+/** The commit version the primary decided; if its outcome cannot be read, settled by an abort there. */
+async function outcomeVersion(
+  c: CommitContext,
+  txnId: string,
+  primary: number,
+  lsn: number,
+): Promise<number> {
+  let t: TxnView | undefined;
+  try {
+    t = await c.service.outcome(primary, txnId, lsn);
+  } catch (err) {
+    return settleUnknown(c, txnId, primary, err);
+  }
+  return decided(txnId, t);
+}
+
+/**
+ * The result of our decision append is unknown: append an abort to the primary. Whichever record is first in
+ * its log is the decision, so reading the primary after the abort tells the outcome for sure.
+ */
+async function settleUnknown(
+  c: CommitContext,
+  txnId: string,
+  primary: number,
+  cause: unknown,
+): Promise<number> {
+  try {
+    commitStats.appends++;
+    const at = await c.cluster.append(c.groupOf(primary), encodeRecord({ type: "abort", txnId }), 0);
+    const t = await c.service.outcome(primary, txnId, at.lsn);
+    return decided(txnId, t);
+  } catch (err) {
+    if (err instanceof KvError && (err.code === "ABORTED" || err.code === "CONFLICT")) throw err;
+    throw new KvError(
+      "INDETERMINATE",
+      `the outcome of ${txnId} is unknown: ${(cause as Error)?.message ?? String(cause)}`,
+      {
+        txnId,
+      },
+    );
+  }
+}
+
+function abortEverywhere(
+  txnId: string,
+  participants: readonly number[],
+  append: (p: number, payload: Uint8Array, ref: number) => Promise<unknown>,
+): void {
+  const rec = encodeRecord({ type: "abort", txnId });
+  for (const p of participants) void append(p, rec, 0).catch(() => undefined);
+}
+
+/** Groups writes by partition, in key order within each. */
+export function splitWrites(
+  writes: ReadonlyMap<string, KvValue | null>,
+  partitionOf: (key: string) => number,
+): Map<number, KvWrite[]> {
+  const out = new Map<number, KvWrite[]>();
+  for (const key of [...writes.keys()].sort()) {
+    const p = partitionOf(key);
+    let ws = out.get(p);
+    if (ws === undefined) {
+      ws = [];
+      out.set(p, ws);
+    }
+    ws.push({ key, value: writes.get(key)! });
+  }
+  return out;
+}
