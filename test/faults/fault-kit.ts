@@ -496,3 +496,31 @@ function firstDifference(a: readonly ReadEntry[], b: readonly ReadEntry[]): stri
   }
   return undefined;
 }
+
+// ------------------------------------------------------------------ errors a fault explains
+
+/**
+ * Answers a fault may cause and the client is told about honestly: it gave up waiting (TIMEOUT, UNAVAILABLE),
+ * the entry was not applied (FAILED) or may have been (INDETERMINATE), or it was pushed back (NOT_LEADER, BUSY,
+ * BACKPRESSURE, STOPPING). Any other code (INTERNAL, BAD_REQUEST, HALTED, UNKNOWN_GROUP, an error that is not
+ * a PalfError, ...) is a bug the fault exposed.
+ */
+export const EXPLAINED_ERRORS: ReadonlySet<string> = new Set([
+  "TIMEOUT",
+  "UNAVAILABLE",
+  "FAILED",
+  "INDETERMINATE",
+  "NOT_LEADER",
+  "BUSY",
+  "BACKPRESSURE",
+  "STOPPING",
+]);
+
+/** Fails if the load saw an error no fault explains (see EXPLAINED_ERRORS). */
+export function assertLoadErrorsExplained(errors: Record<string, number>, replay: string): void {
+  const unexplained = Object.entries(errors).filter(([code]) => !EXPLAINED_ERRORS.has(code));
+  if (unexplained.length > 0)
+    throw new Error(
+      `load errors no fault explains: ${JSON.stringify(Object.fromEntries(unexplained))}\n${replay}`,
+    );
+}

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import {
   AckLog,
   appendToEveryGroup,
+  assertLoadErrorsExplained,
   assertNothingLost,
   faultSuite,
   sleep,
@@ -115,6 +116,7 @@ describe("kill -9 during WAL segment rotation", () => {
         `compared ${report.entries} entries; load errors ${JSON.stringify(result.errors)}`,
     );
     assertNothingLost(report, replay);
+    assertLoadErrorsExplained(result.errors, replay);
     // The premise: the WALs really did rotate many times on every node.
     for (const n of nodes) expect(lastGeneration(n), `${n} segments`).toBeGreaterThan(3 * KILLS);
   }, 120_000);

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import {
   AckLog,
   appendToEveryGroup,
+  assertLoadErrorsExplained,
   assertNothingLost,
   faultSuite,
   startLoad,
@@ -51,6 +52,7 @@ describe("nats-server restart mid-run", () => {
         `load errors ${JSON.stringify(result.errors)}`,
     );
     assertNothingLost(report, replay);
+    assertLoadErrorsExplained(result.errors, replay);
     // The same processes, still running, each of which lost NATS and reconnected by itself.
     for (const [n, p] of fc.cluster.procs) {
       expect(p.pid, `${n} pid`).toBe(pids.get(n));

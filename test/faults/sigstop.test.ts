@@ -7,7 +7,9 @@ import { rpc } from "../../apps/bench/src/cluster-kit.ts";
 import {
   AckLog,
   appendToEveryGroup,
+  assertLoadErrorsExplained,
   assertNothingLost,
+  EXPLAINED_ERRORS,
   faultSuite,
   payloadOf,
   sleep,
@@ -97,6 +99,16 @@ describe("SIGSTOP a leader for three leases under load", () => {
         `appends sent to it ${JSON.stringify(staleAnswers)}; load errors ${JSON.stringify(result.errors)}`,
     );
     assertNothingLost(report, replay);
+    assertLoadErrorsExplained(result.errors, replay);
     expect(victim.groups.length).toBeGreaterThan(0);
+    // Every append sent to the frozen node was answered (or timed out) once, and each answer is an ack
+    // (checked against the logs above) or a refusal the freeze explains.
+    const answers = Object.values(staleAnswers).reduce((a, b) => a + b, 0);
+    expect(answers, replay).toBe(2 * victim.groups.length);
+    const unexplained = Object.keys(staleAnswers).filter((key) => {
+      const outcome = key.replace(/^wave \d+ /, "");
+      return outcome !== "acknowledged" && !EXPLAINED_ERRORS.has(outcome);
+    });
+    expect(unexplained, `${JSON.stringify(staleAnswers)} ${replay}`).toEqual([]);
   }, 120_000);
 });

@@ -1,20 +1,20 @@
 import { type GroupEntry, groupEntryProblem } from "./group-entry.ts";
 import type { Ack, CommitInfo, Push, Rebuild } from "./messages.ts";
-import type { Replica } from "./replica.ts";
+import type { ReplicaState } from "./replica-state.ts";
 import type { Lsn, Pid, ReplicaId } from "./types.ts";
-import { newEntriesFrom, reserveEntries } from "./wal-space.ts";
+import { newEntriesFrom, reserveEntries } from "./wal-reservations.ts";
 
 /** Refuses a push: tells the leader where to resend from (a gap or a conflicting run), or the higher pid. */
-function refuse(r: Replica, to: ReplicaId, pid: Pid, retryFrom: Lsn): void {
+function refuse(r: ReplicaState, to: ReplicaId, pid: Pid, retryFrom: Lsn): void {
   r.send(ackMessage(r, to, pid, false, Math.max(0, retryFrom)));
 }
 
 /** Acks the durable end of the prefix checked against `pid`; leaves only once that prefix is durable. */
-function ack(r: Replica, to: ReplicaId, pid: Pid): void {
+function ack(r: ReplicaState, to: ReplicaId, pid: Pid): void {
   r.gate.sendWhenDurable(ackMessage(r, to, pid, true, 0));
 }
 
-function ackMessage(r: Replica, to: ReplicaId, pid: Pid, ok: boolean, retryFrom: Lsn): Ack {
+function ackMessage(r: ReplicaState, to: ReplicaId, pid: Pid, ok: boolean, retryFrom: Lsn): Ack {
   const end = ok ? (r.opts.unsafe.ackLogEnd ? r.log.end : r.checkedEnd) : -1;
   return {
     type: "ack",
@@ -32,7 +32,7 @@ function ackMessage(r: Replica, to: ReplicaId, pid: Pid, ok: boolean, retryFrom:
 }
 
 /** Where a leader should resend from when our log does not match at `prevLsn` (Raft's conflicting-run hint). */
-function retryHint(r: Replica, prevLsn: Lsn): Lsn {
+function retryHint(r: ReplicaState, prevLsn: Lsn): Lsn {
   if (prevLsn > r.log.end) return r.log.end;
   const run = r.log.runStart(Math.max(r.log.base.lsn, prevLsn - 1));
   // Below the committed end every log agrees, so never ask for more than that.
@@ -40,7 +40,7 @@ function retryHint(r: Replica, prevLsn: Lsn): Lsn {
 }
 
 /** Common to every message from a leader: the pid check. Returns false if the message is stale. */
-function fromLeader(r: Replica, m: { from: ReplicaId; pid: Pid }): boolean {
+function fromLeader(r: ReplicaState, m: { from: ReplicaId; pid: Pid }): boolean {
   if (m.pid < r.promisedPid && !r.opts.unsafe.truncateAnyPid) return false;
   if (m.pid === r.myPid && (r.role === "leader" || r.role === "candidate")) {
     r.reject(m, `a second leader claims my pid ${m.pid}`);
@@ -56,11 +56,11 @@ function fromLeader(r: Replica, m: { from: ReplicaId; pid: Pid }): boolean {
   return true;
 }
 
-function markChecked(r: Replica, end: Lsn): void {
+function markChecked(r: ReplicaState, end: Lsn): void {
   if (end > r.checkedEnd) r.checkedEnd = end;
 }
 
-export function onPush(r: Replica, m: Push): void {
+export function onPush(r: ReplicaState, m: Push): void {
   if (m.pid < r.promisedPid && !r.opts.unsafe.truncateAnyPid) return refuse(r, m.from, m.pid, 0);
   if (!fromLeader(r, m)) return;
   let prevLsn = m.prevLsn;
@@ -115,12 +115,12 @@ export function onPush(r: Replica, m: Push): void {
 }
 
 /** A follower's committed end: min(leader's committed end, end of its own checked prefix). */
-function follow(r: Replica, leaderCommitted: Lsn): void {
+function follow(r: ReplicaState, leaderCommitted: Lsn): void {
   const c = Math.min(leaderCommitted, r.opts.unsafe.followerTrustsLeaderCommit ? r.log.end : r.checkedEnd);
   if (c > r.committedEnd) r.setCommitted(c);
 }
 
-export function onCommitInfo(r: Replica, m: CommitInfo): void {
+export function onCommitInfo(r: ReplicaState, m: CommitInfo): void {
   if (!fromLeader(r, m)) return;
   if (r.opts.unsafe.commitInfoUnanchored) return unanchoredCommitInfo(r, m);
   if (m.prevLsn > r.log.end || m.prevLsn < r.log.base.lsn || r.log.pidEndingAt(m.prevLsn) !== m.prevPid) {
@@ -132,14 +132,14 @@ export function onCommitInfo(r: Replica, m: CommitInfo): void {
 }
 
 /** UnsafeSwitches.commitInfoUnanchored (test-only): takes the leader's commit point for whatever log we hold. */
-function unanchoredCommitInfo(r: Replica, m: CommitInfo): void {
+function unanchoredCommitInfo(r: ReplicaState, m: CommitInfo): void {
   markChecked(r, Math.min(m.prevLsn, r.log.end));
   follow(r, m.committedEnd);
   ack(r, m.from, m.pid);
 }
 
 /** The leader recycled what we miss: start again from its base (a snapshot point). */
-export function onRebuild(r: Replica, m: Rebuild): void {
+export function onRebuild(r: ReplicaState, m: Rebuild): void {
   if (!fromLeader(r, m)) return;
   const base = m.base;
   if (

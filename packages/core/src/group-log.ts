@@ -242,3 +242,19 @@ export class GroupLog {
     return this.head === 0 ? this.entries : this.entries.slice(this.head);
   }
 }
+
+/** The read-only face of a replica's log that hosts, simulators and checkers may inspect. */
+export type LogView = Pick<
+  GroupLog,
+  | "base"
+  | "end"
+  | "lastPid"
+  | "lastCsn"
+  | "size"
+  | "config"
+  | "configLsn"
+  | "containing"
+  | "startingAt"
+  | "range"
+  | "all"
+>;

@@ -5,12 +5,14 @@
  * simulator in @palf/testkit replay any run from a seed.
  */
 
+export type { AdminOutcome, AppendError, AppendOutcome } from "./append-outcome.ts";
 export { baseProblem } from "./base-check.ts";
 export type { CoalescedLeases } from "./coalesced-leases.ts";
 export type { CsnFloorSource } from "./csn-floor.ts";
 export type { AppendResult, EffectSink, PersistRecord, ReplicaEvent, Role } from "./effects.ts";
 export type { LeaseOptions } from "./election.ts";
 export { entriesOf, GROUP_HEADER_BYTES, type GroupEntry, groupEntryProblem } from "./group-entry.ts";
+export type { LogView } from "./group-log.ts";
 export {
   ENTRY_HEADER_BYTES,
   EntryKind,
@@ -33,9 +35,9 @@ export type * from "./messages.ts";
 export { isLiveness } from "./messages.ts";
 export { type DurableImage, defaultLease, type ReplicaOptions } from "./options.ts";
 export { hashSeed, Prng } from "./prng.ts";
-export { type AdminOutcome, type AppendError, type AppendOutcome, Replica } from "./replica.ts";
+export { Replica, type ReplicaStatus } from "./replica.ts";
 export { roleMachine } from "./role-machine.ts";
 export type * from "./types.ts";
 export { compareVersion } from "./types.ts";
 export { type UnsafeSwitch, type UnsafeSwitches, unsafeSwitchNames } from "./unsafe-switches.ts";
-export { unpersistedBytes, type WalSpace } from "./wal-space.ts";
+export type { WalSpace } from "./wal-space.ts";

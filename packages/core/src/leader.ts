@@ -1,21 +1,22 @@
+import type { AdminOutcome } from "./append-outcome.ts";
 import type { GroupEntry } from "./group-entry.ts";
 import { EntryKind } from "./log-entry.ts";
 import { applyChange, type ConfigChange, encodeConfig, isMember, replicasOf } from "./member-config.ts";
 import type { Ack, CommitInfo } from "./messages.ts";
 import { OpenGroupEntry } from "./open-group-entry.ts";
-import type { AdminOutcome, Progress, Replica } from "./replica.ts";
+import type { Progress, ReplicaState } from "./replica-state.ts";
 import type { Lsn, MemberConfig, Millis, ReplicaId } from "./types.ts";
-import { reserveControl } from "./wal-space.ts";
+import { reserveControl } from "./wal-reservations.ts";
 
 /** The open group entry, created on the first append after a freeze. */
-export function openEntry(r: Replica, payloadBytes: number): OpenGroupEntry {
+export function openEntry(r: ReplicaState, payloadBytes: number): OpenGroupEntry {
   if (!r.open)
     r.open = new OpenGroupEntry(r.log.end, r.log.lastCsn, Math.max(payloadBytes + 64, r.lastGroupBytes));
   return r.open;
 }
 
 /** Freezes the open group entry: into the local log, to disk, and to every follower that is in step. */
-export function freeze(r: Replica): void {
+export function freeze(r: ReplicaState): void {
   const o = r.open;
   if (!o || o.count === 0) return;
   r.open = undefined;
@@ -30,7 +31,7 @@ export function freeze(r: Replica): void {
  * UnsafeSwitches.reuseLsnAfterWriteError (test-only): after a write error the leader cuts its log back to its
  * synced end and goes on under the same pid, so the LSNs it pushed before are assigned again.
  */
-export function rewindUnsynced(r: Replica): void {
+export function rewindUnsynced(r: ReplicaState): void {
   freeze(r);
   const to = Math.max(r.gate.durableEnd, r.committedEnd);
   if (to >= r.log.end) return;
@@ -44,7 +45,7 @@ export function rewindUnsynced(r: Replica): void {
 }
 
 /** Appends a config or StartWorking entry as a group entry of its own (the caller reserved its room: reserveControl). */
-export function appendControl(r: Replica, kind: EntryKind, config: MemberConfig): Lsn {
+export function appendControl(r: ReplicaState, kind: EntryKind, config: MemberConfig): Lsn {
   freeze(r);
   const o = new OpenGroupEntry(r.log.end, r.log.lastCsn, 256);
   o.add(kind, r.log.lastCsn + 1, encodeConfig(config), undefined);
@@ -56,7 +57,7 @@ export function appendControl(r: Replica, kind: EntryKind, config: MemberConfig)
 }
 
 /** Keeps one Progress per replica of the current config (plus a member being added). */
-export function syncProgress(r: Replica): void {
+export function syncProgress(r: ReplicaState): void {
   const want = new Set(replicasOf(r.config));
   if (r.configChange?.target) want.add(r.configChange.target);
   want.delete(r.self);
@@ -75,7 +76,7 @@ export function syncProgress(r: Replica): void {
 }
 
 /** Sends the group entry at `lsn` (the newest) to every peer whose stream is in step with it. */
-function pushNew(r: Replica, lsn: Lsn): void {
+function pushNew(r: ReplicaState, lsn: Lsn): void {
   const ge = r.log.startingAt(lsn)!;
   const prevPid = r.log.pidEndingAt(lsn)!;
   for (const [to, p] of r.progress) {
@@ -88,7 +89,7 @@ function pushNew(r: Replica, lsn: Lsn): void {
 }
 
 /** Sends a lagging peer the next batch from its nextLsn (or commit info if it has the whole log). */
-export function sendCatchUp(r: Replica, to: ReplicaId, p: Progress): void {
+export function sendCatchUp(r: ReplicaState, to: ReplicaId, p: Progress): void {
   p.lastSentAt = r.now;
   if (p.nextLsn < r.log.base.lsn) return sendRebuild(r, to, p);
   const entries = r.log.range(p.nextLsn, r.opts.maxPushBytes);
@@ -98,14 +99,20 @@ export function sendCatchUp(r: Replica, to: ReplicaId, p: Progress): void {
 }
 
 /** The peer needs entries we recycled: it must rebuild from our base, and continues from there. */
-function sendRebuild(r: Replica, to: ReplicaId, p: Progress): void {
+function sendRebuild(r: ReplicaState, to: ReplicaId, p: Progress): void {
   p.lastSentAt = r.now;
   p.floor = r.log.base.lsn;
   p.nextLsn = r.log.base.lsn;
   r.send({ type: "rebuild", group: r.group, inc: r.inc, from: r.self, to, pid: r.myPid, base: r.log.base });
 }
 
-function sendPush(r: Replica, to: ReplicaId, prevLsn: Lsn, prevPid: number, entries: GroupEntry[]): void {
+function sendPush(
+  r: ReplicaState,
+  to: ReplicaId,
+  prevLsn: Lsn,
+  prevPid: number,
+  entries: GroupEntry[],
+): void {
   r.send({
     type: "push",
     group: r.group,
@@ -125,7 +132,7 @@ function sendPush(r: Replica, to: ReplicaId, prevLsn: Lsn, prevPid: number, entr
  * our base (recycled since) is anchored at the base instead, the lowest point whose pid we still know: a
  * peer that lacks it refuses, and the refusal sends it a rebuild.
  */
-function sendCommitInfo(r: Replica, to: ReplicaId, p: Progress): void {
+function sendCommitInfo(r: ReplicaState, to: ReplicaId, p: Progress): void {
   const at = p.matchEnd >= 0 ? Math.min(Math.max(p.matchEnd, r.log.base.lsn), r.log.end) : r.log.end;
   const msg: CommitInfo = {
     type: "commitInfo",
@@ -142,7 +149,7 @@ function sendCommitInfo(r: Replica, to: ReplicaId, p: Progress): void {
   r.send(msg);
 }
 
-export function onAck(r: Replica, m: Ack): void {
+export function onAck(r: ReplicaState, m: Ack): void {
   if (m.promised > r.promisedPid) {
     r.adoptPid(m.promised);
     return;
@@ -173,7 +180,7 @@ export function onAck(r: Replica, m: Ack): void {
 }
 
 /** Commit point = the quorum-th highest durable match, once our own StartWorking is on a quorum. */
-export function advanceCommit(r: Replica): void {
+export function advanceCommit(r: ReplicaState): void {
   const cfg = r.config;
   const ends: number[] = [];
   for (const m of cfg.members) ends.push(m === r.self ? ownEnd(r) : (r.progress.get(m)?.matchEnd ?? -1));
@@ -185,11 +192,11 @@ export function advanceCommit(r: Replica): void {
 }
 
 /** The leader counts its own position as its synced end (UnsafeSwitches.leaderCountsLogEnd: its in-memory end). */
-function ownEnd(r: Replica): Lsn {
+function ownEnd(r: ReplicaState): Lsn {
   return r.opts.unsafe.leaderCountsLogEnd ? r.log.end : r.gate.durableEnd;
 }
 
-export function onCommitted(r: Replica): void {
+export function onCommitted(r: ReplicaState): void {
   const cc = r.configChange;
   if (cc?.appendedEnd !== undefined && r.committedEnd >= cc.appendedEnd) {
     r.configChange = undefined;
@@ -199,7 +206,7 @@ export function onCommitted(r: Replica): void {
 }
 
 /** End of a loop turn: feedback freeze, membership barrier, transfer, and commit info for idle peers. */
-export function endTurn(r: Replica): void {
+export function endTurn(r: ReplicaState): void {
   const o = r.open;
   if (o && (r.gate.durableEnd >= r.log.end || o.bytes >= r.opts.maxGroupEntryBytes)) freeze(r);
   if (r.configChange) stepConfigChange(r);
@@ -214,7 +221,7 @@ export function endTurn(r: Replica): void {
 }
 
 /** Resends to peers that have not acked what they were sent (lost messages, restarts). */
-export function retransmit(r: Replica): void {
+export function retransmit(r: ReplicaState): void {
   for (const [to, p] of r.progress) {
     if (r.now < p.lastSentAt + r.opts.retransmitMs) continue;
     if (p.matchEnd >= r.log.end && p.ackCommitted >= r.committedEnd) continue;
@@ -225,7 +232,7 @@ export function retransmit(r: Replica): void {
   if (r.transfer) stepTransfer(r);
 }
 
-export function nextDeadline(r: Replica): Millis {
+export function nextDeadline(r: ReplicaState): Millis {
   let at = Number.POSITIVE_INFINITY;
   for (const p of r.progress.values()) {
     if (p.matchEnd < r.log.end || p.ackCommitted < r.committedEnd)
@@ -236,7 +243,7 @@ export function nextDeadline(r: Replica): Millis {
   return at;
 }
 
-export function changeConfig(r: Replica, change: ConfigChange): AdminOutcome {
+export function changeConfig(r: ReplicaState, change: ConfigChange): AdminOutcome {
   const early = r.opts.unsafe.changeBeforeStartWorking === true && r.role === "candidate" && r.isServing();
   if ((r.role !== "leader" && !early) || !r.election.leaseValid(r.now))
     return { ok: false, code: "NOT_LEADER", reason: "not the leader" };
@@ -264,7 +271,7 @@ export function changeConfig(r: Replica, change: ConfigChange): AdminOutcome {
 }
 
 /** An added member first catches up, then appends wait for earlier entries to commit, then the config entry. */
-function stepConfigChange(r: Replica): void {
+function stepConfigChange(r: ReplicaState): void {
   const cc = r.configChange!;
   if (cc.appendedEnd !== undefined) return;
   if (r.now >= cc.deadline) {
@@ -287,7 +294,7 @@ function stepConfigChange(r: Replica): void {
   r.sink.event({ type: "config", group: r.group, version: cc.config.version, committed: false });
 }
 
-export function transferLeader(r: Replica, target: ReplicaId): AdminOutcome {
+export function transferLeader(r: ReplicaState, target: ReplicaId): AdminOutcome {
   if (r.role !== "leader" || !r.election.leaseValid(r.now))
     return { ok: false, code: "NOT_LEADER", reason: "not the leader" };
   if (target === r.self) return { ok: false, code: "INVALID", reason: "already the leader" };
@@ -299,7 +306,7 @@ export function transferLeader(r: Replica, target: ReplicaId): AdminOutcome {
 }
 
 /** Once the target holds our whole log: drop the lease first, then tell members to release it to the target. */
-function stepTransfer(r: Replica): void {
+function stepTransfer(r: ReplicaState): void {
   const t = r.transfer!;
   if (r.now >= t.deadline) {
     r.transfer = undefined;
@@ -320,7 +327,7 @@ function stepTransfer(r: Replica): void {
  * Gives our lease to `target`: drop it first, then every member releases the grant it gave us in favour of
  * the target, and the target stands at once. The caller changes the role.
  */
-export function handLeaseTo(r: Replica, target: ReplicaId, members: readonly ReplicaId[]): void {
+export function handLeaseTo(r: ReplicaState, target: ReplicaId, members: readonly ReplicaId[]): void {
   const ballot = r.election.myBallot;
   if (!r.opts.unsafe.transferKeepsLease) r.election.drop();
   r.election.release(r.self, ballot, target, r.now);

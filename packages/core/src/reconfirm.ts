@@ -3,24 +3,12 @@ import * as leader from "./leader.ts";
 import { EntryKind } from "./log-entry.ts";
 import { isMember, replicasOf } from "./member-config.ts";
 import type { Fetch, FetchReply, Prepare, PrepareReply } from "./messages.ts";
-import type { Replica } from "./replica.ts";
-import type { Lsn, MemberConfig, Millis, Pid, ReplicaId } from "./types.ts";
-import { newEntriesFrom, reserveControl, reserveEntries } from "./wal-space.ts";
-
-/** A candidate's log reconfirmation: prepare, fetch from the chosen log, then StartWorking. */
-export interface ReconfirmState {
-  readonly pid: Pid;
-  phase: "prepare" | "fetch" | "startWorking";
-  readonly promises: Map<ReplicaId, { lastPid: Pid; end: Lsn }>;
-  deadline: Millis;
-  chosen: { id: ReplicaId; lastPid: Pid; end: Lsn } | undefined;
-  fetchFrom: Lsn;
-  /** The config the candidate stood with: its prepare went to these members (the chosen log may hold a later one). */
-  readonly config: MemberConfig;
-}
+import type { ReplicaState } from "./replica-state.ts";
+import type { Millis, ReplicaId } from "./types.ts";
+import { newEntriesFrom, reserveControl, reserveEntries } from "./wal-reservations.ts";
 
 /** Won the lease: send prepare(pid + 1) to every member, ourselves included (our promise counts once durable). */
-export function start(r: Replica, now: Millis): void {
+export function start(r: ReplicaState, now: Millis): void {
   const pid = Math.max(r.promisedPid, r.highestPidSeen) + 1;
   const config = r.config;
   r.rc = {
@@ -37,7 +25,7 @@ export function start(r: Replica, now: Millis): void {
 }
 
 /** No majority in time, or the chosen log moved under us: try again with a higher pid while the lease holds. */
-export function restart(r: Replica, _why: string): void {
+export function restart(r: ReplicaState, _why: string): void {
   if (r.role !== "candidate" || !r.election.leaseValid(r.now)) {
     if (r.rc) r.rc.deadline = Number.POSITIVE_INFINITY;
     return;
@@ -45,7 +33,7 @@ export function restart(r: Replica, _why: string): void {
   start(r, r.now);
 }
 
-export function onPrepare(r: Replica, m: Prepare): void {
+export function onPrepare(r: ReplicaState, m: Prepare): void {
   const reply = (ok: boolean): PrepareReply => ({
     type: "prepareReply",
     group: r.group,
@@ -68,12 +56,12 @@ export function onPrepare(r: Replica, m: Prepare): void {
 }
 
 /** UnsafeSwitches.prepareReplyBeforeDurable / countOwnPromiseEarly (test-only): the promise leaves before its fsync. */
-function sendPromiseEarly(r: Replica, m: Prepare): boolean {
+function sendPromiseEarly(r: ReplicaState, m: Prepare): boolean {
   const u = r.opts.unsafe;
   return u.prepareReplyBeforeDurable === true || (u.countOwnPromiseEarly === true && m.from === r.self);
 }
 
-export function onPrepareReply(r: Replica, m: PrepareReply): void {
+export function onPrepareReply(r: ReplicaState, m: PrepareReply): void {
   if (m.promised > r.highestPidSeen) r.highestPidSeen = m.promised;
   const rc = r.rc;
   if (!rc || r.role !== "candidate" || rc.phase !== "prepare" || m.pid !== rc.pid) return;
@@ -97,7 +85,7 @@ export function onPrepareReply(r: Replica, m: PrepareReply): void {
   sendFetch(r);
 }
 
-function sendFetch(r: Replica): void {
+function sendFetch(r: ReplicaState): void {
   const rc = r.rc!;
   rc.deadline = r.now + r.opts.prepareTimeoutMs;
   const chosen = rc.chosen!;
@@ -114,7 +102,7 @@ function sendFetch(r: Replica): void {
 }
 
 /** Serves a candidate's fetch from our log; answered only once that log is durable. */
-export function onFetch(r: Replica, m: Fetch): void {
+export function onFetch(r: ReplicaState, m: Fetch): void {
   if (m.pid < r.promisedPid) return;
   const base = r.log.base;
   const reply = (fields: Pick<FetchReply, "prevPid" | "entries" | "base">): FetchReply => ({
@@ -133,7 +121,7 @@ export function onFetch(r: Replica, m: Fetch): void {
   r.gate.sendWhenDurable(reply({ prevPid, entries: r.log.range(m.fromLsn, r.opts.maxPushBytes, m.toLsn) }));
 }
 
-export function onFetchReply(r: Replica, m: FetchReply): void {
+export function onFetchReply(r: ReplicaState, m: FetchReply): void {
   const rc = r.rc;
   if (!rc || r.role !== "candidate" || rc.phase !== "fetch" || m.pid !== rc.pid || m.from !== rc.chosen?.id)
     return;
@@ -200,13 +188,13 @@ export function onFetchReply(r: Replica, m: FetchReply): void {
  * follower we still check what we hold against its pushes, so the commit point moves and recycling can
  * make room.
  */
-function standAside(r: Replica, target: ReplicaId, members: readonly ReplicaId[]): void {
+function standAside(r: ReplicaState, target: ReplicaId, members: readonly ReplicaId[]): void {
   leader.handLeaseTo(r, target, members);
   r.stepDown(r.now, "no room in the WAL for the chosen log");
 }
 
 /** Our log now equals the chosen one: cut any suffix it lacks, then replicate StartWorking with its config. */
-function finish(r: Replica): void {
+function finish(r: ReplicaState): void {
   const rc = r.rc!;
   const end = rc.chosen?.end ?? r.log.end;
   if (r.log.end > end && !r.truncate(end, rc.pid)) return;

@@ -10,7 +10,7 @@ import { initialConfig } from "./member-config.ts";
 import type { Message, Prepare, Push } from "./messages.ts";
 import type { ReplicaOptions } from "./options.ts";
 import { Prng } from "./prng.ts";
-import { Replica } from "./replica.ts";
+import { internalsOf, Replica } from "./replica.ts";
 import type { MemberConfig } from "./types.ts";
 
 const LEASE = {
@@ -211,7 +211,7 @@ class Harness {
   }
 
   leader(): Replica | undefined {
-    return [...this.replicas.values()].find((r) => r.role === "leader" && r.election.leaseValid(this.now));
+    return [...this.replicas.values()].find((r) => r.role === "leader" && r.leaseValid(this.now));
   }
 
   elect(): Replica {
@@ -564,7 +564,7 @@ describe("replica: durable before it leaves", () => {
   it("the send-order check catches a gate that lets acks out early (unsafeSendEarly fault, seed 53)", () => {
     const { h, L } = cluster(53);
     const F = h.followers()[0]!;
-    F.gate.unsafeSendEarly = true;
+    internalsOf(F).gate.unsafeSendEarly = true;
     h.holdDurable.add(F.self);
     h.append(L.self, bytes(64, 3));
     h.settle();
@@ -766,7 +766,7 @@ describe("replica: a follower that lost what it acked", () => {
       h.settle();
     }
     h.advance(100);
-    expect(L.progress.get(F.self)!.matchEnd).toBe(L.log.end);
+    expect(internalsOf(L).progress.get(F.self)!.matchEnd).toBe(L.log.end);
     // F's disk is replaced: same id, empty log.
     const fresh = h.add(F.self, initialConfig(["a", "b", "c"]));
     expect(fresh.log.end).toBe(0);

@@ -8,8 +8,8 @@ import { GROUP_HEADER_BYTES } from "./group-entry.ts";
 import { initialConfig } from "./member-config.ts";
 import type { Ack, Message } from "./messages.ts";
 import { Prng } from "./prng.ts";
-import { Replica } from "./replica.ts";
-import { unpersistedBytes, type WalSpace } from "./wal-space.ts";
+import { internalsOf, Replica } from "./replica.ts";
+import type { WalSpace } from "./wal-space.ts";
 
 /** A WAL budget: data may use `left - headroom`, control entries all of `left`. */
 class Space implements WalSpace {
@@ -163,7 +163,7 @@ class Host {
 
   leader(): Replica | undefined {
     for (const node of this.nodes.values())
-      if (node.r.role === "leader" && node.r.election.leaseValid(this.now)) return node.r;
+      if (node.r.role === "leader" && node.r.leaseValid(this.now)) return node.r;
     return undefined;
   }
 
@@ -184,7 +184,7 @@ class Host {
   /** Every reservation ends exactly once: what is still held is what open group entries have not persisted. */
   expectNoLeaks(): void {
     for (const [id, node] of this.nodes)
-      expect(node.space.held, `held by ${id}`).toBe(unpersistedBytes(node.r));
+      expect(node.space.held, `held by ${id}`).toBe(node.r.unpersistedBytes());
   }
 }
 
@@ -251,7 +251,7 @@ describe("WAL space: reserved before an LSN is assigned", () => {
     f.space.left = Number.POSITIVE_INFINITY;
     h.advance(300);
     expect(f.r.log.end).toBe(L.log.end);
-    expect(L.progress.get(f.r.self)?.matchEnd).toBe(L.log.end);
+    expect(internalsOf(L).progress.get(f.r.self)?.matchEnd).toBe(L.log.end);
     h.expectNoLeaks();
   });
 
@@ -280,7 +280,7 @@ describe("WAL space: reserved before an LSN is assigned", () => {
     h.advance(150);
     expect(f.r.log.end).toBe(ges[1]!.end);
     expect(Math.max(...okAcksFrom(f, sent).map((a) => a.end))).toBe(ges[1]!.end);
-    expect(L.progress.get(f.r.self)?.matchEnd).toBe(ges[1]!.end);
+    expect(internalsOf(L).progress.get(f.r.self)?.matchEnd).toBe(ges[1]!.end);
     h.expectNoLeaks();
   });
 
@@ -311,8 +311,8 @@ describe("WAL space: reserved before an LSN is assigned", () => {
     h.holdDurable.add(L.self);
     h.append(L, 50);
     h.append(L, 50);
-    expect(unpersistedBytes(L)).toBeGreaterThan(0);
-    expect(space.held).toBe(unpersistedBytes(L));
+    expect(L.unpersistedBytes()).toBeGreaterThan(0);
+    expect(space.held).toBe(L.unpersistedBytes());
     // Cut off: the lease runs out, the open group entry is dropped, and so is its reservation.
     for (const id of h.nodes.keys()) if (id !== L.self) h.blocked.add(`${L.self}>${id}`);
     h.advance(LEASE.leaseMs * 2);
@@ -379,7 +379,7 @@ describe("recycling below a follower's acked end", () => {
     h.append(L, 10);
     h.advance(50);
     const c = [...h.nodes.values()].find((n) => n.r !== L)!.r;
-    const acked = L.progress.get(c.self)!.matchEnd;
+    const acked = internalsOf(L).progress.get(c.self)!.matchEnd;
     h.blocked.add(`${L.self}>${c.self}`);
     for (let i = 0; i < 3; i++) {
       h.append(L, 100);

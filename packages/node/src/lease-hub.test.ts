@@ -11,14 +11,18 @@ function fakeReplica(
 ) {
   let grant = opts.grantTo;
   const renewedWith: string[] = [];
-  const r = {
+  // Only what the hub uses of a Replica, checked against its type so the fake cannot drift from it.
+  const r: Pick<Replica, "group" | "leaseHeld" | "leaseBallot" | "grantsLeaseTo" | "renewLeaseWith"> & {
+    latestConfig: { members: string[] };
+  } = {
     group,
-    log: { config: { members: opts.members } },
-    election: {
-      leaseHeld: opts.leads ?? false,
-      myBallot: opts.ballot ?? 1,
-      hasGrant: (to: string, ballot: number) => grant !== undefined && grant[0] === to && grant[1] === ballot,
-      renewWith: (m: string) => renewedWith.push(m),
+    latestConfig: { members: opts.members },
+    leaseHeld: opts.leads ?? false,
+    leaseBallot: opts.ballot ?? 1,
+    grantsLeaseTo: (to: string, ballot: number) =>
+      grant !== undefined && grant[0] === to && grant[1] === ballot,
+    renewLeaseWith: (m: string) => {
+      renewedWith.push(m);
     },
   };
   return {

@@ -158,8 +158,8 @@ export class LeaseHub implements CoalescedLeases {
    * higher pid can only be promised after that answer.
    */
   confirmedSince(r: Replica, seq: number): boolean {
-    const ballot = r.election.myBallot;
-    const config = r.log.config;
+    const ballot = r.leaseBallot;
+    const config = r.latestConfig;
     let acks = 0;
     for (const m of config.members) {
       if (m === this.host.nodeId) acks++;
@@ -236,9 +236,9 @@ export class LeaseHub implements CoalescedLeases {
   private buildSets(): Map<string, Map<number, number>> {
     const sets = new Map<string, Map<number, number>>();
     for (const r of this.host.replicas()) {
-      if (!r.election.leaseHeld) continue;
-      const ballot = r.election.myBallot;
-      for (const m of r.log.config.members) {
+      if (!r.leaseHeld) continue;
+      const ballot = r.leaseBallot;
+      for (const m of r.latestConfig.members) {
         let set = sets.get(m);
         if (!set) {
           set = new Map();
@@ -298,8 +298,8 @@ export class LeaseHub implements CoalescedLeases {
     if (last !== undefined && now - last < this.timing.leaseMs) return;
     this.refusedAt.set(key, now);
     const r = this.host.replica(group);
-    if (!r?.election.leaseHeld) return;
-    r.election.renewWith(member, now);
+    if (!r?.leaseHeld) return;
+    r.renewLeaseWith(member, now);
     this.host.touch(group);
   }
 
@@ -332,7 +332,7 @@ export class LeaseHub implements CoalescedLeases {
         if (!h.set.has(group)) this.name(group, m.from);
         h.set.set(group, ballot);
         const r = this.host.replica(group);
-        if (!r?.election.hasGrant(m.from, ballot)) refused.push(group);
+        if (!r?.grantsLeaseTo(m.from, ballot)) refused.push(group);
       }
     } else if (!h || h.epoch !== m.epoch) {
       this.host.send(m.from, [this.reply(m, [], true)]);

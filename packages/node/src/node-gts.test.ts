@@ -104,10 +104,16 @@ describe("GTS and watermarks on real nodes (in-memory transport, real WALs)", ()
     const gts = new GtsClient(new MemoryTransport({ bus, cluster: "t", nodeId: "c1" }), { nodes: ids });
     const vouches = watchWatermarks(bus);
 
-    const seen: number[] = [];
-    for (let i = 0; i < 20; i++) seen.push(...(await Promise.all([1, 2, 3].map(() => gts.timestamp()))));
+    const rounds: number[][] = [];
+    for (let i = 0; i < 20; i++) rounds.push(await Promise.all([1, 2, 3].map(() => gts.timestamp())));
     // Concurrent callers share ranges but get distinct values; callers in sequence see strictly larger ones.
+    const seen = rounds.flat();
     expect(new Set(seen).size).toBe(seen.length);
+    for (let i = 1; i < rounds.length; i++) {
+      expect(Math.min(...rounds[i]!), `round ${i} vs round ${i - 1}`).toBeGreaterThan(
+        Math.max(...rounds[i - 1]!),
+      );
+    }
 
     const ref = await gts.timestamp();
     const out = await appendTo(all, 1, ref);

@@ -50,7 +50,7 @@ export class NodeGts {
       {
         leaderPid: () => {
           const r = gtsReplica();
-          return r && r.role === "leader" && !r.halted && r.election.leaseValid(host.rt.now()) ? r.myPid : 0;
+          return r && r.role === "leader" && !r.halted && r.leaseValid(host.rt.now()) ? r.myPid : 0;
         },
         leaderHint: () => {
           const r = gtsReplica();
@@ -104,9 +104,9 @@ export class NodeGts {
   /** Members of the local GTS replica, else every node this one shares a group with. */
   private gtsNodes(): readonly string[] {
     const r = this.host.replica(GTS_GROUP);
-    if (r) return r.log.config.members;
+    if (r) return r.latestConfig.members;
     const nodes = new Set<string>();
-    for (const x of this.host.replicas()) for (const m of x.log.config.members) nodes.add(m);
+    for (const x of this.host.replicas()) for (const m of x.latestConfig.members) nodes.add(m);
     return nodes.size > 0 ? [...nodes] : [this.host.nodeId];
   }
 

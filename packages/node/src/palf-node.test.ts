@@ -5,7 +5,7 @@ import { decodeResponse, encodeRpc, MemoryBus, MemoryTransport, type RpcResponse
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { PalfNode } from "./palf-node.ts";
-import { until } from "./wait-until.ts";
+import { until } from "./wait-until.test-support.ts";
 
 const log = pino({ level: "silent" });
 const fastLease = {

@@ -450,7 +450,7 @@ export class PalfNode {
         if (!r) return unknownGroup(req.group);
         r.advanceBase(req.lsn, this.rt.now());
         this.shardOf(req.group).touch(req.group);
-        return { ok: true, op: "advanceBase", base: r.log.base.lsn };
+        return { ok: true, op: "advanceBase", base: r.base.lsn };
       }
       case "transferLeader": {
         const r = this.shardOf(req.group).replica(req.group);

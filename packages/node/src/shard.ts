@@ -12,7 +12,6 @@ import {
   Replica,
   type ReplicaEvent,
   type ReplicaOptions,
-  unpersistedBytes,
 } from "@palf/core";
 import { GTS_GROUP } from "@palf/gts";
 import type { ShardWal, WalRecord } from "@palf/storage";
@@ -240,7 +239,7 @@ export class Shard {
     });
     if (!image) {
       // The group's existence and config are durable before anything else happens in it.
-      this.queue(toWalRecord(group, { kind: "base", base: slot.replica.log.base, reset: false }, inc));
+      this.queue(toWalRecord(group, { kind: "base", base: slot.replica.base, reset: false }, inc));
     }
     this.touched.add(slot);
     this.scheduleTurn();
@@ -255,7 +254,7 @@ export class Shard {
     // The next loop turn must not end this replica's turn: it would write its open entry after the drop record.
     this.touched.delete(slot);
     // Its open group entry will never be written.
-    this.space?.release(unpersistedBytes(slot.replica));
+    this.space?.release(slot.replica.unpersistedBytes());
     for (const p of [...slot.pending, ...slot.watchers])
       p.resolve({ error: { code: "UNKNOWN_GROUP", message: "group deleted" } });
     this.queue({ kind: "drop-group", group });
@@ -370,9 +369,9 @@ export class Shard {
     const r = slot.replica;
     const entries: ReadEntryWire[] = [];
     let bytes = 0;
-    let next = Math.max(fromLsn, r.log.base.lsn);
-    if (fromLsn < r.log.base.lsn)
-      return { recycledBelow: r.log.base.lsn, entries, committedEnd: r.committedEnd, next };
+    let next = Math.max(fromLsn, r.base.lsn);
+    if (fromLsn < r.base.lsn)
+      return { recycledBelow: r.base.lsn, entries, committedEnd: r.committedEnd, next };
     let cut = false;
     for (const e of r.entries(fromLsn)) {
       if (entries.length >= maxEntries || (entries.length > 0 && bytes + e.payload.length > maxBytes)) {
@@ -636,10 +635,9 @@ export class Shard {
     for (const slot of this.groups.values()) {
       const r = slot.replica;
       if (r.role !== "leader") continue;
-      const preferred = preferredLeader(slot.group, r.log.config.members);
+      const preferred = preferredLeader(slot.group, r.latestConfig.members);
       if (preferred === this.opts.nodeId || preferred === undefined) continue;
-      const p = r.progress.get(preferred);
-      if (!p || p.matchEnd < r.log.end) continue;
+      if (!r.peerHasWholeLog(preferred)) continue;
       if (r.transferLeader(preferred, now).ok) this.touched.add(slot);
     }
     this.scheduleTurn();
@@ -652,7 +650,7 @@ export class Shard {
       const r = slot.replica;
       r.setPriority(-1);
       if (r.role !== "leader") continue;
-      const target = r.log.config.members.find((m) => m !== this.opts.nodeId);
+      const target = r.latestConfig.members.find((m) => m !== this.opts.nodeId);
       if (target) r.transferLeader(target, now);
       this.touched.add(slot);
     }

@@ -3,8 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { crc32 } from "node:zlib";
 import { type GroupEntry, initialConfig, type PersistRecord, Prng } from "@palf/core";
+import { MutableImage } from "@palf/core/testing";
 import { openShardWal } from "@palf/storage";
-import { MutableImage } from "@palf/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { recoverGroups, toWalRecord } from "./wal-binding.ts";
 

@@ -9,7 +9,7 @@ import type { AppendOutcomeWire } from "@palf/transport";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { type NodeUnsafeSwitches, Shard } from "./shard.ts";
-import { until } from "./wait-until.ts";
+import { until } from "./wait-until.test-support.ts";
 import { defaultHeadroom, ShardWalSpace } from "./wal-space.ts";
 
 const log = pino({ level: "silent" });

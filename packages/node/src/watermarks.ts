@@ -283,7 +283,7 @@ export class WatermarkPublisher implements CsnFloorSource {
   }
 
   private carry(snap: Snapshot): void {
-    const config = snap.r.log.config;
+    const config = snap.r.latestConfig;
     const need = quorum(config);
     const key = `${need}|${config.members.join(",")}`;
     let place = this.places.get(key);

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { CRASH_OPTIONS } from "./crash-child.ts";
+import { CRASH_OPTIONS } from "./crash-child.test-support.ts";
 import { openShardWal } from "./shard-wal.ts";
 import {
   diffWal,
@@ -17,9 +17,9 @@ import {
   specToRecord,
   tempDir,
   WalModel,
-} from "./test-support.ts";
+} from "./wal-model.test-support.ts";
 
-const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), "crash-child.ts");
+const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), "crash-child.test-support.ts");
 const SEED = Number(process.env.CRASH_SEED ?? 20261122);
 const ROUNDS = 36;
 

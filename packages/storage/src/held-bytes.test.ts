@@ -3,8 +3,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { recordBytes } from "./disk-budget.ts";
 import { openShardWal, type ShardWal } from "./shard-wal.ts";
-import { payloadFor, removeDir, tempDir } from "./test-support.ts";
 import type { WalRecord } from "./types.ts";
+import { payloadFor, removeDir, tempDir } from "./wal-model.test-support.ts";
 
 const SEG = 8192;
 const BUDGET = 4 * SEG;

@@ -3,7 +3,15 @@
 // every path runs often. Seeded; a failure names its seed.
 import { describe, expect, it } from "vitest";
 import { openShardWal, type ShardWal } from "./shard-wal.ts";
-import { diffWal, prng, randomSpec, removeDir, specToRecord, tempDir, WalModel } from "./test-support.ts";
+import {
+  diffWal,
+  prng,
+  randomSpec,
+  removeDir,
+  specToRecord,
+  tempDir,
+  WalModel,
+} from "./wal-model.test-support.ts";
 
 const OPTIONS = { segmentBytes: 16 * 1024, lagSegments: 1, copyForwardBytes: 12 * 1024, cacheBytes: 4096 };
 

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { WalError } from "./errors.ts";
 import { recordSize, viewOf } from "./record-codec.ts";
 import { openShardWal, type ShardWal } from "./shard-wal.ts";
+import type { WalRecord } from "./types.ts";
 import {
   diffWal,
   payloadFor,
@@ -16,8 +17,7 @@ import {
   specToRecord,
   tempDir,
   WalModel,
-} from "./test-support.ts";
-import type { WalRecord } from "./types.ts";
+} from "./wal-model.test-support.ts";
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -4,8 +4,8 @@ import fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { WalError } from "./errors.ts";
 import { openShardWal, type ShardWal } from "./shard-wal.ts";
-import { payloadFor, removeDir, tempDir } from "./test-support.ts";
 import type { WalRecord } from "./types.ts";
+import { payloadFor, removeDir, tempDir } from "./wal-model.test-support.ts";
 
 const SEG = 8192;
 const dirs: string[] = [];

@@ -4,8 +4,8 @@ import fs from "node:fs";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { WalError } from "./errors.ts";
 import { openShardWal, type ShardWal } from "./shard-wal.ts";
-import { payloadFor, removeDir, tempDir } from "./test-support.ts";
 import type { WalRecord } from "./types.ts";
+import { payloadFor, removeDir, tempDir } from "./wal-model.test-support.ts";
 
 const dirs: string[] = [];
 const open: ShardWal[] = [];

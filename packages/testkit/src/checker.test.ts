@@ -51,18 +51,24 @@ const entryLsn = (ge: GroupEntry, i: number) => ge.lsn + GROUP_HEADER_BYTES + i 
 
 class World {
   readonly replicas = new Map<string, Replica>();
+  private readonly logs = new Map<string, GroupEntry[]>();
   readonly checker = new Checker((node, group) => (group === G ? this.replicas.get(node) : undefined));
   constructor(ids: string[]) {
-    for (const id of ids) {
-      this.replicas.set(
-        id,
-        new Replica({ group: G, self: id, initialConfig: initialConfig(["a", "b", "c"]) }, noSink, 0),
-      );
-    }
+    for (const id of ids) this.load(id, []);
   }
-  /** Puts entries into `id`'s log (chained: each entry starts where the log ends). */
+  /** Puts entries into `id`'s log (chained: each entry starts where the log ends): the replica recovers it. */
   give(id: string, ...entries: GroupEntry[]): void {
-    for (const e of entries) this.replicas.get(id)!.log.append(e);
+    this.load(id, [...(this.logs.get(id) ?? []), ...entries]);
+  }
+  private load(id: string, entries: GroupEntry[]): void {
+    const config = initialConfig(["a", "b", "c"]);
+    const image = {
+      meta: { promisedPid: 0, highestBallot: 0 },
+      base: { lsn: 0, pid: 0, accum: 0, csn: 0, config },
+      entries,
+    };
+    this.logs.set(id, entries);
+    this.replicas.set(id, new Replica({ group: G, self: id, initialConfig: config }, noSink, 0, image));
   }
   committed(id: string, committedEnd: number): void {
     this.event(id, { type: "committed", group: G, committedEnd });

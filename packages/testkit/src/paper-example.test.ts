@@ -67,8 +67,8 @@ function paperScenario(seed: number) {
   sim.faults.blocked.add(`${B}>${A}`);
   expect(sim.append(GROUP, A, 32), `seed ${seed}: log2 refused`).toBe(true);
   const log2 = appends[1]!;
-  for (let i = 0; i < 400 && rB().gate.durableEnd <= log2.lsn; i++) runTo(t + 0.5);
-  expect(rB().gate.durableEnd, `seed ${seed}: log2 never became durable on B`).toBeGreaterThan(log2.lsn);
+  for (let i = 0; i < 400 && rB().durableEnd <= log2.lsn; i++) runTo(t + 0.5);
+  expect(rB().durableEnd, `seed ${seed}: log2 never became durable on B`).toBeGreaterThan(log2.lsn);
   expect(rC().log.end, `seed ${seed}: C must not have log2`).toBeLessThanOrEqual(log2.lsn);
 
   // log3 stays on A alone.

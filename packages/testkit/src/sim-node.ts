@@ -1,5 +1,5 @@
 import type { EffectSink, GroupId, MemberConfig, PersistRecord, Replica, ReplicaId } from "@palf/core";
-import { MutableImage } from "./durable-image.ts";
+import { MutableImage } from "@palf/core/testing";
 
 /** A record waiting for the simulated disk's next sync. */
 export interface PendingWrite {

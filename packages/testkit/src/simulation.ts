@@ -178,7 +178,7 @@ export class Simulation {
     for (const node of this.nodes.values()) {
       if (!node.up) continue;
       const r = node.replicas.get(group);
-      if (r && r.role === "leader" && r.election.leaseValid(node.local(this.now))) return r;
+      if (r && r.role === "leader" && r.leaseValid(node.local(this.now))) return r;
     }
     return undefined;
   }
@@ -436,7 +436,7 @@ export class Simulation {
 
 /** Does `r` consider its lease valid at its local time `t` (an election lease, or serving as leader)? */
 function holdsLease(r: Replica, t: number): boolean {
-  return r.election.leaseValid(t) || r.servesAsLeader(t);
+  return r.leaseValid(t) || r.servesAsLeader(t);
 }
 
 /** A copy of `msg` broken in a way a replica must detect and reject. */

@@ -1,8 +1,8 @@
 import type { Message } from "@palf/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryBus, MemoryTransport } from "./memory-transport.ts";
+import { oneOfEach, pushOf } from "./messages.test-support.ts";
 import { livenessFirst } from "./peer-codec.ts";
-import { oneOfEach, pushOf } from "./test-support.ts";
 import type { Logger, Transport } from "./transport.ts";
 
 const commit = (from: string, to: string, committedEnd: number): Message => ({

@@ -4,10 +4,10 @@ import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import type { Message } from "@palf/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { oneOfEach, pushOf, waitFor } from "./messages.test-support.ts";
 import { type NatsServerProcess, startNatsServer } from "./nats-server-process.ts";
 import { connectNatsTransport, type NatsTransport, type NatsTransportOptions } from "./nats-transport.ts";
 import { livenessFirst } from "./peer-codec.ts";
-import { oneOfEach, pushOf, waitFor } from "./test-support.ts";
 import type { Logger, TransportStatus } from "./transport.ts";
 
 const commit = (committedEnd: number): Message => ({

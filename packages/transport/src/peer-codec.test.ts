@@ -2,6 +2,7 @@ import { isLiveness, type Message, messageProblem } from "@palf/core";
 import fc from "fast-check";
 import { Packr } from "msgpackr";
 import { describe, expect, it } from "vitest";
+import { base, groupEntry, messageArb, oneOfEach, pushOf } from "./messages.test-support.ts";
 import {
   DEFAULT_MAX_FRAME_BYTES,
   type DecodedBatch,
@@ -11,7 +12,6 @@ import {
   livenessFirst,
   PEER_FRAME_VERSION,
 } from "./peer-codec.ts";
-import { base, groupEntry, messageArb, oneOfEach, pushOf } from "./test-support.ts";
 import { TYPE_CODES } from "./wire-schema.ts";
 
 const decodeAll = (frames: readonly Uint8Array[]): DecodedBatch => {

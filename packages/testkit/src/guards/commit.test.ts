@@ -34,7 +34,9 @@ function figure8(seed: number, unsafe: Unsafe | undefined): string[] {
   const durableCandidate = () =>
     others.find((id) => {
       const r = s.replica(id);
-      return r?.role === "candidate" && r.rc?.phase === "startWorking" && r.gate.durableEnd >= r.log.end;
+      return (
+        r?.role === "candidate" && r.reconfirmation?.phase === "startWorking" && r.durableEnd >= r.log.end
+      );
     });
   expect(
     s.until(() => durableCandidate() !== undefined, 20_000),
@@ -51,7 +53,7 @@ function figure8(seed: number, unsafe: Unsafe | undefined): string[] {
   const mStart = s.replica(M)!.log.end;
   const got = s.until(() => {
     const m = s.replica(M)!;
-    return m.log.end > mStart && m.gate.durableEnd >= m.log.end;
+    return m.log.end > mStart && m.durableEnd >= m.log.end;
   }, 20_000);
   expect(got, `seed ${seed}: M got part of X`).toBe(true);
   s.run(10);

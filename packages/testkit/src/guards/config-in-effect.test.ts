@@ -46,7 +46,7 @@ function configWhenCommitted(seed: number, unsafe: Unsafe | undefined): string[]
   s.append(A.self, 2, 40);
   const holdsAll = (id: string) => {
     const r = s.replica(id)!;
-    return r.log.end >= A.log.end && r.gate.durableEnd >= r.log.end && r.committedEnd >= A.committedEnd;
+    return r.log.end >= A.log.end && r.durableEnd >= r.log.end && r.committedEnd >= A.committedEnd;
   };
   expect(
     s.until(() => [B, C, D, E].every(holdsAll), 5000),
@@ -97,7 +97,7 @@ function startWorkingOwnConfig(seed: number, unsafe: Unsafe | undefined): string
   };
   expect(s.sim.changeConfig(1, { type: "addMember", id: D }), `seed ${seed}: add ${D}`).toBe(true);
   expect(
-    s.until(() => A.log.config.members.includes(D) && A.gate.durableEnd >= A.log.end, 5000),
+    s.until(() => A.log.config.members.includes(D) && A.durableEnd >= A.log.end, 5000),
     `seed ${seed}: A appends C1`,
   ).toBe(true);
   s.sim.crash(A.self);

@@ -1,16 +1,67 @@
 // Every switch in core's UnsafeSwitches must have a guard test here: a rule without one is unguarded.
+// "Has a guard" is read from the code, not the text: the switch must be set to `true` in an object passed
+// to a call made inside a live `it(...)` (not skipped), so a commented-out guard, a switch set to false or
+// a scenario no test runs does not count.
 import { readdirSync, readFileSync } from "node:fs";
 import { unsafeSwitchNames } from "@palf/core";
+import ts from "typescript";
 import { describe, expect, it } from "vitest";
 
+/** The unsafe switches that the tests in `source` turn on for a run. */
+function switchesTurnedOn(source: string, file = "guard.test.ts"): Set<string> {
+  const sf = ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const on = new Set<string>();
+  // A switch object passed to a call: as an argument, or nested in an options object argument.
+  const collect = (arg: ts.Expression): void => {
+    if (!ts.isObjectLiteralExpression(arg)) return;
+    for (const p of arg.properties) {
+      if (!ts.isPropertyAssignment(p)) continue;
+      if (p.initializer.kind === ts.SyntaxKind.TrueKeyword) on.add(p.name.getText(sf));
+      else collect(p.initializer);
+    }
+  };
+  const visit = (node: ts.Node, inTest: boolean): void => {
+    if (ts.isCallExpression(node)) {
+      const callee = node.expression.getText(sf);
+      // `it.skip`, `it.todo`, `describe.skip`: nothing below runs.
+      if (/^(it|test|describe)\.(skip|todo)$/.test(callee)) return;
+      if (inTest) for (const a of node.arguments) collect(a);
+      if (callee === "it" || callee === "test" || /^(it|test)\.(only|concurrent)$/.test(callee)) {
+        for (const a of node.arguments) visit(a, true);
+        return;
+      }
+    }
+    ts.forEachChild(node, (c) => visit(c, inTest));
+  };
+  visit(sf, false);
+  return on;
+}
+
 describe("guard coverage", () => {
-  it("every UnsafeSwitches field is turned on by some guard test", () => {
+  it("every UnsafeSwitches field is turned on for a run by some live guard test", () => {
     const dir = new URL(".", import.meta.url);
-    const text = readdirSync(dir)
-      .filter((f) => f.endsWith(".test.ts") && f !== "coverage.test.ts")
-      .map((f) => readFileSync(new URL(f, dir), "utf8"))
-      .join("\n");
-    const unguarded = unsafeSwitchNames.filter((name) => !new RegExp(`\\b${name}: true\\b`).test(text));
+    const on = new Set<string>();
+    for (const f of readdirSync(dir).filter((f) => f.endsWith(".test.ts") && f !== "coverage.test.ts")) {
+      for (const name of switchesTurnedOn(readFileSync(new URL(f, dir), "utf8"), f)) on.add(name);
+    }
+    const unguarded = unsafeSwitchNames.filter((name) => !on.has(name));
     expect(unguarded).toEqual([]);
+  });
+
+  it("does not count a commented-out guard, a switch set to false, a skipped test or a scenario no test runs", () => {
+    const source = `
+      const unused = () => scriptGuard({ inHelper: true }, [1], /x/, run);
+      describe("g", () => {
+        it("live", () => {
+          // scriptGuard({ commentedLine: true }, [1], /x/, run);
+          /* chaosGuard({ commentedBlock: true }, {}, 1, 2, /x/); */
+          scriptGuard({ off: false, live: true }, [1], /x/, run);
+          runNodeChaos({ seed: 1, replicaUnsafe: { nested: true } });
+        });
+        it.skip("skipped", () => scriptGuard({ skipped: true }, [1], /x/, run));
+      });
+      describe.skip("skipped block", () => { it("x", () => scriptGuard({ skippedBlock: true }, [1], /x/, run)); });
+    `;
+    expect([...switchesTurnedOn(source)].sort()).toEqual(["live", "nested"]);
   });
 });

@@ -50,7 +50,7 @@ export function entryAtOneFollower(
  */
 export function failedWrite(seed: number, unsafe: Unsafe | undefined, thenAppend: boolean): string[] {
   const { s, A, zEnd } = entryAtOneFollower(seed, unsafe, true);
-  expect(A.gate.durableEnd, `seed ${seed}: A's write of Z is not durable yet`).toBeLessThan(zEnd);
+  expect(A.durableEnd, `seed ${seed}: A's write of Z is not durable yet`).toBeLessThan(zEnd);
   A.fail(INJECTED);
   s.sim.syncLagMs.clear();
   if (thenAppend) s.append(A.self, 1, 100);

@@ -32,7 +32,9 @@ function truncatedThenCommitted(seed: number, unsafe: Unsafe | undefined): strin
   const stuck = () =>
     rest.find((id) => {
       const r = s.replica(id);
-      return r?.role === "candidate" && r.rc?.phase === "startWorking" && r.gate.durableEnd >= r.log.end;
+      return (
+        r?.role === "candidate" && r.reconfirmation?.phase === "startWorking" && r.durableEnd >= r.log.end
+      );
     });
   expect(
     s.until(() => stuck() !== undefined, 20_000),

@@ -36,10 +36,7 @@ function changeBeforeStartWorking(seed: number, unsafe: Unsafe | undefined): str
   expect(s.sim.changeConfig(1, { type: "addMember", id: E }), `seed ${seed}: add ${E}`).toBe(true);
   const e = () => s.replica(E);
   expect(
-    s.until(
-      () => (e()?.log.config.members.includes(E) ?? false) && e()!.gate.durableEnd >= e()!.log.end,
-      5000,
-    ),
+    s.until(() => (e()?.log.config.members.includes(E) ?? false) && e()!.durableEnd >= e()!.log.end, 5000),
     `seed ${seed}: ${E} holds C1`,
   ).toBe(true);
   s.sim.crash(A.self);
@@ -48,7 +45,7 @@ function changeBeforeStartWorking(seed: number, unsafe: Unsafe | undefined): str
   s.drop((m) => m.type === "push" && m.from === B && m.to === D);
   const b = () => s.replica(B)!;
   expect(
-    s.until(() => b().role === "candidate" && b().rc?.phase === "startWorking", 20_000),
+    s.until(() => b().role === "candidate" && b().reconfirmation?.phase === "startWorking", 20_000),
     `seed ${seed}: ${B} reconfirms`,
   ).toBe(true);
   b().changeConfig({ type: "removeMember", id: A.self }, s.sim.nodes.get(B)!.local(s.sim.now));

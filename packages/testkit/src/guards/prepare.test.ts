@@ -74,8 +74,8 @@ function forgottenPromise(seed: number, unsafe: Unsafe | undefined): string[] {
     () => {
       const c = s.replica(C)!;
       const l0 = s.replica(L0.self)!;
-      const q = c.rc?.pid ?? Number.POSITIVE_INFINITY;
-      return l0.log.lastPid === q && l0.gate.durableEnd >= l0.log.end && promised() < q;
+      const q = c.reconfirmation?.pid ?? Number.POSITIVE_INFINITY;
+      return l0.log.lastPid === q && l0.durableEnd >= l0.log.end && promised() < q;
     },
     8000,
     0.1,

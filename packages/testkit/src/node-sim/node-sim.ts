@@ -272,10 +272,12 @@ export class NodeSim {
     for (const g of this.groups.keys()) {
       const r = this.replicaOn(host, g);
       // Only a settled replica (every record it asked for reported durable) says exactly what is on disk.
-      if (r === undefined || r.halted !== undefined || !r.gate.settled) continue;
+      if (r === undefined || r.halted !== undefined) continue;
+      const d = r.durability();
+      if (!d.settled) continue;
       host.crashed.set(g, {
-        end: r.gate.durableEnd,
-        lastPid: r.gate.durableLastPid,
+        end: d.end,
+        lastPid: d.lastPid,
         promised: r.promisedPid,
         inc: r.inc,
       });
@@ -449,7 +451,7 @@ export class NodeSim {
         const life = host.life;
         if (life === undefined) continue;
         const r = this.replicaOn(host, g);
-        if (r === undefined || r.role !== "leader" || !r.election.leaseValid(life.rt.now())) continue;
+        if (r === undefined || r.role !== "leader" || !r.leaseValid(life.rt.now())) continue;
         const prev = r.inc === holderInc ? holder : others?.get(r.inc);
         if (prev !== undefined) {
           this.fail(
@@ -487,7 +489,7 @@ export class NodeSim {
       this.leaseChecksOn() &&
       r !== undefined &&
       r.role === "leader" &&
-      r.election.leaseValid(life.rt.now());
+      r.leaseValid(life.rt.now());
     return { leaseRead, inc: r?.inc };
   }
 
@@ -496,8 +498,7 @@ export class NodeSim {
     for (const host of this.hosts.values()) {
       const life = host.life;
       const r = this.replicaOn(host, group);
-      if (life?.node && !life.fatal && r?.role === "leader" && r.election.leaseValid(life.rt.now()))
-        return host.id;
+      if (life?.node && !life.fatal && r?.role === "leader" && r.leaseValid(life.rt.now())) return host.id;
     }
     return undefined;
   }

@@ -6,7 +6,7 @@
 //   D <seq>                    flush <seq> resolved: every record with seq <= it is durable
 import fs from "node:fs";
 import { openShardWal } from "./shard-wal.ts";
-import { prng, randomSpec, specToRecord } from "./test-support.ts";
+import { prng, randomSpec, specToRecord } from "./wal-model.test-support.ts";
 
 export const CRASH_OPTIONS = {
   segmentBytes: 32 * 1024,
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1]?.endsWith("crash-child.ts")) {
+if (process.argv[1]?.endsWith("crash-child.test-support.ts")) {
   main().catch((err) => {
     console.error(err);
     process.exit(1);

@@ -5,7 +5,7 @@ import type {
   GroupEntry,
   MemberConfig,
   PersistRecord,
-} from "@palf/core";
+} from "./index.ts";
 
 /** What one replica's disk holds durably: replays persist records in order, as recovery from a WAL would. */
 export class MutableImage {

@@ -1,12 +1,12 @@
 /**
  * Peer codec throughput: encode + decode of loop-turn batches of push messages, one 256-byte group entry
  * each (one busy group per message, as a shard sends them to one peer). Prints one JSON line.
- *   pnpm exec tsx packages/transport/src/codec-bench.ts [messagesPerBatch] [seconds]
+ *   pnpm exec tsx packages/transport/src/peer-codec.bench.ts [messagesPerBatch] [seconds]
  */
 import { type Message, messageProblem } from "@palf/core";
 import { Packr } from "msgpackr";
+import { pushOf } from "./messages.test-support.ts";
 import { decodeFrame, encodeBatches } from "./peer-codec.ts";
-import { pushOf } from "./test-support.ts";
 
 const perBatch = Number(process.argv[2] ?? 1000);
 const seconds = Number(process.argv[3] ?? 3);

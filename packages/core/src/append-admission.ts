@@ -1,0 +1,85 @@
+import type { AppendOutcome } from "./append-outcome.ts";
+import * as leader from "./leader.ts";
+import { EntryKind, type SessionTag } from "./log-entry.ts";
+import type { ReplicaState } from "./replica-state.ts";
+import type { Csn, Millis } from "./types.ts";
+import { appendBytes } from "./wal-reservations.ts";
+
+/** An append refused for lack of room in the WAL: back-pressure the client retries (recycling frees room). */
+const NO_WAL_ROOM: AppendOutcome = {
+  ok: false,
+  code: "BACKPRESSURE",
+  reason: "no room in the WAL (disk budget): retry once recycling frees space",
+};
+
+/**
+ * Admits one append on the leader, in the order that keeps it safe: serving with a lease, input checks, the
+ * session window (a retry answers its first place), pending bytes, WAL room before the LSN, then the LSN and
+ * CSN in the open group entry.
+ */
+export function admitAppend(
+  r: ReplicaState,
+  payload: Uint8Array,
+  now: Millis,
+  options?: { refCsn?: Csn; session?: SessionTag; retry?: boolean },
+): AppendOutcome {
+  const refused = refuseAppend(r, now);
+  if (refused) return refused;
+  if (!(payload instanceof Uint8Array))
+    return { ok: false, code: "BAD_INPUT", reason: "payload must be bytes" };
+  if (payload.length > r.opts.maxPayloadBytes) {
+    return {
+      ok: false,
+      code: "TOO_LARGE",
+      reason: `${payload.length} bytes > ${r.opts.maxPayloadBytes}`,
+    };
+  }
+  const refCsn = options?.refCsn ?? 0;
+  if (!Number.isSafeInteger(refCsn) || refCsn < 0) return { ok: false, code: "BAD_INPUT", reason: "refCsn" };
+  const session = options?.session;
+  if (session) {
+    if (!Number.isSafeInteger(session.id) || !Number.isSafeInteger(session.seq)) {
+      return { ok: false, code: "BAD_INPUT", reason: "session" };
+    }
+    const known = r.opts.unsafe.noSessionCheck
+      ? { kind: "new" as const }
+      : r.sessions.lookup(
+          session,
+          options?.retry === true,
+          r.log.base.lsn === 0 || r.opts.unsafe.retryIgnoresRecycling === true,
+        );
+    if (known.kind === "duplicate") return { ok: true, lsn: known.lsn, csn: known.csn, duplicate: true };
+    if (known.kind === "forgotten" && !r.opts.unsafe.forgottenSeqIsNew) {
+      return {
+        ok: false,
+        code: "INDETERMINATE",
+        reason:
+          "a retry this leader cannot recognise (recycled, or too old for the session's window): read the log to know",
+      };
+    }
+  }
+  const pendingBytes = r.log.end - r.committedEnd + (r.open?.bytes ?? 0);
+  if (pendingBytes > r.opts.maxPendingBytes) return { ok: false, code: "BACKPRESSURE" };
+  // Room in the WAL before the LSN: a write refused after it would take this replica out of service.
+  if (r.walSpace && !r.walSpace.reserve(appendBytes(r, payload.length, session !== undefined), false))
+    return NO_WAL_ROOM;
+  const open = leader.openEntry(r, payload.length);
+  const csn = Math.max(refCsn, open.maxCsn + 1, r.csnFloorValue() + 1);
+  const lsn = open.add(EntryKind.data, csn, payload, session);
+  if (session) r.sessions.record(session, lsn, csn);
+  if (open.bytes >= r.opts.maxGroupEntryBytes) leader.freeze(r);
+  return { ok: true, lsn, csn };
+}
+
+/** Why this replica takes no append now, or undefined if it may. */
+function refuseAppend(r: ReplicaState, now: Millis): AppendOutcome | undefined {
+  if (r.halted) return { ok: false, code: "HALTED", reason: r.halted };
+  if (!r.servesAsLeader(now)) {
+    const hint = r.leaderHint !== r.self ? r.leaderHint : undefined;
+    return hint ? { ok: false, code: "NOT_LEADER", leader: hint } : { ok: false, code: "NOT_LEADER" };
+  }
+  if (!r.writable) return { ok: false, code: "NOT_WRITABLE" };
+  if (r.transfer || r.configChange?.barrier) return { ok: false, code: "BUSY" };
+  if (!r.floorReady()) return { ok: false, code: "BUSY", reason: "waiting for a GTS floor" };
+  return undefined;
+}
