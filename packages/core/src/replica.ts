@@ -357,6 +357,26 @@ export class Replica {
     return p !== undefined && p.matchEnd >= this.s.log.end;
   }
 
+  /** Leader: the config its running membership change aims at, undefined when no change runs. */
+  get pendingConfig(): MemberConfig | undefined {
+    return this.s.configChange?.config;
+  }
+
+  /** How long a membership change may wait for an added replica to catch up before it fails. */
+  get configChangeTimeoutMs(): number {
+    return this.s.opts.configChangeTimeoutMs;
+  }
+
+  /** Leader: how far each peer's log is known to match its own (-1: not known yet), by peer id. */
+  *peerMatchEnds(): Generator<readonly [ReplicaId, Lsn]> {
+    for (const [peer, p] of this.s.progress) yield [peer, p.matchEnd];
+  }
+
+  /** Appends issued by this replica whose outcome is not known yet. */
+  get unresolvedAppends(): number {
+    return this.s.pending.size;
+  }
+
   /** Leader with a lease valid now: may take appends and serve leader reads (the role alone is not enough). */
   servesAsLeader(now: Millis): boolean {
     return this.s.servesAsLeader(now);

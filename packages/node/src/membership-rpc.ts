@@ -62,14 +62,14 @@ export class MembershipRpc {
       }
       return fail(out.code === "BUSY" ? "BUSY" : "BAD_REQUEST", out.reason ?? out.code);
     }
-    const target = r.configChange?.config;
+    const target = r.pendingConfig;
     if (!target) return fail("INTERNAL", "the change started but left no pending config");
     const deadline = this.host.rt.now() + (req.waitMs ?? DEFAULT_WAIT_MS);
     for (;;) {
       await new Promise<void>((resolve) => this.host.rt.setTimeout(resolve, POLL_MS));
       if (this.host.replica(group) !== r) return fail("UNKNOWN_GROUP", `group ${group} was deleted`);
       if (r.halted) return fail("FAILED", `replica halted: ${r.halted}`);
-      const pending = r.configChange?.config;
+      const pending = r.pendingConfig;
       if (pending === target) {
         if (this.host.rt.now() < deadline) continue;
         return fail("TIMEOUT", "the change is still running; look at the group's config");
@@ -79,7 +79,7 @@ export class MembershipRpc {
         return fail("INDETERMINATE", "leadership moved during the change: look at the group's config");
       return fail(
         "FAILED",
-        `the change did not complete (an added replica must catch up within ${r.opts.configChangeTimeoutMs} ms); run it again`,
+        `the change did not complete (an added replica must catch up within ${r.configChangeTimeoutMs} ms); run it again`,
       );
     }
   }
@@ -97,10 +97,11 @@ export function summarize(r: Replica): GroupSummary {
   let lag: Record<string, number | null> | undefined;
   if (leading) {
     lag = {};
+    const matchEnds = new Map(r.peerMatchEnds());
     for (const id of [...r.config.members, ...r.config.learners]) {
       if (id === r.self) continue;
-      const p = r.progress.get(id);
-      lag[id] = p === undefined || p.matchEnd < 0 ? null : Math.max(0, r.committedEnd - p.matchEnd);
+      const matchEnd = matchEnds.get(id);
+      lag[id] = matchEnd === undefined || matchEnd < 0 ? null : Math.max(0, r.committedEnd - matchEnd);
     }
   }
   return {
@@ -113,7 +114,7 @@ export function summarize(r: Replica): GroupSummary {
     base: s.base,
     end: s.end,
     committedEnd: s.committedEnd,
-    changing: r.configChange !== undefined,
+    changing: r.pendingConfig !== undefined,
     configCommitted: r.committedEnd > r.log.configLsn || r.log.configLsn <= r.log.base.lsn,
     ...(lag === undefined ? {} : { lag }),
   };

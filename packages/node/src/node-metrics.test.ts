@@ -2,7 +2,7 @@ import type { Replica } from "@palf/core";
 import { describe, expect, it } from "vitest";
 import { laggingGroups } from "./node-metrics.ts";
 
-/** The replica fields laggingGroups reads. */
+/** The replica views laggingGroups reads. */
 const replica = (
   group: number,
   role: string,
@@ -16,8 +16,8 @@ const replica = (
     self: "n1",
     log: { end },
     committedEnd,
-    pending: { size: 1 },
-    progress: new Map(Object.entries({ n1: end, ...matches }).map(([m, matchEnd]) => [m, { matchEnd }])),
+    unresolvedAppends: 1,
+    peerMatchEnds: () => Object.entries({ n1: end, ...matches }),
   }) as unknown as Replica;
 
 describe("laggingGroups", () => {

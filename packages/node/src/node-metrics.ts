@@ -61,9 +61,9 @@ export function laggingGroups(replicas: Iterable<Replica>, limit: number): Laggi
     const end = r.log.end;
     let followerLag = 0;
     let follower: string | undefined;
-    for (const [member, p] of r.progress) {
-      if (member === r.self || end - p.matchEnd <= followerLag) continue;
-      followerLag = end - p.matchEnd;
+    for (const [member, matchEnd] of r.peerMatchEnds()) {
+      if (member === r.self || end - matchEnd <= followerLag) continue;
+      followerLag = end - matchEnd;
       follower = member;
     }
     const commitLag = end - r.committedEnd;
@@ -72,7 +72,7 @@ export function laggingGroups(replicas: Iterable<Replica>, limit: number): Laggi
       group: r.group,
       commitLagBytes: commitLag,
       followerLagBytes: followerLag,
-      unresolvedEntries: r.pending.size,
+      unresolvedEntries: r.unresolvedAppends,
       ...(follower === undefined ? {} : { follower }),
     };
     if (out.length === limit && key(g) <= key(out[out.length - 1]!)) continue;
