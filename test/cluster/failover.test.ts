@@ -114,13 +114,18 @@ describe("a real 3-node cluster (nats-server + 3 palfd processes)", () => {
         (s.status as { transport: { framesRejected: number } }).transport.framesRejected >= 21
       );
     });
-    const leader = (await leaderOf(t, nodes, 1))!;
+    // On a loaded machine a lease may lapse between steps: ask whoever leads group 1 now.
+    let leader: string | undefined;
+    await until("group 1 led", async () => {
+      leader = await leaderOf(t, nodes, 1);
+      return leader !== undefined;
+    });
     const follower = nodes.find((n) => n !== leader)!;
     const res = await rpc(t, follower, { op: "append", group: 1, items: [{ payload: Buffer.from("x") }] });
     expect(res.ok && res.op === "append" && "error" in res.results[0]! && res.results[0]!.error.code).toBe(
       "NOT_LEADER",
     );
-    const unknown = await rpc(t, leader, {
+    const unknown = await rpc(t, leader!, {
       op: "append",
       group: 999_999,
       items: [{ payload: Buffer.from("x") }],
