@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { type NatsServerProcess, startNatsServer } from "@palf/transport";
+import { type NatsServerOptions, type NatsServerProcess, startNatsServer } from "@palf/transport";
 
 const mainTs = fileURLToPath(new URL("./main.ts", import.meta.url));
 
@@ -17,6 +17,10 @@ export interface LocalClusterOptions {
   readonly logDir?: string;
   /** Use this NATS server instead of starting one. */
   readonly natsUrl?: string;
+  /** How to start the nats-server (e.g. a config with accounts, and the passwords it reads from the env). */
+  readonly nats?: NatsServerOptions;
+  /** Extra palfd flags per node, e.g. its credentials (--user n1 --pass-file ...). */
+  readonly nodeArgs?: (node: string) => readonly string[];
 }
 
 /**
@@ -40,7 +44,7 @@ export class LocalCluster {
   async start(): Promise<void> {
     if (this.opts.natsUrl) this.natsUrl = this.opts.natsUrl;
     else {
-      this.nats = await startNatsServer();
+      this.nats = await startNatsServer(this.opts.nats);
       this.natsUrl = this.nats.url;
     }
     fs.mkdirSync(this.opts.logDir ?? this.opts.dataDir, { recursive: true });
@@ -66,6 +70,7 @@ export class LocalCluster {
       String(this.opts.leaseMs ?? 2000),
       ...(this.opts.shards ? ["--shards", String(this.opts.shards)] : []),
       ...(this.opts.segmentBytes ? ["--segment-bytes", String(this.opts.segmentBytes)] : []),
+      ...(this.opts.nodeArgs?.(node) ?? []),
     ];
     const log = fs.openSync(path.join(this.opts.logDir ?? this.opts.dataDir, `${node}.log`), "a");
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", log] });
@@ -128,7 +133,7 @@ export class LocalCluster {
     // The port was ours a moment ago; something else may hold it briefly (e.g. a probe for a free port).
     for (let attempt = 1; ; attempt++) {
       try {
-        this.nats = await startNatsServer({ port: old.port });
+        this.nats = await startNatsServer({ ...this.opts.nats, port: old.port });
         return;
       } catch (err) {
         if (attempt >= 10) throw err;

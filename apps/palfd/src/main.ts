@@ -2,7 +2,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { PalfNode } from "@palf/node";
-import { connectNatsTransport, credsAuthenticator, nkeyAuthenticator } from "@palf/transport";
+import {
+  connectNatsTransport,
+  credentialsFromFiles,
+  credsAuthenticator,
+  nkeyAuthenticator,
+} from "@palf/transport";
 import { Command, InvalidArgumentError } from "commander";
 import pino from "pino";
 
@@ -31,8 +36,10 @@ const program = new Command()
     positiveInt,
   )
   .option("--user <user>", "NATS user")
-  .option("--pass <password>", "NATS password")
-  .option("--token <token>", "NATS token")
+  .option("--pass <password>", "NATS password (prefer --pass-file: a command line is visible to every user)")
+  .option("--pass-file <file>", "file holding the NATS password of --user")
+  .option("--token <token>", "NATS token (prefer --token-file)")
+  .option("--token-file <file>", "file holding a NATS token")
   .option("--creds <file>", "NATS credentials file (JWT + nkey seed)")
   .option("--nkey-seed <file>", "file holding this node's NATS nkey seed")
   .option("--tls-ca <file>", "CA certificate for TLS to NATS")
@@ -53,7 +60,9 @@ const o = program.opts<{
   segmentBytes?: number;
   user?: string;
   pass?: string;
+  passFile?: string;
   token?: string;
+  tokenFile?: string;
   creds?: string;
   nkeySeed?: string;
   tlsCa?: string;
@@ -94,6 +103,17 @@ const authenticator = o.creds
         new TextEncoder().encode(new TextDecoder().decode(readSecret("--nkey-seed", o.nkeySeed)).trim()),
       )
     : undefined;
+let secrets: { user?: string; pass?: string; token?: string };
+try {
+  secrets = credentialsFromFiles({
+    ...(o.user ? { user: o.user } : {}),
+    ...(o.passFile ? { passFile: o.passFile } : {}),
+    ...(o.tokenFile ? { tokenFile: o.tokenFile } : {}),
+  });
+} catch (err) {
+  console.error(`palfd: ${(err as Error).message}`);
+  process.exit(2);
+}
 const tls =
   o.tlsCa || o.tlsCert || o.tlsKey
     ? {
@@ -113,6 +133,7 @@ try {
       ...(o.user ? { user: o.user } : {}),
       ...(o.pass ? { pass: o.pass } : {}),
       ...(o.token ? { token: o.token } : {}),
+      ...secrets,
       ...(authenticator ? { authenticator } : {}),
       ...(tls ? { tls } : {}),
     },

@@ -9,7 +9,10 @@
 
 /** NATS authenticators for credentials files (JWT + nkey seed) and bare nkey seeds, passed through `connection`. */
 export { credsAuthenticator, nkeyAuthenticator } from "@nats-io/transport-node";
+/** What ids and counters on the wire may be (the RPC decoder refuses the rest with BAD_REQUEST). */
+export { isCounter, isGroupId, MAX_COUNTER, MAX_GROUP_ID } from "@palf/core";
 export { MemoryBus, MemoryTransport, type MemoryTransportOptions } from "./memory-transport.ts";
+export { type CredentialFiles, credentialsFromFiles } from "./nats-credentials.ts";
 export {
   findNatsServer,
   type NatsServerOptions,
@@ -27,6 +30,8 @@ export {
   PEER_FRAME_VERSION,
   type Rejection,
 } from "./peer-codec.ts";
+export { ADMIN_OPS, isAdminOp } from "./peer-identity.ts";
+export { maxAppendItems, REPLY_FRAMING_BYTES } from "./reply-limit.ts";
 export {
   type AppendItem,
   type AppendOutcomeWire,
@@ -43,13 +48,15 @@ export {
   type RpcRequest,
   type RpcResponse,
 } from "./rpc-protocol.ts";
-export { type NodeId, peerSubject, rpcSubject, type Topic, topicSubject } from "./subjects.ts";
+export { adminSubject, type NodeId, peerSubject, rpcSubject, type Topic, topicSubject } from "./subjects.ts";
 export type {
   FrameHandler,
   Logger,
   MessagesHandler,
   Outbound,
+  RequestOptions,
   RpcHandler,
+  RpcVia,
   TopicHandler,
   Transport,
   TransportErrorCode,

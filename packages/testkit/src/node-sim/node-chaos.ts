@@ -6,7 +6,7 @@
  */
 import type { UnsafeSwitches } from "@palf/core";
 import type { NodeUnsafeSwitches } from "@palf/node";
-import { encodeRpc, type RpcRequest } from "@palf/transport";
+import { encodeRpc, isAdminOp, type RpcRequest } from "@palf/transport";
 import { analyzeHistory } from "../history/index.ts";
 import { GroupRecreator, type RecreateMode } from "./group-recreate.ts";
 import { NodeSim, SIM_LEASE } from "./node-sim.ts";
@@ -243,7 +243,7 @@ function heal(sim: NodeSim): void {
 /** An admin request (leader transfer, recycling) sent like a client's; its answer is not checked. */
 function admin(sim: NodeSim, to: string, req: RpcRequest): void {
   sim.opts.trace?.(`${sim.sched.now.toFixed(3)} admin ${to} ${JSON.stringify(req)}`);
-  sim.net.rpc("admin", to, encodeRpc(req), 2000).catch(() => {});
+  sim.net.rpc("admin", to, encodeRpc(req), 2000, undefined, isAdminOp(req.op)).catch(() => {});
 }
 
 /** `quiet.until`: a scripted episode under way, which no other fault may disturb before then. */
