@@ -14,6 +14,7 @@ import { DEFAULT_MAX_FRAME_BYTES, type DecodeOptions } from "./peer-codec.ts";
 import { PeerInbox } from "./peer-inbox.ts";
 import { BUNDLED_ITEM_OVERHEAD, fitReply } from "./reply-limit.ts";
 import { type BundleItem, decodeBundle, encodeBundle, isBundle } from "./rpc-bundle.ts";
+import { encodeRpc } from "./rpc-protocol.ts";
 import {
   adminSubject,
   checkToken,
@@ -268,8 +269,10 @@ export class NatsTransport implements Transport {
           if (isBundle(msg.data) && msg.reply) {
             const items = decodeBundle(msg.data);
             if (typeof items === "string") {
+              // Answered, not dropped: a requester with a reply subject always gets a clear code.
               this.counters.framesRejected++;
-              return this.log("warn", `dropped a malformed request bundle: ${items}`);
+              const message = `malformed request bundle: ${items}`;
+              return this.queueReply(msg, encodeRpc({ ok: false, error: { code: "BAD_REQUEST", message } }));
             }
             const to = msg.reply;
             for (const it of items) {
