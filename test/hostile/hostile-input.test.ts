@@ -11,7 +11,7 @@ import {
   encodeRpc,
   isAdminOp,
   type NatsTransport,
-  type RpcErrorCode,
+  RPC_ERROR_CODES,
   type RpcResponse,
 } from "@palf/transport";
 import fc from "fast-check";
@@ -41,23 +41,7 @@ const nodes = ["n1", "n2", "n3"];
 const GROUPS = 20;
 /** Groups no load uses: hostile creates, deletes and base moves land here. */
 const scratch = fc.integer({ min: 5000, max: 5010 });
-const CODES = new Set<RpcErrorCode>([
-  "NOT_LEADER",
-  "UNKNOWN_GROUP",
-  "BAD_REQUEST",
-  "BUSY",
-  "BACKPRESSURE",
-  "TOO_LARGE",
-  "FAILED",
-  "INDETERMINATE",
-  "HALTED",
-  "NOT_WRITABLE",
-  "TIMEOUT",
-  "STOPPING",
-  "RECYCLED",
-  "FORBIDDEN",
-  "INTERNAL",
-]);
+const CODES = new Set(RPC_ERROR_CODES);
 /** How much of each class is sent (PALF_HOSTILE_SCALE=10 for a longer run; 3 keeps CI near a minute). */
 const SCALE = Number(process.env.PALF_HOSTILE_SCALE ?? 3);
 const suite = faultSuite(FILE, { nodes, groups: GROUPS, leaseMs: 1000, shards: 2 });

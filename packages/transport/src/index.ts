@@ -42,6 +42,7 @@ export {
   type LeaderEvent,
   MAX_GTS_COUNT,
   type ReadEntryWire,
+  RPC_ERROR_CODES,
   RPC_VERSION,
   type RpcError,
   type RpcErrorCode,

@@ -67,6 +67,25 @@ export type RpcErrorCode =
   | "FORBIDDEN"
   | "INTERNAL";
 
+/** Every code a node may answer with (a checker's list of clear answers). */
+export const RPC_ERROR_CODES: readonly RpcErrorCode[] = [
+  "NOT_LEADER",
+  "UNKNOWN_GROUP",
+  "BAD_REQUEST",
+  "BUSY",
+  "BACKPRESSURE",
+  "TOO_LARGE",
+  "FAILED",
+  "INDETERMINATE",
+  "HALTED",
+  "NOT_WRITABLE",
+  "TIMEOUT",
+  "STOPPING",
+  "RECYCLED",
+  "FORBIDDEN",
+  "INTERNAL",
+];
+
 export interface RpcError {
   readonly code: RpcErrorCode;
   readonly message?: string;

@@ -5,7 +5,7 @@ import {
   encodeRpc,
   isAdminOp,
   MAX_COUNTER,
-  type RpcErrorCode,
+  RPC_ERROR_CODES,
 } from "@palf/transport";
 import type { NodeSim } from "./node-sim.ts";
 
@@ -24,22 +24,7 @@ const BAD_COUNTER = [MAX_COUNTER + 1, 2 ** 53 - 1, -1, 1.5, Number.NaN, Number.P
 const BAD_GROUP = [2 ** 32, 2 ** 40, ...BAD_COUNTER];
 const HUGE = [2 ** 31, 2 ** 32 - 1, MAX_COUNTER, 2 ** 53 - 1];
 /** Codes a node may answer; INTERNAL (a handler threw) is a finding, not an answer. */
-const CLEAR = new Set<RpcErrorCode>([
-  "NOT_LEADER",
-  "UNKNOWN_GROUP",
-  "BAD_REQUEST",
-  "BUSY",
-  "BACKPRESSURE",
-  "TOO_LARGE",
-  "FAILED",
-  "INDETERMINATE",
-  "HALTED",
-  "NOT_WRITABLE",
-  "TIMEOUT",
-  "STOPPING",
-  "RECYCLED",
-  "FORBIDDEN",
-]);
+const CLEAR: ReadonlySet<string> = new Set(RPC_ERROR_CODES.filter((c) => c !== "INTERNAL"));
 
 interface Probe {
   readonly req: Record<string, unknown> & { op: string };
