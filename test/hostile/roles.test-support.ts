@@ -24,7 +24,8 @@ export function makeRoles(): Roles {
   const pass: Record<string, string> = {};
   const env: Record<string, string> = {};
   for (const user of ["n1", "n2", "n3", "client", "admin"]) {
-    pass[user] = randomBytes(12).toString("hex");
+    // nats-server parses an environment value as a config value: one starting with a digit is a number.
+    pass[user] = `pw-${randomBytes(12).toString("hex")}`;
     fs.writeFileSync(path.join(dir, user), `${pass[user]}\n`, { mode: 0o600 });
     env[`PALF_${user.toUpperCase()}_PASSWORD`] = pass[user]!;
   }
