@@ -1,6 +1,7 @@
 import {
   decodeResponse,
   encodeRpc,
+  isAdminOp,
   type RpcRequest,
   type RpcResponse,
   type Transport,
@@ -14,7 +15,7 @@ export async function rpc(
   timeoutMs = 5000,
 ): Promise<RpcResponse> {
   try {
-    return decodeResponse(await t.request(node, encodeRpc(req), timeoutMs));
+    return decodeResponse(await t.request(node, encodeRpc(req), timeoutMs, { admin: isAdminOp(req.op) }));
   } catch (err) {
     return { ok: false, error: { code: "TIMEOUT", message: (err as Error).message } };
   }

@@ -33,9 +33,9 @@ export { sleep };
 export function faultSeed(file: string): { seed: number; rng: Prng; replay: string } {
   const fromEnv = process.env.PALF_FAULT_SEED;
   const seed = fromEnv ? Number(fromEnv) >>> 0 : Math.floor(Math.random() * 2 ** 31);
-  // A bare file name is one of test/faults; other suites pass their path below test/ ("ops/x.test.ts").
-  const where = file.includes("/") ? file : `faults/${file}`;
-  const replay = `[faults] ${file} seed ${seed}; replay: PALF_FAULT_SEED=${seed} pnpm exec vitest run test/${where}`;
+  // A bare file name is one of test/faults; other suites pass their path from the repository root.
+  const where = file.includes("/") ? file : `test/faults/${file}`;
+  const replay = `[faults] ${where} seed ${seed}; replay: PALF_FAULT_SEED=${seed} pnpm exec vitest run ${where}`;
   console.log(replay);
   return { seed, rng: new Prng(seed), replay };
 }
@@ -93,6 +93,8 @@ export async function waitFor(
 export interface FaultClusterOptions extends Omit<LocalClusterOptions, "dataDir" | "natsUrl" | "cluster"> {
   /** Groups 1..groups, each with every node as a member. */
   readonly groups: number;
+  /** NATS credentials of the probe and of client() (an admin's, when the server has accounts). */
+  readonly connection?: { readonly user?: string; readonly pass?: string };
 }
 
 /**
@@ -109,6 +111,7 @@ export class FaultCluster {
     readonly dir: string,
     readonly probe: NatsTransport,
     groups: number,
+    private readonly connection: FaultClusterOptions["connection"] = {},
   ) {
     this.groups = Array.from({ length: groups }, (_, i) => i + 1);
   }
@@ -119,7 +122,7 @@ export class FaultCluster {
 
   static async start(o: FaultClusterOptions): Promise<FaultCluster> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "palf-faults-"));
-    const { groups, ...rest } = o;
+    const { groups, connection, ...rest } = o;
     const cluster = new LocalCluster({ ...rest, dataDir: dir, cluster: CLUSTER });
     try {
       await cluster.start();
@@ -127,10 +130,10 @@ export class FaultCluster {
         cluster: CLUSTER,
         nodeId: `probe-${process.pid}`,
         servers: cluster.natsUrls,
-        connection: { reconnectTimeWait: 250 },
+        connection: { reconnectTimeWait: 250, ...connection },
         log: () => {},
       });
-      const fc = new FaultCluster(cluster, dir, probe, groups);
+      const fc = new FaultCluster(cluster, dir, probe, groups, connection);
       const admin = await fc.client();
       await createGroups(admin, groups, o.nodes, 16);
       await fc.waitAllLed(o.nodes, 45_000);
@@ -147,7 +150,7 @@ export class FaultCluster {
       cluster: CLUSTER,
       nodes: this.nodes,
       servers: this.cluster.natsUrls,
-      connection: { reconnectTimeWait: 250 },
+      connection: { reconnectTimeWait: 250, ...this.connection },
       log: () => {},
       ...o,
     });

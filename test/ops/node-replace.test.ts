@@ -22,7 +22,7 @@ import {
   waitFor,
 } from "../faults/fault-kit.ts";
 
-const FILE = "ops/node-replace.test.ts";
+const FILE = "test/ops/node-replace.test.ts";
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const nodes = ["n1", "n2", "n3", "n4"];
 const GROUPS = 200;

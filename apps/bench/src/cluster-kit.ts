@@ -13,6 +13,7 @@ import {
   decodeResponse,
   encodeRpc,
   findNatsServer,
+  isAdminOp,
   type LeaderEvent,
   MemoryBus,
   MemoryTransport,
@@ -294,7 +295,7 @@ export async function rpc(
   timeoutMs = 3000,
 ): Promise<RpcResponse> {
   try {
-    return decodeResponse(await t.request(node, encodeRpc(req), timeoutMs));
+    return decodeResponse(await t.request(node, encodeRpc(req), timeoutMs, { admin: isAdminOp(req.op) }));
   } catch (err) {
     return { ok: false, error: { code: "TIMEOUT", message: (err as Error).message } };
   }

@@ -50,6 +50,8 @@ describe("palfctl argument handling (spawned)", { timeout: 60_000 }, () => {
     ["a negative group id", ["read", "-5"], /unknown option '-5'|invalid/],
     ["a missing --members", ["create-group", "7"], /required option '--members <ids>' not specified/],
     ["a member listed twice", ["create-group", "7", "--members", "n1,n1"], /listed twice/],
+    ["a group id of 2^32", ["create-group", "4294967296", "--members", "n1"], /uint32/],
+    ["a group id of 2^32 in --groups", ["tail", "--cdc", "--groups", "1,4294967296"], /uint32/],
     ["a bad node id", ["status", "--node", "a.b"], /node ids match/],
     ["a missing argument", ["transfer", "3"], /missing required argument 'target'/],
     ["an unknown command", ["frobnicate"], /unknown command 'frobnicate'/],

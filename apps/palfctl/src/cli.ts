@@ -1,11 +1,12 @@
 import { openCdc } from "@palf/cdc";
-import { type ConnectOptions, connect, type PalfClient, PalfError } from "@palf/client";
+import { type ConnectOptions, connect, credentialsFromFiles, type PalfClient, PalfError } from "@palf/client";
 import { Command, CommanderError, Option } from "commander";
 import { registerCursorCommands } from "./cursor-commands.ts";
 import { registerMemberCommands } from "./member-commands.ts";
 import { registerNodeCommands } from "./node-replace.ts";
 import { entryLine, jsonLine } from "./output.ts";
 import {
+  parseGroupId,
   parseGroupList,
   parseNat,
   parseNodeId,
@@ -46,7 +47,9 @@ export interface GlobalOptions {
   timeout: number;
   user?: string;
   pass?: string;
+  passFile?: string;
   token?: string;
+  tokenFile?: string;
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -81,7 +84,17 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option("--timeout <ms>", "overall time per call, retries included", parsePositive, 10_000)
     .option("--user <user>", "NATS user (or PALF_NATS_USER)", env.PALF_NATS_USER)
     .option("--pass <password>", "NATS password (or PALF_NATS_PASS)", env.PALF_NATS_PASS)
+    .option(
+      "--pass-file <file>",
+      "file holding the NATS password (or PALF_NATS_PASS_FILE)",
+      env.PALF_NATS_PASS_FILE,
+    )
     .option("--token <token>", "NATS token (or PALF_NATS_TOKEN)", env.PALF_NATS_TOKEN)
+    .option(
+      "--token-file <file>",
+      "file holding a NATS token (or PALF_NATS_TOKEN_FILE)",
+      env.PALF_NATS_TOKEN_FILE,
+    )
     .option("--tls-ca <file>", "CA certificate for TLS")
     .option("--tls-cert <file>", "client certificate for TLS")
     .option("--tls-key <file>", "client key for TLS");
@@ -110,7 +123,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .command("status")
     .description("status of one node, or of every node in --nodes (one line per node)")
     .option("--node <id>", "only this node", parseNodeId)
-    .option("--group <id>", "only this group", parseNat)
+    .option("--group <id>", "only this group", parseGroupId)
     .action(
       withClient(async (client, _g, o: { node?: string; group?: number }) => {
         const only = o.group === undefined ? {} : { group: o.group };
@@ -128,7 +141,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   program
     .command("create-group")
     .description("create a group on every member (and learner) node")
-    .argument("<id>", "group id", parseNat)
+    .argument("<id>", "group id", parseGroupId)
     .requiredOption("--members <ids>", "voting members, comma-separated (e.g. n1,n2,n3)", parseNodeList)
     .option("--learners <ids>", "learners (non-voting replicas), comma-separated", parseNodeList)
     .option("--inc <n>", "incarnation id (default: now in ms)", parseNat)
@@ -148,7 +161,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   program
     .command("delete-group")
     .description("delete a group's replicas (asks every node in --nodes, or --on)")
-    .argument("<id>", "group id", parseNat)
+    .argument("<id>", "group id", parseGroupId)
     .option("--on <ids>", "ask only these nodes", parseNodeList)
     .action(
       withClient(async (client, _g, id: number, o: { on?: string[] }) => {
@@ -160,7 +173,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   program
     .command("append")
     .description("append entries to a group (each text argument is one entry; one line per committed entry)")
-    .argument("<group>", "group id", parseNat)
+    .argument("<group>", "group id", parseGroupId)
     .argument("<text...>", "entry payloads (UTF-8)")
     .option("--ref-csn <csn>", "reference CSN (from GTS)", parseNat)
     .action(
@@ -185,7 +198,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   program
     .command("read")
     .description("print committed entries from an LSN up to the committed end")
-    .argument("<group>", "group id", parseNat)
+    .argument("<group>", "group id", parseGroupId)
     .option("--from <lsn>", "first LSN", parseNat, 0)
     .option("--max <n>", "at most this many entries", parsePositive, 100)
     .action(
@@ -204,7 +217,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .description(
       "print committed entries of a group and keep following until Ctrl-C; with --cdc, the entries of many groups in CSN order",
     )
-    .argument("[group]", "group id (not with --cdc)", parseNat)
+    .argument("[group]", "group id (not with --cdc)", parseGroupId)
     .option("--from <lsn>", "first LSN", parseNat, 0)
     .option("--poll <ms>", "poll interval once caught up", parsePositive, 200)
     .option("--cdc", "cross-group change stream in commit (CSN) order, up to the watermark frontier")
@@ -266,7 +279,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   program
     .command("locate")
     .description("print the first committed entry with csn >= <csn> (null if none)")
-    .argument("<group>", "group id", parseNat)
+    .argument("<group>", "group id", parseGroupId)
     .argument("<csn>", "commit sequence number", parseNat)
     .action(
       withClient(async (client, _g, group: number, csn: number) => {
@@ -279,7 +292,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   program
     .command("transfer")
     .description("ask a group's leader to hand leadership to <target>")
-    .argument("<group>", "group id", parseNat)
+    .argument("<group>", "group id", parseGroupId)
     .argument("<target>", "node id of the new leader", parseNodeId)
     .action(
       withClient(async (client, _g, group: number, target: string) => {
@@ -328,6 +341,11 @@ function connectOptions(g: GlobalOptions, io: CliIo): ConnectOptions {
       ...(g.user === undefined ? {} : { user: g.user }),
       ...(g.pass === undefined ? {} : { pass: g.pass }),
       ...(g.token === undefined ? {} : { token: g.token }),
+      ...credentialsFromFiles({
+        ...(g.user === undefined ? {} : { user: g.user }),
+        ...(g.passFile === undefined ? {} : { passFile: g.passFile }),
+        ...(g.tokenFile === undefined ? {} : { tokenFile: g.tokenFile }),
+      }),
       ...(tls === undefined ? {} : { tls }),
     },
     requestTimeoutMs: Math.min(g.timeout, 5_000),

@@ -7,6 +7,13 @@ export function parseNat(value: string): number {
   return n;
 }
 
+/** A group id: a uint32, as the WAL stores it. */
+export function parseGroupId(value: string): number {
+  const n = parseNat(value);
+  if (n > 0xffff_ffff) throw new InvalidArgumentError("expected a group id from 0 to 4294967295 (a uint32).");
+  return n;
+}
+
 /** A positive integer (limits, timeouts). */
 export function parsePositive(value: string): number {
   const n = parseNat(value);
@@ -40,7 +47,7 @@ export function parseGroupList(value: string): number[] {
     .split(",")
     .map((s) => s.trim())
     .filter((s) => s.length > 0)
-    .map(parseNat);
+    .map(parseGroupId);
   if (ids.length === 0) throw new InvalidArgumentError("expected a comma-separated list of group ids.");
   if (new Set(ids).size !== ids.length) throw new InvalidArgumentError("a group is listed twice.");
   return ids;

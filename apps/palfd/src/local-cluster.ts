@@ -4,6 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   type NatsClusterProcess,
+  type NatsServerOptions,
   type NatsServerProcess,
   startNatsCluster,
   startNatsServer,
@@ -26,6 +27,10 @@ export interface LocalClusterOptions {
   readonly http?: boolean;
   /** nats-servers to start, joined by routes (default 1); every palfd and client gets every URL. */
   readonly natsServers?: number;
+  /** How to start the nats-server (e.g. a config with accounts, and the passwords it reads from the env). */
+  readonly nats?: NatsServerOptions;
+  /** Extra palfd flags per node, e.g. its credentials (--user n1 --pass-file ...). */
+  readonly nodeArgs?: (node: string) => readonly string[];
 }
 
 /**
@@ -59,7 +64,7 @@ export class LocalCluster {
       this.natsCluster = await startNatsCluster({ size: this.opts.natsServers! });
       this.natsUrl = this.natsCluster.urls.join(",");
     } else {
-      this.nats = await startNatsServer();
+      this.nats = await startNatsServer(this.opts.nats);
       this.natsUrl = this.nats.url;
     }
     this.natsUrls = this.natsUrl.split(",");
@@ -87,6 +92,7 @@ export class LocalCluster {
       ...(this.opts.shards ? ["--shards", String(this.opts.shards)] : []),
       ...(this.opts.segmentBytes ? ["--segment-bytes", String(this.opts.segmentBytes)] : []),
       ...(this.opts.http ? ["--http", "127.0.0.1:0"] : []),
+      ...(this.opts.nodeArgs?.(node) ?? []),
     ];
     const log = fs.openSync(path.join(this.opts.logDir ?? this.opts.dataDir, `${node}.log`), "a");
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", log] });
@@ -156,7 +162,7 @@ export class LocalCluster {
     // The port was ours a moment ago; something else may hold it briefly (e.g. a probe for a free port).
     for (let attempt = 1; ; attempt++) {
       try {
-        this.nats = await startNatsServer({ port: old.port });
+        this.nats = await startNatsServer({ ...this.opts.nats, port: old.port });
         return;
       } catch (err) {
         if (attempt >= 10) throw err;

@@ -459,6 +459,15 @@ describe("admin", () => {
     await expect(client.createGroup(13, ["n1", "n1"])).rejects.toMatchObject({ code: "BAD_REQUEST" });
   });
 
+  it("refuses group ids that are not a uint32 (what the WAL stores) before sending anything", async () => {
+    const { client } = await setup();
+    for (const g of [2 ** 32, 2 ** 40, Number.MAX_SAFE_INTEGER, -1, 1.5]) {
+      expect(() => client.group(g), String(g)).toThrow(/uint32/);
+      await expect(client.createGroup(g, ["n1", "n2", "n3"])).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    }
+    expect(client.group(2 ** 32 - 1).id).toBe(2 ** 32 - 1);
+  });
+
   it("deleteGroup asks every seed node and counts UNKNOWN_GROUP as absent", async () => {
     const { cluster, client } = await setup();
     cluster.addGroup(6, ["n1", "n2"], "n1");

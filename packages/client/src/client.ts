@@ -3,7 +3,10 @@ import { GTS_GROUP, GtsClient } from "@palf/gts";
 import {
   connectNatsTransport,
   decodeLeaderEvents,
+  isGroupId,
   type Logger,
+  MAX_GROUP_ID,
+  maxAppendItems,
   type NatsTransportOptions,
   type Transport,
   type Unsubscribe,
@@ -174,7 +177,8 @@ export class PalfClient {
       appendTimeoutMs: o.appendTimeoutMs ?? 30_000,
       maxInFlight: o.maxInFlight ?? 64,
       maxInFlightPerGroup: o.maxInFlightPerGroup,
-      maxBatchItems: o.maxBatchItems ?? 1024,
+      // A node refuses an append whose reply could not fit one frame.
+      maxBatchItems: Math.min(o.maxBatchItems ?? 1024, maxAppendItems(transport.maxFrameBytes)),
       maxBatchBytes: Math.min(o.maxBatchBytes ?? 256 * 1024, frameRoom),
       maxPayloadBytes: frameRoom - 128,
       maxQueuedBytes: o.maxQueuedBytes ?? 64 * 1024 * 1024,
@@ -422,8 +426,8 @@ export class PalfClient {
 }
 
 function checkGroup(group: number): void {
-  if (!Number.isSafeInteger(group) || group < 0)
-    throw new PalfError("BAD_REQUEST", `group id ${group} is not a natural number below 2^53`);
+  if (!isGroupId(group))
+    throw new PalfError("BAD_REQUEST", `group id ${group} is not a uint32 (0 to ${MAX_GROUP_ID})`);
 }
 
 function asPalfError(e: unknown): PalfError {

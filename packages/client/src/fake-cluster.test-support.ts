@@ -1,11 +1,13 @@
 import {
   decodeRequest,
   encodeRpc,
+  isAdminOp,
   type LeaderEvent,
   MemoryBus,
   MemoryTransport,
   type RpcRequest,
   type RpcResponse,
+  type RpcVia,
   type Transport,
 } from "@palf/transport";
 import type { LogEntry } from "./group.ts";
@@ -186,13 +188,19 @@ export class FakeCluster {
       intercept: undefined,
     };
     this.nodes.set(id, node);
-    transport.serve((bytes) => this.handle(node, bytes));
+    transport.serve((bytes, via) => this.handle(node, bytes, via));
   }
 
-  private async handle(node: FakeNode, bytes: Uint8Array): Promise<Uint8Array> {
+  private async handle(node: FakeNode, bytes: Uint8Array, via: RpcVia): Promise<Uint8Array> {
     const request = decodeRequest(bytes);
     if ("bad" in request)
       return encodeRpc({ ok: false, error: { code: "BAD_REQUEST", message: request.bad } });
+    // As a real node: admin requests only on the admin subject.
+    if (isAdminOp(request.op) && !via.admin)
+      return encodeRpc({
+        ok: false,
+        error: { code: "FORBIDDEN", message: `${request.op} off the admin subject` },
+      });
     this.requests.push({ node: node.id, request });
     if (node.silent) return never();
     if (node.hold) await new Promise<void>((resolve) => this.held.push(resolve));

@@ -1,3 +1,4 @@
+import { isGroupId, MAX_GROUP_ID } from "@palf/transport";
 import type { Appender, AppendResult } from "./appender.ts";
 import { PalfError } from "./palf-error.ts";
 import type { Requester } from "./requester.ts";
@@ -35,6 +36,8 @@ export interface ReadPage {
   readonly committedEnd: number;
   /** The LSN to read from next. */
   readonly next: number;
+  /** The page ends early, below the limits asked for, because one reply frame holds no more. */
+  readonly frameLimited?: true;
 }
 
 export interface TailOptions extends ReadOptions {
@@ -59,8 +62,8 @@ export class Group {
     readonly id: number,
     private readonly c: GroupContext,
   ) {
-    if (!Number.isSafeInteger(id) || id < 0)
-      throw new PalfError("BAD_REQUEST", `group id ${id} is not a natural number below 2^53`);
+    if (!isGroupId(id))
+      throw new PalfError("BAD_REQUEST", `group id ${id} is not a uint32 (0 to ${MAX_GROUP_ID})`);
   }
 
   /** Appends one entry; resolves with its LSN and CSN once it is committed. */
@@ -85,7 +88,8 @@ export class Group {
         ? await this.c.requester.toGroup(this.id, request, call)
         : await this.c.requester.toNode(o.node, request, call);
     if (r.op !== "read") throw new PalfError("INTERNAL", `read of group ${this.id}: answered ${r.op}`);
-    return { entries: r.entries, committedEnd: r.committedEnd, next: r.next };
+    const page = { entries: r.entries, committedEnd: r.committedEnd, next: r.next };
+    return r.frameLimited ? { ...page, frameLimited: true } : page;
   }
 
   /** Every committed entry from `fromLsn` up to the committed end (as of the last page), page by page. */

@@ -6,10 +6,16 @@
  * PalfError (FAILED: never committed, INDETERMINATE: unknown). Reads return committed entries: a page, all
  * of them up to the committed end, or a tail that keeps following. Admin calls create and delete groups,
  * report node status and move leadership. Runs over NATS or any Transport (in memory for tests and demos).
+ *
+ * Credentials: pass NATS options in `connection` (`credentialsFromFiles({ user, passFile })` reads them
+ * from files). Appends, reads, tails and timestamps need a client credential; createGroup, deleteGroup,
+ * transferLeader and advanceBase go on the admin subject and need an admin credential
+ * (docker/nats-roles.conf).
  */
 
 export type { ConfigChange, CursorPosition, CursorRecord, GroupSummary, MemberConfig } from "@palf/transport";
-export { CURSOR_GROUP } from "@palf/transport";
+/** Reads NATS user/password or token credentials from files, for `connection`. */
+export { type CredentialFiles, CURSOR_GROUP, credentialsFromFiles } from "@palf/transport";
 export type { AppendResult } from "./appender.ts";
 export {
   type ConnectOptions,

@@ -1,6 +1,7 @@
 import {
   decodeResponse,
   encodeRpc,
+  isAdminOp,
   type RpcRequest,
   type RpcResponse,
   type Transport,
@@ -84,7 +85,9 @@ export class Requester {
     if (signal?.aborted) return { ok: false, node, error: abortedError(signal), answered: false };
     let bytes: Uint8Array;
     try {
-      const pending = this.o.transport.request(node, encodeRpc(request), Math.max(1, Math.ceil(timeoutMs)));
+      const pending = this.o.transport.request(node, encodeRpc(request), Math.max(1, Math.ceil(timeoutMs)), {
+        admin: isAdminOp(request.op),
+      });
       bytes = await (signal === undefined ? pending : raceAbort(pending, signal));
     } catch (e) {
       if (e instanceof PalfError) return { ok: false, node, error: e, answered: false };

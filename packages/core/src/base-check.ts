@@ -1,3 +1,5 @@
+import { hasDuplicates, isCounter } from "./counter-limits.ts";
+
 /**
  * Shape check of a BaseInfo that came off the wire (rebuild and fetch replies carry one): a hostile or
  * corrupt base must never reach a replica. Returns why it is bad, or undefined.
@@ -11,11 +13,13 @@ export function baseProblem(b: unknown): string | undefined {
   const v = c.version as Record<string, unknown> | null;
   if (typeof v !== "object" || v === null || !isNat(v.pid) || !isNat(v.seq)) return "bad config version";
   if (!isIdList(c.members) || !isIdList(c.learners)) return "config members or learners are not id lists";
+  if (hasDuplicates([...(c.members as string[]), ...(c.learners as string[])]))
+    return "config lists a node twice";
   if (!isNat(c.replicaNum)) return "config replicaNum is not a natural number";
   return undefined;
 }
 
-const isNat = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0;
+const isNat = isCounter;
 
 const isIdList = (x: unknown): boolean =>
   Array.isArray(x) && x.every((id) => typeof id === "string" && id.length > 0 && id.length <= 256);

@@ -1,8 +1,11 @@
 import { baseProblem } from "./base-check.ts";
+import { isCounter, isGroupId } from "./counter-limits.ts";
 import type { Message } from "./messages.ts";
 
 const isInt = (x: unknown): x is number => Number.isSafeInteger(x);
-const isNat = (x: unknown): x is number => isInt(x) && x >= 0;
+// Counters from peers are bounded below 2^53 with headroom (counter-limits.ts): a forged pid or ballot
+// near 2^53 would leave a replica with a durable promise it cannot move past.
+const isNat = isCounter;
 const isNum = (x: unknown): x is number => typeof x === "number" && Number.isFinite(x);
 const isStr = (x: unknown): x is string => typeof x === "string" && x.length > 0 && x.length <= 256;
 const isVersion = (x: unknown) =>
@@ -28,7 +31,7 @@ function entriesProblem(entries: unknown): string | undefined {
 export function messageProblem(m: unknown): string | undefined {
   if (typeof m !== "object" || m === null) return "not an object";
   const x = m as Record<string, unknown> & Message;
-  if (!isNat(x.group) || !isNat(x.inc) || !isStr(x.from) || !isStr(x.to)) return "bad envelope";
+  if (!isGroupId(x.group) || !isNat(x.inc) || !isStr(x.from) || !isStr(x.to)) return "bad envelope";
   switch (x.type) {
     case "vote":
       return isNat(x.ballot) &&

@@ -14,16 +14,21 @@ import {
   decodeRequest,
   encodeBatches,
   encodeRpc,
+  isAdminOp,
   type LeaderEvent,
+  maxAppendItems,
   type RpcRequest,
   type RpcResponse,
+  type RpcVia,
   type Transport,
 } from "@palf/transport";
 import type { Logger } from "pino";
+import { groupArgsProblem } from "./group-check.ts";
 import { LeaseHub } from "./lease-hub.ts";
 import { MembershipRpc } from "./membership-rpc.ts";
 import { NodeGts, type NodeGtsOptions } from "./node-gts.ts";
 import { diskSpace, laggingGroups, type NodeObserver, timedFdatasync } from "./node-metrics.ts";
+import { readLimits } from "./reply-budget.ts";
 import { Retention, type RetentionOptions } from "./retention.ts";
 import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { type NodeInspector, type NodeUnsafeSwitches, Shard } from "./shard.ts";
@@ -197,7 +202,7 @@ export class PalfNode {
     }
     const t = this.opts.transport;
     this.unsubscribe.push(t.onMessages((_shard, messages) => this.route(messages)));
-    this.unsubscribe.push(t.serve((req) => this.serveRpc(req)));
+    this.unsubscribe.push(t.serve((req, via) => this.serveRpc(req, via)));
     this.unsubscribe.push(
       t.onStatus((s) => {
         if (s.type !== "error") log.warn({ status: s.type }, "transport status");
@@ -344,9 +349,14 @@ export class PalfNode {
 
   // ------------------------------------------------------------------ client RPC
 
-  private async serveRpc(bytes: Uint8Array): Promise<Uint8Array> {
+  private async serveRpc(bytes: Uint8Array, via: RpcVia): Promise<Uint8Array> {
     const req = decodeRequest(bytes);
     if ("bad" in req) return encodeRpc({ ok: false, error: { code: "BAD_REQUEST", message: req.bad } });
+    // Admin requests count only on the admin subject, which NATS permissions keep from client credentials.
+    if (isAdminOp(req.op) && !via.admin) {
+      const message = `${req.op} is an admin request: send it on palf.<cluster>.admin.<node> with admin credentials`;
+      return encodeRpc({ ok: false, error: { code: "FORBIDDEN", message } });
+    }
     try {
       return encodeRpc(await this.handle(req));
     } catch (err) {
@@ -364,6 +374,11 @@ export class PalfNode {
       case "append": {
         if (req.group === GTS_GROUP)
           return { ok: false, error: { code: "BAD_REQUEST", message: "group 0 is the GTS group" } };
+        const most = maxAppendItems(this.opts.transport.maxFrameBytes);
+        if (req.items.length > most) {
+          const message = `${req.items.length} items in one append: its reply holds at most ${most}`;
+          return { ok: false, error: { code: "BAD_REQUEST", message } };
+        }
         const timeout = this.opts.appendTimeoutMs ?? 10_000;
         const arrived = this.rt.now();
         const results = await withTimeout(
@@ -387,12 +402,12 @@ export class PalfNode {
         return { ok: true, op: "append", results };
       }
       case "read": {
-        const res = this.shardOf(req.group).read(
-          req.group,
-          req.fromLsn,
+        const limits = readLimits(
           req.maxEntries ?? 1000,
           req.maxBytes ?? 512 * 1024,
+          this.opts.transport.maxFrameBytes,
         );
+        const res = this.shardOf(req.group).read(req.group, req.fromLsn, limits.maxEntries, limits.maxBytes);
         if (!res) return unknownGroup(req.group);
         if ("recycledBelow" in res) {
           return {
@@ -403,7 +418,14 @@ export class PalfNode {
             },
           };
         }
-        return { ok: true, op: "read", entries: res.entries, committedEnd: res.committedEnd, next: res.next };
+        const page = {
+          ok: true,
+          op: "read",
+          entries: res.entries,
+          committedEnd: res.committedEnd,
+          next: res.next,
+        } as const;
+        return limits.capped && res.next < res.committedEnd ? { ...page, frameLimited: true } : page;
       }
       case "locate": {
         const e = this.shardOf(req.group).locate(req.group, req.csn);
@@ -421,6 +443,8 @@ export class PalfNode {
           status: req.group === undefined ? this.status() : this.groupStatus(req.group),
         };
       case "createGroup": {
+        const problem = groupArgsProblem(req.group, req.members, req.learners ?? [], req.inc ?? 0);
+        if (problem) return { ok: false, error: { code: "BAD_REQUEST", message: problem } };
         if (!req.members.includes(this.nodeId) && !(req.learners ?? []).includes(this.nodeId)) {
           return {
             ok: false,
@@ -468,6 +492,8 @@ export class PalfNode {
 
   /** Creates a group replica on this node directly (the RPC does the same). */
   createGroup(group: number, members: readonly string[], learners: readonly string[] = [], inc = 0): void {
+    const problem = groupArgsProblem(group, members, learners, inc);
+    if (problem) throw new Error(`createGroup: ${problem}`);
     const shard = this.shardOf(group);
     if (!shard.replica(group)) shard.addGroup(group, members, learners, inc);
   }

@@ -17,6 +17,7 @@ import { GTS_GROUP } from "@palf/gts";
 import type { ShardWal, WalRecord } from "@palf/storage";
 import type { AppendItem, AppendOutcomeWire, LeaderEvent, ReadEntryWire, RpcError } from "@palf/transport";
 import type { Logger } from "pino";
+import { screenBatch } from "./batch-screen.ts";
 import type { NodeObserver } from "./node-metrics.ts";
 import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { TimerWheel } from "./timer-wheel.ts";
@@ -479,11 +480,19 @@ export class Shard {
 
   private flushWal(): void {
     if (this.walRecords.length === 0) return;
-    const records = this.walRecords;
+    const { records, bad } = screenBatch(this.walRecords);
     const seqs = this.walSeqs;
     this.walRecords = [];
     this.walSeqs = new Map();
+    for (const slot of seqs.keys()) {
+      const problem = bad.get(slot.group);
+      if (problem === undefined) continue;
+      seqs.delete(slot);
+      slot.replica.fail(`WAL refused its record: ${problem}`);
+      this.opts.log.error({ shard: this.opts.index, group: slot.group, problem }, "a group leaves service");
+    }
     this.space?.submitting();
+    if (records.length === 0) return;
     try {
       this.opts.wal.submit(records);
     } catch (err) {

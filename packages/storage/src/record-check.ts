@@ -8,8 +8,35 @@ import type { WalRecord } from "./types.ts";
 
 const MAX_GROUP = 0xffffffff;
 
+/**
+ * Why a record would be refused by `submit` for its shape (group id, LSNs, bytes, kind), or undefined. A host
+ * screens its records with this before it builds a batch shared by many groups: `submit` refuses the whole
+ * batch for one bad record, and every group in it would leave service.
+ */
+export function walRecordProblem(r: WalRecord): string | undefined {
+  try {
+    payloadBytes(r);
+    return undefined;
+  } catch (err) {
+    if (err instanceof WalError) return err.message;
+    throw err;
+  }
+}
+
 /** The record's encoded size, after checking its shape and that it fits a `segmentBytes` segment. */
 export function checkedRecordSize(r: WalRecord, segmentBytes: number): number {
+  const size = HEADER_BYTES + payloadBytes(r);
+  if (size > segmentBytes - SEAL_BYTES) {
+    throw new WalError(
+      "TOO_LARGE",
+      `a ${r.kind} record of ${size} bytes cannot fit in a ${segmentBytes}-byte segment`,
+    );
+  }
+  return size;
+}
+
+/** The record's payload bytes; throws INVALID_RECORD for a record of the wrong shape. */
+function payloadBytes(r: WalRecord): number {
   if (r === null || typeof r !== "object") throw new WalError("INVALID_RECORD", "a record must be an object");
   checkGroup(r.group);
   let payload = 0;
@@ -42,14 +69,7 @@ export function checkedRecordSize(r: WalRecord, segmentBytes: number): number {
         `unknown record kind ${JSON.stringify((r as { kind: unknown }).kind)}`,
       );
   }
-  const size = HEADER_BYTES + payload;
-  if (size > segmentBytes - SEAL_BYTES) {
-    throw new WalError(
-      "TOO_LARGE",
-      `a ${r.kind} record of ${size} bytes cannot fit in a ${segmentBytes}-byte segment`,
-    );
-  }
-  return size;
+  return payload;
 }
 
 function checkGroup(group: unknown): void {

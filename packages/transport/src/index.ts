@@ -9,6 +9,8 @@
 
 /** NATS authenticators for credentials files (JWT + nkey seed) and bare nkey seeds, passed through `connection`. */
 export { credsAuthenticator, nkeyAuthenticator } from "@nats-io/transport-node";
+/** What ids and counters on the wire may be (the RPC decoder refuses the rest with BAD_REQUEST). */
+export { isCounter, isGroupId, MAX_COUNTER, MAX_GROUP_ID } from "@palf/core";
 export {
   CURSOR_GROUP,
   type CursorPosition,
@@ -29,6 +31,7 @@ export {
 } from "./membership-protocol.ts";
 export { MemoryBus, MemoryTransport, type MemoryTransportOptions } from "./memory-transport.ts";
 export { type NatsClusterProcess, startNatsCluster } from "./nats-cluster-process.ts";
+export { type CredentialFiles, credentialsFromFiles } from "./nats-credentials.ts";
 export {
   findNatsServer,
   type NatsServerOptions,
@@ -46,6 +49,8 @@ export {
   PEER_FRAME_VERSION,
   type Rejection,
 } from "./peer-codec.ts";
+export { ADMIN_OPS, isAdminOp } from "./peer-identity.ts";
+export { maxAppendItems, REPLY_FRAMING_BYTES } from "./reply-limit.ts";
 export {
   type AppendItem,
   type AppendOutcomeWire,
@@ -56,19 +61,22 @@ export {
   type LeaderEvent,
   MAX_GTS_COUNT,
   type ReadEntryWire,
+  RPC_ERROR_CODES,
   RPC_VERSION,
   type RpcError,
   type RpcErrorCode,
   type RpcRequest,
   type RpcResponse,
 } from "./rpc-protocol.ts";
-export { type NodeId, peerSubject, rpcSubject, type Topic, topicSubject } from "./subjects.ts";
+export { adminSubject, type NodeId, peerSubject, rpcSubject, type Topic, topicSubject } from "./subjects.ts";
 export type {
   FrameHandler,
   Logger,
   MessagesHandler,
   Outbound,
+  RequestOptions,
   RpcHandler,
+  RpcVia,
   TopicHandler,
   Transport,
   TransportErrorCode,

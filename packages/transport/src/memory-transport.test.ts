@@ -1,7 +1,7 @@
 import type { Message } from "@palf/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryBus, MemoryTransport } from "./memory-transport.ts";
-import { oneOfEach, pushOf } from "./messages.test-support.ts";
+import { oneOfEach, pushOf, sentBy } from "./messages.test-support.ts";
 import { livenessFirst } from "./peer-codec.ts";
 import type { Logger, Transport } from "./transport.ts";
 
@@ -66,12 +66,16 @@ describe("MemoryTransport", () => {
     const frames: Uint8Array[] = [];
     b.onMessages((_shard, ms) => messages.push(...ms));
     b.onFrame((_shard, f) => frames.push(f));
-    a.send("b", 0, oneOfEach);
-    const big = Array.from({ length: 4000 }, (_, g) => pushOf(g, 1, 256));
+    const each = sentBy("a", oneOfEach);
+    a.send("b", 0, each);
+    const big = sentBy(
+      "a",
+      Array.from({ length: 4000 }, (_, g) => pushOf(g, 1, 256)),
+    );
     a.send("b", 0, big);
     await bus.settled();
     expect(frames.length).toBeGreaterThan(2);
-    expect(messages.slice(0, oneOfEach.length)).toEqual(livenessFirst(oneOfEach));
+    expect(messages.slice(0, oneOfEach.length)).toEqual(livenessFirst(each));
     expect(messages.slice(oneOfEach.length).map((m) => m.group)).toEqual(big.map((m) => m.group));
   });
 

@@ -2,14 +2,15 @@ import type { Message } from "@palf/core";
 import { framesOf, sendAllYielding } from "./outbound.ts";
 import { DEFAULT_MAX_FRAME_BYTES, type DecodeOptions } from "./peer-codec.ts";
 import { PeerInbox } from "./peer-inbox.ts";
+import { fitReply } from "./reply-limit.ts";
 import {
+  adminSubject,
   checkToken,
   checkTopic,
   type NodeId,
   peerSubject,
   peerWildcard,
   rpcSubject,
-  shardOfSubject,
   subjectMatches,
   type Topic,
   topicSubject,
@@ -21,6 +22,7 @@ import {
   type Logger,
   type MessagesHandler,
   type Outbound,
+  type RequestOptions,
   type RpcHandler,
   type TopicHandler,
   type Transport,
@@ -137,7 +139,7 @@ export class MemoryTransport implements Transport {
     });
     this.track(
       this.bus.subscribe(peerWildcard(this.cluster, this.nodeId), (subject, frame) =>
-        this.inbox.deliver(shardOfSubject(subject), frame),
+        this.inbox.deliver(subject, frame),
       ),
     );
   }
@@ -158,7 +160,7 @@ export class MemoryTransport implements Transport {
     return this.inbox.onMessages(handler);
   }
 
-  request(toNode: NodeId, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  request(toNode: NodeId, payload: Uint8Array, timeoutMs: number, o?: RequestOptions): Promise<Uint8Array> {
     return new Promise<Uint8Array>((resolve, reject) => {
       if (this.closed) return reject(new TransportError("closed", "transport is closed"));
       let done = false;
@@ -175,7 +177,8 @@ export class MemoryTransport implements Transport {
         timeoutMs,
       );
       this.pending.add(finish);
-      const subject = rpcSubject(this.cluster, checkToken("node id", toNode));
+      const node = checkToken("node id", toNode);
+      const subject = o?.admin ? adminSubject(this.cluster, node) : rpcSubject(this.cluster, node);
       const matched = this.bus.publish(subject, payload, (reply) =>
         this.bus.enqueue(() => finish(undefined, reply)),
       );
@@ -189,21 +192,33 @@ export class MemoryTransport implements Transport {
   serve(handler: RpcHandler): Unsubscribe {
     if (this.serving) throw new Error(`node ${this.nodeId} already serves requests`);
     this.serving = true;
-    const unsubscribe = this.track(
-      this.bus.subscribe(rpcSubject(this.cluster, this.nodeId), (_subject, payload, reply) => {
+    const adminRequests = adminSubject(this.cluster, this.nodeId);
+    const serveOn = (subject: string) =>
+      this.bus.subscribe(subject, (_subject, payload, reply) => {
+        const via = { admin: subject === adminRequests };
         // A handler that throws or rejects sends no reply: the requester times out, as over NATS.
-        const answer = (p: Uint8Array) => reply?.(p);
+        // Replies obey the frame limit as over NATS (a too-large one becomes TOO_LARGE), so tests see the same.
+        const answer = (p: Uint8Array) => {
+          const fitted = fitReply(p, this.maxFrameBytes);
+          if (fitted.replaced) this.counters.repliesTooLarge++;
+          reply?.(fitted.reply);
+        };
         const fail = (e: unknown) => {
           this.counters.handlerErrors++;
           this.log("error", "an RPC handler failed", e);
         };
         try {
-          Promise.resolve(handler(payload)).then(answer, fail);
+          Promise.resolve(handler(payload, via)).then(answer, fail);
         } catch (e) {
           fail(e);
         }
-      }),
-    );
+      });
+    const offRpc = this.track(serveOn(rpcSubject(this.cluster, this.nodeId)));
+    const offAdmin = this.track(serveOn(adminRequests));
+    const unsubscribe = () => {
+      offRpc();
+      offAdmin();
+    };
     return () => {
       this.serving = false;
       unsubscribe();
@@ -252,7 +267,7 @@ export class MemoryTransport implements Transport {
       this.counters.sendErrors++;
       return 0;
     }
-    const subject = peerSubject(this.cluster, checkToken("node id", o.toNode), o.shard);
+    const subject = peerSubject(this.cluster, checkToken("node id", o.toNode), o.shard, this.nodeId);
     let bytes = 0;
     for (const frame of framesOf(o.frameOrMessages, this.maxFrameBytes)) {
       if (this.bus.publish(subject, frame) === 0) this.counters.sendErrors++;

@@ -1,6 +1,6 @@
 import { crc32 } from "node:zlib";
 import type { BaseInfo, GroupEntry, Message } from "@palf/core";
-import { GROUP_HEADER_BYTES } from "@palf/core";
+import { GROUP_HEADER_BYTES, MAX_COUNTER, MAX_GROUP_ID } from "@palf/core";
 import fc from "fast-check";
 
 /** Test-only: message fixtures and fast-check arbitraries. Not exported from index.ts. */
@@ -51,6 +51,11 @@ export const oneOfEach: Message[] = [
   { ...env, type: "rebuild", pid: 3, base },
 ];
 
+/** The same messages sent in `from`'s name (a receiver keeps only messages from the subject's sender). */
+export function sentBy<M extends Message>(from: string, messages: readonly M[]): M[] {
+  return messages.map((m) => ({ ...m, from }));
+}
+
 /** A push carrying `count` group entries of `bodyBytes` each, as a busy leader sends them. */
 export function pushOf(group: number, count: number, bodyBytes: number): Message {
   const es: GroupEntry[] = [];
@@ -80,8 +85,11 @@ const nat = fc.oneof(
   fc.integer({ min: 0, max: 300 }),
   fc.integer({ min: 0, max: 70_000 }),
   fc.integer({ min: 0, max: 2 ** 32 + 10 }),
-  fc.maxSafeNat(),
+  // Counters from peers stop at MAX_COUNTER (2^52): headroom below 2^53 (core's counter-limits.ts).
+  fc.integer({ min: 0, max: MAX_COUNTER }),
 );
+/** Group ids are a uint32 (what the WAL stores). */
+const groupId = fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: MAX_GROUP_ID }));
 const pid = nat.map((n) => Math.max(1, n));
 const id = fc.oneof(
   fc.constantFrom("n1", "n2", "node-3"),
@@ -98,14 +106,15 @@ const baseArb = fc.record({
   pid: nat,
   accum: nat,
   csn: nat,
-  config: fc.record({
-    version: cfg,
-    members: fc.array(id, { maxLength: 5 }),
-    learners: fc.array(id, { maxLength: 2 }),
-    replicaNum: nat,
-  }),
+  // Members and learners are distinct node ids (a config listing one twice is refused).
+  config: fc
+    .record({ version: cfg, ids: fc.uniqueArray(id, { maxLength: 7 }), split: fc.nat(), replicaNum: nat })
+    .map(({ version, ids, split, replicaNum }) => {
+      const m = ids.length === 0 ? 0 : Math.max(ids.length - 2, split % (ids.length + 1));
+      return { version, members: ids.slice(0, m), learners: ids.slice(m), replicaNum };
+    }),
 });
-const envelope = { group: nat, inc: nat, from: id, to: id };
+const envelope = { group: groupId, inc: nat, from: id, to: id };
 
 export const messageArb: fc.Arbitrary<Message> = fc.oneof(
   fc.record({

@@ -20,6 +20,8 @@ export interface NatsServerOptions {
   readonly port?: number;
   /** Extra command-line flags, e.g. ["--user", "a", "--pass", "b"] or ["-c", configFile]. */
   readonly args?: readonly string[];
+  /** Extra environment variables, e.g. the passwords a config file refers to as $VARIABLE. */
+  readonly env?: Readonly<Record<string, string>>;
   /** How long to wait for the server to accept connections; default 10 s (a loaded CI machine is slow). */
   readonly startTimeoutMs?: number;
 }
@@ -57,6 +59,7 @@ export async function startNatsServer(o: NatsServerOptions = {}): Promise<NatsSe
 async function launch(bin: string, port: number, o: NatsServerOptions): Promise<NatsServerProcess> {
   const child = spawn(bin, ["-a", "127.0.0.1", "-p", String(port), ...(o.args ?? [])], {
     stdio: ["ignore", "ignore", "pipe"],
+    ...(o.env ? { env: { ...process.env, ...o.env } } : {}),
   });
   let log = "";
   child.stderr?.on("data", (chunk: Buffer) => {

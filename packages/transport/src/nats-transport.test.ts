@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import type { Message } from "@palf/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { oneOfEach, pushOf, waitFor } from "./messages.test-support.ts";
+import { oneOfEach, pushOf, sentBy, waitFor } from "./messages.test-support.ts";
 import { type NatsServerProcess, startNatsServer } from "./nats-server-process.ts";
 import { connectNatsTransport, type NatsTransport, type NatsTransportOptions } from "./nats-transport.ts";
 import { livenessFirst } from "./peer-codec.ts";
@@ -70,15 +70,19 @@ describe("NatsTransport on a real nats-server", { timeout: 60_000 }, () => {
   it("carries every message type and a batch cut into several frames", async () => {
     const got: Message[] = [];
     const off = b.onMessages((_s, ms) => got.push(...ms));
-    const big = Array.from({ length: 4000 }, (_, g) => pushOf(g, 1, 256));
+    const big = sentBy(
+      "a",
+      Array.from({ length: 4000 }, (_, g) => pushOf(g, 1, 256)),
+    );
+    const each = sentBy("a", oneOfEach);
     const before = a.stats().framesSent;
     await a.sendAll([
-      { toNode: "b", shard: 0, frameOrMessages: oneOfEach },
+      { toNode: "b", shard: 0, frameOrMessages: each },
       { toNode: "b", shard: 1, frameOrMessages: big },
     ]);
     expect(a.stats().framesSent - before).toBeGreaterThan(2);
     await waitFor(() => got.length === oneOfEach.length + big.length, "every message at b");
-    expect(got.slice(0, oneOfEach.length)).toEqual(livenessFirst(oneOfEach));
+    expect(got.slice(0, oneOfEach.length)).toEqual(livenessFirst(each));
     expect(got.slice(oneOfEach.length).map((m) => m.group)).toEqual(big.map((m) => m.group));
     off();
   });
@@ -89,9 +93,9 @@ describe("NatsTransport on a real nats-server", { timeout: 60_000 }, () => {
     const before = b.stats();
     // A raw client, as a misbehaving peer or a stray publisher would be.
     const raw = await connect({ servers: server.url });
-    raw.publish("palf.t1.node.b.4", Buffer.from([1, 0, 0, 0, 9, 0xff]));
-    raw.publish("palf.t1.node.b.4", Buffer.from("garbage"));
-    raw.publish("palf.t1.node.b.x", Buffer.from("not a shard"));
+    raw.publish("palf.t1.node.b.4.a", Buffer.from([1, 0, 0, 0, 9, 0xff]));
+    raw.publish("palf.t1.node.b.4.a", Buffer.from("garbage"));
+    raw.publish("palf.t1.node.b.x.a", Buffer.from("not a shard"));
     await raw.flush();
     await raw.close();
     a.send("b", 4, [commit(1)]);
@@ -215,7 +219,10 @@ describe("NatsTransport connection handling", { timeout: 60_000 }, () => {
       a.send(
         "b",
         0,
-        Array.from({ length: 1000 }, (_, g) => pushOf(g, 1, 256)),
+        sentBy(
+          "a",
+          Array.from({ length: 1000 }, (_, g) => pushOf(g, 1, 256)),
+        ),
       );
       await waitFor(() => count === 1000, "1000 pushes in 64 KB frames");
       expect(a.stats()).toMatchObject({ sendErrors: 0 });

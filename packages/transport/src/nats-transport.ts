@@ -12,15 +12,17 @@ import type { Message } from "@palf/core";
 import { framesOf, sendAllYielding } from "./outbound.ts";
 import { DEFAULT_MAX_FRAME_BYTES, type DecodeOptions } from "./peer-codec.ts";
 import { PeerInbox } from "./peer-inbox.ts";
+import { BUNDLED_ITEM_OVERHEAD, fitReply } from "./reply-limit.ts";
 import { type BundleItem, decodeBundle, encodeBundle, isBundle } from "./rpc-bundle.ts";
+import { encodeRpc } from "./rpc-protocol.ts";
 import {
+  adminSubject,
   checkToken,
   checkTopic,
   type NodeId,
   peerSubject,
   peerWildcard,
   rpcSubject,
-  shardOfSubject,
   type Topic,
   topicSubject,
 } from "./subjects.ts";
@@ -31,6 +33,7 @@ import {
   type Logger,
   type MessagesHandler,
   type Outbound,
+  type RequestOptions,
   type RpcHandler,
   type TopicHandler,
   type Transport,
@@ -124,7 +127,7 @@ export class NatsTransport implements Transport {
     nc.subscribe(peerWildcard(this.cluster, this.nodeId), {
       callback: (err, msg) => {
         if (err) this.emit({ type: "error", error: err });
-        else this.inbox.deliver(shardOfSubject(msg.subject), msg.data);
+        else this.inbox.deliver(msg.subject, msg.data);
       },
     });
     void this.watchStatus();
@@ -151,8 +154,9 @@ export class NatsTransport implements Transport {
    * Client RPC over one reply subscription of our own, matched by a request id in the reply subject. The NATS
    * client's request() builds error objects with stack traces for every call (a quarter of a busy client's CPU).
    */
-  request(toNode: NodeId, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
-    const subject = rpcSubject(this.cluster, checkToken("node id", toNode));
+  request(toNode: NodeId, payload: Uint8Array, timeoutMs: number, o?: RequestOptions): Promise<Uint8Array> {
+    const node = checkToken("node id", toNode);
+    const subject = o?.admin ? adminSubject(this.cluster, node) : rpcSubject(this.cluster, node);
     if (this.nc.isClosed()) return Promise.reject(new TransportError("closed", "transport is closed"));
     this.ensureReplies();
     return new Promise((resolve, reject) => {
@@ -251,43 +255,49 @@ export class NatsTransport implements Transport {
   serve(handler: RpcHandler): Unsubscribe {
     if (this.serving) throw new Error(`node ${this.nodeId} already serves requests`);
     this.serving = true;
-    const sub = this.nc.subscribe(rpcSubject(this.cluster, this.nodeId), {
-      callback: (err, msg) => {
-        if (err) return this.emit({ type: "error", error: err });
-        // A handler that throws or rejects sends no reply: the requester sees a timeout.
-        const fail = (e: unknown) => {
-          this.counters.handlerErrors++;
-          this.log("error", "an RPC handler failed", e);
-        };
-        if (isBundle(msg.data) && msg.reply) {
-          const items = decodeBundle(msg.data);
-          if (typeof items === "string") {
-            this.counters.framesRejected++;
-            return this.log("warn", `dropped a malformed request bundle: ${items}`);
-          }
-          const to = msg.reply;
-          for (const it of items) {
-            try {
-              Promise.resolve(handler(it.payload)).then(
-                (reply) => this.queueBundledReply(to, it.id, reply),
-                fail,
-              );
-            } catch (e) {
-              fail(e);
+    const adminRequests = adminSubject(this.cluster, this.nodeId);
+    const serveOn = (subject: string) =>
+      this.nc.subscribe(subject, {
+        callback: (err, msg) => {
+          const via = { admin: subject === adminRequests };
+          if (err) return this.emit({ type: "error", error: err });
+          // A handler that throws or rejects sends no reply: the requester sees a timeout.
+          const fail = (e: unknown) => {
+            this.counters.handlerErrors++;
+            this.log("error", "an RPC handler failed", e);
+          };
+          if (isBundle(msg.data) && msg.reply) {
+            const items = decodeBundle(msg.data);
+            if (typeof items === "string") {
+              // Answered, not dropped: a requester with a reply subject always gets a clear code.
+              this.counters.framesRejected++;
+              const message = `malformed request bundle: ${items}`;
+              return this.queueReply(msg, encodeRpc({ ok: false, error: { code: "BAD_REQUEST", message } }));
             }
+            const to = msg.reply;
+            for (const it of items) {
+              try {
+                Promise.resolve(handler(it.payload, via)).then(
+                  (reply) => this.queueBundledReply(to, it.id, reply),
+                  fail,
+                );
+              } catch (e) {
+                fail(e);
+              }
+            }
+            return;
           }
-          return;
-        }
-        try {
-          Promise.resolve(handler(msg.data)).then((reply) => this.queueReply(msg, reply), fail);
-        } catch (e) {
-          fail(e);
-        }
-      },
-    });
+          try {
+            Promise.resolve(handler(msg.data, via)).then((reply) => this.queueReply(msg, reply), fail);
+          } catch (e) {
+            fail(e);
+          }
+        },
+      });
+    const subs = [serveOn(rpcSubject(this.cluster, this.nodeId)), serveOn(adminRequests)];
     return () => {
       this.serving = false;
-      sub.unsubscribe();
+      for (const sub of subs) sub.unsubscribe();
     };
   }
 
@@ -318,11 +328,19 @@ export class NatsTransport implements Transport {
       this.repliesScheduled = false;
       const replies = this.replies;
       this.replies = [];
-      for (const r of replies) if (!r.msg.respond(r.reply)) this.counters.sendErrors++;
+      for (const r of replies) {
+        try {
+          if (!r.msg.respond(this.fit(r.reply, this.maxFrameBytes))) this.counters.sendErrors++;
+        } catch {
+          this.counters.sendErrors++;
+        }
+      }
       const bundled = this.bundledReplies;
       this.bundledReplies = new Map();
+      const itemMax = this.maxFrameBytes - BUNDLED_ITEM_OVERHEAD;
       for (const [to, all] of bundled) {
-        for (const items of bundlesWithin(all, this.maxFrameBytes)) {
+        const fitted = all.map((it) => ({ id: it.id, payload: this.fit(it.payload, itemMax) }));
+        for (const items of bundlesWithin(fitted, this.maxFrameBytes)) {
           try {
             this.nc.publish(to, encodeBundle(items));
           } catch {
@@ -331,6 +349,13 @@ export class NatsTransport implements Transport {
         }
       }
     });
+  }
+
+  /** A reply above the frame limit becomes a TOO_LARGE answer (counted), never a throw in setImmediate. */
+  private fit(reply: Uint8Array, maxBytes: number): Uint8Array {
+    const out = fitReply(reply, maxBytes);
+    if (out.replaced) this.counters.repliesTooLarge++;
+    return out.reply;
   }
 
   publish(topic: Topic, payload: Uint8Array): void {
@@ -384,7 +409,7 @@ export class NatsTransport implements Transport {
   }
 
   private sendCounted(o: Outbound): number {
-    const subject = peerSubject(this.cluster, checkToken("node id", o.toNode), o.shard);
+    const subject = peerSubject(this.cluster, checkToken("node id", o.toNode), o.shard, this.nodeId);
     let bytes = 0;
     for (const frame of framesOf(o.frameOrMessages, this.maxFrameBytes)) {
       if (this.publishCounted(subject, frame)) bytes += frame.length;

@@ -1,4 +1,5 @@
 import { type DecodeOptions, decodeFrame } from "./peer-codec.ts";
+import { fromSender, peerSubjectParts } from "./peer-identity.ts";
 import { isShard } from "./subjects.ts";
 import type { FrameHandler, Logger, MessagesHandler, TransportStats, Unsubscribe } from "./transport.ts";
 
@@ -30,16 +31,21 @@ export class PeerInbox {
     return () => this.messageHandlers.delete(h);
   }
 
-  /** One frame from the network; `shard` is undefined when the subject did not name a valid shard. */
-  deliver(shard: number | undefined, frame: Uint8Array): void {
+  /**
+   * One frame from the network, from the peer subject `subject`; a subject that names no valid shard and
+   * sender drops the frame. Messages whose `from` is not the subject's sender are dropped and counted.
+   */
+  deliver(subject: string, frame: Uint8Array): void {
     this.stats.framesReceived++;
     this.stats.bytesReceived += frame.length;
-    if (shard === undefined || !isShard(shard)) {
+    const parts = peerSubjectParts(subject);
+    if (parts === undefined || !isShard(parts.shard)) {
       this.stats.framesRejected++;
-      this.rejectLog.warn("dropped a peer frame on a subject without a valid shard");
+      this.rejectLog.warn("dropped a peer frame on a subject without a valid shard and sender");
       return;
     }
-    for (const h of this.frameHandlers) this.guard(() => h(shard, frame));
+    const { shard, from } = parts;
+    for (const h of this.frameHandlers) this.guard(() => h(shard, frame, from));
     if (this.messageHandlers.size === 0) return;
     const { messages, rejected } = decodeFrame(frame, this.decode);
     if (rejected.length > 0) {
@@ -47,9 +53,14 @@ export class PeerInbox {
       else this.stats.messagesRejected += rejected.length;
       this.rejectLog.warn(`dropped bad peer input for shard ${shard}: ${rejected[0]!.reason}`, rejected);
     }
-    this.stats.messagesReceived += messages.length;
-    if (messages.length === 0) return;
-    for (const h of this.messageHandlers) this.guard(() => h(shard, messages));
+    const { kept, forged } = fromSender(messages, from);
+    if (forged > 0) {
+      this.stats.messagesForged += forged;
+      this.rejectLog.warn(`dropped ${forged} peer messages sent by ${from} in another node's name`);
+    }
+    this.stats.messagesReceived += kept.length;
+    if (kept.length === 0) return;
+    for (const h of this.messageHandlers) this.guard(() => h(shard, kept));
   }
 
   /** Runs a user handler; errors are logged and counted, never thrown into the network layer. */

@@ -1,3 +1,4 @@
+import { hasDuplicates, isCounter, isGroupId } from "@palf/core";
 import { Packr } from "msgpackr";
 import {
   decodeMembershipRequest,
@@ -68,7 +69,28 @@ export type RpcErrorCode =
   | "TIMEOUT"
   | "STOPPING"
   | "RECYCLED"
+  /** An admin request that did not come on the admin subject (only admin credentials may publish there). */
+  | "FORBIDDEN"
   | "INTERNAL";
+
+/** Every code a node may answer with (a checker's list of clear answers). */
+export const RPC_ERROR_CODES: readonly RpcErrorCode[] = [
+  "NOT_LEADER",
+  "UNKNOWN_GROUP",
+  "BAD_REQUEST",
+  "BUSY",
+  "BACKPRESSURE",
+  "TOO_LARGE",
+  "FAILED",
+  "INDETERMINATE",
+  "HALTED",
+  "NOT_WRITABLE",
+  "TIMEOUT",
+  "STOPPING",
+  "RECYCLED",
+  "FORBIDDEN",
+  "INTERNAL",
+];
 
 export interface RpcError {
   readonly code: RpcErrorCode;
@@ -94,6 +116,8 @@ export type RpcResponse =
       readonly committedEnd: number;
       /** LSN to continue from (past the last entry returned, or committedEnd). */
       readonly next: number;
+      /** The page ends early, below what was asked, because one reply frame holds no more. */
+      readonly frameLimited?: true;
     }
   | { readonly ok: true; readonly op: "locate"; readonly entry: ReadEntryWire | null }
   | { readonly ok: true; readonly op: "status"; readonly status: unknown }
@@ -125,21 +149,22 @@ export function decodeRequest(bytes: Uint8Array): RpcRequest | { bad: string } {
   const v = unpack(bytes);
   if (typeof v === "string") return { bad: v };
   const r = v as Record<string, unknown>;
-  const nat = (x: unknown) => Number.isSafeInteger(x) && (x as number) >= 0;
+  // Ids and counters must fit what storage and the replicas hold (counter-limits.ts): refused here, at the edge.
+  const nat = isCounter;
   const ids = (x: unknown) =>
     Array.isArray(x) &&
     x.length > 0 &&
     x.every((i) => typeof i === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(i));
   switch (r.op) {
     case "append": {
-      if (!nat(r.group) || !Array.isArray(r.items) || r.items.length === 0)
-        return { bad: "append needs group and items" };
+      if (!isGroupId(r.group) || !Array.isArray(r.items) || r.items.length === 0)
+        return { bad: "append needs a group id (uint32) and items" };
       for (const it of r.items as unknown[]) {
         const i = it as Record<string, unknown>;
         if (typeof i !== "object" || i === null || !(i.payload instanceof Uint8Array))
           return { bad: "item payload must be bytes" };
         if (i.refCsn !== undefined && !nat(i.refCsn))
-          return { bad: "refCsn must be a natural number below 2^53" };
+          return { bad: "refCsn must be a natural number up to 2^52" };
         const s = i.session as Record<string, unknown> | undefined;
         if (s !== undefined && (typeof s !== "object" || s === null || !nat(s.id) || !nat(s.seq)))
           return { bad: "bad session" };
@@ -148,7 +173,8 @@ export function decodeRequest(bytes: Uint8Array): RpcRequest | { bad: string } {
       return r as unknown as RpcRequest;
     }
     case "read":
-      if (!nat(r.group) || !nat(r.fromLsn)) return { bad: "read needs group and fromLsn" };
+      if (!isGroupId(r.group) || !nat(r.fromLsn))
+        return { bad: "read needs a group id (uint32) and fromLsn" };
       if (
         (r.maxEntries !== undefined && !nat(r.maxEntries)) ||
         (r.maxBytes !== undefined && !nat(r.maxBytes))
@@ -157,14 +183,16 @@ export function decodeRequest(bytes: Uint8Array): RpcRequest | { bad: string } {
       }
       return r as unknown as RpcRequest;
     case "locate":
-      return nat(r.group) && nat(r.csn)
+      return isGroupId(r.group) && nat(r.csn)
         ? (r as unknown as RpcRequest)
         : { bad: "locate needs group and csn" };
     case "status":
-      return r.group === undefined || nat(r.group) ? (r as unknown as RpcRequest) : { bad: "bad group" };
+      return r.group === undefined || isGroupId(r.group)
+        ? (r as unknown as RpcRequest)
+        : { bad: "bad group" };
     case "createGroup":
-      if (!nat(r.group) || !ids(r.members))
-        return { bad: "createGroup needs group and members (ids: [A-Za-z0-9_-])" };
+      if (!isGroupId(r.group) || !ids(r.members))
+        return { bad: "createGroup needs a group id (uint32) and members (ids: [A-Za-z0-9_-])" };
       if (
         r.learners !== undefined &&
         !(Array.isArray(r.learners) && (r.learners.length === 0 || ids(r.learners)))
@@ -172,11 +200,13 @@ export function decodeRequest(bytes: Uint8Array): RpcRequest | { bad: string } {
         return { bad: "bad learners" };
       }
       if (r.inc !== undefined && !nat(r.inc)) return { bad: "bad inc" };
+      if (hasDuplicates([...(r.members as string[]), ...((r.learners as string[] | undefined) ?? [])]))
+        return { bad: "createGroup lists a node twice (members and learners must be distinct node ids)" };
       return r as unknown as RpcRequest;
     case "deleteGroup":
-      return nat(r.group) ? (r as unknown as RpcRequest) : { bad: "deleteGroup needs group" };
+      return isGroupId(r.group) ? (r as unknown as RpcRequest) : { bad: "deleteGroup needs group" };
     case "advanceBase":
-      return nat(r.group) && nat(r.lsn)
+      return isGroupId(r.group) && nat(r.lsn)
         ? (r as unknown as RpcRequest)
         : { bad: "advanceBase needs group and lsn" };
     case "gts":
@@ -184,7 +214,7 @@ export function decodeRequest(bytes: Uint8Array): RpcRequest | { bad: string } {
         ? (r as unknown as RpcRequest)
         : { bad: `gts needs a count in [1, ${MAX_GTS_COUNT}]` };
     case "transferLeader":
-      return nat(r.group) && typeof r.target === "string"
+      return isGroupId(r.group) && typeof r.target === "string"
         ? (r as unknown as RpcRequest)
         : { bad: "transferLeader needs group and target" };
     case "changeConfig":

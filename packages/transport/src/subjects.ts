@@ -1,8 +1,10 @@
 /**
  * NATS subject names of a cluster (DESIGN.md section 3), shared by both transports so the in-memory one
  * routes exactly like the real one:
- *   palf.<cluster>.node.<nodeId>.<shard>   peer traffic, batched per destination shard
- *   palf.<cluster>.rpc.<nodeId>            client requests to one node
+ *   palf.<cluster>.node.<nodeId>.<shard>.<from>   peer traffic, batched per destination shard; <from> is
+ *                                          the sender, which NATS permissions bind to its credentials
+ *   palf.<cluster>.rpc.<nodeId>            client requests to one node (appends, reads, status, gts)
+ *   palf.<cluster>.admin.<nodeId>          admin requests to one node (create/delete group, base, leader)
  *   palf.<cluster>.gts                     the timestamp service
  *   palf.<cluster>.events.<name>           leadership changes, CDC watermarks
  */
@@ -35,14 +37,19 @@ export function checkTopic(topic: string, pattern: boolean): string {
   throw new Error(`topic ${JSON.stringify(topic)} is not "gts" or "events.<name>"`);
 }
 
-export function peerSubject(cluster: string, node: NodeId, shard: number): string {
+export function peerSubject(cluster: string, node: NodeId, shard: number, from: NodeId): string {
   if (!isShard(shard)) throw new Error(`shard ${shard} is not a natural number below 1e9`);
-  return `palf.${cluster}.node.${node}.${shard}`;
+  return `palf.${cluster}.node.${node}.${shard}.${from}`;
 }
 
-/** One wildcard subscription per node receives every shard's peer traffic. */
+/** One wildcard subscription per node receives every shard's peer traffic, from every sender. */
 export function peerWildcard(cluster: string, node: NodeId): string {
-  return `palf.${cluster}.node.${node}.*`;
+  return `palf.${cluster}.node.${node}.*.*`;
+}
+
+/** Admin requests to one node; only admin credentials may publish here. */
+export function adminSubject(cluster: string, node: NodeId): string {
+  return `palf.${cluster}.admin.${node}`;
 }
 
 export function rpcSubject(cluster: string, node: NodeId): string {
@@ -51,13 +58,6 @@ export function rpcSubject(cluster: string, node: NodeId): string {
 
 export function topicSubject(cluster: string, topic: string): string {
   return `palf.${cluster}.${topic}`;
-}
-
-/** The shard from a peer subject's last token, or undefined if it is not a shard number. */
-export function shardOfSubject(subject: string): number | undefined {
-  const token = subject.slice(subject.lastIndexOf(".") + 1);
-  if (!/^\d{1,9}$/.test(token)) return undefined;
-  return Number(token);
 }
 
 export function isShard(shard: number): boolean {

@@ -28,9 +28,16 @@ export interface Transport {
   /** Decoded peer messages for this node; rejected input is counted, logged and dropped. */
   onMessages(handler: MessagesHandler): Unsubscribe;
 
-  /** Client RPC to `palf.<cluster>.rpc.<toNode>`; rejects with TransportError (timeout, noResponders, closed). */
-  request(toNode: NodeId, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
-  /** Answers RPCs sent to this node; one handler per node. A handler that throws sends no reply. */
+  /**
+   * Client RPC to `palf.<cluster>.rpc.<toNode>`, or with `admin` to `palf.<cluster>.admin.<toNode>` (which
+   * NATS permissions may open to admin credentials only); rejects with TransportError (timeout,
+   * noResponders, closed).
+   */
+  request(toNode: NodeId, payload: Uint8Array, timeoutMs: number, o?: RequestOptions): Promise<Uint8Array>;
+  /**
+   * Answers RPCs sent to this node on both its rpc and admin subjects (the handler is told which); one
+   * handler per node. A handler that throws sends no reply.
+   */
   serve(handler: RpcHandler): Unsubscribe;
 
   /** Publishes to `palf.<cluster>.<topic>` (`gts` or `events.<name>`). */
@@ -56,9 +63,19 @@ export interface Outbound {
 }
 
 export type Unsubscribe = () => void;
-export type FrameHandler = (shard: number, frame: Uint8Array) => void;
+/** A raw frame and the sender its subject names; a raw handler must check messages' `from` against it. */
+export type FrameHandler = (shard: number, frame: Uint8Array, from: NodeId) => void;
+/** Decoded messages, each already checked to come from the node its `from` names. */
 export type MessagesHandler = (shard: number, messages: Message[]) => void;
-export type RpcHandler = (request: Uint8Array) => Uint8Array | Promise<Uint8Array>;
+export interface RequestOptions {
+  /** Send on the admin subject (create/delete group, membership, base, leader transfer). */
+  readonly admin?: boolean;
+}
+/** How a request arrived: `admin` when on the node's admin subject. */
+export interface RpcVia {
+  readonly admin: boolean;
+}
+export type RpcHandler = (request: Uint8Array, via: RpcVia) => Uint8Array | Promise<Uint8Array>;
 export type TopicHandler = (topic: string, payload: Uint8Array) => void;
 
 export type TransportStatus =
@@ -79,8 +96,12 @@ export interface TransportStats {
   framesRejected: number;
   /** Single messages dropped from otherwise good frames (bad field types or ranges). */
   messagesRejected: number;
+  /** Messages dropped because their `from` is not the sender named by the frame's subject. */
+  messagesForged: number;
   /** Handlers that threw; the error went to the logger and delivery went on. */
   handlerErrors: number;
+  /** RPC replies above the frame limit, answered with TOO_LARGE instead. */
+  repliesTooLarge: number;
 }
 
 /** Where a transport writes its log lines (rejected input, handler errors, connection changes). */
@@ -96,7 +117,9 @@ export function emptyStats(): TransportStats {
     messagesReceived: 0,
     framesRejected: 0,
     messagesRejected: 0,
+    messagesForged: 0,
     handlerErrors: 0,
+    repliesTooLarge: 0,
   };
 }
 

@@ -6,8 +6,9 @@
  */
 import type { UnsafeSwitches } from "@palf/core";
 import type { NodeUnsafeSwitches } from "@palf/node";
-import { encodeRpc, type RpcRequest } from "@palf/transport";
+import { encodeRpc, isAdminOp, type RpcRequest } from "@palf/transport";
 import { analyzeHistory } from "../history/index.ts";
+import { startByzantineClient } from "./byzantine-client.ts";
 import { GroupRecreator, type RecreateMode } from "./group-recreate.ts";
 import { NodeSim, SIM_LEASE } from "./node-sim.ts";
 import { startCheckpoints } from "./sim-checkpoints.ts";
@@ -38,6 +39,8 @@ export interface NodeChaosOptions {
    * budget is hit often, with regular checkpoints (see sim-checkpoints.ts) freeing room; none in the rest.
    */
   readonly diskBudgetBytes?: number;
+  /** The "Byzantine client" fault class (byzantine-client.ts): extreme-valued requests during the chaos. */
+  readonly byzantineClients?: boolean;
   readonly trace?: (line: string) => void;
 }
 
@@ -134,6 +137,7 @@ export async function runNodeChaos(opts: NodeChaosOptions): Promise<NodeSeedRepo
     for (let t = chaosFrom + rng.next() * stepMs; t < chaosTo; t += rng.next() * stepMs * 2)
       sim.sched.at(t, () => chaosAction(sim, env, bigJumps, recreator, quiet));
     recreator.plan(chaosFrom + 1500, chaosTo - 4000, opts.recreate);
+    if (opts.byzantineClients) startByzantineClient(sim, opts.seed, chaosFrom, chaosTo);
     await sim.sched.run(chaosTo);
 
     // Heal: no faults, every machine up; the cluster must elect leaders and answer every client.
@@ -243,7 +247,7 @@ function heal(sim: NodeSim): void {
 /** An admin request (leader transfer, recycling) sent like a client's; its answer is not checked. */
 function admin(sim: NodeSim, to: string, req: RpcRequest): void {
   sim.opts.trace?.(`${sim.sched.now.toFixed(3)} admin ${to} ${JSON.stringify(req)}`);
-  sim.net.rpc("admin", to, encodeRpc(req), 2000).catch(() => {});
+  sim.net.rpc("admin", to, encodeRpc(req), 2000, undefined, isAdminOp(req.op)).catch(() => {});
 }
 
 /** `quiet.until`: a scripted episode under way, which no other fault may disturb before then. */

@@ -33,7 +33,9 @@ export function startCheckpoints(
       if (incs.busy(group)) continue;
       for (const m of sim.groups.get(group) ?? []) {
         if (!sim.up(m)) continue;
-        sim.net.rpc("checkpoint", m, encodeRpc({ op: "advanceBase", group, lsn }), 2000).catch(() => {});
+        sim.net
+          .rpc("checkpoint", m, encodeRpc({ op: "advanceBase", group, lsn }), 2000, undefined, true)
+          .catch(() => {});
       }
     }
     sim.sched.at(sim.sched.now + everyMs, tick);

@@ -13,6 +13,7 @@ import {
   type FrameHandler,
   type MessagesHandler,
   type Outbound,
+  type RequestOptions,
   type RpcHandler,
   type TopicHandler,
   type Transport,
@@ -119,7 +120,7 @@ export class SimNetwork {
     const delays = this.copies(from, to);
     if (delays.length === 0) this.stats.framesDropped++;
     for (const d of delays)
-      this.sched.at(this.sched.now + d, () => this.atNode(to, (t) => t.receive(shard, frame)));
+      this.sched.at(this.sched.now + d, () => this.atNode(to, (t) => t.receive(shard, frame, from)));
   }
 
   /**
@@ -132,6 +133,8 @@ export class SimNetwork {
     payload: Uint8Array,
     timeoutMs: number,
     callerProc?: Proc,
+    /** Sent on the node's admin subject (create/delete group, base, leader transfer). */
+    admin = false,
   ): Promise<RpcAnswer> {
     this.stats.rpcs++;
     return new Promise<RpcAnswer>((resolve, reject) => {
@@ -168,7 +171,7 @@ export class SimNetwork {
             const tag = this.onServe?.(to, payload);
             let result: Uint8Array | Promise<Uint8Array>;
             try {
-              result = handler(payload);
+              result = handler(payload, { admin });
             } catch (e) {
               this.violations.push(`RPC handler of ${to} threw: ${(e as Error).message}`);
               return;
@@ -237,7 +240,9 @@ export class SimTransport implements Transport {
     messagesReceived: 0,
     framesRejected: 0,
     messagesRejected: 0,
+    messagesForged: 0,
     handlerErrors: 0,
+    repliesTooLarge: 0,
   };
 
   constructor(
@@ -279,11 +284,11 @@ export class SimTransport implements Transport {
   }
 
   /** A frame arrives: decoded with the real codec; anything it refuses is a violation (we never corrupt). */
-  receive(shard: number, frame: Uint8Array): void {
+  receive(shard: number, frame: Uint8Array, from: string): void {
     if (this.closed) return;
     this.counters.framesReceived++;
     this.counters.bytesReceived += frame.length;
-    for (const h of this.frameHandlers) h(shard, frame);
+    for (const h of this.frameHandlers) h(shard, frame, from);
     if (this.messageHandlers.size === 0) return;
     const { messages, rejected } = decodeFrame(frame, { maxFrameBytes: this.maxFrameBytes });
     if (rejected.length > 0) {
@@ -296,9 +301,11 @@ export class SimTransport implements Transport {
     for (const h of this.messageHandlers) h(shard, messages);
   }
 
-  request(toNode: string, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  request(toNode: string, payload: Uint8Array, timeoutMs: number, o?: RequestOptions): Promise<Uint8Array> {
     if (this.closed) return Promise.reject(new TransportError("closed", "transport is closed"));
-    return this.net.rpc(this.nodeId, toNode, payload, timeoutMs, this.proc).then((a) => a.reply);
+    return this.net
+      .rpc(this.nodeId, toNode, payload, timeoutMs, this.proc, o?.admin === true)
+      .then((a) => a.reply);
   }
 
   serve(handler: RpcHandler): Unsubscribe {

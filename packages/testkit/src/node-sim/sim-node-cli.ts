@@ -1,5 +1,5 @@
 // `pnpm sim:node --seeds N [--start S] [--nodes 3|5] [--groups G] [--chaos-ms MS] [--unsafe a,b]
-// [--no-recovery-check] [--recreate random|always|never] [--verbose] [--trace]`:
+// [--no-recovery-check] [--recreate random|always|never] [--byzantine] [--verbose] [--trace]`:
 // runs seeded whole-node simulations (real PalfNode on simulated disks and network), prints a replay command
 // for each failing seed, and ends with one JSON summary line. Exit 1 on any violation. `--unsafe` takes node
 // switches (NodeUnsafeSwitches) and core ones (UnsafeSwitches, applied to every replica).
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     unsafe: { type: "string" },
     "no-recovery-check": { type: "boolean", default: false },
     recreate: { type: "string", default: "random" },
+    byzantine: { type: "boolean", default: false },
     verbose: { type: "boolean", default: false },
     trace: { type: "boolean", default: false },
   },
@@ -85,6 +86,7 @@ for (let seed = start; seed < start + seeds; seed++) {
     recreate,
     ...(values.trace ? { trace: (line: string) => console.log(line) } : {}),
     ...(values["no-recovery-check"] ? { recoveryCheck: false } : {}),
+    ...(values.byzantine ? { byzantineClients: true } : {}),
   });
   const flags = [
     `--seeds 1 --start ${seed} --groups ${groups} --chaos-ms ${chaosMs}`,
@@ -92,6 +94,7 @@ for (let seed = start; seed < start + seeds; seed++) {
     values.unsafe ? ` --unsafe ${values.unsafe}` : "",
     values["no-recovery-check"] ? " --no-recovery-check" : "",
     recreate !== "random" ? ` --recreate ${recreate}` : "",
+    values.byzantine ? " --byzantine" : "",
   ].join("");
   summary.add(seed, report, `pnpm sim:node ${flags}`, values.verbose);
 }
