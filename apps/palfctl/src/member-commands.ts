@@ -85,9 +85,9 @@ export function registerMemberCommands(program: Command, withClient: WithClient,
     .command("groups")
     .description("every group on the nodes of --nodes: members, learners, leader, committed end and lag")
     .option("--node <id>", "only groups with a replica on this node", parseNodeId)
-    .option("--json", "one JSON line per group instead of a table")
+    .option("--json", "one JSON line per group instead of a table (as -o json)")
     .action(
-      withClient(async (client, _g, o: { node?: string; json?: boolean }) => {
+      withClient(async (client, g, o: { node?: string; json?: boolean }) => {
         const view = await client.membership().overview();
         const rows = view.groups.filter(
           (x) =>
@@ -97,7 +97,7 @@ export function registerMemberCommands(program: Command, withClient: WithClient,
             x.learners.includes(o.node),
         );
         if (view.unreachable.length > 0) io.err(`palfctl: no answer from ${view.unreachable.join(", ")}\n`);
-        if (o.json) for (const r of rows) io.out(jsonLine(r));
+        if (o.json || g.output === "json") for (const r of rows) io.out(jsonLine(r));
         else for (const line of table(rows)) io.out(line);
         return view.unreachable.length === client.membership().seeds.length ? 1 : 0;
       }),
