@@ -139,6 +139,15 @@ export function resolveGlobals(program: Command, env: Env): GlobalOptions {
   return g;
 }
 
+/** Changes the store where context `name` must exist (a usage error, exit 2, if it does not). */
+function editExisting(env: Env, name: string, cmd: Command, edit: (store: ContextFile) => void): void {
+  const store = readContexts(env);
+  if (store.contexts[name] === undefined)
+    cmd.error(`palfctl: no context named ${JSON.stringify(name)}; see palfctl context ls.`);
+  edit(store);
+  writeContexts(env, store);
+}
+
 function dashed(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
@@ -212,11 +221,9 @@ export function registerContextCommands(program: Command, io: CliIo, env: Env): 
     .description("make <name> the context palfctl uses when --context is not given")
     .argument("<name>", "context name", parseContextName)
     .action((name: string, _o: unknown, cmd: Command) => {
-      const store = readContexts(env);
-      if (store.contexts[name] === undefined)
-        cmd.error(`palfctl: no context named ${JSON.stringify(name)}; see palfctl context ls.`);
-      store.current = name;
-      writeContexts(env, store);
+      editExisting(env, name, cmd, (store) => {
+        store.current = name;
+      });
       io.out(jsonLine({ context: name, current: true }));
     });
 
@@ -246,12 +253,10 @@ export function registerContextCommands(program: Command, io: CliIo, env: Env): 
     .description("delete a context (and unselect it if it was current)")
     .argument("<name>", "context name", parseContextName)
     .action((name: string, _o: unknown, cmd: Command) => {
-      const store = readContexts(env);
-      if (store.contexts[name] === undefined)
-        cmd.error(`palfctl: no context named ${JSON.stringify(name)}; see palfctl context ls.`);
-      delete store.contexts[name];
-      if (store.current === name) delete store.current;
-      writeContexts(env, store);
+      editExisting(env, name, cmd, (store) => {
+        delete store.contexts[name];
+        if (store.current === name) delete store.current;
+      });
       io.out(jsonLine({ context: name, removed: true }));
     });
 }
