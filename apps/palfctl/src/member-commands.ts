@@ -2,6 +2,7 @@ import type { ConfigChange, GroupOverview, PalfClient } from "@palf/client";
 import type { Command } from "commander";
 import type { CliIo, WithClient } from "./cli.ts";
 import { jsonLine } from "./output.ts";
+import { renderTable } from "./output-format.ts";
 import { parseNat, parseNodeId, parsePositive } from "./parse.ts";
 
 /** Time one membership change may take by default: an added replica catches up first (ms). */
@@ -114,24 +115,17 @@ function table(rows: readonly GroupOverview[]): string[] {
     Object.entries(r.lag)
       .map(([n, l]) => `${n}:${l ?? "?"}`)
       .join(",") || "-";
-  const cells = [
-    ["GROUP", "LEADER", "MEMBERS", "LEARNERS", "REPLICAS", "COMMITTED", "LAG", "CHANGING"],
-    ...rows.map((r) => [
-      String(r.group),
-      r.leader ?? "-",
-      r.members.join(","),
-      r.learners.join(",") || "-",
-      String(r.replicaNum),
-      String(r.committedEnd),
-      lagOf(r),
-      r.changing ? "yes" : "no",
-    ]),
-  ];
-  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
-  return cells.map((c) =>
-    c
-      .map((v, i) => v.padEnd(widths[i]!))
-      .join("  ")
-      .trimEnd(),
+  return renderTable(
+    rows.map((r) => ({
+      group: String(r.group),
+      leader: r.leader ?? "-",
+      members: r.members.join(","),
+      learners: r.learners.join(",") || "-",
+      replicas: String(r.replicaNum),
+      committed: String(r.committedEnd),
+      lag: lagOf(r),
+      changing: r.changing ? "yes" : "no",
+    })),
+    ["group", "leader", "members", "learners", "replicas", "committed", "lag", "changing"],
   );
 }

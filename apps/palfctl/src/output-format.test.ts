@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { runCli } from "./cli.ts";
+import { renderTable } from "./output-format.ts";
 import { palfctlHarness } from "./palfctl.test-support.ts";
 
 describe("palfctl -o table|json", () => {
@@ -67,5 +68,13 @@ describe("palfctl -o table|json", () => {
     const { io, err } = palfctlHarness();
     expect(await runCli(["-o", "yaml", "timestamp"], io())).toBe(2);
     expect(err.join("")).toMatch(/argument 'yaml' is invalid. Allowed choices are table, json/);
+  });
+});
+
+describe("renderTable", () => {
+  it("prints the header of fixed columns with no rows, and nothing for no rows and no columns", () => {
+    expect(renderTable([], ["group", "leader"])).toEqual(["GROUP  LEADER"]);
+    expect(renderTable([])).toEqual([]);
+    expect(renderTable([{ a: "1" }, { b: "22" }])).toEqual(["A  B", "1  -", "-  22"]);
   });
 });

@@ -120,9 +120,13 @@ function heading(key: string): string {
   return key.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
 }
 
-/** Aligned columns: the union of the rows' keys in order of first appearance, "-" where a row has none. */
-export function renderTable(rows: readonly Record<string, string>[]): string[] {
-  const columns: string[] = [];
+/**
+ * Aligned columns: `columns`, or the union of the rows' keys in order of first appearance; "-" where a row
+ * has none. No rows and no columns: no lines.
+ */
+export function renderTable(rows: readonly Record<string, string>[], fixed?: readonly string[]): string[] {
+  const columns: string[] = [...(fixed ?? [])];
+  if (rows.length === 0 && columns.length === 0) return [];
   for (const r of rows) for (const k of Object.keys(r)) if (!columns.includes(k)) columns.push(k);
   const cells = [columns.map(heading), ...rows.map((r) => columns.map((k) => r[k] ?? "-"))];
   const widths = columns.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
