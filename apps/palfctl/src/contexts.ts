@@ -103,6 +103,8 @@ const ENV_OF: Record<string, string> = {
   user: "PALF_NATS_USER",
   pass: "PALF_NATS_PASS",
   token: "PALF_NATS_TOKEN",
+  passFile: "PALF_NATS_PASS_FILE",
+  tokenFile: "PALF_NATS_TOKEN_FILE",
 };
 
 /**
@@ -134,8 +136,11 @@ export function resolveGlobals(program: Command, env: Env): GlobalOptions {
   fill("tlsCa", ctx.tlsCa);
   fill("tlsCert", ctx.tlsCert);
   fill("tlsKey", ctx.tlsKey);
-  if (ctx.passFile !== undefined && !wins("pass")) w.pass = readSecret(name, "password", ctx.passFile);
-  if (ctx.tokenFile !== undefined && !wins("token")) w.token = readSecret(name, "token", ctx.tokenFile);
+  // A password or token given another way (variable, or a global --pass-file/--token-file) wins.
+  if (ctx.passFile !== undefined && !wins("pass") && !wins("passFile"))
+    w.pass = readSecret(name, "password", ctx.passFile);
+  if (ctx.tokenFile !== undefined && !wins("token") && !wins("tokenFile"))
+    w.token = readSecret(name, "token", ctx.tokenFile);
   return g;
 }
 
