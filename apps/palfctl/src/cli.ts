@@ -1,10 +1,13 @@
 import { openCdc } from "@palf/cdc";
 import { type ConnectOptions, connect, credentialsFromFiles, type PalfClient, PalfError } from "@palf/client";
 import { Command, CommanderError, Option } from "commander";
+import { registerCompletionCommand } from "./completion.ts";
+import { contextOption, registerContextCommands, resolveGlobals } from "./contexts.ts";
 import { registerCursorCommands } from "./cursor-commands.ts";
 import { registerMemberCommands } from "./member-commands.ts";
 import { registerNodeCommands } from "./node-replace.ts";
 import { entryLine, jsonLine } from "./output.ts";
+import { type OutputFormat, OutputSink, outputOption } from "./output-format.ts";
 import {
   parseGroupId,
   parseGroupList,
@@ -14,6 +17,7 @@ import {
   parsePositive,
   parseServers,
 } from "./parse.ts";
+import { palfctlVersion } from "./version.ts";
 
 /** Where the CLI writes and how it connects; tests replace these. */
 export interface CliIo {
@@ -53,10 +57,15 @@ export interface GlobalOptions {
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
+  /** `-o`; undefined: the command's own default. */
+  output?: OutputFormat;
 }
 
 /** Runs palfctl with `argv` (without node and script); resolves with the exit code. */
-export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+export async function runCli(argv: readonly string[], baseIo: CliIo): Promise<number> {
+  // Commands print JSON lines into the sink; with `-o table` it turns them into a table.
+  const sink = new OutputSink(baseIo);
+  const io = sink.io;
   const env = io.env ?? process.env;
   // An empty variable counts as unset.
   let code = EXIT_OK;
@@ -83,13 +92,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     )
     .option("--timeout <ms>", "overall time per call, retries included", parsePositive, 10_000)
     .option("--user <user>", "NATS user (or PALF_NATS_USER)", env.PALF_NATS_USER)
-    .option("--pass <password>", "NATS password (or PALF_NATS_PASS)", env.PALF_NATS_PASS)
+    .addOption(refusedSecret("--pass <password>", "--pass-file <file>", "PALF_NATS_PASS", env, io))
     .option(
       "--pass-file <file>",
       "file holding the NATS password (or PALF_NATS_PASS_FILE)",
       env.PALF_NATS_PASS_FILE,
     )
-    .option("--token <token>", "NATS token (or PALF_NATS_TOKEN)", env.PALF_NATS_TOKEN)
+    .addOption(refusedSecret("--token <token>", "--token-file <file>", "PALF_NATS_TOKEN", env, io))
     .option(
       "--token-file <file>",
       "file holding a NATS token (or PALF_NATS_TOKEN_FILE)",
@@ -97,7 +106,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     )
     .option("--tls-ca <file>", "CA certificate for TLS")
     .option("--tls-cert <file>", "client certificate for TLS")
-    .option("--tls-key <file>", "client key for TLS");
+    .option("--tls-key <file>", "client key for TLS")
+    .addOption(contextOption(env))
+    .addOption(outputOption())
+    .version(palfctlVersion(), "-V, --version", "print palfctl's version");
+  sink.attach(program);
 
   /** Connects with the global options, runs `body`, closes; maps errors to exit code 1. */
   const withClient =
@@ -105,9 +118,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       body: (client: PalfClient, g: GlobalOptions, ...args: A) => Promise<number | undefined>,
     ) =>
     async (...args: A) => {
-      const g = program.opts<GlobalOptions>();
       let client: PalfClient | undefined;
       try {
+        const g = resolveGlobals(program, env);
         client = await (io.connect ?? connect)(connectOptions(g, io));
         code = (await body(client, g, ...args)) ?? EXIT_OK;
       } catch (e) {
@@ -305,6 +318,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   registerMemberCommands(program, withClient, io);
   registerNodeCommands(program, withClient, io);
   registerCursorCommands(program, withClient, io);
+  registerContextCommands(program, io, env);
+  registerCompletionCommand(program, io);
 
   try {
     if (argv.length === 0) {
@@ -320,7 +335,28 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     io.err(`palfctl: ${describe(e)}\n`);
     return EXIT_RUNTIME;
+  } finally {
+    sink.end();
   }
+}
+
+/**
+ * A secret value on the command line shows up in `ps`: the flag is refused (without echoing the value, as
+ * commander's own "argument ... is invalid" would); the environment variable still works.
+ */
+function refusedSecret(
+  flags: string,
+  instead: string,
+  variable: string,
+  env: Readonly<Record<string, string | undefined>>,
+  io: CliIo,
+): Option {
+  const o = new Option(flags).hideHelp().argParser(() => {
+    const message = `no secrets on the command line (ps shows them): use ${instead} or ${variable}.`;
+    io.err(`palfctl: ${flags.split(" ")[0]}: ${message}\n`);
+    throw new CommanderError(EXIT_USAGE, "palfctl.secretOnCommandLine", message);
+  });
+  return env[variable] ? o.default(env[variable]) : o;
 }
 
 function connectOptions(g: GlobalOptions, io: CliIo): ConnectOptions {

@@ -1,6 +1,7 @@
 /**
  * palfctl: the admin CLI of a palf cluster (status, create/delete groups, append, read, tail, locate,
- * leader transfer) over NATS, printing one JSON line per result or entry.
+ * leader transfer, membership, contexts, completion) over NATS, printing one JSON line per result or entry
+ * (or a table with -o table).
  *   tsx apps/palfctl/src/main.ts --nats nats://127.0.0.1:4222 status
  * Exit codes: 0 done, 1 runtime error, 2 usage error.
  */

@@ -2,6 +2,7 @@ import type { ConfigChange, GroupOverview, PalfClient } from "@palf/client";
 import type { Command } from "commander";
 import type { CliIo, WithClient } from "./cli.ts";
 import { jsonLine } from "./output.ts";
+import { renderTable } from "./output-format.ts";
 import { parseNat, parseNodeId, parsePositive } from "./parse.ts";
 
 /** Time one membership change may take by default: an added replica catches up first (ms). */
@@ -85,9 +86,9 @@ export function registerMemberCommands(program: Command, withClient: WithClient,
     .command("groups")
     .description("every group on the nodes of --nodes: members, learners, leader, committed end and lag")
     .option("--node <id>", "only groups with a replica on this node", parseNodeId)
-    .option("--json", "one JSON line per group instead of a table")
+    .option("--json", "one JSON line per group instead of a table (as -o json)")
     .action(
-      withClient(async (client, _g, o: { node?: string; json?: boolean }) => {
+      withClient(async (client, g, o: { node?: string; json?: boolean }) => {
         const view = await client.membership().overview();
         const rows = view.groups.filter(
           (x) =>
@@ -97,7 +98,7 @@ export function registerMemberCommands(program: Command, withClient: WithClient,
             x.learners.includes(o.node),
         );
         if (view.unreachable.length > 0) io.err(`palfctl: no answer from ${view.unreachable.join(", ")}\n`);
-        if (o.json) for (const r of rows) io.out(jsonLine(r));
+        if (o.json || g.output === "json") for (const r of rows) io.out(jsonLine(r));
         else for (const line of table(rows)) io.out(line);
         return view.unreachable.length === client.membership().seeds.length ? 1 : 0;
       }),
@@ -114,24 +115,17 @@ function table(rows: readonly GroupOverview[]): string[] {
     Object.entries(r.lag)
       .map(([n, l]) => `${n}:${l ?? "?"}`)
       .join(",") || "-";
-  const cells = [
-    ["GROUP", "LEADER", "MEMBERS", "LEARNERS", "REPLICAS", "COMMITTED", "LAG", "CHANGING"],
-    ...rows.map((r) => [
-      String(r.group),
-      r.leader ?? "-",
-      r.members.join(","),
-      r.learners.join(",") || "-",
-      String(r.replicaNum),
-      String(r.committedEnd),
-      lagOf(r),
-      r.changing ? "yes" : "no",
-    ]),
-  ];
-  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
-  return cells.map((c) =>
-    c
-      .map((v, i) => v.padEnd(widths[i]!))
-      .join("  ")
-      .trimEnd(),
+  return renderTable(
+    rows.map((r) => ({
+      group: String(r.group),
+      leader: r.leader ?? "-",
+      members: r.members.join(","),
+      learners: r.learners.join(",") || "-",
+      replicas: String(r.replicaNum),
+      committed: String(r.committedEnd),
+      lag: lagOf(r),
+      changing: r.changing ? "yes" : "no",
+    })),
+    ["group", "leader", "members", "learners", "replicas", "committed", "lag", "changing"],
   );
 }
