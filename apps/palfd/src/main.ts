@@ -38,7 +38,17 @@ const program = new Command()
   .option("--tls-ca <file>", "CA certificate for TLS to NATS")
   .option("--tls-cert <file>", "client certificate for TLS to NATS")
   .option("--tls-key <file>", "client key for TLS to NATS")
-  .option("--disk-budget-mb <mb>", "WAL disk budget per shard; leaders refuse appends near it", positiveInt)
+  .option(
+    "--disk-budget-mb <mb>",
+    "fixed WAL disk budget per shard; leaders refuse appends near it (default: follow the filesystem's free space)",
+    positiveInt,
+  )
+  .option(
+    "--disk-reserve-mb <mb>",
+    "free space kept on the data dir's filesystem: appends are refused (NOSPACE alarm) below it " +
+      "(default: a tenth of the filesystem, 16..256 MiB)",
+    positiveInt,
+  )
   .option("--log-level <level>", "pino log level", "info")
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .parse();
@@ -60,6 +70,7 @@ const o = program.opts<{
   tlsCert?: string;
   tlsKey?: string;
   diskBudgetMb?: number;
+  diskReserveMb?: number;
   logLevel: string;
 }>();
 const log = pino({ level: o.logLevel, base: { node: o.node } });
@@ -136,7 +147,9 @@ const node = await PalfNode.start({
   log,
   ...(o.shards ? { shards: o.shards } : {}),
   ...(o.segmentBytes ? { segmentBytes: o.segmentBytes } : {}),
-  ...(o.diskBudgetMb ? { diskBudgetBytes: o.diskBudgetMb * 2 ** 20 } : {}),
+  ...(o.diskBudgetMb
+    ? { diskBudgetBytes: o.diskBudgetMb * 2 ** 20 }
+    : { diskFreeSpace: o.diskReserveMb ? { reserveBytes: o.diskReserveMb * 2 ** 20 } : {} }),
   replica: {
     ...(recordCap === undefined
       ? {}

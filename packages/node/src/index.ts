@@ -4,6 +4,14 @@
  * destination node per turn; a client RPC server answers appends once committed. Wires @palf/core (the
  * replica), @palf/storage (the WAL) and @palf/transport (NATS or in memory).
  */
+export {
+  type DiskSpaceOptions,
+  type DiskStatus,
+  defaultReserveBytes,
+  type FreeSpace,
+  realStatFs,
+  type StatFs,
+} from "./disk-space-watch.ts";
 export { PalfNode, type PalfNodeOptions } from "./palf-node.ts";
 export { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 export { type NodeInspector, type NodeUnsafeSwitches, nodeUnsafeSwitchNames } from "./shard.ts";

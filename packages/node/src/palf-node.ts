@@ -20,11 +20,13 @@ import {
   type Transport,
 } from "@palf/transport";
 import type { Logger } from "pino";
+import { type DiskSpaceOptions, DiskSpaceWatch } from "./disk-space-watch.ts";
 import { LeaseHub } from "./lease-hub.ts";
 import { NodeGts, type NodeGtsOptions } from "./node-gts.ts";
 import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { type NodeInspector, type NodeUnsafeSwitches, Shard } from "./shard.ts";
 import { recoverGroups } from "./wal-binding.ts";
+import { ShardWalSpace } from "./wal-space.ts";
 
 export interface PalfNodeOptions {
   readonly nodeId: string;
@@ -35,6 +37,11 @@ export interface PalfNodeOptions {
   readonly shards?: number;
   readonly segmentBytes?: number;
   readonly diskBudgetBytes?: number;
+  /**
+   * WAL room follows the filesystem's free space, keeping a reserve (palfd's default; see DiskSpaceWatch).
+   * Ignored when diskBudgetBytes is set.
+   */
+  readonly diskFreeSpace?: DiskSpaceOptions;
   readonly replica?: Partial<Omit<ReplicaOptions, "group" | "self" | "initialConfig">>;
   /** Bytes of recent entries per group kept in memory (default 256 KiB); older ones are read from the WAL. */
   readonly hotBytesPerGroup?: number;
@@ -74,6 +81,8 @@ export class PalfNode {
   private gts!: NodeGts;
   private lockFile: string | undefined;
   private rebalanceTimer: TimerHandle | undefined;
+  /** The NOSPACE alarm and free-space budgets; none without a budget or free-space mode. */
+  private disk: DiskSpaceWatch | undefined;
   private readonly rt: NodeRuntime;
 
   private constructor(private readonly opts: PalfNodeOptions) {
@@ -134,6 +143,8 @@ export class PalfNode {
       },
       this.opts.gts,
     );
+    const freeSpace = this.opts.diskFreeSpace !== undefined && !this.opts.diskBudgetBytes;
+    const walSpaces: (ShardWalSpace | undefined)[] = [];
     for (let i = 0; i < shardCount; i++) {
       const walOptions = {
         fs: wfs,
@@ -146,6 +157,15 @@ export class PalfNode {
       };
       const wal = await openShardWal(path.join(dataDir, `shard-${i}`), walOptions);
       this.wals.push(wal);
+      if (wal.tornTail) {
+        log.warn(
+          { shard: i, ...wal.tornTail },
+          "recovery cut a torn tail (a write never acknowledged): bytes dropped from the newest segment",
+        );
+      }
+      // Free-space mode: unbounded until the watch's first statfs sets the budget.
+      const walSpace = freeSpace ? new ShardWalSpace(wal, Number.MAX_SAFE_INTEGER, 0) : undefined;
+      walSpaces.push(walSpace);
       const shard = new Shard({
         nodeId: this.nodeId,
         index: i,
@@ -164,6 +184,7 @@ export class PalfNode {
         ...(this.opts.inspect ? { inspect: this.opts.inspect } : {}),
         ...(this.opts.hotBytesPerGroup !== undefined ? { hotBytesPerGroup: this.opts.hotBytesPerGroup } : {}),
         ...(this.opts.diskBudgetBytes ? { diskBudgetBytes: this.opts.diskBudgetBytes } : {}),
+        ...(walSpace ? { walSpace } : {}),
       });
       this.shards.push(shard);
       let recovered = 0;
@@ -176,6 +197,23 @@ export class PalfNode {
         recovered++;
       }
       if (recovered > 0) log.info({ shard: i, groups: recovered }, "recovered groups from the WAL");
+    }
+    if (freeSpace || this.opts.diskBudgetBytes) {
+      this.disk = new DiskSpaceWatch(
+        dataDir,
+        this.shards.map((shard, i) => ({
+          wal: this.wals[i]!,
+          space: walSpaces[i],
+          refused: () => shard.stats.noWalRoom,
+          handLeadershipsAway: () => shard.handLeadershipsAway(),
+        })),
+        freeSpace ? "free-space" : "budget",
+        log,
+        this.rt,
+        this.opts.diskFreeSpace,
+      );
+      // The first statfs sets the budgets before anything is served (a restart on a full disk refuses at once).
+      await this.disk.start();
     }
     const t = this.opts.transport;
     this.unsubscribe.push(t.onMessages((_shard, messages) => this.route(messages)));
@@ -295,6 +333,7 @@ export class PalfNode {
     // elect no one else for as long as this process lives.
     this.hub.stop();
     this.rt.clearInterval(this.rebalanceTimer);
+    this.disk?.stop();
     this.opts.onFatal?.(err);
   }
 
@@ -444,6 +483,8 @@ export class PalfNode {
       lease: this.hub.stats,
       watermarks: this.gts.floor.stats,
       wal: this.wals.map((w) => w.stats()),
+      disk: this.disk?.status() ?? null,
+      tornTails: this.wals.flatMap((w, shard) => (w.tornTail ? [{ shard, ...w.tornTail }] : [])),
     };
   }
 
@@ -457,6 +498,7 @@ export class PalfNode {
     for (const s of this.shards) s.transferAll();
     while (this.leaderCount() > 0 && this.rt.now() < deadline) await sleep(this.rt, 50);
     this.stopping = true;
+    this.disk?.stop();
     this.hub.stop();
     this.gts.stop();
     this.rt.clearInterval(this.rebalanceTimer);

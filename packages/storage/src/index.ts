@@ -20,6 +20,7 @@ export type {
   SegmentHolders,
   ShardWalOptions,
   StoredEntry,
+  TornTailCut,
   WalRecord,
   WalRecordKind,
   WalStats,

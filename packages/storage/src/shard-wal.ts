@@ -31,6 +31,7 @@ import type {
   SegmentHolders,
   ShardWalOptions,
   StoredEntry,
+  TornTailCut,
   WalRecord,
   WalStats,
 } from "./types.ts";
@@ -76,6 +77,7 @@ export async function openShardWal(dir: string, options: ShardWalOptions = {}): 
     lagSegments: options.lagSegments ?? DEFAULT_LAG_SEGMENTS,
     segments: recovered.segments,
     groups: recovered.groups,
+    tornTail: recovered.cutTail,
   });
   await wal.ensureWritableSegment();
   return wal;
@@ -92,6 +94,7 @@ interface Setup {
   lagSegments: number;
   segments: Segment[];
   groups: Map<number, GroupIndex>;
+  tornTail: TornTailCut | undefined;
 }
 
 export class ShardWal {
@@ -126,6 +129,8 @@ export class ShardWal {
    * host lowers this by what a batch uses before it submits the batch.
    */
   heldBytes = 0;
+  /** What recovery cut off at open (a torn tail of an unacknowledged write), for status and the open log. */
+  readonly tornTail: TornTailCut | undefined;
   private readonly counters = { flushes: 0, records: 0, bytesWritten: 0 };
 
   /** Use `openShardWal`. */
@@ -135,6 +140,7 @@ export class ShardWal {
     this.retrySync = setup.retrySync;
     this.segmentBytes = setup.segmentBytes;
     this.budget = setup.budget;
+    this.tornTail = setup.tornTail;
     this.copyForwardBytes = setup.copyForwardBytes;
     this.lagSegments = setup.lagSegments;
     this.segments = new SegmentFiles(dir, setup.fs, setup.skipDirFsync, () => this.durable, setup.segments);
@@ -499,6 +505,7 @@ export class ShardWal {
       groups: this.groupIndex.size,
       cacheHits: this.reads.hits,
       cacheMisses: this.reads.misses,
+      ...(this.tornTail ? { tornTail: this.tornTail } : {}),
     };
   }
 

@@ -110,4 +110,13 @@ export interface WalStats {
   groups: number;
   cacheHits: number;
   cacheMisses: number;
+  /** What recovery cut off the newest segment at open (a torn tail), if anything: kept for status. */
+  tornTail?: TornTailCut;
+}
+
+/** A torn tail recovery cut: the segment file, the offset it was cut at and the bytes dropped after it. */
+export interface TornTailCut {
+  file: string;
+  offset: number;
+  droppedBytes: number;
 }
