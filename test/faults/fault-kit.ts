@@ -91,6 +91,8 @@ export async function waitFor(
 export interface FaultClusterOptions extends Omit<LocalClusterOptions, "dataDir" | "natsUrl" | "cluster"> {
   /** Groups 1..groups, each with every node as a member. */
   readonly groups: number;
+  /** Runs on the fresh cluster dir before any palfd starts (e.g. mounts a small filesystem for one node). */
+  readonly prepare?: (dir: string) => void;
 }
 
 /**
@@ -117,7 +119,8 @@ export class FaultCluster {
 
   static async start(o: FaultClusterOptions): Promise<FaultCluster> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "palf-faults-"));
-    const { groups, ...rest } = o;
+    const { groups, prepare, ...rest } = o;
+    prepare?.(dir);
     const cluster = new LocalCluster({ ...rest, dataDir: dir, cluster: CLUSTER });
     try {
       await cluster.start();

@@ -17,6 +17,8 @@ export interface LocalClusterOptions {
   readonly logDir?: string;
   /** Use this NATS server instead of starting one. */
   readonly natsUrl?: string;
+  /** More palfd flags for one node (e.g. --disk-reserve-mb for the node on a small filesystem). */
+  readonly nodeArgs?: Readonly<Record<string, readonly string[]>>;
 }
 
 /**
@@ -66,6 +68,7 @@ export class LocalCluster {
       String(this.opts.leaseMs ?? 2000),
       ...(this.opts.shards ? ["--shards", String(this.opts.shards)] : []),
       ...(this.opts.segmentBytes ? ["--segment-bytes", String(this.opts.segmentBytes)] : []),
+      ...(this.opts.nodeArgs?.[node] ?? []),
     ];
     const log = fs.openSync(path.join(this.opts.logDir ?? this.opts.dataDir, `${node}.log`), "a");
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", log] });
