@@ -108,6 +108,9 @@ describe("a full disk on one node", () => {
       async () => (await nodeStatus("n3"))?.disk?.alarm === "NOSPACE",
       15_000,
     );
+    // The SDK's status report carries the alarm (typed NodeStatus).
+    const n3Report = (await client.status()).find((r) => r.node === "n3");
+    expect(n3Report && "status" in n3Report ? n3Report.status?.disk?.alarm : "no answer").toBe("NOSPACE");
     const ackedRestart = acks.count;
     await waitFor("acknowledged after the restart", () => acks.count >= ackedRestart + 200, 45_000);
     expect(fc.cluster.procs.get("n3")!.exitCode).toBeNull();

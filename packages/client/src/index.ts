@@ -18,5 +18,6 @@ export {
   PalfClient,
 } from "./client.ts";
 export type { AppendOptions, Group, LogEntry, ReadOptions, ReadPage, TailOptions } from "./group.ts";
+export type { NodeDiskStatus, NodeStatus, TornTailReport } from "./node-status.ts";
 export { PalfError, type PalfErrorCode } from "./palf-error.ts";
 export type { BackoffOptions } from "./retry-policy.ts";
