@@ -139,4 +139,74 @@ describe("a full disk on one node", () => {
     assertNothingLost(report, replay);
     assertLoadErrorsExplained(result.errors, replay);
   }, 240_000);
+
+  it("the last byte taken by someone else: writes wait, a stalled leader steps out, a restart comes up and stays up", async () => {
+    suite.watchFailure();
+    const fc = suite.cluster();
+    const acks = new AckLog();
+    const client = await fc.client({ requestTimeoutMs: LEASE_MS, appendTimeoutMs: 30_000 });
+    const load = startLoad(client, acks, { groups: GROUPS, loops: 8, size: rng.int(128, 512), phase: 3 });
+    await waitFor("the load commits", () => acks.count >= 200, 30_000);
+    await fc.waitAllLed(nodes, 45_000);
+
+    // Every byte of n3's filesystem: its next WAL write meets ENOSPC whatever the reserve said. The write waits
+    // (the WAL stays in service); if n3 still leads groups whose writes wait, it stops after a few seconds so
+    // they elect elsewhere (the one exit allowed here, with its own message).
+    const filler = path.join(small.root, "filler-all");
+    fillUntil(filler, 0);
+    expect(freeBytes(small.root)).toBe(0);
+    const n3 = fc.cluster.procs.get("n3")!;
+    await waitFor(
+      "n3 raises the NOSPACE alarm (or steps out as a stalled leader)",
+      async () => n3.exitCode !== null || (await nodeStatus("n3"))?.disk?.alarm === "NOSPACE",
+      30_000,
+      async () => `${JSON.stringify((await nodeStatus("n3"))?.disk)}\n${fc.logTail("n3")}`,
+    );
+    const ackedFull = acks.count;
+    await waitFor("n1 and n2 keep acknowledging", () => acks.count >= ackedFull + 300, 45_000);
+    const log = fc.logTail("n3", 400);
+    expect(log, "a WAL that met ENOSPC stays in service").not.toContain("out of service");
+    const steppedOut = n3.exitCode !== null;
+    if (steppedOut) expect(log).toContain("WAL writes have met ENOSPC");
+
+    // A restart with not one byte free comes up and stays up (it leads nothing: it cannot persist a ballot).
+    if (n3.exitCode === null) await fc.cluster.kill("n3");
+    try {
+      await fc.cluster.startNode("n3");
+    } catch (err) {
+      throw new Error(
+        `n3 did not come up on a full disk (${replay}): ${(err as Error).message}\n${fc.logTail("n3")}`,
+      );
+    }
+    const ackedRestart = acks.count;
+    await waitFor("acknowledged after the restart", () => acks.count >= ackedRestart + 300, 45_000);
+    await waitFor(
+      "the restarted n3 raises the alarm",
+      async () => (await nodeStatus("n3"))?.disk?.alarm === "NOSPACE",
+      15_000,
+    );
+    expect(fc.cluster.procs.get("n3")!.exitCode, `n3 exited:\n${fc.logTail("n3")}`).toBeNull();
+
+    fs.rmSync(filler);
+    await waitFor(
+      "n3 clears the alarm",
+      async () => (await nodeStatus("n3"))?.disk?.alarm === null,
+      30_000,
+      async () => JSON.stringify((await nodeStatus("n3"))?.disk),
+    );
+    const result = await load.stop();
+    await appendToEveryGroup(await fc.client(), fc.groups, acks, 4);
+    const report = await verifyNothingLost({
+      probe: fc.probe,
+      nodes,
+      groups: fc.groups,
+      acks,
+      catchUpMs: 60_000,
+    });
+    console.log(
+      `[disk] ${FILE} (last byte): n3 ${steppedOut ? "stepped out as a stalled leader" : "stayed up"}; acked ${report.acked}, compared ${report.entries} entries; load errors ${JSON.stringify(result.errors)}`,
+    );
+    assertNothingLost(report, replay);
+    assertLoadErrorsExplained(result.errors, replay);
+  }, 240_000);
 });

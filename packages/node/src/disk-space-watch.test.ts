@@ -70,6 +70,7 @@ async function freeSpaceShard(groups: number[]) {
         space: walSpace,
         refused: () => shard.stats.noWalRoom,
         handLeadershipsAway: () => shard.handLeadershipsAway(),
+        leaders: () => shard.leaders().length,
       },
     ],
     "free-space",

@@ -7,10 +7,11 @@
  * answers appends BACKPRESSURE and a follower leaves pushes unacked instead of hitting ENOSPC. The WAL itself
  * gets no budget, so a shrinking one refuses new reservations only, never a batch whose LSNs are assigned.
  *
- * While free space is below the reserve (or, with a fixed budget, while reservations are refused) the alarm is
- * up: the node status shows it, a warning is logged at most every `logEveryMs`, and leaderships are handed to
- * members that have the whole log, so the group keeps acknowledging elsewhere. It clears by itself once space
- * returns (a filler deleted, bases advanced and segments recycled).
+ * While free space is below the reserve (or reservations are refused, or a WAL holds a batch whose write met
+ * ENOSPC because something else took the last bytes) the alarm is up: the node status shows it, a warning is
+ * logged at most every `logEveryMs`, and leaderships are handed to members that have the whole log, so the
+ * group keeps acknowledging elsewhere. It clears by itself once space returns (a filler deleted, bases
+ * advanced and segments recycled).
  */
 import fs from "node:fs";
 import type { ShardWal } from "@palf/storage";
@@ -45,6 +46,12 @@ export interface DiskSpaceOptions {
   readonly logEveryMs?: number;
   /** Injected statfs (tests); default node:fs. */
   readonly statfs?: StatFs;
+  /**
+   * How long a WAL may hold a batch that met ENOSPC while this node still leads groups (default 5000 ms).
+   * Such a leader releases nothing it has not persisted, so its groups stall; past this the node stops
+   * (onStuck) and its groups elect elsewhere; a restart comes up without leading.
+   */
+  readonly stuckLeaderMs?: number;
 }
 
 /** The disk part of a node's status. */
@@ -73,6 +80,8 @@ export interface WatchedShard {
   refused(): number;
   /** Moves leaderships to members with the whole log; returns how many were asked to move. */
   handLeadershipsAway(): number;
+  /** Groups this shard leads now. */
+  leaders(): number;
 }
 
 const MiB = 1024 * 1024;
@@ -93,6 +102,9 @@ export class DiskSpaceWatch {
   private lastRefused = 0;
   private ticking = false;
   private stopped = false;
+  /** Since when (runtime ms) a WAL holds a batch that met ENOSPC; undefined while none does. */
+  private stuckSince: number | undefined;
+  private readonly stuckLeaderMs: number;
 
   constructor(
     private readonly dir: string,
@@ -101,7 +113,9 @@ export class DiskSpaceWatch {
     private readonly log: Logger,
     private readonly rt: NodeRuntime,
     opts: DiskSpaceOptions = {},
+    private readonly onStuck: (err: Error) => void = () => {},
   ) {
+    this.stuckLeaderMs = opts.stuckLeaderMs ?? 5000;
     this.statfs = opts.statfs ?? realStatFs;
     this.intervalMs = opts.intervalMs ?? 1000;
     this.logEveryMs = opts.logEveryMs ?? 5000;
@@ -140,11 +154,17 @@ export class DiskSpaceWatch {
         this.setBudgets(this.free.freeBytes, reserve);
         short = this.free.freeBytes < reserve;
       }
+      // A WAL holding a batch whose write met ENOSPC (someone else took the last bytes): the disk is full.
+      if (this.shards.some((s) => s.wal.stats().waitingForSpace)) {
+        short = true;
+        this.stuckSince ??= this.rt.now();
+      } else this.stuckSince = undefined;
       const refused = this.shards.reduce((n, s) => n + s.refused(), 0);
       // With a fixed budget the only sign is refusals; in free-space mode they mean a shard's share is used up.
       if (refused > this.lastRefused) short = true;
       this.lastRefused = refused;
       this.update(short);
+      this.checkStuckLeader();
     } finally {
       this.ticking = false;
     }
@@ -184,6 +204,19 @@ export class DiskSpaceWatch {
       );
       this.alarmSince = null;
     }
+  }
+
+  private checkStuckLeader(): void {
+    if (this.stuckSince === undefined || this.rt.now() - this.stuckSince < this.stuckLeaderMs) return;
+    const leading = this.shards.reduce((n, s) => n + s.leaders(), 0);
+    if (leading === 0) return;
+    this.stop();
+    this.onStuck(
+      new Error(
+        `WAL writes have met ENOSPC for ${this.rt.now() - this.stuckSince} ms while this node leads ${leading} ` +
+          "groups: stopping so they elect a leader elsewhere",
+      ),
+    );
   }
 
   private spaceFields() {

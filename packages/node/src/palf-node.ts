@@ -206,11 +206,13 @@ export class PalfNode {
           space: walSpaces[i],
           refused: () => shard.stats.noWalRoom,
           handLeadershipsAway: () => shard.handLeadershipsAway(),
+          leaders: () => shard.leaders().length,
         })),
         freeSpace ? "free-space" : "budget",
         log,
         this.rt,
         this.opts.diskFreeSpace,
+        (err) => this.fatal(err),
       );
       // The first statfs sets the budgets before anything is served (a restart on a full disk refuses at once).
       await this.disk.start();

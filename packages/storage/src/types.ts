@@ -110,6 +110,10 @@ export interface WalStats {
   groups: number;
   cacheHits: number;
   cacheMisses: number;
+  /** A flush is held because its write met ENOSPC (retried until space returns; nothing of it acknowledged). */
+  waitingForSpace: boolean;
+  /** Writes retried after ENOSPC since open. */
+  noSpaceRetries: number;
   /** What recovery cut off the newest segment at open (a torn tail), if anything: kept for status. */
   tornTail?: TornTailCut;
 }
