@@ -13,6 +13,7 @@ import {
   assertLoadErrorsExplained,
   assertNothingLost,
   faultSuite,
+  type RunningLoad,
   startLoad,
   verifyNothingLost,
   waitFor,
@@ -50,6 +51,52 @@ async function nodeStatus(node: string): Promise<{ leaders: number; disk: DiskVi
   return res.ok && res.op === "status"
     ? (res.status as { leaders: number; disk: DiskView | null })
     : undefined;
+}
+
+/** kill -9 n3 (if alive) and start it again while its disk is full: it must come up, not exit. */
+async function restartOnFullDisk(): Promise<void> {
+  const fc = suite.cluster();
+  const n3 = fc.cluster.procs.get("n3")!;
+  if (n3.exitCode === null && n3.signalCode === null) await fc.cluster.kill("n3");
+  try {
+    await fc.cluster.startNode("n3");
+  } catch (err) {
+    throw new Error(
+      `n3 did not come up on a full disk (${replay}): ${(err as Error).message}\n${fc.logTail("n3")}`,
+    );
+  }
+}
+
+/**
+ * Deletes the filler; the alarm must clear by itself. Then stops the load, appends once more to every group and
+ * checks that every node holds every acknowledged append. Returns a summary for the log line.
+ */
+async function freeAndVerify(
+  filler: string,
+  acks: AckLog,
+  load: RunningLoad,
+  phase: number,
+): Promise<string> {
+  const fc = suite.cluster();
+  fs.rmSync(filler);
+  await waitFor(
+    "n3 clears the alarm",
+    async () => (await nodeStatus("n3"))?.disk?.alarm === null,
+    30_000,
+    async () => JSON.stringify((await nodeStatus("n3"))?.disk),
+  );
+  const result = await load.stop();
+  await appendToEveryGroup(await fc.client(), fc.groups, acks, phase);
+  const report = await verifyNothingLost({
+    probe: fc.probe,
+    nodes,
+    groups: fc.groups,
+    acks,
+    catchUpMs: 60_000,
+  });
+  assertNothingLost(report, replay);
+  assertLoadErrorsExplained(result.errors, replay);
+  return `acked ${report.acked}, compared ${report.entries} entries; load errors ${JSON.stringify(result.errors)}`;
 }
 
 describe("a full disk on one node", () => {
@@ -95,14 +142,7 @@ describe("a full disk on one node", () => {
     expect(fc.logTail("n3", 400)).toContain("NOSPACE: disk nearly full");
 
     // A restart while the disk is still full comes up (recovers, serves, refuses appends), never exits.
-    await fc.cluster.kill("n3");
-    try {
-      await fc.cluster.startNode("n3");
-    } catch (err) {
-      throw new Error(
-        `n3 did not come up on a full disk (${replay}): ${(err as Error).message}\n${fc.logTail("n3")}`,
-      );
-    }
+    await restartOnFullDisk();
     await waitFor(
       "the restarted n3 raises the alarm at once",
       async () => (await nodeStatus("n3"))?.disk?.alarm === "NOSPACE",
@@ -116,28 +156,10 @@ describe("a full disk on one node", () => {
     expect(fc.cluster.procs.get("n3")!.exitCode).toBeNull();
 
     // Space returns: the alarm clears by itself and n3 takes pushes again.
-    fs.rmSync(filler);
-    await waitFor(
-      "n3 clears the alarm",
-      async () => (await nodeStatus("n3"))?.disk?.alarm === null,
-      30_000,
-      async () => JSON.stringify((await nodeStatus("n3"))?.disk),
-    );
-    const result = await load.stop();
-    await appendToEveryGroup(await fc.client(), fc.groups, acks, 2);
-    const report = await verifyNothingLost({
-      probe: fc.probe,
-      nodes,
-      groups: fc.groups,
-      acks,
-      catchUpMs: 60_000,
-    });
+    const summary = await freeAndVerify(filler, acks, load, 2);
     console.log(
-      `[disk] ${FILE}: filler ${Math.round(filled / MiB)} MiB, free after ${Math.round(freeBytes(small.root) / MiB)} MiB; ` +
-        `acked ${report.acked}, compared ${report.entries} entries; load errors ${JSON.stringify(result.errors)}`,
+      `[disk] ${FILE}: filler ${Math.round(filled / MiB)} MiB, free after ${Math.round(freeBytes(small.root) / MiB)} MiB; ${summary}`,
     );
-    assertNothingLost(report, replay);
-    assertLoadErrorsExplained(result.errors, replay);
   }, 240_000);
 
   it("the last byte taken by someone else: writes wait, a stalled leader steps out, a restart comes up and stays up", async () => {
@@ -170,14 +192,7 @@ describe("a full disk on one node", () => {
     if (steppedOut) expect(log).toContain("WAL writes have met ENOSPC");
 
     // A restart with not one byte free comes up and stays up (it leads nothing: it cannot persist a ballot).
-    if (n3.exitCode === null) await fc.cluster.kill("n3");
-    try {
-      await fc.cluster.startNode("n3");
-    } catch (err) {
-      throw new Error(
-        `n3 did not come up on a full disk (${replay}): ${(err as Error).message}\n${fc.logTail("n3")}`,
-      );
-    }
+    await restartOnFullDisk();
     const ackedRestart = acks.count;
     await waitFor("acknowledged after the restart", () => acks.count >= ackedRestart + 300, 45_000);
     await waitFor(
@@ -187,26 +202,9 @@ describe("a full disk on one node", () => {
     );
     expect(fc.cluster.procs.get("n3")!.exitCode, `n3 exited:\n${fc.logTail("n3")}`).toBeNull();
 
-    fs.rmSync(filler);
-    await waitFor(
-      "n3 clears the alarm",
-      async () => (await nodeStatus("n3"))?.disk?.alarm === null,
-      30_000,
-      async () => JSON.stringify((await nodeStatus("n3"))?.disk),
-    );
-    const result = await load.stop();
-    await appendToEveryGroup(await fc.client(), fc.groups, acks, 4);
-    const report = await verifyNothingLost({
-      probe: fc.probe,
-      nodes,
-      groups: fc.groups,
-      acks,
-      catchUpMs: 60_000,
-    });
+    const summary = await freeAndVerify(filler, acks, load, 4);
     console.log(
-      `[disk] ${FILE} (last byte): n3 ${steppedOut ? "stepped out as a stalled leader" : "stayed up"}; acked ${report.acked}, compared ${report.entries} entries; load errors ${JSON.stringify(result.errors)}`,
+      `[disk] ${FILE} (last byte): n3 ${steppedOut ? "stepped out as a stalled leader" : "stayed up"}; ${summary}`,
     );
-    assertNothingLost(report, replay);
-    assertLoadErrorsExplained(result.errors, replay);
   }, 240_000);
 });
