@@ -185,7 +185,12 @@ describe("a full disk on one node", () => {
       async () => `${JSON.stringify((await nodeStatus("n3"))?.disk)}\n${fc.logTail("n3")}`,
     );
     const ackedFull = acks.count;
-    await waitFor("n1 and n2 keep acknowledging", () => acks.count >= ackedFull + 300, 45_000);
+    await waitFor(
+      "n1 and n2 keep acknowledging",
+      () => acks.count >= ackedFull + 300,
+      45_000,
+      async () => `acked ${acks.count - ackedFull}; ${await fc.describeUnled()}`,
+    );
     const log = fc.logTail("n3", 400);
     expect(log, "a WAL that met ENOSPC stays in service").not.toContain("out of service");
     const steppedOut = n3.exitCode !== null;

@@ -147,9 +147,8 @@ const node = await PalfNode.start({
   log,
   ...(o.shards ? { shards: o.shards } : {}),
   ...(o.segmentBytes ? { segmentBytes: o.segmentBytes } : {}),
-  ...(o.diskBudgetMb
-    ? { diskBudgetBytes: o.diskBudgetMb * 2 ** 20 }
-    : { diskFreeSpace: o.diskReserveMb ? { reserveBytes: o.diskReserveMb * 2 ** 20 } : {} }),
+  ...(o.diskBudgetMb ? { diskBudgetBytes: o.diskBudgetMb * 2 ** 20 } : {}),
+  diskFreeSpace: o.diskReserveMb ? { reserveBytes: o.diskReserveMb * 2 ** 20 } : {},
   replica: {
     ...(recordCap === undefined
       ? {}

@@ -47,9 +47,9 @@ export interface DiskSpaceOptions {
   /** Injected statfs (tests); default node:fs. */
   readonly statfs?: StatFs;
   /**
-   * How long a WAL may hold a batch that met ENOSPC while this node still leads groups (default 5000 ms).
-   * Such a leader releases nothing it has not persisted, so its groups stall; past this the node stops
-   * (onStuck) and its groups elect elsewhere; a restart comes up without leading.
+   * How long a WAL may hold a batch that met ENOSPC while this node still leads groups or stands for leader
+   * (default 5000 ms). Such a leader or candidate releases nothing it has not persisted, so its groups stall;
+   * past this the node stops (onStuck) and its groups elect elsewhere; a restart comes up without leading.
    */
   readonly stuckLeaderMs?: number;
 }
@@ -80,7 +80,7 @@ export interface WatchedShard {
   refused(): number;
   /** Moves leaderships to members with the whole log; returns how many were asked to move. */
   handLeadershipsAway(): number;
-  /** Groups this shard leads now. */
+  /** Groups this shard leads, or stands for leader of, now (a stalled candidate holds its group too). */
   leaders(): number;
 }
 
@@ -213,7 +213,7 @@ export class DiskSpaceWatch {
     this.stop();
     this.onStuck(
       new Error(
-        `WAL writes have met ENOSPC for ${this.rt.now() - this.stuckSince} ms while this node leads ${leading} ` +
+        `WAL writes have met ENOSPC for ${this.rt.now() - this.stuckSince} ms while this node leads or stands for ${leading} ` +
           "groups: stopping so they elect a leader elsewhere",
       ),
     );

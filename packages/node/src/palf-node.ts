@@ -38,8 +38,8 @@ export interface PalfNodeOptions {
   readonly segmentBytes?: number;
   readonly diskBudgetBytes?: number;
   /**
-   * WAL room follows the filesystem's free space, keeping a reserve (palfd's default; see DiskSpaceWatch).
-   * Ignored when diskBudgetBytes is set.
+   * The NOSPACE alarm (see DiskSpaceWatch), and WAL room that follows the filesystem's free space with a
+   * reserve (palfd's default). With diskBudgetBytes set, the budget stays fixed and only the alarm runs.
    */
   readonly diskFreeSpace?: DiskSpaceOptions;
   readonly replica?: Partial<Omit<ReplicaOptions, "group" | "self" | "initialConfig">>;
@@ -198,7 +198,8 @@ export class PalfNode {
       }
       if (recovered > 0) log.info({ shard: i, groups: recovered }, "recovered groups from the WAL");
     }
-    if (freeSpace || this.opts.diskBudgetBytes) {
+    // Only when asked (palfd always asks): the simulator's schedules stay as they were without it.
+    if (this.opts.diskFreeSpace !== undefined) {
       this.disk = new DiskSpaceWatch(
         dataDir,
         this.shards.map((shard, i) => ({
@@ -206,7 +207,13 @@ export class PalfNode {
           space: walSpaces[i],
           refused: () => shard.stats.noWalRoom,
           handLeadershipsAway: () => shard.handLeadershipsAway(),
-          leaders: () => shard.leaders().length,
+          // A candidate waiting to persist its ballot holds the group as a stalled leader does.
+          leaders: () => {
+            let n = 0;
+            for (const slot of shard.groups.values())
+              if (slot.replica.role === "leader" || slot.replica.role === "candidate") n++;
+            return n;
+          },
         })),
         freeSpace ? "free-space" : "budget",
         log,
