@@ -95,6 +95,8 @@ export interface FaultClusterOptions extends Omit<LocalClusterOptions, "dataDir"
   readonly groups: number;
   /** NATS credentials of the probe and of client() (an admin's, when the server has accounts). */
   readonly connection?: { readonly user?: string; readonly pass?: string };
+  /** Runs on the fresh cluster dir before any palfd starts (e.g. mounts a small filesystem for one node). */
+  readonly prepare?: (dir: string) => void;
 }
 
 /**
@@ -122,7 +124,8 @@ export class FaultCluster {
 
   static async start(o: FaultClusterOptions): Promise<FaultCluster> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "palf-faults-"));
-    const { groups, connection, ...rest } = o;
+    const { groups, connection, prepare, ...rest } = o;
+    prepare?.(dir);
     const cluster = new LocalCluster({ ...rest, dataDir: dir, cluster: CLUSTER });
     try {
       await cluster.start();

@@ -29,7 +29,8 @@ export interface LocalClusterOptions {
   readonly natsServers?: number;
   /** How to start the nats-server (e.g. a config with accounts, and the passwords it reads from the env). */
   readonly nats?: NatsServerOptions;
-  /** Extra palfd flags per node, e.g. its credentials (--user n1 --pass-file ...). */
+  /** Extra palfd flags per node, e.g. its credentials (--user n1 --pass-file ...) or
+   * --disk-reserve-mb for the node on a small filesystem. */
   readonly nodeArgs?: (node: string) => readonly string[];
 }
 

@@ -138,6 +138,7 @@ node = await PalfNode.start({
   ...(o.shards ? { shards: o.shards } : {}),
   ...(o.segmentBytes ? { segmentBytes: o.segmentBytes } : {}),
   ...(o.diskBudgetMb ? { diskBudgetBytes: o.diskBudgetMb * 2 ** 20 } : {}),
+  diskFreeSpace: o.diskReserveMb ? { reserveBytes: o.diskReserveMb * 2 ** 20 } : {},
   replica: {
     ...(recordCap === undefined
       ? {}

@@ -17,6 +17,7 @@ export interface PalfdConfig {
   readonly leaseMs: number;
   readonly segmentBytes?: number;
   readonly diskBudgetMb?: number;
+  readonly diskReserveMb?: number;
   /** Log retention: keep at least the newest n bytes of each group (then recycle). */
   readonly retainBytes?: number;
   /** Log retention: keep at least the entries committed in the last ms. */
@@ -93,7 +94,13 @@ const settings: readonly Setting[] = [
     key: "diskBudgetMb",
     kind: "positive",
     arg: "mb",
-    help: "WAL disk budget per shard; leaders refuse appends near it",
+    help: "fixed WAL disk budget per shard; leaders refuse appends near it (default: follow the filesystem's free space)",
+  },
+  {
+    key: "diskReserveMb",
+    kind: "positive",
+    arg: "mb",
+    help: "free space kept on the data dir's filesystem: appends are refused (NOSPACE alarm) below it (default: a tenth of the filesystem, 16..256 MiB)",
   },
   {
     key: "retainBytes",

@@ -155,6 +155,12 @@ const nodeMetrics: readonly Spec<NodeStatus>[] = [
     "Free bytes on the data dir's file system",
     (s) => s.disk?.freeBytes ?? NaN,
   ],
+  [
+    "gauge",
+    "palf_disk_alarm",
+    "1 while the NOSPACE alarm is raised (free space below the reserve or a WAL write waiting for room)",
+    (s) => (s.disk && "alarm" in s.disk && s.disk.alarm ? 1 : 0),
+  ],
   ["counter", "palf_nats_frames_sent_total", "Frames published to NATS", (s) => s.transport.framesSent],
   ["counter", "palf_nats_bytes_sent_total", "Bytes published to NATS", (s) => s.transport.bytesSent],
   ["counter", "palf_nats_frames_received_total", "Peer frames received", (s) => s.transport.framesReceived],

@@ -16,6 +16,7 @@ import { Cursors } from "./cursors.ts";
 import { Group } from "./group.ts";
 import { LeaderCache } from "./leader-cache.ts";
 import { Membership } from "./membership.ts";
+import type { NodeStatus } from "./node-status.ts";
 import { PalfError } from "./palf-error.ts";
 import { Requester } from "./requester.ts";
 import type { BackoffOptions } from "./retry-policy.ts";
@@ -88,7 +89,7 @@ export interface DeleteGroupResult {
 
 /** One node's status, or why it could not be had. */
 export type NodeStatusReport =
-  | { readonly node: string; readonly status: unknown }
+  | { readonly node: string; readonly status: NodeStatus | undefined }
   | { readonly node: string; readonly error: PalfError };
 
 /**
@@ -389,7 +390,7 @@ export class PalfClient {
     return outcomes.map(
       (r, i): NodeStatusReport =>
         r.status === "fulfilled"
-          ? { node: nodes[i]!, status: r.value.op === "status" ? r.value.status : undefined }
+          ? { node: nodes[i]!, status: r.value.op === "status" ? (r.value.status as NodeStatus) : undefined }
           : { node: nodes[i]!, error: asPalfError(r.reason) },
     );
   }

@@ -37,5 +37,6 @@ export {
   Membership,
 } from "./membership.ts";
 export { drainNode, type NodeMoveOptions, type NodeMoveReport, replaceNode } from "./node-move.ts";
+export type { NodeDiskStatus, NodeStatus, TornTailReport } from "./node-status.ts";
 export { PalfError, type PalfErrorCode } from "./palf-error.ts";
 export type { BackoffOptions } from "./retry-policy.ts";

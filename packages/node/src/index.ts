@@ -4,6 +4,15 @@
  * destination node per turn; a client RPC server answers appends once committed. Wires @palf/core (the
  * replica), @palf/storage (the WAL) and @palf/transport (NATS or in memory).
  */
+
+export {
+  type DiskSpaceOptions,
+  type DiskStatus,
+  defaultReserveBytes,
+  type FreeSpace,
+  realStatFs,
+  type StatFs,
+} from "./disk-space-watch.ts";
 export { type LaggingGroup, laggingGroups, type NodeObserver } from "./node-metrics.ts";
 export { PalfNode, type PalfNodeOptions } from "./palf-node.ts";
 export type { RetentionOptions } from "./retention.ts";

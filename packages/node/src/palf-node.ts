@@ -23,6 +23,7 @@ import {
   type Transport,
 } from "@palf/transport";
 import type { Logger } from "pino";
+import { type DiskSpaceOptions, DiskSpaceWatch } from "./disk-space-watch.ts";
 import { groupArgsProblem } from "./group-check.ts";
 import { LeaseHub } from "./lease-hub.ts";
 import { MembershipRpc } from "./membership-rpc.ts";
@@ -33,6 +34,7 @@ import { Retention, type RetentionOptions } from "./retention.ts";
 import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { type NodeInspector, type NodeUnsafeSwitches, Shard } from "./shard.ts";
 import { recoverGroups } from "./wal-binding.ts";
+import { ShardWalSpace } from "./wal-space.ts";
 
 export interface PalfNodeOptions {
   readonly nodeId: string;
@@ -43,6 +45,11 @@ export interface PalfNodeOptions {
   readonly shards?: number;
   readonly segmentBytes?: number;
   readonly diskBudgetBytes?: number;
+  /**
+   * The NOSPACE alarm (see DiskSpaceWatch), and WAL room that follows the filesystem's free space with a
+   * reserve (palfd's default). With diskBudgetBytes set, the budget stays fixed and only the alarm runs.
+   */
+  readonly diskFreeSpace?: DiskSpaceOptions;
   readonly replica?: Partial<Omit<ReplicaOptions, "group" | "self" | "initialConfig">>;
   /** Bytes of recent entries per group kept in memory (default 256 KiB); older ones are read from the WAL. */
   readonly hotBytesPerGroup?: number;
@@ -86,6 +93,8 @@ export class PalfNode {
   private gts!: NodeGts;
   private lockFile: string | undefined;
   private rebalanceTimer: TimerHandle | undefined;
+  /** The NOSPACE alarm and free-space budgets; none without a budget or free-space mode. */
+  private disk: DiskSpaceWatch | undefined;
   private readonly rt: NodeRuntime;
   private readonly membership: MembershipRpc;
   private retention: Retention | undefined;
@@ -155,6 +164,8 @@ export class PalfNode {
       },
       this.opts.gts,
     );
+    const freeSpace = this.opts.diskFreeSpace !== undefined && !this.opts.diskBudgetBytes;
+    const walSpaces: (ShardWalSpace | undefined)[] = [];
     for (let i = 0; i < shardCount; i++) {
       const observer = this.opts.observer;
       const walOptions = {
@@ -168,6 +179,15 @@ export class PalfNode {
       };
       const wal = await openShardWal(path.join(dataDir, `shard-${i}`), walOptions);
       this.wals.push(wal);
+      if (wal.tornTail) {
+        log.warn(
+          { shard: i, ...wal.tornTail },
+          "recovery cut a torn tail (a write never acknowledged): bytes dropped from the newest segment",
+        );
+      }
+      // Free-space mode: unbounded until the watch's first statfs sets the budget.
+      const walSpace = freeSpace ? new ShardWalSpace(wal, Number.MAX_SAFE_INTEGER, 0) : undefined;
+      walSpaces.push(walSpace);
       const shard = new Shard({
         nodeId: this.nodeId,
         index: i,
@@ -187,6 +207,7 @@ export class PalfNode {
         ...(observer ? { observer } : {}),
         ...(this.opts.hotBytesPerGroup !== undefined ? { hotBytesPerGroup: this.opts.hotBytesPerGroup } : {}),
         ...(this.opts.diskBudgetBytes ? { diskBudgetBytes: this.opts.diskBudgetBytes } : {}),
+        ...(walSpace ? { walSpace } : {}),
       });
       this.shards.push(shard);
       let recovered = 0;
@@ -199,6 +220,32 @@ export class PalfNode {
         recovered++;
       }
       if (recovered > 0) log.info({ shard: i, groups: recovered }, "recovered groups from the WAL");
+    }
+    // Only when asked (palfd always asks): the simulator's schedules stay as they were without it.
+    if (this.opts.diskFreeSpace !== undefined) {
+      this.disk = new DiskSpaceWatch(
+        dataDir,
+        this.shards.map((shard, i) => ({
+          wal: this.wals[i]!,
+          space: walSpaces[i],
+          refused: () => shard.stats.noWalRoom,
+          handLeadershipsAway: () => shard.handLeadershipsAway(),
+          // A candidate waiting to persist its ballot holds the group as a stalled leader does.
+          leaders: () => {
+            let n = 0;
+            for (const slot of shard.groups.values())
+              if (slot.replica.role === "leader" || slot.replica.role === "candidate") n++;
+            return n;
+          },
+        })),
+        freeSpace ? "free-space" : "budget",
+        log,
+        this.rt,
+        this.opts.diskFreeSpace,
+        (err) => this.fatal(err),
+      );
+      // The first statfs sets the budgets before anything is served (a restart on a full disk refuses at once).
+      await this.disk.start();
     }
     const t = this.opts.transport;
     this.unsubscribe.push(t.onMessages((_shard, messages) => this.route(messages)));
@@ -344,6 +391,7 @@ export class PalfNode {
     // elect no one else for as long as this process lives.
     this.hub.stop();
     this.rt.clearInterval(this.rebalanceTimer);
+    this.disk?.stop();
     this.opts.onFatal?.(err);
   }
 
@@ -548,7 +596,8 @@ export class PalfNode {
       gts: { hosted: gts !== undefined, leader: gts?.role === "leader", server: this.gts.server.stats },
       lagging: laggingGroups(this.allReplicas(), 5),
       wal: this.wals.map((w) => w.stats()),
-      disk: this.opts.fs ? null : diskSpace(this.opts.dataDir),
+      disk: this.disk?.status() ?? (this.opts.fs ? null : diskSpace(this.opts.dataDir)),
+      tornTails: this.wals.flatMap((w, shard) => (w.tornTail ? [{ shard, ...w.tornTail }] : [])),
       ...(this.retention ? { retention: this.retention.stats } : {}),
     };
   }
@@ -563,6 +612,7 @@ export class PalfNode {
     for (const s of this.shards) s.transferAll();
     while (this.leaderCount() > 0 && this.rt.now() < deadline) await sleep(this.rt, 50);
     this.stopping = true;
+    this.disk?.stop();
     this.hub.stop();
     this.gts.stop();
     this.retention?.stop();

@@ -70,6 +70,8 @@ export interface ShardOptions {
    * LSNs or take entries (see ShardWalSpace); without room, appends meet back-pressure and pushes wait.
    */
   readonly diskBudgetBytes?: number;
+  /** Room that follows the filesystem's free space (the node's DiskSpaceWatch moves its budget); wins over diskBudgetBytes. */
+  readonly walSpace?: ShardWalSpace;
   /** Clock and timers (the simulator's virtual ones in tests). */
   readonly runtime?: NodeRuntime;
   /** The node's GTS floor for data groups' CSNs (group 0, the GTS group, has none). */
@@ -194,7 +196,9 @@ export class Shard {
     this.rt = opts.runtime ?? realRuntime;
     // Test-only breach (assignBeyondBudget): no reservations, so the budget is found only when a submit is refused.
     const budget = opts.diskBudgetBytes;
-    this.space = budget && !opts.unsafe?.assignBeyondBudget ? new ShardWalSpace(opts.wal, budget) : undefined;
+    this.space = opts.unsafe?.assignBeyondBudget
+      ? undefined
+      : (opts.walSpace ?? (budget ? new ShardWalSpace(opts.wal, budget) : undefined));
   }
 
   now(): number {
@@ -664,6 +668,27 @@ export class Shard {
       this.touched.add(slot);
     }
     this.scheduleTurn();
+  }
+
+  /**
+   * Hands each leadership to a member that has the whole log (the disk is nearly full: appends here would only
+   * meet back-pressure, while the others can still acknowledge). Priorities stay: if every member is short of
+   * space, a group keeps a leader for reads.
+   */
+  handLeadershipsAway(): number {
+    const now = this.now();
+    let moved = 0;
+    for (const slot of this.groups.values()) {
+      const r = slot.replica;
+      if (r.role !== "leader") continue;
+      const target = r.latestConfig.members.find((m) => m !== this.opts.nodeId && r.peerHasWholeLog(m));
+      if (target && r.transferLeader(target, now).ok) {
+        moved++;
+        this.touched.add(slot);
+      }
+    }
+    if (moved > 0) this.scheduleTurn();
+    return moved;
   }
 
   /** Stops the loop; the caller closes the WAL after the last flush. */

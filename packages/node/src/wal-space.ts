@@ -18,8 +18,8 @@ export class ShardWalSpace implements WalSpace {
   private persisted = 0;
   /** Bytes queued for the next submit that no reservation covered. */
   private unreserved = 0;
-  private readonly dataLimit: number;
-  private readonly controlLimit: number;
+  private dataLimit: number;
+  private controlLimit: number;
   /** Reservations refused since the last `takeRefused` (time to recycle). */
   private refused = 0;
 
@@ -28,6 +28,16 @@ export class ShardWalSpace implements WalSpace {
     budget: number,
     headroom: number = defaultHeadroom(budget),
   ) {
+    this.dataLimit = budget - headroom;
+    this.controlLimit = budget - Math.floor(headroom / 4);
+  }
+
+  /**
+   * A new budget (the free-space watch moves it with the filesystem's free space). Called between loop turns
+   * only, so a turn's reservations and its submit see one budget; the WAL itself has no budget then, so a
+   * lower one refuses new reservations and never a batch whose LSNs are assigned.
+   */
+  setBudget(budget: number, headroom: number = defaultHeadroom(budget)): void {
     this.dataLimit = budget - headroom;
     this.controlLimit = budget - Math.floor(headroom / 4);
   }

@@ -21,6 +21,7 @@ export type {
   SegmentHolders,
   ShardWalOptions,
   StoredEntry,
+  TornTailCut,
   WalRecord,
   WalRecordKind,
   WalStats,

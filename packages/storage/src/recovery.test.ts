@@ -100,6 +100,32 @@ describe("recovery", () => {
     }
   });
 
+  it("reports the torn tail it cut (file, offset, dropped bytes) in stats; a clean open reports none", async () => {
+    for (const seed of [21, 22, 23, 24]) {
+      const { dir, files } = await build(300 + seed, 50);
+      const file = path.join(dir, files[0]!);
+      const starts = recordStarts(file);
+      const size = fs.statSync(file).size;
+      const r = prng(seed);
+      // Cut inside a record (never on a boundary), so a partial record is left to drop.
+      const victim = 1 + r.int(starts.length - 1);
+      const start = starts[victim]!;
+      const end = starts[victim + 1] ?? size;
+      const cutAt = start + 1 + r.int(end - start - 1);
+      fs.truncateSync(file, cutAt);
+      const wal = await openShardWal(dir, { segmentBytes: 1 << 20 });
+      const expected = { file, offset: start, droppedBytes: cutAt - start };
+      expect(wal.tornTail, `seed ${seed}`).toEqual(expected);
+      expect(wal.stats().tornTail, `seed ${seed}`).toEqual(expected);
+      await wal.close();
+      // The cut was made durable: the next open finds a clean tail and reports nothing.
+      const again = await openShardWal(dir, { segmentBytes: 1 << 20 });
+      expect(again.tornTail, `seed ${seed}`).toBeUndefined();
+      expect("tornTail" in again.stats(), `seed ${seed}`).toBe(false);
+      await again.close();
+    }
+  });
+
   it("a flipped byte: cut in the newest segment's last record, CORRUPT anywhere before it", async () => {
     for (const seed of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]) {
       const { dir, records, files } = await build(200 + seed, 40);

@@ -24,6 +24,7 @@ import {
   validRecordAt,
   viewOf,
 } from "./record-codec.ts";
+import type { TornTailCut } from "./types.ts";
 import type { WalFs } from "./wal-fs.ts";
 import { parseSegmentFileName, Segment, segmentFileName } from "./wal-segment.ts";
 
@@ -32,7 +33,7 @@ export interface Recovered {
   segments: Segment[];
   groups: Map<number, GroupIndex>;
   /** Set when a torn tail was cut off the newest segment. */
-  cutTail?: { file: string; offset: number; droppedBytes: number };
+  cutTail?: TornTailCut;
 }
 
 const noRelease: Release = () => {};

@@ -31,6 +31,7 @@ import type {
   SegmentHolders,
   ShardWalOptions,
   StoredEntry,
+  TornTailCut,
   WalRecord,
   WalStats,
 } from "./types.ts";
@@ -76,6 +77,7 @@ export async function openShardWal(dir: string, options: ShardWalOptions = {}): 
     lagSegments: options.lagSegments ?? DEFAULT_LAG_SEGMENTS,
     segments: recovered.segments,
     groups: recovered.groups,
+    tornTail: recovered.cutTail,
   });
   await wal.ensureWritableSegment();
   return wal;
@@ -92,6 +94,7 @@ interface Setup {
   lagSegments: number;
   segments: Segment[];
   groups: Map<number, GroupIndex>;
+  tornTail: TornTailCut | undefined;
 }
 
 export class ShardWal {
@@ -126,7 +129,13 @@ export class ShardWal {
    * host lowers this by what a batch uses before it submits the batch.
    */
   heldBytes = 0;
-  private readonly counters = { flushes: 0, records: 0, bytesWritten: 0 };
+  /** What recovery cut off at open (a torn tail of an unacknowledged write), for status and the open log. */
+  readonly tornTail: TornTailCut | undefined;
+  private readonly counters = { flushes: 0, records: 0, bytesWritten: 0, noSpaceRetries: 0 };
+  /** A flush waits for disk space (a write met ENOSPC); see whileNoSpace. */
+  private waitingForSpace = false;
+  /** close() was called: a batch waiting for space gives up (the WAL fails) rather than hold the close. */
+  private closing = false;
 
   /** Use `openShardWal`. */
   constructor(dir: string, setup: Setup) {
@@ -135,6 +144,7 @@ export class ShardWal {
     this.retrySync = setup.retrySync;
     this.segmentBytes = setup.segmentBytes;
     this.budget = setup.budget;
+    this.tornTail = setup.tornTail;
     this.copyForwardBytes = setup.copyForwardBytes;
     this.lagSegments = setup.lagSegments;
     this.segments = new SegmentFiles(dir, setup.fs, setup.skipDirFsync, () => this.durable, setup.segments);
@@ -310,6 +320,30 @@ export class ShardWal {
     return result;
   }
 
+  /**
+   * Runs one write of the flush, waiting out a full disk: a write that meets ENOSPC is tried again later at the
+   * same offset with the same bytes (so a partial write is simply overwritten), and the flush, with every ack
+   * that waits for it, is held meanwhile instead of taking the WAL out of service. Only writes are retried,
+   * never an fdatasync (ENOSPC from one stays fatal), and only while `retryable` says no state moved (a rollover
+   * whose seal was written is not). close() ends the wait with the error (the WAL then fails).
+   */
+  private async whileNoSpace<T>(write: () => Promise<T>, retryable: () => boolean = () => true): Promise<T> {
+    let delay = 10;
+    for (;;) {
+      try {
+        const out = await write();
+        this.waitingForSpace = false;
+        return out;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOSPC" || !retryable() || this.closing) throw err;
+        this.waitingForSpace = true;
+        this.counters.noSpaceRetries++;
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 1000);
+      }
+    }
+  }
+
   private async syncCurrent(): Promise<void> {
     try {
       await fdatasync(this.fs, this.current.fd);
@@ -344,7 +378,12 @@ export class ShardWal {
         }
       }
       if (to === from) {
-        await this.segments.rollOver();
+        // Retried only while the seal is not in place (ENOSPC writing it); after that a failure is fatal.
+        const sealAt = seg.writeOffset;
+        await this.whileNoSpace(
+          () => this.segments.rollOver(),
+          () => this.current === seg && !seg.sealed && seg.writeOffset === sealAt,
+        );
         rolledOver = true;
         continue;
       }
@@ -353,7 +392,7 @@ export class ShardWal {
           setGeneration(batch.buf, batch.view, at, seg.generation);
         }
       }
-      await writeAll(this.fs, seg.fd, batch.buf, from, to - from, seg.writeOffset);
+      await this.whileNoSpace(() => writeAll(this.fs, seg.fd, batch.buf, from, to - from, seg.writeOffset));
       batch.chunkStart.push(from);
       batch.chunkGen.push(seg.generation);
       batch.chunkPos.push(seg.writeOffset);
@@ -499,12 +538,16 @@ export class ShardWal {
       groups: this.groupIndex.size,
       cacheHits: this.reads.hits,
       cacheMisses: this.reads.misses,
+      waitingForSpace: this.waitingForSpace,
+      noSpaceRetries: this.counters.noSpaceRetries,
+      ...(this.tornTail ? { tornTail: this.tornTail } : {}),
     };
   }
 
   /** Flushes what is queued (unless the WAL failed) and closes the files. */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.closing = true;
     if (this.failure === undefined) await this.flush();
     await this.chain;
     this.closed = true;

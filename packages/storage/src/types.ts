@@ -110,4 +110,17 @@ export interface WalStats {
   groups: number;
   cacheHits: number;
   cacheMisses: number;
+  /** A flush is held because its write met ENOSPC (retried until space returns; nothing of it acknowledged). */
+  waitingForSpace: boolean;
+  /** Writes retried after ENOSPC since open. */
+  noSpaceRetries: number;
+  /** What recovery cut off the newest segment at open (a torn tail), if anything: kept for status. */
+  tornTail?: TornTailCut;
+}
+
+/** A torn tail recovery cut: the segment file, the offset it was cut at and the bytes dropped after it. */
+export interface TornTailCut {
+  file: string;
+  offset: number;
+  droppedBytes: number;
 }
