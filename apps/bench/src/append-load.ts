@@ -1,5 +1,6 @@
 // The append load of `palf bench append` in one process: an open- or closed-loop schedule (open-loop.ts)
-// over `publishers` client connections, groups firstGroup.. in turn, payload sizes from a mix, recording
+// over `publishers` client connections, groups firstGroup.. in turn (closed loop: each slot stays on its
+// group), payload sizes from a mix, recording
 // each measured append into a RunRecorder. A warm-up schedule runs first and is not recorded. Several
 // processes run it side by side on shares of the rate, window and count, measured from one wall-clock
 // instant.
@@ -90,9 +91,16 @@ export async function runAppendLoad(
   let sent = 0;
   let warmupAcked = 0;
   let lastEndMs = spec.measureFromMs;
+  // Closed loop: each slot is one stream that keeps appending to its own group, as a publisher per stream
+  // does (the slot freed by a group's ack sends that group's next append), so a group's acks and next
+  // appends batch together. Open loop: appends go to the groups in turn.
+  const closedLoop = spec.rate === undefined;
+  const groupOfIndex = new Map<number, number>();
+  const freedGroups: number[] = [];
   const send = (i: number, intendedAt: number): Promise<unknown> => {
     const global = i * spec.processes + spec.processIndex;
-    const group = spec.firstGroup + (global % spec.groups);
+    const group = (closedLoop ? freedGroups.pop() : undefined) ?? spec.firstGroup + (global % spec.groups);
+    if (closedLoop) groupOfIndex.set(i, group);
     const size = sizeOf(spec.sizes, global);
     if (intendedAt >= measureFrom) {
       measured.set(i, size);
@@ -102,6 +110,10 @@ export async function runAppendLoad(
     return client.group(group).append(spec.stamp ? makeStampedPayload(size, Date.now()) : shared.get(size)!);
   };
   const onDone = (c: Completion) => {
+    if (closedLoop) {
+      freedGroups.push(groupOfIndex.get(c.index)!);
+      groupOfIndex.delete(c.index);
+    }
     const bytes = measured.get(c.index);
     if (bytes === undefined) {
       if (c.error === undefined) warmupAcked++;
