@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import type { CliIo, WithClient } from "./cli.ts";
 import { jsonLine } from "./output.ts";
 import { renderTable } from "./output-format.ts";
-import { parseNat, parseNodeId, parsePositive } from "./parse.ts";
+import { parseGroupId, parseNodeId, parsePositive } from "./parse.ts";
 
 /** Time one membership change may take by default: an added replica catches up first (ms). */
 const CHANGE_TIMEOUT_MS = 60_000;
@@ -32,7 +32,7 @@ export function registerMemberCommands(program: Command, withClient: WithClient,
   member
     .command("add")
     .description("add <node> as a voting member (or --learner); its replica is created and catches up first")
-    .argument("<group>", "group id", parseNat)
+    .argument("<group>", "group id", parseGroupId)
     .argument("<node>", "node id", parseNodeId)
     .option("--learner", "add it as a learner (follows the log, never votes)")
     .action(change(async (_c, _g, node, o) => ({ type: o.learner ? "addLearner" : "addMember", id: node })));
@@ -40,7 +40,7 @@ export function registerMemberCommands(program: Command, withClient: WithClient,
   member
     .command("remove")
     .description("remove <node>'s replica (a member, or a learner); leadership moves off it first")
-    .argument("<group>", "group id", parseNat)
+    .argument("<group>", "group id", parseGroupId)
     .argument("<node>", "node id", parseNodeId)
     .option("--learner", "it is a learner (default: look at the group's config)")
     .option("--keep-replica", "do not delete the removed replica on its node")
@@ -55,21 +55,21 @@ export function registerMemberCommands(program: Command, withClient: WithClient,
   member
     .command("promote")
     .description("make learner <node> a voting member (once it caught up)")
-    .argument("<group>", "group id", parseNat)
+    .argument("<group>", "group id", parseGroupId)
     .argument("<node>", "node id", parseNodeId)
     .action(change(async (_c, _g, node) => ({ type: "promoteLearner", id: node })));
 
   member
     .command("demote")
     .description("make member <node> a learner")
-    .argument("<group>", "group id", parseNat)
+    .argument("<group>", "group id", parseGroupId)
     .argument("<node>", "node id", parseNodeId)
     .action(change(async (_c, _g, node) => ({ type: "demoteMember", id: node })));
 
   member
     .command("replica-num")
     .description("set the replica number (the quorum is replicaNum / 2 + 1; at least the member count)")
-    .argument("<group>", "group id", parseNat)
+    .argument("<group>", "group id", parseGroupId)
     .argument("<n>", "replica number", parsePositive)
     .action(
       withClient(async (client, g, group: number, n: number) => {
