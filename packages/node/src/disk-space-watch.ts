@@ -28,11 +28,13 @@ export interface FreeSpace {
 
 export type StatFs = (dir: string) => Promise<FreeSpace>;
 
-/** node:fs statfs (Node >= 18.15). */
-export const realStatFs: StatFs = async (dir) => {
-  const s = await fs.promises.statfs(dir);
+/** The free and total bytes of a statfs result. */
+export function freeSpaceOf(s: fs.StatsFs): FreeSpace {
   return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
-};
+}
+
+/** node:fs statfs (Node >= 18.15). */
+export const realStatFs: StatFs = async (dir) => freeSpaceOf(await fs.promises.statfs(dir));
 
 export interface DiskSpaceOptions {
   /**

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import type { Replica } from "@palf/core";
 import type { WalFs } from "@palf/storage";
 import type { AppendItem, AppendOutcomeWire } from "@palf/transport";
+import { type FreeSpace, freeSpaceOf } from "./disk-space-watch.ts";
 
 /**
  * Timings only the node sees as they happen, for a host that exports them (palfd's Prometheus metrics).
@@ -84,10 +85,9 @@ export function laggingGroups(replicas: Iterable<Replica>, limit: number): Laggi
 }
 
 /** Free and total bytes of the file system holding `dir`, or null if it cannot be read. */
-export function diskSpace(dir: string): { freeBytes: number; totalBytes: number } | null {
+export function diskSpace(dir: string): FreeSpace | null {
   try {
-    const s = fs.statfsSync(dir);
-    return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
+    return freeSpaceOf(fs.statfsSync(dir));
   } catch {
     return null;
   }
