@@ -36,12 +36,12 @@ describe("palf bench append against an existing cluster", () => {
   let dir: string;
   let nats: NatsServerProcess;
   let cluster: LocalCluster;
-  let passwordFile: string;
+  let passFile: string;
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "palf-append-bench-"));
-    passwordFile = path.join(dir, "nats-password");
-    fs.writeFileSync(passwordFile, "s3cret\n", { mode: 0o600 });
+    passFile = path.join(dir, "nats-password");
+    fs.writeFileSync(passFile, "s3cret\n", { mode: 0o600 });
     const conf = path.join(dir, "nats.conf");
     fs.writeFileSync(
       conf,
@@ -69,8 +69,8 @@ describe("palf bench append against an existing cluster", () => {
     "n1,n2,n3",
     "--user",
     "bench",
-    "--password-file",
-    passwordFile,
+    "--pass-file",
+    passFile,
   ];
 
   it("runs 3 s open loop with tail readers, creates its groups, ends with the JSON line and writes the report", async () => {
@@ -138,11 +138,11 @@ describe("palf bench append against an existing cluster", () => {
     });
   }, 180_000);
 
-  it("sends the password from --password-file: a wrong one is refused", async () => {
+  it("sends the password from --pass-file: a wrong one is refused", async () => {
     const wrong = path.join(dir, "wrong-password");
     fs.writeFileSync(wrong, "not-it\n");
     const r = await bench([
-      ...["--nats", nats.url, "--nodes", "n1,n2,n3", "--user", "bench", "--password-file", wrong],
+      ...["--nats", nats.url, "--nodes", "n1,n2,n3", "--user", "bench", "--pass-file", wrong],
       ...["--groups", "1", "--count", "1"],
     ]);
     expect(r.code).not.toBe(0);

@@ -50,7 +50,7 @@ export const flags = {
   },
   cluster: { type: "string", default: CLUSTER, arg: "name", help: "cluster name (palf.<name>.* subjects)" },
   user: { type: "string", arg: "user", help: "NATS user (or PALF_NATS_USER)" },
-  "password-file": {
+  "pass-file": {
     type: "string",
     arg: "file",
     help: "file holding the NATS password (or PALF_NATS_PASS)",
@@ -146,7 +146,7 @@ export async function main(argv: string[]): Promise<void> {
     throw new UsageError("--shards and --profile are for the local cluster (without --nats)");
   const auth: AuthSpec = {
     ...(v.user ? { user: v.user } : {}),
-    ...(v["password-file"] ? { passwordFile: v["password-file"] } : {}),
+    ...(v["pass-file"] ? { passFile: v["pass-file"] } : {}),
     ...(v["token-file"] ? { tokenFile: v["token-file"] } : {}),
     ...(v.creds ? { credsFile: v.creds } : {}),
     ...(v["tls-ca"] ? { tlsCa: v["tls-ca"] } : {}),

@@ -10,7 +10,7 @@ import { UsageError } from "./flags.ts";
 /** NATS credentials as flags give them: names and file paths only, so they can be passed to child processes. */
 export interface AuthSpec {
   readonly user?: string;
-  readonly passwordFile?: string;
+  readonly passFile?: string;
   readonly tokenFile?: string;
   readonly credsFile?: string;
   readonly tlsCa?: string;
@@ -36,7 +36,7 @@ function readSecretFile(flag: string, file: string): string {
 }
 
 /**
- * The NATS connection options: user (or PALF_NATS_USER), password from --password-file (or
+ * The NATS connection options: user (or PALF_NATS_USER), password from --pass-file (or
  * PALF_NATS_PASS), token from --token-file (or PALF_NATS_TOKEN), a JWT credentials file, TLS files.
  */
 export function connectionOf(
@@ -44,9 +44,7 @@ export function connectionOf(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): NonNullable<ConnectOptions["connection"]> {
   const user = auth.user ?? (env.PALF_NATS_USER || undefined);
-  const pass = auth.passwordFile
-    ? readSecretFile("--password-file", auth.passwordFile)
-    : env.PALF_NATS_PASS || undefined;
+  const pass = auth.passFile ? readSecretFile("--pass-file", auth.passFile) : env.PALF_NATS_PASS || undefined;
   const token = auth.tokenFile
     ? readSecretFile("--token-file", auth.tokenFile)
     : env.PALF_NATS_TOKEN || undefined;

@@ -48,7 +48,7 @@ describe("palf bench command line", () => {
       ["append", "--rate", "0"],
       ["append", "--seconds", "3", "--count", "10"],
       ["append", "--readers", "both"],
-      ["append", "--nats", "nats://127.0.0.1:1", "--password-file", "/no/such/file"],
+      ["append", "--nats", "nats://127.0.0.1:1", "--pass-file", "/no/such/file"],
       ["core", "--groups", "x"],
     ]) {
       const r = await run(argv);
