@@ -67,7 +67,6 @@ export class NodeGts {
       {
         nodeId: host.nodeId,
         gtsExpected: () => opts.required === true || gtsReplica() !== undefined,
-        replicas: () => dataReplicas(host.replicas()),
         replica: (g) => (g === GTS_GROUP ? undefined : host.replica(g)),
         timestamp: () => this.client.timestamp(),
         renewNow: () => host.hub.renewNow(),
@@ -117,8 +116,4 @@ export class NodeGts {
     this.host.replica(GTS_GROUP)?.advanceBase(out.lsn, this.host.rt.now());
     return true;
   }
-}
-
-function* dataReplicas(all: Iterable<Replica>): Iterable<Replica> {
-  for (const r of all) if (r.group !== GTS_GROUP) yield r;
 }

@@ -6,8 +6,6 @@ export interface WatermarkHost {
   readonly nodeId: string;
   /** The cluster has a GTS this node can rely on (it hosts the GTS group, or was told so). */
   gtsExpected(): boolean;
-  /** Replicas of data groups (not GTS) on this node. */
-  replicas(): Iterable<Replica>;
   replica(group: number): Replica | undefined;
   /** One GTS timestamp from a request sent after this call. */
   timestamp(): Promise<number>;
@@ -26,7 +24,25 @@ export interface WatermarkOptions {
   readonly intervalMs: number;
   /** Every this many rounds the batch is full (default 20): readers that missed one start over. */
   readonly fullEvery?: number;
+  /** Test-only rule breaches (see WatermarkUnsafeSwitches); never set in production. */
+  readonly unsafe?: WatermarkUnsafeSwitches;
 }
+
+/**
+ * Test-only faults of the watermark rounds, each breaking one rule the way a naive build would, so that
+ * `watermark-guard.test.ts` can show its checker catches it. Production never sets any of them.
+ */
+export interface WatermarkUnsafeSwitches {
+  /**
+   * A carried group is looked at again once it changed: the publisher ignores `changed` for groups it
+   * carries, so a group appended to since its last vouch goes on being vouched at its old LSN at every
+   * newer GTS value (a stale carried-over watermark: readers pass entries whose CSN is below it).
+   */
+  readonly carryChangedGroups?: boolean;
+}
+
+/** Every watermark switch (the guard test checks that each has a guard). */
+export const watermarkUnsafeSwitchNames: readonly (keyof WatermarkUnsafeSwitches)[] = ["carryChangedGroups"];
 
 interface Snapshot {
   readonly r: Replica;
@@ -64,8 +80,10 @@ const ROUNDS_KEPT = 4;
  * Per round, only groups that changed are visited: a group vouched at the last round whose leadership and
  * next LSN did not change since (the shard reports every change through `changed`) is carried, vouched at
  * the new g with the same (pid, LSN) once acks of the new round from a majority of its member set arrive;
- * carried groups share one ack count per member set. A full batch every `fullEvery` rounds re-checks every
- * group. Idle groups add nothing to any log and cost nothing per round.
+ * carried groups share one ack count per member set. A full batch every `fullEvery` rounds names every
+ * group led here, the carried ones from memory, so a reader that missed a batch can start over; no round
+ * visits an unchanged group. Idle groups add nothing to any log and cost nothing per round. The safety
+ * argument is in docs/design.md ("Watermarks").
  */
 export class WatermarkPublisher implements CsnFloorSource {
   value = 0;
@@ -94,7 +112,8 @@ export class WatermarkPublisher implements CsnFloorSource {
   private coverageSeen = -1;
   private readonly fullEvery: number;
   /** `w`: the GTS value of the newest published batch (its distance to now is the watermark lag). */
-  readonly stats = { fetches: 0, batches: 0, fullBatches: 0, vouched: 0, carried: 0, w: 0 };
+  /** `visited`: groups looked at by rounds' snapshots (per round: visited / batches; idle: about 0). */
+  readonly stats = { fetches: 0, batches: 0, fullBatches: 0, vouched: 0, carried: 0, visited: 0, w: 0 };
 
   constructor(
     private readonly host: WatermarkHost,
@@ -114,6 +133,8 @@ export class WatermarkPublisher implements CsnFloorSource {
 
   /** The shard saw this group's role, config or next LSN change: look at it in the next round. */
   changed(group: number): void {
+    // Test-only breach (carryChangedGroups): a carried group's change goes unseen.
+    if (this.opts.unsafe?.carryChangedGroups && this.placeOf.has(group)) return;
     this.dirty.add(group);
   }
 
@@ -171,16 +192,14 @@ export class WatermarkPublisher implements CsnFloorSource {
       else fixed.push(r.group, r.myPid, WATERMARK_HELD, 0);
       return true;
     };
-    if (full) {
-      this.uncarryAll();
-      for (const r of this.host.replicas()) look(r);
-    } else {
-      for (const group of this.dirty) {
-        this.uncarry(group);
-        const r = this.host.replica(group);
-        if (!(r && look(r)) && this.known.has(group)) fixed.push(group, 0, WATERMARK_GONE, 0);
-      }
+    // Every group led here is carried or dirty (a group stops being carried only by becoming dirty), so the
+    // dirty ones are all a round must look at, full or not.
+    for (const group of this.dirty) {
+      this.uncarry(group);
+      const r = this.host.replica(group);
+      if (!(r && look(r)) && this.known.has(group) && !full) fixed.push(group, 0, WATERMARK_GONE, 0);
     }
+    this.stats.visited += this.dirty.size;
     this.dirty = new Set();
     return { w, seq: this.host.renewNow(), full, snaps, fixed, published: false };
   }
@@ -214,9 +233,15 @@ export class WatermarkPublisher implements CsnFloorSource {
       else groups.push(r.group, snap.pid, WATERMARK_HELD, 0);
     }
     const coverage = this.host.coverageVersion();
-    const dropped = round.full ? [] : this.checkPlacements(round, force, coverage !== this.coverageSeen);
+    const dropped = this.checkPlacements(round, force, coverage !== this.coverageSeen);
     if (dropped === undefined) return;
     for (const snap of dropped) groups.push(snap.r.group, snap.pid, WATERMARK_HELD, 0);
+    // A full batch names the carried groups too (vouched by their member sets' acks, like a delta's).
+    if (round.full)
+      for (const [group, place] of this.placeOf) {
+        const snap = place.snaps.get(group)!;
+        if (!round.snaps.has(group)) groups.push(group, snap.pid, snap.lsn, round.w);
+      }
     round.published = true;
     this.coverageSeen = coverage;
     this.publish(round, groups, vouched);
@@ -301,10 +326,5 @@ export class WatermarkPublisher implements CsnFloorSource {
     this.placeOf.delete(group);
     place.snaps.delete(group);
     if (place.snaps.size === 0) for (const [key, p] of this.places) if (p === place) this.places.delete(key);
-  }
-
-  private uncarryAll(): void {
-    this.places.clear();
-    this.placeOf.clear();
   }
 }
