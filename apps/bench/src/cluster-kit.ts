@@ -363,11 +363,18 @@ export async function nodeCounters(
         shardStats: Array<Record<string, number>>;
         wal: Array<Record<string, number>>;
         transport: Record<string, number>;
+        lease?: Record<string, number>;
+        watermarks?: Record<string, number>;
       };
       const c: Record<string, number> = {};
       for (const sh of s.shardStats)
-        for (const k of ["turns", "flushes", "appends", "messagesIn", "messagesOut"])
+        for (const k of ["turns", "ticks", "flushes", "appends", "messagesIn", "messagesOut"])
           c[k] = (c[k] ?? 0) + (sh[k] ?? 0);
+      // Lease renewals (and the full sets among them) and watermark rounds with the groups they looked at.
+      for (const k of ["renewals", "fullSets", "pairsSent"]) c[k] = s.lease?.[k] ?? 0;
+      c.watermarkRounds = s.watermarks?.batches ?? 0;
+      c.watermarkFullBatches = s.watermarks?.fullBatches ?? 0;
+      c.watermarkVisited = s.watermarks?.visited ?? 0;
       for (const w of s.wal) {
         c.walFlushes = (c.walFlushes ?? 0) + (w.flushes ?? 0);
         c.walBytes = (c.walBytes ?? 0) + (w.bytesWritten ?? 0);

@@ -2,12 +2,16 @@
 // palfd processes) where every node holds a replica of every group and nothing is appended. Waits until
 // every group has a leader, then measures each palfd's CPU (utime + stime from /proc/<pid>/stat) over the
 // steady-state window and samples its RSS (/proc/<pid>/status) every second. Target: every group led,
-// <= 5% of a core and <= 1 GB per node. Ends with one JSON line:
-// {"leaders","cpuPctMax","rssMbMax", ...}
+// <= 5% of a core and <= 1 GB per node. Per-round counts show what an idle node still does: loop turns,
+// replica ticks (per-group timers), renewals and full lease sets, watermark rounds and the groups they
+// looked at. Memory: RSS before any group exists and after, per group; with --inflight N, the RSS growth
+// while N appends are kept in flight, per append; with --heap DIR, n1's heap by class at the end. Ends
+// with one JSON line: {"leaders","cpuPctMax","rssMbMax","bytesPerGroup", ...}
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import {
+  type BenchCluster,
   cpuSeconds,
   createGroups,
   createRealBenchCluster,
@@ -21,6 +25,7 @@ import {
   waitAllLed,
 } from "./cluster-kit.ts";
 import { type FlagSpec, positiveInt } from "./flags.ts";
+import { HEAP_SIGNAL, heapSnapshotOptions, summarizeHeapSnapshot } from "./heap-classes.ts";
 import { childPids, printProfiles, profilingEnv, waitForProfiles } from "./load.ts";
 
 /** The flags of `idle` (parsed by parseArgs here, listed by `--help`). */
@@ -31,6 +36,17 @@ export const flags = {
   "lease-ms": { type: "string", default: "4000", help: "leader lease", arg: "ms" },
   shards: { type: "string", help: "shards per node", arg: "n" },
   profile: { type: "string", help: "write V8 CPU profiles of every palfd here", arg: "dir" },
+  heap: {
+    type: "string",
+    help: "write a heap snapshot of n1 here at the end, summarized by class",
+    arg: "dir",
+  },
+  inflight: {
+    type: "string",
+    default: "0",
+    help: "after the idle window, keep this many appends in flight",
+    arg: "n",
+  },
   // Also create the GTS group: every node then runs its watermark rounds (a GTS fetch every 50 ms).
   gts: { type: "boolean", default: false, help: "also create the GTS group (watermark rounds run)" },
 } as const satisfies FlagSpec;
@@ -46,12 +62,19 @@ export async function main(argv: string[]): Promise<void> {
   const seconds = positiveInt("seconds", values.seconds);
   const leaseMs = positiveInt("lease-ms", values["lease-ms"]);
   const nodes = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
+  const inflight = Number(values.inflight);
+  if (!Number.isSafeInteger(inflight) || inflight < 0) throw new Error("--inflight must be a whole number");
   const profileDir = values.profile ? path.resolve(values.profile) : undefined;
   if (profileDir) fs.mkdirSync(profileDir, { recursive: true });
+  const heapDir = values.heap ? path.resolve(values.heap) : undefined;
+  if (heapDir) fs.mkdirSync(heapDir, { recursive: true });
+  const env: Record<string, string> = profileDir ? profilingEnv(profileDir) : {};
+  if (heapDir)
+    env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? process.env.NODE_OPTIONS ?? ""} ${heapSnapshotOptions(heapDir)}`;
   const cluster = createRealBenchCluster({
     nodes,
     leaseMs,
-    ...(profileDir ? { env: profilingEnv(profileDir) } : {}),
+    ...(Object.keys(env).length > 0 ? { env } : {}),
     ...(values.shards ? { shards: positiveInt("shards", values.shards) } : {}),
   });
   try {
@@ -61,6 +84,8 @@ export async function main(argv: string[]): Promise<void> {
       operationTimeoutMs: 10_000,
       maxAttempts: 2,
     });
+    // RSS of each palfd before any group exists: the per-group figure is the growth over this.
+    const rss0 = new Map([...cluster.pids()].map(([n, pid]) => [n, rssMb(pid) ?? 0]));
     let t = performance.now();
     if (values.gts) await admin.createGroup(0, nodes);
     await createGroups(admin, groups, nodes, 128);
@@ -91,11 +116,20 @@ export async function main(argv: string[]): Promise<void> {
     }
     const window = (performance.now() - t0) / 1000;
     const stats1 = await nodeCounters(admin, nodes);
+    const rates = new Map<string, Record<string, number>>();
     for (const n of nodes) {
       const a = stats0.get(n);
       const b = stats1.get(n);
-      if (a && b) console.error(`[idle] ${n} per second: ${JSON.stringify(rateOf(a, b, window))}`);
+      if (!a || !b) continue;
+      rates.set(n, rateOf(a, b, window));
+      console.error(`[idle] ${n} per second: ${JSON.stringify(rates.get(n))}`);
     }
+    const maxRate = (k: string) => Math.max(0, ...[...rates.values()].map((r) => r[k] ?? 0));
+    const perRound = (a: Record<string, number> | undefined, b: Record<string, number> | undefined) => {
+      const rounds = (b?.watermarkRounds ?? 0) - (a?.watermarkRounds ?? 0);
+      return rounds > 0 ? ((b?.watermarkVisited ?? 0) - (a?.watermarkVisited ?? 0)) / rounds : null;
+    };
+    const visitedPerRound = nodes.map((n) => perRound(stats0.get(n), stats1.get(n)));
     const cpuPct: Record<string, number> = {};
     for (const [n, pid] of pids)
       cpuPct[n] = round((((cpuSeconds(pid) ?? 0) - cpu0.get(n)!) / window) * 100, 2);
@@ -104,11 +138,23 @@ export async function main(argv: string[]): Promise<void> {
     const counts = await leaderCounts(admin, nodes);
     const leaders = totalLeaders(counts);
     const statuses = await Promise.all(nodes.map((n) => admin.status(n).catch(() => undefined)));
+    // Growth over the RSS before any group, per replica the node holds.
+    const bytesPerGroup = Object.fromEntries(
+      [...rss].map(([n, v]) => [
+        n,
+        Math.round(((v - rss0.get(n)!) * MiB) / (counts.get(n)?.groups || groups)),
+      ]),
+    );
+    const inflightMem = inflight > 0 ? await inflightMemory(cluster, pids, groups, inflight, rss) : undefined;
+    const heap = heapDir
+      ? await heapByClass(heapDir, pids.get(nodes[0]!)!, counts.get(nodes[0]!)?.groups || groups)
+      : undefined;
     await admin.close();
     const out = {
       leaders,
       cpuPctMax: Math.max(...Object.values(cpuPct)),
       rssMbMax: round(Math.max(...rss.values())),
+      bytesPerGroup: Math.max(...Object.values(bytesPerGroup)),
       groups,
       gts: values.gts,
       nodes: nodeCount,
@@ -117,6 +163,16 @@ export async function main(argv: string[]): Promise<void> {
       minLeadersDuringWindow: Number.isFinite(minLeaders) ? minLeaders : leaders,
       cpuPct,
       rssMb: Object.fromEntries([...rss].map(([n, v]) => [n, round(v)])),
+      rssMbBeforeGroups: Object.fromEntries([...rss0].map(([n, v]) => [n, round(v)])),
+      bytesPerGroupByNode: bytesPerGroup,
+      ...(inflightMem ? { inflight: inflightMem } : {}),
+      turnsPerS: maxRate("turns"),
+      ticksPerS: maxRate("ticks"),
+      framesSentPerS: maxRate("framesSent"),
+      renewalsPerS: maxRate("renewals"),
+      fullLeaseSetsPerS: maxRate("fullSets"),
+      watermarkRoundsPerS: maxRate("watermarkRounds"),
+      watermarkVisitedPerRound: visitedPerRound,
       natsCpuPct: natsPct,
       windowSeconds: round(window),
       leaseMs,
@@ -130,8 +186,92 @@ export async function main(argv: string[]): Promise<void> {
       await waitForProfiles(profileDir, nodes.length);
       printProfiles(profileDir, "idle");
     }
+    if (heap) {
+      console.error(
+        `[idle] ${nodes[0]} heap by class (self size; per group: bytes and count per replica held):`,
+      );
+      for (const c of heap) console.error(`    ${JSON.stringify(c)}`);
+    }
     console.log(JSON.stringify(out));
   } finally {
     await cluster.stop();
   }
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * Keeps `inflight` appends (256 B, spread over the groups) outstanding for a few seconds and samples each
+ * palfd's RSS: the median growth over its idle RSS, per append in flight in the cluster. It includes what
+ * the throughput needs besides the appends themselves (WAL batches, frames), which is what a user pays.
+ */
+async function inflightMemory(
+  cluster: BenchCluster,
+  pids: Map<string, number>,
+  groups: number,
+  inflight: number,
+  idleRss: Map<string, number>,
+): Promise<{ appends: number; acked: number; bytesPerAppend: Record<string, number> }> {
+  const client = await cluster.client({ requestTimeoutMs: 5000, operationTimeoutMs: 30_000 });
+  const payload = new Uint8Array(256).fill(0x61);
+  let running = true;
+  let acked = 0;
+  const loop = async (k: number) => {
+    for (let i = 0; running; i++) {
+      await client
+        .group(1 + ((k + i * inflight) % groups))
+        .append(payload)
+        .then(() => acked++)
+        .catch(() => {});
+    }
+  };
+  const loops = Array.from({ length: inflight }, (_, k) => loop(k));
+  const samples = new Map<string, number[]>();
+  await sleep(2000);
+  for (let i = 0; i < 6; i++) {
+    await sleep(500);
+    for (const [n, pid] of pids) samples.set(n, [...(samples.get(n) ?? []), rssMb(pid) ?? 0]);
+  }
+  running = false;
+  await Promise.all(loops);
+  await client.close();
+  const bytesPerAppend = Object.fromEntries(
+    [...samples].map(([n, v]) => {
+      const median = [...v].sort((a, b) => a - b)[v.length >> 1]!;
+      return [n, Math.round(((median - idleRss.get(n)!) * MiB) / inflight)];
+    }),
+  );
+  return { appends: inflight, acked, bytesPerAppend };
+}
+
+/** Writes a heap snapshot of one palfd (signal, then wait for the file) and summarizes it by class. */
+async function heapByClass(dir: string, pid: number, groups: number) {
+  const before = new Set(fs.readdirSync(dir));
+  process.kill(pid, HEAP_SIGNAL);
+  let file: string | undefined;
+  // The snapshot is written synchronously by the palfd; its file is complete once its size stops growing.
+  for (let last = -1, end = Date.now() + 120_000; Date.now() < end; await sleep(1000)) {
+    file ??= fs.readdirSync(dir).find((f) => f.endsWith(".heapsnapshot") && !before.has(f));
+    if (!file) continue;
+    const size = fs.statSync(path.join(dir, file)).size;
+    if (size > 0 && size === last) break;
+    last = size;
+  }
+  if (!file) throw new Error(`no heap snapshot from pid ${pid} in ${dir}`);
+  const s = await summarizeHeapSnapshot(path.join(dir, file), 15);
+  return [
+    {
+      name: "(all)",
+      count: s.objects,
+      mb: round(s.bytes / MiB),
+      bytesPerGroup: Math.round(s.bytes / groups),
+    },
+    ...s.classes.map((c) => ({
+      name: c.name,
+      count: c.count,
+      mb: round(c.bytes / MiB),
+      bytesPerGroup: Math.round(c.bytes / groups),
+      perGroup: round(c.count / groups, 2),
+    })),
+  ];
 }

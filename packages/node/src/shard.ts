@@ -188,6 +188,8 @@ export class Shard {
     /** Replicas here that became candidates (elections started) and leaders (leaderships won). */
     elections: 0,
     leaderships: 0,
+    /** Replicas ticked because their timer came due (an idle node's per-group timer cost). */
+    ticks: 0,
   };
 
   private readonly rt: NodeRuntime;
@@ -444,6 +446,7 @@ export class Shard {
     }
     for (const slot of this.timers.due(now)) {
       if (this.groups.get(slot.group) !== slot) continue;
+      this.stats.ticks++;
       slot.replica.tick(now);
       this.touched.add(slot);
     }
