@@ -68,7 +68,7 @@ export class NodeGts {
         nodeId: host.nodeId,
         gtsExpected: () => opts.required === true || gtsReplica() !== undefined,
         replica: (g) => (g === GTS_GROUP ? undefined : host.replica(g)),
-        timestamp: () => this.client.timestamp(),
+        timestamp: () => this.floorTimestamp(),
         renewNow: () => host.hub.renewNow(),
         confirmedSince: (r, seq) => host.hub.confirmedSince(r, seq),
         acksSince: (members, need, seq) => host.hub.acksSince(members, need, seq),
@@ -98,6 +98,18 @@ export class NodeGts {
       ok: false,
       error: { code: "NOT_LEADER", message: "not the GTS leader", ...(a.leader ? { leader: a.leader } : {}) },
     };
+  }
+
+  /**
+   * A watermark round's GTS value: served here when this node leads the GTS group (the server checks its
+   * lease as for any caller), saving a request and its reply per round; else asked of the leader.
+   */
+  private async floorTimestamp(): Promise<number> {
+    if (this.host.replica(GTS_GROUP)?.role === "leader") {
+      const a = await this.server.serve(1);
+      if (a.ok) return a.start;
+    }
+    return this.client.timestamp();
   }
 
   /** Members of the local GTS replica, else every node this one shares a group with. */
