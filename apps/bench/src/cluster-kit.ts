@@ -368,7 +368,7 @@ export async function nodeCounters(
       };
       const c: Record<string, number> = {};
       for (const sh of s.shardStats)
-        for (const k of ["turns", "ticks", "flushes", "appends", "messagesIn", "messagesOut"])
+        for (const k of ["turns", "ticks", "flushes", "appends", "messagesIn", "messagesOut", "leaderships"])
           c[k] = (c[k] ?? 0) + (sh[k] ?? 0);
       // Lease renewals (and the full sets among them) and watermark rounds with the groups they looked at.
       for (const k of ["renewals", "fullSets", "pairsSent"]) c[k] = s.lease?.[k] ?? 0;
