@@ -3,7 +3,7 @@ import { CEILING_PAYLOAD, GTS_GROUP, GtsClient, GtsServer, microsFrom } from "@p
 import type { AppendItem, AppendOutcomeWire, RpcResponse, Transport } from "@palf/transport";
 import type { Logger } from "pino";
 import type { LeaseHub } from "./lease-hub.ts";
-import type { NodeRuntime } from "./runtime.ts";
+import type { NodeRuntime, TimerHandle } from "./runtime.ts";
 import { WatermarkPublisher } from "./watermarks.ts";
 
 export interface NodeGtsOptions {
@@ -30,6 +30,9 @@ export interface NodeGtsHost {
   replicas(): Iterable<Replica>;
   append(group: number, items: readonly AppendItem[]): Promise<AppendOutcomeWire[]>;
 }
+
+/** How long a watermark round waits for the local GTS server before asking over the network instead. */
+const LOCAL_GTS_WAIT_MS = 2000;
 
 /**
  * The node's part in GTS: the timestamp server for the GTS group when this node leads it, a GTS client
@@ -106,8 +109,14 @@ export class NodeGts {
    */
   private async floorTimestamp(): Promise<number> {
     if (this.host.replica(GTS_GROUP)?.role === "leader") {
-      const a = await this.server.serve(1);
-      if (a.ok) return a.start;
+      // Bounded like a request: a ceiling that cannot commit must not stall the rounds.
+      let timer: TimerHandle | undefined;
+      const late = new Promise<undefined>((resolve) => {
+        timer = this.host.rt.setTimeout(() => resolve(undefined), LOCAL_GTS_WAIT_MS);
+      });
+      const a = await Promise.race([this.server.serve(1), late]);
+      this.host.rt.clearTimeout(timer);
+      if (a?.ok) return a.start;
     }
     return this.client.timestamp();
   }
