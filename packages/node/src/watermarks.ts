@@ -59,6 +59,8 @@ interface Round {
   /** Quads named as they are: led but waiting for a floor (HELD), no longer led here (GONE). */
   readonly fixed: number[];
   published: boolean;
+  /** Its look-again time passed: publish what is vouched, busy groups at an older round. */
+  due: boolean;
 }
 
 /** Carried groups by member set: one ack count vouches for all of them. */
@@ -155,7 +157,7 @@ export class WatermarkPublisher implements CsnFloorSource {
     this.checkQueued = true;
     this.rt.setImmediate(() => {
       this.checkQueued = false;
-      this.check(false);
+      this.check(round.due, false);
     });
   }
 
@@ -166,7 +168,7 @@ export class WatermarkPublisher implements CsnFloorSource {
     try {
       const g = await this.host.timestamp();
       this.stats.fetches++;
-      this.check(true);
+      this.check(true, true);
       if (g > this.value) this.value = g;
       this.valueFetch = fetchNo;
       // The floor is raised and the snapshot taken in one synchronous step: whatever is appended after it
@@ -175,7 +177,13 @@ export class WatermarkPublisher implements CsnFloorSource {
       this.rounds.unshift(round);
       if (this.rounds.length > ROUNDS_KEPT) this.rounds.pop();
       // Acks trigger the checks; busy groups commit their noted LSN a little after them: look again then.
-      this.rt.setTimeout(() => this.check(true), Math.max(1, this.opts.intervalMs / 4));
+      this.rt.setTimeout(
+        () => {
+          round.due = true;
+          this.check(true, false);
+        },
+        Math.max(1, this.opts.intervalMs / 4),
+      );
     } catch (err) {
       this.host.onError(err as Error);
     } finally {
@@ -201,15 +209,16 @@ export class WatermarkPublisher implements CsnFloorSource {
     }
     this.stats.visited += this.dirty.size;
     this.dirty = new Set();
-    return { w, seq: this.host.renewNow(), full, snaps, fixed, published: false };
+    return { w, seq: this.host.renewNow(), full, snaps, fixed, published: false, due: false };
   }
 
   /**
    * Publishes the newest round once every group in it is vouched (or when forced): each group at the newest
    * round whose acks confirm its grant and whose noted LSN it has committed, so one busy group does not
-   * hold its node's whole batch back.
+   * hold its node's whole batch back. Carried groups wait for their member set's acks until `final` (the
+   * next round is about to start): acks late on a loaded machine must not make them all be looked at again.
    */
-  private check(force: boolean): void {
+  private check(force: boolean, final: boolean): void {
     const round = this.rounds[0];
     if (!round || round.published) return;
     const groups: number[] = [...round.fixed];
@@ -233,7 +242,7 @@ export class WatermarkPublisher implements CsnFloorSource {
       else groups.push(r.group, snap.pid, WATERMARK_HELD, 0);
     }
     const coverage = this.host.coverageVersion();
-    const dropped = this.checkPlacements(round, force, coverage !== this.coverageSeen);
+    const dropped = this.checkPlacements(round, force, final, coverage !== this.coverageSeen);
     if (dropped === undefined) return;
     for (const snap of dropped) groups.push(snap.r.group, snap.pid, WATERMARK_HELD, 0);
     // A full batch names the carried groups too (vouched by their member sets' acks, like a delta's).
@@ -249,15 +258,22 @@ export class WatermarkPublisher implements CsnFloorSource {
 
   /**
    * Carried groups at this round: each member set whose acks of the round reach a majority vouches for all
-   * its groups at once. Undefined: not yet (unforced). Else the groups that could not be vouched, which stop
-   * being carried (named HELD, looked at again next round). `regrant`: the grants the acks cover changed
-   * since the carried groups were last checked, so each is checked on its own.
+   * its groups at once. Undefined: not yet (unforced, or a set's acks are missing before `final`). Else the
+   * groups that could not be vouched, which stop being carried (named HELD, looked at again next round).
+   * `regrant`: the grants the acks cover changed since the carried groups were last checked, so each is
+   * checked on its own.
    */
-  private checkPlacements(round: Round, force: boolean, regrant: boolean): Snapshot[] | undefined {
+  private checkPlacements(
+    round: Round,
+    force: boolean,
+    final: boolean,
+    regrant: boolean,
+  ): Snapshot[] | undefined {
     const dropped: Snapshot[] = [];
     for (const place of this.places.values()) {
-      if (!regrant && this.host.acksSince(place.members, place.need, round.seq)) continue;
-      if (!force && !regrant) return undefined;
+      const acked = this.host.acksSince(place.members, place.need, round.seq);
+      if (!regrant && acked) continue;
+      if ((!force && !regrant) || (!acked && !final)) return undefined;
       for (const snap of place.snaps.values()) {
         if (this.host.confirmedSince(snap.r, round.seq)) continue;
         if (!force) return undefined;
