@@ -21,11 +21,14 @@ describe("heap snapshot summary by class", () => {
       globalThis.kept = Array.from({ length: 20000 }, (_, i) => new GroupLikeThing(i));
       require("node:v8").writeHeapSnapshot(${JSON.stringify(file)});`;
     execFileSync(process.execPath, ["-e", script]);
-    const s = await summarizeHeapSnapshot(file, 10);
+    const s = await summarizeHeapSnapshot(file, 10, 20000);
     const mine = s.classes.find((c) => c.name === "GroupLikeThing (object)");
     expect(mine, JSON.stringify(s.classes)).toBeDefined();
     expect(mine!.count).toBe(20000);
     expect(s.bytes).toBeGreaterThan(mine!.bytes);
+    // Classes with one object per "group": ours (its arrays' class too), nothing with fewer.
+    expect(s.common.map((c) => c.name)).toContain("GroupLikeThing (object)");
+    expect(s.common.every((c) => c.count >= 20000)).toBe(true);
     // Their arrays' backing stores are the largest entry: 20,000 x (64 slots x 8 bytes + header).
     expect(s.classes[0]!.bytes).toBeGreaterThan(20000 * 64 * 8);
   });

@@ -22,6 +22,8 @@ export interface HeapSummary {
   readonly bytes: number;
   /** Largest total self size first. */
   readonly classes: readonly HeapClass[];
+  /** Classes of objects (constructors) with at least `minCount` instances, largest first: per-group ones. */
+  readonly common: readonly HeapClass[];
 }
 
 /** Kinds whose node names are contents, not class names: summed by kind. */
@@ -38,7 +40,11 @@ const BY_KIND = new Set([
   "regexp",
 ]);
 
-export async function summarizeHeapSnapshot(file: string, top = 15): Promise<HeapSummary> {
+export async function summarizeHeapSnapshot(
+  file: string,
+  top = 15,
+  minCount = Number.POSITIVE_INFINITY,
+): Promise<HeapSummary> {
   let header = "";
   let phase: "header" | "nodes" | "seek" | "strings" | "done" = "header";
   let fieldCount = 0;
@@ -113,7 +119,7 @@ export async function summarizeHeapSnapshot(file: string, top = 15): Promise<Hea
             if (c === 93 /* ] */) {
               phase = "seek";
               i++;
-              wanted = neededNames(agg, top);
+              wanted = neededNames(agg, top, minCount);
               break;
             }
           }
@@ -178,18 +184,23 @@ export async function summarizeHeapSnapshot(file: string, top = 15): Promise<Hea
       b.bytes += a.bytes;
     } else byName.set(name, { ...a });
   }
-  const classes = [...byName]
-    .map(([name, a]) => ({ name, count: a.count, bytes: a.bytes }))
-    .sort((a, b) => b.bytes - a.bytes)
-    .slice(0, top);
-  return { objects, bytes: total, classes };
+  const all = [...byName].map(([name, a]) => ({ name, count: a.count, bytes: a.bytes }));
+  all.sort((a, b) => b.bytes - a.bytes);
+  const classes = all.slice(0, top);
+  const common = all.filter((c) => c.count >= minCount && c.name.endsWith(" (object)")).slice(0, top);
+  return { objects, bytes: total, classes, common };
 }
 
-/** String indexes of the names among the largest entries (a few more than shown: names can merge). */
-function neededNames(agg: Map<number, { bytes: number }>, top: number): Map<number, string> {
-  const keys = [...agg]
-    .filter(([k]) => k >= 0)
-    .sort((a, b) => b[1].bytes - a[1].bytes)
-    .slice(0, top * 4);
+/**
+ * String indexes of the names among the largest entries (a few more than shown: names can merge), and of
+ * every name with at least `minCount` objects.
+ */
+function neededNames(
+  agg: Map<number, { count: number; bytes: number }>,
+  top: number,
+  minCount: number,
+): Map<number, string> {
+  const named = [...agg].filter(([k]) => k >= 0).sort((a, b) => b[1].bytes - a[1].bytes);
+  const keys = [...named.slice(0, top * 4), ...named.filter(([, a]) => a.count >= minCount)];
   return new Map(keys.map(([k]) => [Math.floor(k / 32), ""]));
 }

@@ -191,10 +191,12 @@ export async function main(argv: string[]): Promise<void> {
       printProfiles(profileDir, "idle");
     }
     if (heap) {
+      console.error(`[idle] ${nodes[0]} heap: ${JSON.stringify(heap.all)}; largest by class (self size):`);
+      for (const c of heap.largest) console.error(`    ${JSON.stringify(c)}`);
       console.error(
-        `[idle] ${nodes[0]} heap by class (self size; per group: bytes and count per replica held):`,
+        `[idle] ${nodes[0]} classes with about one object per group or more (the per-group structures):`,
       );
-      for (const c of heap) console.error(`    ${JSON.stringify(c)}`);
+      for (const c of heap.perGroupClasses) console.error(`    ${JSON.stringify(c)}`);
     }
     console.log(JSON.stringify(out));
   } finally {
@@ -262,20 +264,18 @@ async function heapByClass(dir: string, pid: number, groups: number) {
     last = size;
   }
   if (!file) throw new Error(`no heap snapshot from pid ${pid} in ${dir}`);
-  const s = await summarizeHeapSnapshot(path.join(dir, file), 15);
-  return [
-    {
-      name: "(all)",
-      count: s.objects,
-      mb: round(s.bytes / MiB),
-      bytesPerGroup: Math.round(s.bytes / groups),
-    },
-    ...s.classes.map((c) => ({
-      name: c.name,
-      count: c.count,
-      mb: round(c.bytes / MiB),
-      bytesPerGroup: Math.round(c.bytes / groups),
-      perGroup: round(c.count / groups, 2),
-    })),
-  ];
+  // Classes with about one object per group or more are the per-group structures, whatever their size.
+  const s = await summarizeHeapSnapshot(path.join(dir, file), 15, Math.floor(groups * 0.9));
+  const perGroup = (c: { name: string; count: number; bytes: number }) => ({
+    name: c.name,
+    count: c.count,
+    mb: round(c.bytes / MiB),
+    bytesPerGroup: Math.round(c.bytes / groups),
+    perGroup: round(c.count / groups, 2),
+  });
+  return {
+    all: { count: s.objects, mb: round(s.bytes / MiB), bytesPerGroup: Math.round(s.bytes / groups) },
+    largest: s.classes.map(perGroup),
+    perGroupClasses: s.common.map(perGroup),
+  };
 }
