@@ -123,7 +123,7 @@ export async function runKvCli(argv: readonly string[], io: KvCliIo): Promise<nu
     .option("--lock-timeout-ms <ms>", "abort an undecided lock this old", nat, 2000)
     .option(
       "--recycle",
-      "let PALF drop each partition's log below the lowest checkpoint of this server and its --peers (not CDC readers)",
+      "let PALF drop each partition's log below the lowest checkpoint of this server and its --peers, never past a registered cursor",
     )
     .option("--peers <ids>", "the other store servers (their checkpoints hold recycling back)")
     .action(

@@ -72,5 +72,11 @@ export {
   type TxnState,
   type TxnView,
 } from "./partition-state.ts";
-export { TxnCdc, type TxnCdcCheckpoint, type TxnCdcOptions, type TxnChange } from "./txn-cdc.ts";
+export {
+  cdcCursorPosition,
+  TxnCdc,
+  type TxnCdcCheckpoint,
+  type TxnCdcOptions,
+  type TxnChange,
+} from "./txn-cdc.ts";
 export { commitStats } from "./txn-commit.ts";
