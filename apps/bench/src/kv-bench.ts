@@ -7,7 +7,14 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { commitStats, type ReadFence, type TxnChange } from "@palf/kv";
+import {
+  commitStats,
+  type Kv,
+  type KvCallCounts,
+  type ReadFence,
+  type RemoteKvService,
+  type TxnChange,
+} from "@palf/kv";
 import { accountNames, initAccounts, quantile, runBank, snapshotRead } from "@palf/kv-app/bank-workload";
 import { runListAppend } from "@palf/kv-app/list-append-workload";
 import { LocalStore } from "@palf/kv-app/local-store";
@@ -25,6 +32,35 @@ export const flags = {
   servers: { type: "string", default: "2", help: "store servers", arg: "n" },
   "read-fence": { type: "string", default: "watermark", help: "watermark | append | both", arg: "kind" },
 } satisfies FlagSpec;
+
+interface CostMark {
+  readonly calls: KvCallCounts;
+  readonly rpc: { requests: number; bytesSent: number; bytesReceived: number };
+  readonly attempts: number;
+}
+
+function costMark(kv: Kv, calls: KvCallCounts, service: RemoteKvService | undefined): CostMark {
+  return {
+    calls: { ...calls },
+    rpc: { ...(service?.stats ?? { requests: 0, bytesSent: 0, bytesReceived: 0 }) },
+    attempts: kv.stats.committed + kv.stats.conflicts + kv.stats.aborts,
+  };
+}
+
+/** What an attempt (committed or not) of the measured run cost the SDK: calls to GTS, PALF and store servers. */
+function perAttempt(from: CostMark, to: CostMark): Record<string, number> {
+  const per = (v: number) => round(v / Math.max(1, to.attempts - from.attempts), 2);
+  const d = (k: keyof KvCallCounts) => per(to.calls[k] - from.calls[k]);
+  return {
+    gtsTimestamps: d("timestamps"),
+    gtsWaits: d("gtsWaits"),
+    appends: d("appends"),
+    appendBytes: d("appendBytes"),
+    palfReads: d("reads"),
+    serverRequests: per(to.rpc.requests - from.rpc.requests),
+    serverBytes: per(to.rpc.bytesSent + to.rpc.bytesReceived - from.rpc.bytesSent - from.rpc.bytesReceived),
+  };
+}
 
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: flags, strict: true });
@@ -46,7 +82,7 @@ export async function main(argv: string[]): Promise<void> {
   });
   try {
     await store.start();
-    const { kv, close } = await store.openKv({ maxAttempts: 50 });
+    const { kv, close, counts, service } = await store.openKv({ maxAttempts: 50 });
     const cdcSide = await store.openKv({ remote: false });
     let stop = false;
     const t0 = performance.now();
@@ -55,6 +91,8 @@ export async function main(argv: string[]): Promise<void> {
       stop = true;
     }, seconds * 1000);
     let out: Record<string, unknown>;
+    let start = costMark(kv, counts, service);
+    let cost: Record<string, number> = {};
     if (workload === "list-append") {
       const { history, latenciesMs } = await runListAppend({
         kv,
@@ -64,6 +102,7 @@ export async function main(argv: string[]): Promise<void> {
         seed: 1,
       });
       const s = elapsed();
+      cost = perAttempt(start, costMark(kv, counts, service));
       const check = checkListAppend(history as never);
       out = {
         txnPerS: round(latenciesMs.length / s),
@@ -93,6 +132,7 @@ export async function main(argv: string[]): Promise<void> {
         }
       })();
       const t1 = performance.now();
+      start = costMark(kv, counts, service);
       let r: {
         latenciesMs: number[];
         committed: number;
@@ -124,6 +164,7 @@ export async function main(argv: string[]): Promise<void> {
       } else
         r = await runBank({ kv, accounts: names, concurrency, done: () => stop, seed: 1, snapshotEvery: 50 });
       const s = (performance.now() - t1) / 1000;
+      cost = perAttempt(start, costMark(kv, counts, service));
       const final = await snapshotRead(kv, accounts);
       const check = checkBank({ initialTotal: total, reads: r.snapshots, finalBalances: final.balances });
       // Let the CDC reader reach the final snapshot (bounded), then compare its copy.
@@ -173,6 +214,8 @@ export async function main(argv: string[]): Promise<void> {
         commitStats.appends / Math.max(1, kv.stats.committed + kv.stats.conflicts + kv.stats.aborts),
         2,
       ),
+      // Load-independent cost per attempt of the measured run (counts, not times).
+      perAttempt: cost,
       indeterminate: kv.stats.indeterminate,
     };
     console.log(JSON.stringify(out));

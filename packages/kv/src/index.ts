@@ -6,6 +6,7 @@
  * decision; commit wait before the answer; transaction CDC in commit-version order.
  */
 
+export { countedKvCluster, type KvCallCounts } from "./counted-kv-cluster.ts";
 export {
   type CreateStoreOptions,
   createStore,

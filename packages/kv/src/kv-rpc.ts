@@ -146,6 +146,9 @@ export interface RemoteKvOptions {
 
 /** KvService over NATS: the SDK's reads and outcomes answered by apps/kv servers. */
 export class RemoteKvService implements KvService {
+  /** Request/reply round trips to store servers and their bytes (load-independent cost figures). */
+  readonly stats = { requests: 0, bytesSent: 0, bytesReceived: 0 };
+
   constructor(
     private readonly transport: Transport,
     private readonly o: RemoteKvOptions,
@@ -189,13 +192,14 @@ export class RemoteKvService implements KvService {
       const server = this.o.servers[(partition + i) % n]!;
       let r: KvReply;
       try {
-        r = decode(
-          await this.transport.request(
-            server,
-            encode(this.o.mapVersion === undefined ? req : { ...req, mapVersion: this.o.mapVersion }),
-            this.o.requestTimeoutMs ?? 15_000,
-          ),
-        ) as KvReply;
+        const body = encode(
+          this.o.mapVersion === undefined ? req : { ...req, mapVersion: this.o.mapVersion },
+        );
+        this.stats.requests++;
+        this.stats.bytesSent += body.length;
+        const reply = await this.transport.request(server, body, this.o.requestTimeoutMs ?? 15_000);
+        this.stats.bytesReceived += reply.length;
+        r = decode(reply) as KvReply;
       } catch (e) {
         // No answer: try the next server (every server can replay every partition).
         last = e;
