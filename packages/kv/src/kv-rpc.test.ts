@@ -1,8 +1,25 @@
 import { MemoryBus, MemoryTransport } from "@palf/transport";
 import { describe, expect, it } from "vitest";
+import { appendFailed, KvAppendFailure } from "./kv-cluster.ts";
 import { KvError } from "./kv-error.ts";
+import { encodeRecord } from "./kv-record.ts";
 import { checkRequest, RemoteKvService, serveKv } from "./kv-rpc.ts";
 import type { KvService } from "./kv-service.ts";
+import type { TxnView } from "./partition-state.ts";
+
+function preparedView(txnId: string, prepareVersion: number): TxnView {
+  return {
+    txnId,
+    state: "prepared",
+    prepareVersion,
+    snapshot: 1,
+    primary: 0,
+    participants: [0],
+    commitVersion: 0,
+    reason: "none",
+    at: 5,
+  };
+}
 
 describe("store server protocol", () => {
   it("refuses malformed requests with BAD_REQUEST", () => {
@@ -33,6 +50,11 @@ describe("store server protocol", () => {
       },
       scan: async () => [{ key: "a", value: new Uint8Array([1]), version: 2 }],
       outcome: async () => undefined,
+      appendOutcome: async (p, payload, refCsn, txnId) => {
+        if (p === 9) throw new KvAppendFailure("FAILED", "not leader any more");
+        if (p === 8) throw new KvAppendFailure("INDETERMINATE", "timed out");
+        return { lsn: payload.length, csn: refCsn, txn: preparedView(txnId, refCsn) };
+      },
       close: async () => {},
     };
     serveKv(server, service, () => ({ up: true }), 4);
@@ -51,5 +73,24 @@ describe("store server protocol", () => {
     });
     const current = new RemoteKvService(client, { servers: ["kv1"], mapVersion: 4 });
     expect(await current.read(0, "x", 1)).toMatchObject({ version: 3 });
+
+    // An append through the server answers its position and outcome; whether a failed one may still be in
+    // the log comes back as the append's code (only FAILED says it never will be).
+    const abort = encodeRecord({ type: "abort", txnId: "t1" });
+    expect(await current.appendOutcome(0, abort, 42, "t1")).toEqual({
+      lsn: abort.length,
+      csn: 42,
+      txn: preparedView("t1", 42),
+    });
+    await expect(current.appendOutcome(9, abort, 1, "t1")).rejects.toSatisfy(appendFailed);
+    const unknown = await current.appendOutcome(8, abort, 1, "t1").catch((e: unknown) => e);
+    expect(appendFailed(unknown)).toBe(false);
+    // A server never appends bytes that are not a kv record on a caller's behalf.
+    await expect(current.appendOutcome(0, new Uint8Array([1, 2, 3]), 1, "t1")).rejects.toMatchObject({
+      message: /not a kv record/,
+    });
+    expect(
+      appendFailed(await current.appendOutcome(0, new Uint8Array([1, 2, 3]), 1, "t1").catch((e) => e)),
+    ).toBe(true);
   });
 });

@@ -1,7 +1,10 @@
 import type { Transport } from "@palf/transport";
 import { Packr } from "msgpackr";
+import { KvAppendFailure } from "./kv-cluster.ts";
 import { KvError, type KvErrorCode } from "./kv-error.ts";
-import type { KvService, ScanItem, VersionedValue } from "./kv-service.ts";
+import { MAX_PREPARE_BYTES } from "./kv-limits.ts";
+import { decodeRecord } from "./kv-record.ts";
+import type { KvService, LoggedOutcome, ScanItem, VersionedValue } from "./kv-service.ts";
 import type { TxnView } from "./partition-state.ts";
 
 /**
@@ -22,6 +25,14 @@ export type KvRequest =
       readonly limit: number;
     }
   | { readonly op: "outcome"; readonly partition: number; readonly txnId: string; readonly lsn: number }
+  | {
+      readonly op: "append";
+      readonly partition: number;
+      /** A kv record (checked: the server never appends a malformed one for a caller). */
+      readonly payload: Uint8Array;
+      readonly refCsn: number;
+      readonly txnId: string;
+    }
   | { readonly op: "status" };
 
 type KvReply =
@@ -30,9 +41,16 @@ type KvReply =
       readonly value?: VersionedValue;
       readonly items?: ScanItem[];
       readonly txn?: TxnView | null;
+      readonly at?: { readonly lsn: number; readonly csn: number };
       readonly status?: unknown;
     }
-  | { readonly ok: false; readonly code: KvErrorCode; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly code: KvErrorCode;
+      readonly message: string;
+      /** The code of an append that did not succeed (FAILED: it will never be in the log). */
+      readonly appendCode?: string;
+    };
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -92,6 +110,22 @@ export function checkRequest(v: unknown): KvRequest {
       if (!nat(r.partition) || typeof r.txnId !== "string" || !nat(r.lsn))
         throw bad("needs partition, txnId, lsn");
       return { op: "outcome", partition: r.partition, txnId: r.txnId, lsn: r.lsn };
+    case "append": {
+      if (
+        !nat(r.partition) ||
+        !(r.payload instanceof Uint8Array) ||
+        !nat(r.refCsn) ||
+        typeof r.txnId !== "string"
+      )
+        throw bad("needs partition, payload, refCsn, txnId");
+      if (r.payload.length > MAX_PREPARE_BYTES + 64 * 1024)
+        throw bad(`payload of ${r.payload.length} bytes is too large`);
+      const rec = decodeRecord(r.payload);
+      if (!rec.ok) throw bad(`payload is not a kv record: ${rec.error}`);
+      // A copy: the unpacked bytes share the whole incoming frame, and the replica may keep them.
+      const payload = new Uint8Array(r.payload);
+      return { op: "append", partition: r.partition, payload, refCsn: r.refCsn, txnId: r.txnId };
+    }
     default:
       throw new KvError("BAD_REQUEST", `unknown kv op ${String(r.op)}`);
   }
@@ -126,7 +160,21 @@ export function serveKv(
         };
       else if (r.op === "outcome")
         reply = { ok: true, txn: (await service.outcome(r.partition, r.txnId, r.lsn)) ?? null };
-      else reply = { ok: true, status: status() };
+      else if (r.op === "append") {
+        try {
+          const o = await service.appendOutcome(r.partition, r.payload, r.refCsn, r.txnId);
+          reply = { ok: true, at: { lsn: o.lsn, csn: o.csn }, txn: o.txn ?? null };
+        } catch (e) {
+          // The caller must know whether the record may be in the log: FAILED says it never will be.
+          const appendCode = (e as { code?: unknown }).code;
+          reply = {
+            ok: false,
+            code: "UNAVAILABLE",
+            message: (e as Error).message,
+            ...(typeof appendCode === "string" ? { appendCode } : {}),
+          };
+        }
+      } else reply = { ok: true, status: status() };
     } catch (e) {
       const code: KvErrorCode = e instanceof KvError ? e.code : "UNAVAILABLE";
       reply = { ok: false, code, message: (e as Error).message };
@@ -176,6 +224,29 @@ export class RemoteKvService implements KvService {
     return (await this.call(partition, { op: "outcome", partition, txnId, lsn })).txn ?? undefined;
   }
 
+  /**
+   * One server only, never retried on another: a second try could append the record twice. Any failure
+   * but the server's FAILED leaves the append's result unknown (the commit protocol settles it).
+   */
+  async appendOutcome(
+    partition: number,
+    payload: Uint8Array,
+    refCsn: number,
+    txnId: string,
+  ): Promise<LoggedOutcome> {
+    const server = this.o.servers[partition % this.o.servers.length]!;
+    let r: KvReply;
+    try {
+      r = await this.ask(server, { op: "append", partition, payload, refCsn, txnId });
+    } catch (e) {
+      throw new KvAppendFailure("INDETERMINATE", `${server}: ${(e as Error).message}`);
+    }
+    // Without an append code the server refused the request before appending anything (bad request, map).
+    if (!r.ok) throw new KvAppendFailure(r.appendCode ?? "FAILED", `${server}: ${r.code}: ${r.message}`);
+    if (r.at === undefined) throw new KvAppendFailure("INDETERMINATE", `${server}: no append position`);
+    return { lsn: r.at.lsn, csn: r.at.csn, txn: r.txn ?? undefined };
+  }
+
   /** One server's status. */
   async status(server: string): Promise<unknown> {
     const r = decode(
@@ -218,6 +289,16 @@ export class RemoteKvService implements KvService {
             partition,
           },
         );
+  }
+
+  /** One request/reply with a server (counted). */
+  private async ask(server: string, req: KvRequest): Promise<KvReply> {
+    const body = encode(this.o.mapVersion === undefined ? req : { ...req, mapVersion: this.o.mapVersion });
+    this.stats.requests++;
+    this.stats.bytesSent += body.length;
+    const reply = await this.transport.request(server, body, this.o.requestTimeoutMs ?? 15_000);
+    this.stats.bytesReceived += reply.length;
+    return decode(reply) as KvReply;
   }
 
   async close(): Promise<void> {}

@@ -2,7 +2,7 @@ import type { KvCluster } from "./kv-cluster.ts";
 import { KvError } from "./kv-error.ts";
 import { encodeRecord } from "./kv-record.ts";
 import { delay, type KvRuntime, type KvTimer } from "./kv-runtime.ts";
-import type { KvService, ScanItem, VersionedValue } from "./kv-service.ts";
+import type { KvService, LoggedOutcome, ScanItem, VersionedValue } from "./kv-service.ts";
 import type { PartitionMap } from "./partition-map.ts";
 import { PartitionReplica, type ReplicaOptions } from "./partition-replica.ts";
 import type { PartitionState, TxnView } from "./partition-state.ts";
@@ -124,6 +124,13 @@ export class PartitionHost implements KvService {
     }
   }
 
+  async appendOutcome(p: number, payload: Uint8Array, refCsn: number, txnId: string): Promise<LoggedOutcome> {
+    const r = this.replica(p);
+    const at = await r.append(payload, refCsn);
+    await r.caughtUp(at.lsn + 1);
+    return { lsn: at.lsn, csn: at.csn, txn: r.state.txn(txnId) };
+  }
+
   async outcome(p: number, txnId: string, lsn: number): Promise<TxnView | undefined> {
     const r = this.replica(p);
     await r.caughtUp(lsn + 1);
@@ -177,7 +184,7 @@ export class PartitionHost implements KvService {
           d.state === "committed"
             ? encodeRecord({ type: "commit", txnId, commitVersion: d.commitVersion })
             : encodeRecord({ type: "abort", txnId });
-        const at = await this.cluster.append(r.group, rec, d.state === "committed" ? d.commitVersion : 0);
+        const at = await r.append(rec, d.state === "committed" ? d.commitVersion : 0);
         this.stats.rolledForward++;
         await r.caughtUp(at.lsn + 1);
         return;
@@ -186,7 +193,7 @@ export class PartitionHost implements KvService {
       if (now - prepareVersion > timeoutUs) {
         // First decision wins: if the coordinator's commit got there first, this abort is ignored.
         const pr = this.replica(primary);
-        const at = await this.cluster.append(pr.group, encodeRecord({ type: "abort", txnId }), 0);
+        const at = await pr.append(encodeRecord({ type: "abort", txnId }), 0);
         this.stats.abortedStale++;
         await pr.caughtUp(at.lsn + 1);
         continue;
