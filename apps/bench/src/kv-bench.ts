@@ -35,13 +35,30 @@ export const flags = {
 
 interface CostMark {
   readonly calls: KvCallCounts;
+  /** Summed over the store servers: pages of committed entries read from PALF. */
+  readonly servers: { pagesRead: number };
   readonly rpc: { requests: number; bytesSent: number; bytesReceived: number };
   readonly attempts: number;
 }
 
-function costMark(kv: Kv, calls: KvCallCounts, service: RemoteKvService | undefined): CostMark {
+async function costMark(
+  store: LocalStore,
+  kv: Kv,
+  calls: KvCallCounts,
+  service: RemoteKvService | undefined,
+): Promise<CostMark> {
+  const servers = { pagesRead: 0 };
+  for (const id of store.servers) {
+    const st = (await store.serverStatus(id).catch(() => undefined)) as
+      | { partitions?: Array<{ pagesRead?: number }> }
+      | undefined;
+    for (const p of st?.partitions ?? []) {
+      servers.pagesRead += p.pagesRead ?? 0;
+    }
+  }
   return {
     calls: { ...calls },
+    servers,
     rpc: { ...(service?.stats ?? { requests: 0, bytesSent: 0, bytesReceived: 0 }) },
     attempts: kv.stats.committed + kv.stats.conflicts + kv.stats.aborts,
   };
@@ -91,7 +108,7 @@ export async function main(argv: string[]): Promise<void> {
       stop = true;
     }, seconds * 1000);
     let out: Record<string, unknown>;
-    let start = costMark(kv, counts, service);
+    let start = await costMark(store, kv, counts, service);
     let cost: Record<string, number> = {};
     if (workload === "list-append") {
       const { history, latenciesMs } = await runListAppend({
@@ -102,7 +119,7 @@ export async function main(argv: string[]): Promise<void> {
         seed: 1,
       });
       const s = elapsed();
-      cost = perAttempt(start, costMark(kv, counts, service));
+      cost = perAttempt(start, await costMark(store, kv, counts, service));
       const check = checkListAppend(history as never);
       out = {
         txnPerS: round(latenciesMs.length / s),
@@ -132,7 +149,7 @@ export async function main(argv: string[]): Promise<void> {
         }
       })();
       const t1 = performance.now();
-      start = costMark(kv, counts, service);
+      start = await costMark(store, kv, counts, service);
       let r: {
         latenciesMs: number[];
         committed: number;
@@ -164,7 +181,7 @@ export async function main(argv: string[]): Promise<void> {
       } else
         r = await runBank({ kv, accounts: names, concurrency, done: () => stop, seed: 1, snapshotEvery: 50 });
       const s = (performance.now() - t1) / 1000;
-      cost = perAttempt(start, costMark(kv, counts, service));
+      cost = perAttempt(start, await costMark(store, kv, counts, service));
       const final = await snapshotRead(kv, accounts);
       const check = checkBank({ initialTotal: total, reads: r.snapshots, finalBalances: final.balances });
       // Let the CDC reader reach the final snapshot (bounded), then compare its copy.

@@ -122,6 +122,9 @@ export class KvServer {
                 locks: r.state.lockCount,
                 applied: r.state.stats.applied,
                 malformed: r.state.stats.malformed,
+                // Pages read from PALF and fence records appended.
+                pagesRead: r.stats.pages,
+                fences: r.stats.fences,
               };
             }),
       checkpointed: Object.fromEntries(this.checkpointed),

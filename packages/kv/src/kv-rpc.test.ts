@@ -85,6 +85,11 @@ describe("store server protocol", () => {
     await expect(current.appendOutcome(9, abort, 1, "t1")).rejects.toSatisfy(appendFailed);
     const unknown = await current.appendOutcome(8, abort, 1, "t1").catch((e: unknown) => e);
     expect(appendFailed(unknown)).toBe(false);
+    // A request that reached no server at all goes to the next one (it cannot have been appended).
+    const firstGone = new RemoteKvService(client, { servers: ["gone", "kv1"], mapVersion: 4 });
+    expect(await firstGone.appendOutcome(0, abort, 42, "t1")).toMatchObject({ csn: 42 });
+    const allGone = new RemoteKvService(client, { servers: ["gone"] });
+    await expect(allGone.appendOutcome(0, abort, 42, "t1")).rejects.toSatisfy(appendFailed);
     // A server never appends bytes that are not a kv record on a caller's behalf.
     await expect(current.appendOutcome(0, new Uint8Array([1, 2, 3]), 1, "t1")).rejects.toMatchObject({
       message: /not a kv record/,

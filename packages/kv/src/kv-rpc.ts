@@ -1,4 +1,4 @@
-import type { Transport } from "@palf/transport";
+import { type Transport, TransportError } from "@palf/transport";
 import { Packr } from "msgpackr";
 import { KvAppendFailure } from "./kv-cluster.ts";
 import { KvError, type KvErrorCode } from "./kv-error.ts";
@@ -225,8 +225,9 @@ export class RemoteKvService implements KvService {
   }
 
   /**
-   * One server only, never retried on another: a second try could append the record twice. Any failure
-   * but the server's FAILED leaves the append's result unknown (the commit protocol settles it).
+   * Asks the partition's server, and the next one only when the request reached no server at all (NATS
+   * "no responders"): a retry after anything else could append the record twice. Any failure but the
+   * server's FAILED leaves the append's result unknown (the commit protocol settles it).
    */
   async appendOutcome(
     partition: number,
@@ -234,13 +235,23 @@ export class RemoteKvService implements KvService {
     refCsn: number,
     txnId: string,
   ): Promise<LoggedOutcome> {
-    const server = this.o.servers[partition % this.o.servers.length]!;
-    let r: KvReply;
-    try {
-      r = await this.ask(server, { op: "append", partition, payload, refCsn, txnId });
-    } catch (e) {
-      throw new KvAppendFailure("INDETERMINATE", `${server}: ${(e as Error).message}`);
+    const n = this.o.servers.length;
+    let r: KvReply | undefined;
+    let server = "";
+    for (let i = 0; i < n && r === undefined; i++) {
+      server = this.o.servers[(partition + i) % n]!;
+      try {
+        r = await this.ask(server, { op: "append", partition, payload, refCsn, txnId });
+      } catch (e) {
+        const delivered = !(e instanceof TransportError && e.code === "noResponders");
+        if (delivered || i === n - 1)
+          throw new KvAppendFailure(
+            delivered ? "INDETERMINATE" : "FAILED",
+            `${server}: ${(e as Error).message}`,
+          );
+      }
     }
+    if (r === undefined) throw new KvAppendFailure("FAILED", "no store server to append through");
     // Without an append code the server refused the request before appending anything (bad request, map).
     if (!r.ok) throw new KvAppendFailure(r.appendCode ?? "FAILED", `${server}: ${r.code}: ${r.message}`);
     if (r.at === undefined) throw new KvAppendFailure("INDETERMINATE", `${server}: no append position`);

@@ -126,7 +126,7 @@ export class PartitionHost implements KvService {
 
   async appendOutcome(p: number, payload: Uint8Array, refCsn: number, txnId: string): Promise<LoggedOutcome> {
     const r = this.replica(p);
-    const at = await r.append(payload, refCsn);
+    const at = await this.cluster.append(r.group, payload, refCsn);
     await r.caughtUp(at.lsn + 1);
     return { lsn: at.lsn, csn: at.csn, txn: r.state.txn(txnId) };
   }
@@ -184,7 +184,7 @@ export class PartitionHost implements KvService {
           d.state === "committed"
             ? encodeRecord({ type: "commit", txnId, commitVersion: d.commitVersion })
             : encodeRecord({ type: "abort", txnId });
-        const at = await r.append(rec, d.state === "committed" ? d.commitVersion : 0);
+        const at = await this.cluster.append(r.group, rec, d.state === "committed" ? d.commitVersion : 0);
         this.stats.rolledForward++;
         await r.caughtUp(at.lsn + 1);
         return;
@@ -193,7 +193,7 @@ export class PartitionHost implements KvService {
       if (now - prepareVersion > timeoutUs) {
         // First decision wins: if the coordinator's commit got there first, this abort is ignored.
         const pr = this.replica(primary);
-        const at = await pr.append(encodeRecord({ type: "abort", txnId }), 0);
+        const at = await this.cluster.append(pr.group, encodeRecord({ type: "abort", txnId }), 0);
         this.stats.abortedStale++;
         await pr.caughtUp(at.lsn + 1);
         continue;

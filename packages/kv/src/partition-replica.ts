@@ -51,10 +51,8 @@ export class PartitionReplica {
   private waiters: Waiter[] = [];
   private fenceInFlight = false;
   private fenceWanted = -1;
-  /** Entries this process appended, by LSN, not applied yet (applied in order without reading them back). */
-  private readonly offered = new Map<number, PartitionEntry>();
   private readonly listeners: Array<(o: ApplyOutcome, e: PartitionEntry) => void> = [];
-  readonly stats = { pages: 0, entries: 0, fences: 0, readErrors: 0, ownApplied: 0 };
+  readonly stats = { pages: 0, entries: 0, fences: 0, readErrors: 0 };
 
   constructor(
     readonly partition: number,
@@ -102,43 +100,6 @@ export class PartitionReplica {
     return p;
   }
 
-  /**
-   * Appends to the partition's group and offers the committed entry to this replica: when every entry below
-   * it is applied, it is applied at once from what was appended (the log holds exactly these bytes at that
-   * LSN and CSN), with no read of the group.
-   */
-  async append(payload: Uint8Array, refCsn: number): Promise<{ lsn: number; csn: number }> {
-    const at = await this.cluster.append(this.group, payload, refCsn);
-    this.offer({ lsn: at.lsn, csn: at.csn, payload });
-    return at;
-  }
-
-  /** A committed entry of this group learned otherwise than by reading it (an append's result). */
-  offer(e: PartitionEntry): void {
-    if (this.closed || e.lsn < this.readFrom) return;
-    this.offered.set(e.lsn, e);
-    if (this.applyOffered()) this.settle();
-  }
-
-  /** Applies offered entries that continue the log from readFrom; true if any was applied. */
-  private applyOffered(): boolean {
-    let any = false;
-    for (let e = this.offered.get(this.readFrom); e !== undefined; e = this.offered.get(this.readFrom)) {
-      this.offered.delete(e.lsn);
-      this.applyEntry(e);
-      this.stats.ownApplied++;
-      any = true;
-    }
-    return any;
-  }
-
-  private applyEntry(e: PartitionEntry): void {
-    const o = this.state.apply(e);
-    this.stats.entries++;
-    this.readFrom = e.lsn + 1;
-    if (o) for (const fn of this.listeners) fn(o, e);
-  }
-
   /** Reads on to the group's committed end now (e.g. to look for a decision). */
   refresh(): void {
     this.toEnd = true;
@@ -184,7 +145,7 @@ export class PartitionReplica {
     this.fenceInFlight = true;
     const s = this.fenceWanted;
     this.stats.fences++;
-    this.append(encodeRecord({ type: "fence" }), s).then(
+    this.cluster.append(this.group, encodeRecord({ type: "fence" }), s).then(
       (r) => {
         this.fenceInFlight = false;
         // Every later entry has CSN > r.csn >= s; the fence itself is below r.lsn + 1.
@@ -211,10 +172,6 @@ export class PartitionReplica {
 
   private async readLoop(): Promise<void> {
     while (!this.closed && (this.readFrom < this.target || this.toEnd)) {
-      if (this.applyOffered()) {
-        this.settle();
-        continue;
-      }
       let page: Awaited<ReturnType<KvCluster["read"]>>;
       try {
         page = await this.cluster.read(this.group, this.readFrom);
@@ -225,10 +182,13 @@ export class PartitionReplica {
       }
       this.stats.pages++;
       if (this.closed) return;
-      for (const e of page.entries) if (e.lsn >= this.readFrom) this.applyEntry(e);
+      for (const e of page.entries) {
+        if (e.lsn < this.readFrom) continue;
+        const o = this.state.apply(e);
+        this.stats.entries++;
+        if (o) for (const fn of this.listeners) fn(o, e);
+      }
       if (page.next > this.readFrom) this.readFrom = page.next;
-      for (const lsn of this.offered.keys()) if (lsn < this.readFrom) this.offered.delete(lsn);
-      this.applyOffered();
       this.settle();
       if (page.next >= page.committedEnd) {
         this.toEnd = false;
