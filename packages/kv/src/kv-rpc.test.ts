@@ -85,6 +85,18 @@ describe("store server protocol", () => {
     await expect(current.appendOutcome(9, abort, 1, "t1")).rejects.toSatisfy(appendFailed);
     const unknown = await current.appendOutcome(8, abort, 1, "t1").catch((e: unknown) => e);
     expect(appendFailed(unknown)).toBe(false);
+    // Appends made in one turn travel to their server in one request; each gets its own answer.
+    const before = current.stats.requests;
+    const batch = await Promise.allSettled([
+      current.appendOutcome(0, abort, 10, "b0"),
+      current.appendOutcome(9, abort, 11, "b1"),
+      current.appendOutcome(8, abort, 12, "b2"),
+      current.appendOutcome(0, abort, 13, "b3"),
+    ]);
+    expect(current.stats.requests - before).toBe(1);
+    expect(
+      batch.map((b) => (b.status === "fulfilled" ? b.value.txn?.txnId : appendFailed(b.reason))),
+    ).toEqual(["b0", true, false, "b3"]);
     // A request that reached no server at all goes to the next one (it cannot have been appended).
     const firstGone = new RemoteKvService(client, { servers: ["gone", "kv1"], mapVersion: 4 });
     expect(await firstGone.appendOutcome(0, abort, 42, "t1")).toMatchObject({ csn: 42 });

@@ -33,7 +33,11 @@ export type KvRequest =
       readonly refCsn: number;
       readonly txnId: string;
     }
+  | { readonly op: "appends"; readonly items: ReadonlyArray<Extract<KvRequest, { op: "append" }>> }
   | { readonly op: "status" };
+
+/** Appends in one request at most (the SDK batches the appends of one event-loop turn per server). */
+export const MAX_BATCH_APPENDS = 256;
 
 type KvReply =
   | {
@@ -42,6 +46,7 @@ type KvReply =
       readonly items?: ScanItem[];
       readonly txn?: TxnView | null;
       readonly at?: { readonly lsn: number; readonly csn: number };
+      readonly replies?: KvReply[];
       readonly status?: unknown;
     }
   | {
@@ -126,6 +131,16 @@ export function checkRequest(v: unknown): KvRequest {
       const payload = new Uint8Array(r.payload);
       return { op: "append", partition: r.partition, payload, refCsn: r.refCsn, txnId: r.txnId };
     }
+    case "appends": {
+      if (!Array.isArray(r.items) || r.items.length === 0 || r.items.length > MAX_BATCH_APPENDS)
+        throw bad(`needs 1 to ${MAX_BATCH_APPENDS} items`);
+      const items = r.items.map((i: unknown) => {
+        const a = checkRequest(i);
+        if (a.op !== "append") throw bad("every item must be an append");
+        return a;
+      });
+      return { op: "appends", items };
+    }
     default:
       throw new KvError("BAD_REQUEST", `unknown kv op ${String(r.op)}`);
   }
@@ -160,27 +175,40 @@ export function serveKv(
         };
       else if (r.op === "outcome")
         reply = { ok: true, txn: (await service.outcome(r.partition, r.txnId, r.lsn)) ?? null };
-      else if (r.op === "append") {
-        try {
-          const o = await service.appendOutcome(r.partition, r.payload, r.refCsn, r.txnId);
-          reply = { ok: true, at: { lsn: o.lsn, csn: o.csn }, txn: o.txn ?? null };
-        } catch (e) {
-          // The caller must know whether the record may be in the log: FAILED says it never will be.
-          const appendCode = (e as { code?: unknown }).code;
-          reply = {
-            ok: false,
-            code: "UNAVAILABLE",
-            message: (e as Error).message,
-            ...(typeof appendCode === "string" ? { appendCode } : {}),
-          };
-        }
-      } else reply = { ok: true, status: status() };
+      else if (r.op === "append") reply = await answerAppend(service, r);
+      else if (r.op === "appends")
+        reply = { ok: true, replies: await Promise.all(r.items.map((a) => answerAppend(service, a))) };
+      else reply = { ok: true, status: status() };
     } catch (e) {
       const code: KvErrorCode = e instanceof KvError ? e.code : "UNAVAILABLE";
       reply = { ok: false, code, message: (e as Error).message };
     }
     return encode(reply);
   });
+}
+
+async function answerAppend(service: KvService, r: Extract<KvRequest, { op: "append" }>): Promise<KvReply> {
+  try {
+    const o = await service.appendOutcome(r.partition, r.payload, r.refCsn, r.txnId);
+    return { ok: true, at: { lsn: o.lsn, csn: o.csn }, txn: o.txn ?? null };
+  } catch (e) {
+    // The caller must know whether the record may be in the log: FAILED says it never will be.
+    const appendCode = (e as { code?: unknown }).code;
+    return {
+      ok: false,
+      code: "UNAVAILABLE",
+      message: (e as Error).message,
+      ...(typeof appendCode === "string" ? { appendCode } : {}),
+    };
+  }
+}
+
+interface QueuedAppend {
+  readonly req: Extract<KvRequest, { op: "append" }>;
+  /** Servers that had no responder for it so far. */
+  tried: number;
+  readonly resolve: (o: LoggedOutcome) => void;
+  readonly reject: (e: Error) => void;
 }
 
 export interface RemoteKvOptions {
@@ -227,35 +255,76 @@ export class RemoteKvService implements KvService {
   /**
    * Asks the partition's server, and the next one only when the request reached no server at all (NATS
    * "no responders"): a retry after anything else could append the record twice. Any failure but the
-   * server's FAILED leaves the append's result unknown (the commit protocol settles it).
+   * server's FAILED leaves the append's result unknown (the commit protocol settles it). The appends of
+   * one event-loop turn to the same server travel in one request.
    */
-  async appendOutcome(
+  appendOutcome(
     partition: number,
     payload: Uint8Array,
     refCsn: number,
     txnId: string,
   ): Promise<LoggedOutcome> {
-    const n = this.o.servers.length;
-    let r: KvReply | undefined;
-    let server = "";
-    for (let i = 0; i < n && r === undefined; i++) {
-      server = this.o.servers[(partition + i) % n]!;
-      try {
-        r = await this.ask(server, { op: "append", partition, payload, refCsn, txnId });
-      } catch (e) {
-        const delivered = !(e instanceof TransportError && e.code === "noResponders");
-        if (delivered || i === n - 1)
-          throw new KvAppendFailure(
-            delivered ? "INDETERMINATE" : "FAILED",
-            `${server}: ${(e as Error).message}`,
+    return new Promise((resolve, reject) =>
+      this.enqueue({ req: { op: "append", partition, payload, refCsn, txnId }, tried: 0, resolve, reject }),
+    );
+  }
+
+  private readonly queued = new Map<string, QueuedAppend[]>();
+  private flushScheduled = false;
+
+  private enqueue(a: QueuedAppend): void {
+    const server = this.o.servers[(a.req.partition + a.tried) % this.o.servers.length]!;
+    const q = this.queued.get(server);
+    if (q === undefined) this.queued.set(server, [a]);
+    else q.push(a);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const [server, q] of this.queued) {
+      this.queued.delete(server);
+      for (let i = 0; i < q.length; i += MAX_BATCH_APPENDS)
+        void this.sendAppends(server, q.slice(i, i + MAX_BATCH_APPENDS));
+    }
+  }
+
+  private async sendAppends(server: string, batch: QueuedAppend[]): Promise<void> {
+    let r: KvReply;
+    try {
+      r =
+        batch.length === 1
+          ? await this.ask(server, batch[0]!.req)
+          : await this.ask(server, { op: "appends", items: batch.map((a) => a.req) });
+    } catch (e) {
+      const delivered = !(e instanceof TransportError && e.code === "noResponders");
+      for (const a of batch) {
+        if (!delivered && ++a.tried < this.o.servers.length) this.enqueue(a);
+        else
+          a.reject(
+            new KvAppendFailure(delivered ? "INDETERMINATE" : "FAILED", `${server}: ${(e as Error).message}`),
           );
       }
+      return;
     }
-    if (r === undefined) throw new KvAppendFailure("FAILED", "no store server to append through");
-    // Without an append code the server refused the request before appending anything (bad request, map).
-    if (!r.ok) throw new KvAppendFailure(r.appendCode ?? "FAILED", `${server}: ${r.code}: ${r.message}`);
-    if (r.at === undefined) throw new KvAppendFailure("INDETERMINATE", `${server}: no append position`);
-    return { lsn: r.at.lsn, csn: r.at.csn, txn: r.txn ?? undefined };
+    const replies = batch.length === 1 ? [r] : r.ok ? (r.replies ?? []) : batch.map(() => r);
+    if (replies.length !== batch.length) {
+      for (const a of batch)
+        a.reject(new KvAppendFailure("INDETERMINATE", `${server}: a reply per append missing`));
+      return;
+    }
+    batch.forEach((a, i) => {
+      const x = replies[i]!;
+      // Without an append code the server refused the request before appending anything (bad request, map).
+      if (!x.ok)
+        a.reject(new KvAppendFailure(x.appendCode ?? "FAILED", `${server}: ${x.code}: ${x.message}`));
+      else if (x.at === undefined)
+        a.reject(new KvAppendFailure("INDETERMINATE", `${server}: no append position`));
+      else a.resolve({ lsn: x.at.lsn, csn: x.at.csn, txn: x.txn ?? undefined });
+    });
   }
 
   /** One server's status. */
