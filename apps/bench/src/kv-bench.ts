@@ -76,6 +76,8 @@ function perAttempt(from: CostMark, to: CostMark): Record<string, number> {
     palfReads: d("reads"),
     serverRequests: per(to.rpc.requests - from.rpc.requests),
     serverBytes: per(to.rpc.bytesSent + to.rpc.bytesReceived - from.rpc.bytesSent - from.rpc.bytesReceived),
+    // Every store server replays every partition: its pages of the logs, summed over the servers.
+    serversPagesRead: per(to.servers.pagesRead - from.servers.pagesRead),
   };
 }
 

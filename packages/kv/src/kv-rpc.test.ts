@@ -48,6 +48,11 @@ describe("store server protocol", () => {
         if (key === "old") throw new KvError("SNAPSHOT_TOO_OLD", "too old");
         return { value: `${p}:${key}@${s}`, version: 3 };
       },
+      readIfUnlocked: async (p, key, s) => {
+        if (key === "locked") return undefined;
+        if (key === "old") throw new KvError("SNAPSHOT_TOO_OLD", "too old");
+        return { value: `${p}:${key}@${s}`, version: 3 };
+      },
       scan: async () => [{ key: "a", value: new Uint8Array([1]), version: 2 }],
       outcome: async () => undefined,
       appendOutcome: async (p, payload, refCsn, txnId) => {
@@ -85,15 +90,28 @@ describe("store server protocol", () => {
     await expect(current.appendOutcome(9, abort, 1, "t1")).rejects.toSatisfy(appendFailed);
     const unknown = await current.appendOutcome(8, abort, 1, "t1").catch((e: unknown) => e);
     expect(appendFailed(unknown)).toBe(false);
+    // Reads made in one turn travel in one request; one that met a lock is asked again on its own (that
+    // read waits for the lock), and a typed error still reaches its caller.
+    let sent = current.stats.requests;
+    const reads = await Promise.allSettled([
+      current.read(0, "x", 5),
+      current.read(1, "locked", 6),
+      current.read(2, "old", 7),
+    ]);
+    expect(current.stats.requests - sent).toBe(2);
+    expect(reads.map((r) => (r.status === "fulfilled" ? r.value.value : (r.reason as KvError).code))).toEqual(
+      ["0:x@5", "1:locked@6", "SNAPSHOT_TOO_OLD"],
+    );
+
     // Appends made in one turn travel to their server in one request; each gets its own answer.
-    const before = current.stats.requests;
+    sent = current.stats.requests;
     const batch = await Promise.allSettled([
       current.appendOutcome(0, abort, 10, "b0"),
       current.appendOutcome(9, abort, 11, "b1"),
       current.appendOutcome(8, abort, 12, "b2"),
       current.appendOutcome(0, abort, 13, "b3"),
     ]);
-    expect(current.stats.requests - before).toBe(1);
+    expect(current.stats.requests - sent).toBe(1);
     expect(
       batch.map((b) => (b.status === "fulfilled" ? b.value.txn?.txnId : appendFailed(b.reason))),
     ).toEqual(["b0", true, false, "b3"]);

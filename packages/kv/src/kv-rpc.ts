@@ -34,10 +34,11 @@ export type KvRequest =
       readonly txnId: string;
     }
   | { readonly op: "appends"; readonly items: ReadonlyArray<Extract<KvRequest, { op: "append" }>> }
+  | { readonly op: "reads"; readonly items: ReadonlyArray<Extract<KvRequest, { op: "read" }>> }
   | { readonly op: "status" };
 
-/** Appends in one request at most (the SDK batches the appends of one event-loop turn per server). */
-export const MAX_BATCH_APPENDS = 256;
+/** Appends or reads in one request at most (the SDK batches those of one event-loop turn per server). */
+export const MAX_BATCH = 256;
 
 type KvReply =
   | {
@@ -47,6 +48,8 @@ type KvReply =
       readonly txn?: TxnView | null;
       readonly at?: { readonly lsn: number; readonly csn: number };
       readonly replies?: KvReply[];
+      /** A batched read met a lock at or below its snapshot: ask again with a single read (which waits). */
+      readonly locked?: true;
       readonly status?: unknown;
     }
   | {
@@ -132,14 +135,24 @@ export function checkRequest(v: unknown): KvRequest {
       return { op: "append", partition: r.partition, payload, refCsn: r.refCsn, txnId: r.txnId };
     }
     case "appends": {
-      if (!Array.isArray(r.items) || r.items.length === 0 || r.items.length > MAX_BATCH_APPENDS)
-        throw bad(`needs 1 to ${MAX_BATCH_APPENDS} items`);
+      if (!Array.isArray(r.items) || r.items.length === 0 || r.items.length > MAX_BATCH)
+        throw bad(`needs 1 to ${MAX_BATCH} items`);
       const items = r.items.map((i: unknown) => {
         const a = checkRequest(i);
         if (a.op !== "append") throw bad("every item must be an append");
         return a;
       });
       return { op: "appends", items };
+    }
+    case "reads": {
+      if (!Array.isArray(r.items) || r.items.length === 0 || r.items.length > MAX_BATCH)
+        throw bad(`needs 1 to ${MAX_BATCH} items`);
+      const items = r.items.map((i: unknown) => {
+        const a = checkRequest(i);
+        if (a.op !== "read") throw bad("every item must be a read");
+        return a;
+      });
+      return { op: "reads", items };
     }
     default:
       throw new KvError("BAD_REQUEST", `unknown kv op ${String(r.op)}`);
@@ -176,6 +189,8 @@ export function serveKv(
       else if (r.op === "outcome")
         reply = { ok: true, txn: (await service.outcome(r.partition, r.txnId, r.lsn)) ?? null };
       else if (r.op === "append") reply = await answerAppend(service, r);
+      else if (r.op === "reads")
+        reply = { ok: true, replies: await Promise.all(r.items.map((a) => answerBatchedRead(service, a))) };
       else if (r.op === "appends")
         reply = { ok: true, replies: await Promise.all(r.items.map((a) => answerAppend(service, a))) };
       else reply = { ok: true, status: status() };
@@ -201,6 +216,27 @@ async function answerAppend(service: KvService, r: Extract<KvRequest, { op: "app
       ...(typeof appendCode === "string" ? { appendCode } : {}),
     };
   }
+}
+
+async function answerBatchedRead(
+  service: KvService,
+  r: Extract<KvRequest, { op: "read" }>,
+): Promise<KvReply> {
+  try {
+    if (service.readIfUnlocked === undefined)
+      return { ok: true, value: await service.read(r.partition, r.key, r.snapshot) };
+    const value = await service.readIfUnlocked(r.partition, r.key, r.snapshot);
+    return value === undefined ? { ok: true, locked: true } : { ok: true, value };
+  } catch (e) {
+    const code: KvErrorCode = e instanceof KvError ? e.code : "UNAVAILABLE";
+    return { ok: false, code, message: (e as Error).message };
+  }
+}
+
+interface QueuedRead {
+  readonly req: Extract<KvRequest, { op: "read" }>;
+  readonly resolve: (v: VersionedValue) => void;
+  readonly reject: (e: unknown) => void;
 }
 
 interface QueuedAppend {
@@ -233,8 +269,47 @@ export class RemoteKvService implements KvService {
       throw new KvError("BAD_REQUEST", "RemoteKvService needs at least one server id");
   }
 
-  async read(partition: number, key: string, snapshot: number): Promise<VersionedValue> {
-    return (await this.call(partition, { op: "read", partition, key, snapshot })).value!;
+  /** Reads of one event-loop turn to the same server travel in one request (see readsOf). */
+  read(partition: number, key: string, snapshot: number): Promise<VersionedValue> {
+    return new Promise((resolve, reject) => {
+      const server = this.o.servers[partition % this.o.servers.length]!;
+      const q = this.queuedReads.get(server);
+      const r: QueuedRead = { req: { op: "read", partition, key, snapshot }, resolve, reject };
+      if (q === undefined) this.queuedReads.set(server, [r]);
+      else q.push(r);
+      this.scheduleFlush();
+    });
+  }
+
+  /** One read on its own, with the usual failover to the next server (a read can be asked again). */
+  private async readOne(r: QueuedRead): Promise<void> {
+    try {
+      r.resolve((await this.call(r.req.partition, r.req)).value!);
+    } catch (e) {
+      r.reject(e);
+    }
+  }
+
+  /**
+   * A batch of reads to one server. Answers that met a lock, and every read of a batch that failed as a
+   * whole or with UNAVAILABLE, are asked again one by one (a read that waits for the lock; failover).
+   */
+  private async readsOf(server: string, batch: QueuedRead[]): Promise<void> {
+    if (batch.length === 1) return this.readOne(batch[0]!);
+    let replies: KvReply[];
+    try {
+      const r = await this.ask(server, { op: "reads", items: batch.map((b) => b.req) });
+      replies = r.ok && r.replies?.length === batch.length ? r.replies : [];
+    } catch {
+      replies = [];
+    }
+    batch.forEach((b, i) => {
+      const x = replies[i];
+      if (x?.ok && x.value !== undefined) b.resolve(x.value);
+      else if (x !== undefined && !x.ok && x.code !== "UNAVAILABLE")
+        b.reject(new KvError(x.code, `${server}: ${x.message}`, { partition: b.req.partition }));
+      else void this.readOne(b);
+    });
   }
 
   async scan(
@@ -270,25 +345,32 @@ export class RemoteKvService implements KvService {
   }
 
   private readonly queued = new Map<string, QueuedAppend[]>();
+  private readonly queuedReads = new Map<string, QueuedRead[]>();
   private flushScheduled = false;
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
 
   private enqueue(a: QueuedAppend): void {
     const server = this.o.servers[(a.req.partition + a.tried) % this.o.servers.length]!;
     const q = this.queued.get(server);
     if (q === undefined) this.queued.set(server, [a]);
     else q.push(a);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.scheduleFlush();
   }
 
   private flush(): void {
     this.flushScheduled = false;
     for (const [server, q] of this.queued) {
       this.queued.delete(server);
-      for (let i = 0; i < q.length; i += MAX_BATCH_APPENDS)
-        void this.sendAppends(server, q.slice(i, i + MAX_BATCH_APPENDS));
+      for (let i = 0; i < q.length; i += MAX_BATCH) void this.sendAppends(server, q.slice(i, i + MAX_BATCH));
+    }
+    for (const [server, q] of this.queuedReads) {
+      this.queuedReads.delete(server);
+      for (let i = 0; i < q.length; i += MAX_BATCH) void this.readsOf(server, q.slice(i, i + MAX_BATCH));
     }
   }
 

@@ -27,6 +27,11 @@ export interface LoggedOutcome {
  */
 export interface KvService {
   read(partition: number, key: string, snapshot: number): Promise<VersionedValue>;
+  /**
+   * read(), but resolves with undefined instead of waiting when a lock at or below the snapshot is in the
+   * way (the caller then calls read); lets a server answer a batch of reads without one lock holding all.
+   */
+  readIfUnlocked?(partition: number, key: string, snapshot: number): Promise<VersionedValue | undefined>;
   /** Keys in [start, end) of one partition at the snapshot, sorted, deleted keys left out. */
   scan(
     partition: number,

@@ -77,6 +77,20 @@ export class PartitionHost implements KvService {
   }
 
   async read(p: number, key: string, snapshot: number): Promise<VersionedValue> {
+    return this.readAfterFence(p, key, snapshot, true) as Promise<VersionedValue>;
+  }
+
+  /** read(), but undefined instead of waiting when a lock at or below the snapshot is in the way. */
+  async readIfUnlocked(p: number, key: string, snapshot: number): Promise<VersionedValue | undefined> {
+    return this.readAfterFence(p, key, snapshot, false);
+  }
+
+  private async readAfterFence(
+    p: number,
+    key: string,
+    snapshot: number,
+    resolveLocks: boolean,
+  ): Promise<VersionedValue | undefined> {
     const r = this.replica(p);
     await r.fence(snapshot);
     for (;;) {
@@ -90,6 +104,7 @@ export class PartitionHost implements KvService {
             partition: p,
           },
         );
+      if (!resolveLocks) return undefined;
       await this.resolve(p, res.txnId, res.primary, res.prepareVersion);
     }
   }
