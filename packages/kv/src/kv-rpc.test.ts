@@ -29,6 +29,10 @@ describe("store server protocol", () => {
       { op: "nope" },
       { op: "read", partition: -1, key: "a", snapshot: 1 },
       { op: "outcome", partition: 0, txnId: 3, lsn: 0 },
+      { op: "reads", items: [] },
+      { op: "reads", items: [{ op: "status" }] },
+      { op: "appends", items: [{ op: "read", partition: 0, key: "a", snapshot: 1 }] },
+      { op: "append", partition: 0, payload: new Uint8Array([9, 9, 9]), refCsn: 1, txnId: "t" },
     ])
       expect(() => checkRequest(bad)).toThrow(KvError);
     expect(checkRequest({ op: "read", partition: 1, key: "a", snapshot: 9 })).toEqual({

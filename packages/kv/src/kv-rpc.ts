@@ -134,29 +134,28 @@ export function checkRequest(v: unknown): KvRequest {
       const payload = new Uint8Array(r.payload);
       return { op: "append", partition: r.partition, payload, refCsn: r.refCsn, txnId: r.txnId };
     }
-    case "appends": {
-      if (!Array.isArray(r.items) || r.items.length === 0 || r.items.length > MAX_BATCH)
-        throw bad(`needs 1 to ${MAX_BATCH} items`);
-      const items = r.items.map((i: unknown) => {
-        const a = checkRequest(i);
-        if (a.op !== "append") throw bad("every item must be an append");
-        return a;
-      });
-      return { op: "appends", items };
-    }
-    case "reads": {
-      if (!Array.isArray(r.items) || r.items.length === 0 || r.items.length > MAX_BATCH)
-        throw bad(`needs 1 to ${MAX_BATCH} items`);
-      const items = r.items.map((i: unknown) => {
-        const a = checkRequest(i);
-        if (a.op !== "read") throw bad("every item must be a read");
-        return a;
-      });
-      return { op: "reads", items };
-    }
+    case "appends":
+      return { op: "appends", items: batchItems(r.items, "append", bad) };
+    case "reads":
+      return { op: "reads", items: batchItems(r.items, "read", bad) };
     default:
       throw new KvError("BAD_REQUEST", `unknown kv op ${String(r.op)}`);
   }
+}
+
+/** The items of a batch request: 1 to MAX_BATCH requests, each valid and all of the one op `op`. */
+function batchItems<Op extends "append" | "read">(
+  items: unknown,
+  op: Op,
+  bad: (what: string) => KvError,
+): Array<Extract<KvRequest, { op: Op }>> {
+  if (!Array.isArray(items) || items.length === 0 || items.length > MAX_BATCH)
+    throw bad(`needs 1 to ${MAX_BATCH} items`);
+  return items.map((i: unknown) => {
+    const a = checkRequest(i);
+    if (a.op !== op) throw bad(`every item must be a ${op}`);
+    return a as Extract<KvRequest, { op: Op }>;
+  });
 }
 
 /**
