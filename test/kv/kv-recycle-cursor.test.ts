@@ -1,6 +1,8 @@
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import type { PalfClient } from "@palf/client";
 import {
   cdcCursorPosition,
@@ -131,6 +133,33 @@ describe("store server recycling respects registered cursors", () => {
     } finally {
       await close();
     }
+  }, 180_000);
+
+  it("palfkv changes --cursor saves the consumer's final checkpoint as a cursor at its read positions", async () => {
+    const catalogGroup = 300;
+    const map = await createStore(client, { nodes: store.nodes, partitions: 2, catalogGroup });
+    const kv = await openKv({ cluster: palfKvCluster(client), map, host: { resolveEveryMs: 0 } });
+    try {
+      for (let i = 0; i < 4; i++) await kv.put(`cli-k${i}`, "v");
+    } finally {
+      await kv.close();
+    }
+    const main = fileURLToPath(new URL("../../apps/kv/src/main.ts", import.meta.url));
+    const args = ["--nats", store.natsUrl, "--catalog", String(catalogGroup), "changes", "--limit", "3"];
+    const r = spawnSync(process.execPath, ["--import", "tsx", main, ...args, "--cursor", "cli-consumer"], {
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const last = JSON.parse(r.stdout.trim().split("\n").pop()!) as {
+      checkpoint: TxnCdcCheckpoint;
+      cursor: string;
+    };
+    expect(last.cursor).toBe("cli-consumer");
+    const saved = await client.cursors().get("cli-consumer");
+    expect(saved?.position).toEqual(cdcCursorPosition(last.checkpoint, map));
+    expect(saved?.all).toBe(true);
+    await client.cursors().delete("cli-consumer");
   }, 180_000);
 
   it("guard: with unsafeIgnoreCursors the server recycles past the cursor (the check above would fail)", async () => {
