@@ -7,7 +7,14 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { commitStats, type ReadFence, type TxnChange } from "@palf/kv";
+import {
+  commitStats,
+  type Kv,
+  type KvCallCounts,
+  type ReadFence,
+  type RemoteKvService,
+  type TxnChange,
+} from "@palf/kv";
 import { accountNames, initAccounts, quantile, runBank, snapshotRead } from "@palf/kv-app/bank-workload";
 import { runListAppend } from "@palf/kv-app/list-append-workload";
 import { LocalStore } from "@palf/kv-app/local-store";
@@ -25,6 +32,54 @@ export const flags = {
   servers: { type: "string", default: "2", help: "store servers", arg: "n" },
   "read-fence": { type: "string", default: "watermark", help: "watermark | append | both", arg: "kind" },
 } satisfies FlagSpec;
+
+interface CostMark {
+  readonly calls: KvCallCounts;
+  /** Summed over the store servers: pages of committed entries read from PALF. */
+  readonly servers: { pagesRead: number };
+  readonly rpc: { requests: number; bytesSent: number; bytesReceived: number };
+  readonly attempts: number;
+}
+
+async function costMark(
+  store: LocalStore,
+  kv: Kv,
+  calls: KvCallCounts,
+  service: RemoteKvService | undefined,
+): Promise<CostMark> {
+  const servers = { pagesRead: 0 };
+  for (const id of store.servers) {
+    const st = (await store.serverStatus(id).catch(() => undefined)) as
+      | { partitions?: Array<{ pagesRead?: number }> }
+      | undefined;
+    for (const p of st?.partitions ?? []) {
+      servers.pagesRead += p.pagesRead ?? 0;
+    }
+  }
+  return {
+    calls: { ...calls },
+    servers,
+    rpc: { ...(service?.stats ?? { requests: 0, bytesSent: 0, bytesReceived: 0 }) },
+    attempts: kv.stats.committed + kv.stats.conflicts + kv.stats.aborts,
+  };
+}
+
+/** What an attempt (committed or not) of the measured run cost the SDK: calls to GTS, PALF and store servers. */
+function perAttempt(from: CostMark, to: CostMark): Record<string, number> {
+  const per = (v: number) => round(v / Math.max(1, to.attempts - from.attempts), 2);
+  const d = (k: keyof KvCallCounts) => per(to.calls[k] - from.calls[k]);
+  return {
+    gtsTimestamps: d("timestamps"),
+    gtsWaits: d("gtsWaits"),
+    appends: d("appends"),
+    appendBytes: d("appendBytes"),
+    palfReads: d("reads"),
+    serverRequests: per(to.rpc.requests - from.rpc.requests),
+    serverBytes: per(to.rpc.bytesSent + to.rpc.bytesReceived - from.rpc.bytesSent - from.rpc.bytesReceived),
+    // Every store server replays every partition: its pages of the logs, summed over the servers.
+    serversPagesRead: per(to.servers.pagesRead - from.servers.pagesRead),
+  };
+}
 
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: flags, strict: true });
@@ -46,7 +101,7 @@ export async function main(argv: string[]): Promise<void> {
   });
   try {
     await store.start();
-    const { kv, close } = await store.openKv({ maxAttempts: 50 });
+    const { kv, close, counts, service } = await store.openKv({ maxAttempts: 50 });
     const cdcSide = await store.openKv({ remote: false });
     let stop = false;
     const t0 = performance.now();
@@ -55,6 +110,8 @@ export async function main(argv: string[]): Promise<void> {
       stop = true;
     }, seconds * 1000);
     let out: Record<string, unknown>;
+    let start = await costMark(store, kv, counts, service);
+    let cost: Record<string, number> = {};
     if (workload === "list-append") {
       const { history, latenciesMs } = await runListAppend({
         kv,
@@ -64,6 +121,7 @@ export async function main(argv: string[]): Promise<void> {
         seed: 1,
       });
       const s = elapsed();
+      cost = perAttempt(start, await costMark(store, kv, counts, service));
       const check = checkListAppend(history as never);
       out = {
         txnPerS: round(latenciesMs.length / s),
@@ -93,6 +151,7 @@ export async function main(argv: string[]): Promise<void> {
         }
       })();
       const t1 = performance.now();
+      start = await costMark(store, kv, counts, service);
       let r: {
         latenciesMs: number[];
         committed: number;
@@ -124,6 +183,7 @@ export async function main(argv: string[]): Promise<void> {
       } else
         r = await runBank({ kv, accounts: names, concurrency, done: () => stop, seed: 1, snapshotEvery: 50 });
       const s = (performance.now() - t1) / 1000;
+      cost = perAttempt(start, await costMark(store, kv, counts, service));
       const final = await snapshotRead(kv, accounts);
       const check = checkBank({ initialTotal: total, reads: r.snapshots, finalBalances: final.balances });
       // Let the CDC reader reach the final snapshot (bounded), then compare its copy.
@@ -173,6 +233,8 @@ export async function main(argv: string[]): Promise<void> {
         commitStats.appends / Math.max(1, kv.stats.committed + kv.stats.conflicts + kv.stats.aborts),
         2,
       ),
+      // Load-independent cost per attempt of the measured run (counts, not times).
+      perAttempt: cost,
       indeterminate: kv.stats.indeterminate,
     };
     console.log(JSON.stringify(out));

@@ -1,5 +1,6 @@
 import { connect, type PalfClient } from "@palf/client";
 import {
+  cdcCursorPosition,
   createStore,
   DEFAULT_CATALOG_GROUP,
   type Kv,
@@ -123,7 +124,7 @@ export async function runKvCli(argv: readonly string[], io: KvCliIo): Promise<nu
     .option("--lock-timeout-ms <ms>", "abort an undecided lock this old", nat, 2000)
     .option(
       "--recycle",
-      "let PALF drop each partition's log below the lowest checkpoint of this server and its --peers (not CDC readers)",
+      "let PALF drop each partition's log below the lowest checkpoint of this server and its --peers, never past a registered cursor",
     )
     .option("--peers <ids>", "the other store servers (their checkpoints hold recycling back)")
     .action(
@@ -266,8 +267,12 @@ export async function runKvCli(argv: readonly string[], io: KvCliIo): Promise<nu
     )
     .option("--from <checkpoint>", "resume after this checkpoint (the JSON printed by an earlier run)")
     .option("--limit <n>", "stop after n transactions", nat)
-    .action((c: { from?: string; limit?: number }) =>
-      withKv(async (kv) => {
+    .option(
+      "--cursor <name>",
+      "save the final checkpoint as this reader cursor: recycling keeps every partition's log from there",
+    )
+    .action((c: { from?: string; limit?: number; cursor?: string }) =>
+      withKv(async (kv, client) => {
         let from: TxnCdcCheckpoint | undefined;
         if (c.from !== undefined) {
           try {
@@ -288,8 +293,11 @@ export async function runKvCli(argv: readonly string[], io: KvCliIo): Promise<nu
             });
             if (c.limit !== undefined && ++n >= c.limit) break;
           }
-        print({ checkpoint: cdc.checkpoint() });
+        const checkpoint = cdc.checkpoint();
         await cdc.close();
+        if (c.cursor !== undefined)
+          await client.cursors().save(c.cursor, cdcCursorPosition(checkpoint, kv.map), { all: true });
+        print({ checkpoint, ...(c.cursor === undefined ? {} : { cursor: c.cursor }) });
       }),
     );
 

@@ -15,6 +15,7 @@ import {
 } from "@palf/kv";
 import { connectNatsTransport, type Transport } from "@palf/transport";
 import { loadCheckpoints, saveCheckpoint } from "./checkpoint-files.ts";
+import { CursorHolds } from "./cursor-holds.ts";
 
 export interface KvServerOptions {
   /** This server's id on NATS (`palf.<cluster>.rpc.<id>`). */
@@ -30,13 +31,15 @@ export interface KvServerOptions {
   readonly checkpointEveryMs?: number;
   /**
    * After a checkpoint, let PALF drop each partition's log below the lowest checkpoint of this server and of
-   * every peer (asked over NATS; a peer that does not answer stops recycling for that round). Default false.
-   * CDC readers are not asked: leave it off while one may resume from an older checkpoint.
+   * every peer (asked over NATS; a peer that does not answer stops recycling for that round), and never below
+   * a registered reader cursor (a transaction-CDC consumer saves one with cdcCursorPosition). Default false.
    */
   readonly recycle?: boolean;
   /** The other store servers, whose checkpoints recycling must not pass. */
   readonly peers?: readonly string[];
   readonly host?: PartitionHostOptions;
+  /** Test-only: recycle past registered cursors (breaks "never past a cursor"; its guard test must fail). */
+  readonly unsafeIgnoreCursors?: boolean;
   readonly runtime?: KvRuntime;
   readonly log?: (line: Record<string, unknown>) => void;
 }
@@ -56,7 +59,8 @@ export class KvServer {
   private stopped = false;
   private readonly rt: KvRuntime;
   private readonly log: (line: Record<string, unknown>) => void;
-  readonly stats = { checkpoints: 0, recycled: 0, checkpointErrors: 0 };
+  readonly stats = { checkpoints: 0, recycled: 0, heldByCursor: 0, checkpointErrors: 0 };
+  private cursors: CursorHolds | undefined;
   /** Per partition, the read position of the last checkpoint written (what a restart replays from). */
   private readonly checkpointed = new Map<number, number>();
 
@@ -118,6 +122,9 @@ export class KvServer {
                 locks: r.state.lockCount,
                 applied: r.state.stats.applied,
                 malformed: r.state.stats.malformed,
+                // Pages read from PALF and fence records appended.
+                pagesRead: r.stats.pages,
+                fences: r.stats.fences,
               };
             }),
       checkpointed: Object.fromEntries(this.checkpointed),
@@ -143,10 +150,16 @@ export class KvServer {
     if (this.o.recycle) await this.recycle();
   }
 
-  /** Advances each partition's base to the lowest checkpoint position over this server and its peers. */
+  /**
+   * Advances each partition's base to the lowest checkpoint position over this server and its peers, held
+   * back by every registered cursor (palfd's advanceBase does not look at cursors; retention does).
+   */
   private async recycle(): Promise<void> {
     const host = this.host;
-    if (host === undefined || this.transport === undefined) return;
+    if (host === undefined || this.transport === undefined || this.client === undefined) return;
+    this.cursors ??= new CursorHolds(this.client);
+    const cursors = await this.cursors.refresh();
+    if (cursors === undefined) return; // An unread cursor may need any part of any log.
     const low = new Map(this.checkpointed);
     const remote = new RemoteKvService(this.transport, {
       servers: this.o.peers ?? [this.o.id],
@@ -165,9 +178,13 @@ export class KvServer {
         low.set(p, Math.min(low.get(p)!, theirs));
       }
     }
-    for (const [p, lsn] of low) {
+    for (const [p, checkpointed] of low) {
+      const group = host.replica(p).group;
+      const hold = this.o.unsafeIgnoreCursors ? Number.POSITIVE_INFINITY : cursors.holdFor(group);
+      if (hold < checkpointed) this.stats.heldByCursor++;
+      const lsn = Math.min(checkpointed, hold);
       if (lsn <= 0) continue;
-      await this.client?.advanceBase(host.replica(p).group, lsn);
+      await this.client.advanceBase(group, lsn);
       this.stats.recycled++;
     }
   }

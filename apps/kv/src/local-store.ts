@@ -4,8 +4,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect, type PalfClient } from "@palf/client";
 import {
+  countedKvCluster,
   createStore,
   type Kv,
+  type KvCallCounts,
   openKv,
   type PartitionMap,
   palfKvCluster,
@@ -78,6 +80,9 @@ export class LocalStore {
   async openKv(o: { readonly remote?: boolean; readonly maxAttempts?: number } = {}): Promise<{
     kv: Kv;
     client: PalfClient;
+    /** The calls this handle made to PALF and GTS, and (remote) its requests to store servers. */
+    counts: KvCallCounts;
+    service: RemoteKvService | undefined;
     close: () => Promise<void>;
   }> {
     const client = await this.client();
@@ -91,8 +96,9 @@ export class LocalStore {
       });
       service = new RemoteKvService(transport, { servers: this.servers, mapVersion: this.map!.version });
     }
+    const { cluster, counts } = countedKvCluster(palfKvCluster(client));
     const kv = await openKv({
-      cluster: palfKvCluster(client),
+      cluster,
       map: this.map!,
       ...(service === undefined ? {} : { service }),
       host: { readFence: this.o.readFence ?? "watermark", lockTimeoutMs: this.o.lockTimeoutMs ?? 2000 },
@@ -101,6 +107,8 @@ export class LocalStore {
     return {
       kv,
       client,
+      counts,
+      service,
       close: async () => {
         await kv.close();
         await client.close();

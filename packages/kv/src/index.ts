@@ -6,6 +6,7 @@
  * decision; commit wait before the answer; transaction CDC in commit-version order.
  */
 
+export { countedKvCluster, type KvCallCounts } from "./counted-kv-cluster.ts";
 export {
   type CreateStoreOptions,
   createStore,
@@ -72,5 +73,11 @@ export {
   type TxnState,
   type TxnView,
 } from "./partition-state.ts";
-export { TxnCdc, type TxnCdcCheckpoint, type TxnCdcOptions, type TxnChange } from "./txn-cdc.ts";
+export {
+  cdcCursorPosition,
+  TxnCdc,
+  type TxnCdcCheckpoint,
+  type TxnCdcOptions,
+  type TxnChange,
+} from "./txn-cdc.ts";
 export { commitStats } from "./txn-commit.ts";

@@ -42,6 +42,17 @@ export interface KvCluster {
   onWatermark(fn: (group: number, w: number, lsn: number) => void): () => void;
 }
 
+/** An append that did not succeed, with the code that says whether it may still be in the log. */
+export class KvAppendFailure extends Error implements KvAppendError {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "KvAppendFailure";
+  }
+}
+
 /** True when an append error says the entry will never be committed. */
 export function appendFailed(err: unknown): boolean {
   return (err as KvAppendError | undefined)?.code === "FAILED";

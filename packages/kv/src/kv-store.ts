@@ -126,6 +126,11 @@ export class Kv {
   private readonly prefix: string;
   private seq = 0;
   private closed = false;
+  /**
+   * The highest GTS timestamp this handle was given. GTS never goes back, so once it gave a value above a
+   * commit version every later snapshot is above it too: the commit wait is already over.
+   */
+  private gtsSeen = 0;
   readonly stats = { committed: 0, conflicts: 0, aborts: 0, retries: 0, indeterminate: 0 };
   /** Where transaction time goes, summed over attempts (ms): GTS snapshot, the callback's reads, commit, commit wait. */
   readonly phaseMs = { snapshot: 0, reads: 0, commit: 0, commitWait: 0 };
@@ -162,7 +167,7 @@ export class Kv {
       const txnId = `${this.prefix}-${++this.seq}`;
       try {
         let t = this.rt.now();
-        const snapshot = await this.o.cluster.timestamp();
+        const snapshot = await this.timestamp();
         this.phaseMs.snapshot += this.rt.now() - t;
         t = this.rt.now();
         const tx = new Txn(this, txnId, snapshot);
@@ -207,13 +212,7 @@ export class Kv {
       );
     let t = this.rt.now();
     const version = await commitWrites(
-      {
-        cluster: this.o.cluster,
-        service: this.service,
-        groupOf: (p) => this.o.map.groups[p]!,
-        now: () => this.rt.now(),
-        afterPrepare: this.o.afterPrepare,
-      },
+      { service: this.service, now: () => this.rt.now(), afterPrepare: this.o.afterPrepare },
       tx.txnId,
       tx.snapshot,
       splitWrites(tx.writes, (k) => this.partitionOf(k)),
@@ -221,15 +220,25 @@ export class Kv {
     this.phaseMs.commit += this.rt.now() - t;
     t = this.rt.now();
     // Commit wait: a snapshot taken after our answer is above the commit version, so it sees the writes.
-    await this.o.cluster.waitGtsAbove(version);
+    if (this.gtsSeen <= version) this.seen(await this.o.cluster.waitGtsAbove(version));
     this.phaseMs.commitWait += this.rt.now() - t;
     return version;
+  }
+
+  /** A GTS timestamp (remembered as the highest seen). */
+  private async timestamp(): Promise<number> {
+    return this.seen(await this.o.cluster.timestamp());
+  }
+
+  private seen(ts: number): number {
+    if (ts > this.gtsSeen) this.gtsSeen = ts;
+    return ts;
   }
 
   async get(key: string, o: ReadOptions = {}): Promise<KvValue | null> {
     this.checkOpen();
     checkKey(key, this.limits);
-    const s = o.snapshot ?? (await this.o.cluster.timestamp());
+    const s = o.snapshot ?? (await this.timestamp());
     return (await this.service.read(this.partitionOf(key), key, s)).value;
   }
 
@@ -245,7 +254,7 @@ export class Kv {
   /** Keys in a range (or with a prefix) at one snapshot, across every partition, sorted. */
   async scan(range: KeyRange, o: ScanOptions = {}): Promise<Array<{ key: string; value: KvValue }>> {
     this.checkOpen();
-    const s = o.snapshot ?? (await this.o.cluster.timestamp());
+    const s = o.snapshot ?? (await this.timestamp());
     const items = await this.scanAt(range, s, o.limit ?? 1000);
     return items.map((i) => ({ key: i.key, value: i.value as KvValue }));
   }

@@ -2,7 +2,7 @@ import type { KvCluster } from "./kv-cluster.ts";
 import { KvError } from "./kv-error.ts";
 import { encodeRecord } from "./kv-record.ts";
 import { delay, type KvRuntime, type KvTimer } from "./kv-runtime.ts";
-import type { KvService, ScanItem, VersionedValue } from "./kv-service.ts";
+import type { KvService, LoggedOutcome, ScanItem, VersionedValue } from "./kv-service.ts";
 import type { PartitionMap } from "./partition-map.ts";
 import { PartitionReplica, type ReplicaOptions } from "./partition-replica.ts";
 import type { PartitionState, TxnView } from "./partition-state.ts";
@@ -77,6 +77,20 @@ export class PartitionHost implements KvService {
   }
 
   async read(p: number, key: string, snapshot: number): Promise<VersionedValue> {
+    return this.readAfterFence(p, key, snapshot, true) as Promise<VersionedValue>;
+  }
+
+  /** read(), but undefined instead of waiting when a lock at or below the snapshot is in the way. */
+  async readIfUnlocked(p: number, key: string, snapshot: number): Promise<VersionedValue | undefined> {
+    return this.readAfterFence(p, key, snapshot, false);
+  }
+
+  private async readAfterFence(
+    p: number,
+    key: string,
+    snapshot: number,
+    resolveLocks: boolean,
+  ): Promise<VersionedValue | undefined> {
     const r = this.replica(p);
     await r.fence(snapshot);
     for (;;) {
@@ -90,6 +104,7 @@ export class PartitionHost implements KvService {
             partition: p,
           },
         );
+      if (!resolveLocks) return undefined;
       await this.resolve(p, res.txnId, res.primary, res.prepareVersion);
     }
   }
@@ -122,6 +137,13 @@ export class PartitionHost implements KvService {
       if (lock === undefined) return out;
       await this.resolve(p, lock.txnId, lock.primary, lock.prepareVersion);
     }
+  }
+
+  async appendOutcome(p: number, payload: Uint8Array, refCsn: number, txnId: string): Promise<LoggedOutcome> {
+    const r = this.replica(p);
+    const at = await this.cluster.append(r.group, payload, refCsn);
+    await r.caughtUp(at.lsn + 1);
+    return { lsn: at.lsn, csn: at.csn, txn: r.state.txn(txnId) };
   }
 
   async outcome(p: number, txnId: string, lsn: number): Promise<TxnView | undefined> {

@@ -1,3 +1,4 @@
+import type { CursorPosition } from "@palf/transport";
 import { Packr } from "msgpackr";
 import type { KvCluster } from "./kv-cluster.ts";
 import { KvError } from "./kv-error.ts";
@@ -196,6 +197,16 @@ export class TxnCdc implements AsyncIterable<TxnChange> {
     }
     return out;
   }
+}
+/**
+ * Where a transaction-CDC checkpoint resumes each partition's log, as a reader cursor position (save it
+ * with `client.cursors().save(name, ...)`): retention and the store servers' recycling then keep every
+ * group's log from there, so a consumer resuming from the checkpoint never meets RECYCLED.
+ */
+export function cdcCursorPosition(cp: TxnCdcCheckpoint, map: PartitionMap): CursorPosition {
+  const groups: Record<string, number> = {};
+  for (const [p, r] of restore(cp, map).partitions) groups[String(map.groups[p])] = r.readFrom;
+  return { groups, csn: cp.commitVersion };
 }
 
 function restore(

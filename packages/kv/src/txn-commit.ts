@@ -1,16 +1,14 @@
-import { appendFailed, type KvCluster } from "./kv-cluster.ts";
+import { appendFailed } from "./kv-cluster.ts";
 import { KvError } from "./kv-error.ts";
 import type { KvValue } from "./kv-limits.ts";
 import { encodeRecord, type KvWrite } from "./kv-record.ts";
-import type { KvService } from "./kv-service.ts";
+import type { KvService, LoggedOutcome } from "./kv-service.ts";
 import { kvUnsafe } from "./kv-unsafe.ts";
 import type { TxnView } from "./partition-state.ts";
 
-/** What a commit needs: the log, the servers' outcomes, and where each partition's log is. */
+/** What a commit needs: the servers that append records and answer their outcomes. */
 export interface CommitContext {
-  readonly cluster: KvCluster;
   readonly service: KvService;
-  readonly groupOf: (partition: number) => number;
   /** The runtime's clock, for the phase timings only. */
   readonly now: () => number;
   /** Test hook: runs once every prepare of a multi-partition transaction succeeded, before the decision. */
@@ -33,10 +31,14 @@ export const commitStats = {
 
 /**
  * Commits a transaction's writes (2PC after DESIGN.md section 5) and resolves with its commit version once
- * the primary's first decision is a commit; the caller does the commit wait. One partition: a single
- * prepare is the decision (one append). Several: prepares in parallel with refCsn from GTS, commit version =
+ * the primary's first decision is a commit; the caller does the commit wait. Every record goes through the
+ * service's appendOutcome, which answers the record's outcome with the append (one round trip). One
+ * partition: a single prepare is the decision (one append). Several: prepares in parallel, commit version =
  * the largest prepare version, a commit record to the primary (the decision, if it is the first there),
  * then commit records to the other participants, not awaited (resolution repairs their loss).
+ * `refCsn` (> snapshot) is the prepares' refCsn: every prepare version is at least it, so above the snapshot.
+ * snapshot + 1 is enough (no GTS round trip): the read fence, not refCsn, keeps a prepare from landing at or
+ * below a snapshot that was already read; the groups' CSN floors keep prepare versions near GTS time.
  * Throws CONFLICT or ABORTED (the transaction will never commit; retrying is safe) or INDETERMINATE.
  */
 export async function commitWrites(
@@ -44,28 +46,30 @@ export async function commitWrites(
   txnId: string,
   snapshot: number,
   writes: WritesByPartition,
+  refCsn = snapshot + 1,
 ): Promise<number> {
+  if (refCsn <= snapshot)
+    throw new KvError("BAD_REQUEST", `refCsn ${refCsn} is not above snapshot ${snapshot}`);
   const participants = [...writes.keys()].sort((a, b) => a - b);
   const primary = participants[0]!;
-  const refCsn = await c.cluster.timestamp();
   const prepareOf = (p: number) =>
     encodeRecord({ type: "prepare", txnId, snapshot, writes: writes.get(p)!, primary, participants });
   const append = (p: number, payload: Uint8Array, ref: number) => {
     commitStats.appends++;
-    return c.cluster.append(c.groupOf(p), payload, ref);
+    return c.service.appendOutcome(p, payload, ref, txnId);
   };
 
   if (participants.length === 1) {
     commitStats.onePhase++;
-    let at: { lsn: number };
+    let o: LoggedOutcome;
     try {
-      at = await append(primary, prepareOf(primary), refCsn);
+      o = await append(primary, prepareOf(primary), refCsn);
     } catch (err) {
       if (appendFailed(err))
         throw new KvError("ABORTED", `prepare of ${txnId} failed: ${(err as Error).message}`, { txnId });
       return settleUnknown(c, txnId, primary, err);
     }
-    return outcomeVersion(c, txnId, primary, at.lsn);
+    return decided(txnId, o.txn);
   }
 
   commitStats.twoPhase++;
@@ -75,48 +79,36 @@ export async function commitWrites(
   t = c.now();
   const failed = prepared.find((r) => r.status === "rejected");
   if (failed !== undefined) {
-    // We never append a commit for it, so it can only abort; the abort frees the locks sooner.
-    abortEverywhere(txnId, participants, append);
+    // A prepare that failed, or whose outcome is unknown: we never append a commit for the transaction, so
+    // it can only abort; the abort frees the locks sooner.
+    abortEverywhere(c, txnId, participants);
     throw new KvError(
       "ABORTED",
-      `a prepare of ${txnId} did not commit: ${String((failed as PromiseRejectedResult).reason)}`,
-      {
-        txnId,
-      },
+      `a prepare of ${txnId} did not commit or its outcome is unknown: ${String((failed as PromiseRejectedResult).reason)}`,
+      { txnId },
     );
   }
-  const lsns = prepared.map((r) => (r as PromiseFulfilledResult<{ lsn: number; csn: number }>).value.lsn);
-  let views: Array<TxnView | undefined>;
-  try {
-    views = await Promise.all(participants.map((p, i) => c.service.outcome(p, txnId, lsns[i]!)));
-  } catch {
-    abortEverywhere(txnId, participants, append);
-    throw new KvError("ABORTED", `the prepare outcomes of ${txnId} could not be read; it is aborted`, {
-      txnId,
-    });
-  }
-  commitStats.outcomeMs += c.now() - t;
-  t = c.now();
+  const views = prepared.map((r) => (r as PromiseFulfilledResult<LoggedOutcome>).value.txn);
   const refused = views.find((v) => v?.state !== "prepared");
   if (refused !== undefined) {
-    abortEverywhere(txnId, participants, append);
+    abortEverywhere(c, txnId, participants);
     throw refusal(txnId, refused);
   }
   // OceanBase's rule: the commit version is at least every participant's prepare version.
   await c.afterPrepare?.(txnId);
   const versions = views.map((v) => v!.prepareVersion!);
   const commitVersion = kvUnsafe.commitAtMinPrepare ? Math.min(...versions) : Math.max(...versions);
-  let at: { lsn: number };
+  let o: LoggedOutcome;
   try {
-    at = await append(primary, encodeRecord({ type: "commit", txnId, commitVersion }), commitVersion);
+    o = await append(primary, encodeRecord({ type: "commit", txnId, commitVersion }), commitVersion);
   } catch (err) {
     if (appendFailed(err)) {
-      abortEverywhere(txnId, participants, append);
+      abortEverywhere(c, txnId, participants);
       throw new KvError("ABORTED", `the commit record of ${txnId} failed`, { txnId });
     }
     return settleUnknown(c, txnId, primary, err);
   }
-  const version = await outcomeVersion(c, txnId, primary, at.lsn);
+  const version = decided(txnId, o.txn);
   commitStats.decideMs += c.now() - t;
   // refCsn = commit version: the record's CSN is >= it, so any later prepare on that partition (and so any
   // later commit version of its keys) is above this one.
@@ -139,22 +131,6 @@ function refusal(txnId: string, t: TxnView | undefined): KvError {
   return new KvError("ABORTED", `${txnId} was aborted (${t?.reason ?? t?.state ?? "unknown"})`, { txnId });
 }
 
-/** The commit version the primary decided; if its outcome cannot be read, settled by an abort there. */
-async function outcomeVersion(
-  c: CommitContext,
-  txnId: string,
-  primary: number,
-  lsn: number,
-): Promise<number> {
-  let t: TxnView | undefined;
-  try {
-    t = await c.service.outcome(primary, txnId, lsn);
-  } catch (err) {
-    return settleUnknown(c, txnId, primary, err);
-  }
-  return decided(txnId, t);
-}
-
 /**
  * The result of our decision append is unknown: append an abort to the primary. Whichever record is first in
  * its log is the decision, so reading the primary after the abort tells the outcome for sure.
@@ -167,9 +143,8 @@ async function settleUnknown(
 ): Promise<number> {
   try {
     commitStats.appends++;
-    const at = await c.cluster.append(c.groupOf(primary), encodeRecord({ type: "abort", txnId }), 0);
-    const t = await c.service.outcome(primary, txnId, at.lsn);
-    return decided(txnId, t);
+    const o = await c.service.appendOutcome(primary, encodeRecord({ type: "abort", txnId }), 0, txnId);
+    return decided(txnId, o.txn);
   } catch (err) {
     if (err instanceof KvError && (err.code === "ABORTED" || err.code === "CONFLICT")) throw err;
     throw new KvError(
@@ -182,13 +157,12 @@ async function settleUnknown(
   }
 }
 
-function abortEverywhere(
-  txnId: string,
-  participants: readonly number[],
-  append: (p: number, payload: Uint8Array, ref: number) => Promise<unknown>,
-): void {
+function abortEverywhere(c: CommitContext, txnId: string, participants: readonly number[]): void {
   const rec = encodeRecord({ type: "abort", txnId });
-  for (const p of participants) void append(p, rec, 0).catch(() => undefined);
+  for (const p of participants) {
+    commitStats.appends++;
+    void c.service.appendOutcome(p, rec, 0, txnId).catch(() => undefined);
+  }
 }
 
 /** Groups writes by partition, in key order within each. */
