@@ -6,7 +6,7 @@
 export { type NodeChaosOptions, type NodeSeedReport, runNodeChaos } from "./node-chaos.ts";
 export { NodeSim, type NodeSimOptions, SIM_LEASE } from "./node-sim.ts";
 export { type DiskFaults, SimDisk, SimFs } from "./sim-disk.ts";
-export { type NetFaults, SimNetwork, SimTransport } from "./sim-network.ts";
+export { type NetFaults, type RpcObserver, SimNetwork, SimTransport } from "./sim-network.ts";
 export {
   type SimClient,
   type SimClientOptions,
