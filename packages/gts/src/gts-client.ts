@@ -16,7 +16,7 @@ export interface GtsClientOptions {
   /** Give up on one timestamp after this long (default 10 s). */
   readonly deadlineMs?: number;
   /** Clock and timers (default: the real ones; the simulator passes its virtual ones). */
-  readonly runtime?: Runtime;
+  readonly runtime?: Pick<Runtime, "now" | "setTimeout">;
 }
 
 interface Caller {
@@ -38,7 +38,7 @@ export class GtsClient {
   private next = 0;
   private closed = false;
   readonly stats = { requests: 0, timestamps: 0, retries: 0 };
-  private readonly rt: Runtime;
+  private readonly rt: Pick<Runtime, "now" | "setTimeout">;
 
   constructor(
     private readonly transport: Transport,

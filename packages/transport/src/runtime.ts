@@ -39,7 +39,7 @@ export const realRuntime: Runtime = {
 };
 
 /** Resolves after `ms` on the runtime's clock. */
-export function delay(rt: Runtime, ms: number): Promise<void> {
+export function delay(rt: Pick<Runtime, "setTimeout">, ms: number): Promise<void> {
   return new Promise((resolve) => {
     rt.setTimeout(resolve, ms);
   });
