@@ -65,7 +65,7 @@ export class NodeGts {
       },
       opts.windowUs === undefined ? {} : { windowUs: opts.windowUs },
     );
-    this.client = new GtsClient(host.transport, { nodes: () => this.gtsNodes() });
+    this.client = new GtsClient(host.transport, { nodes: () => this.gtsNodes(), runtime: host.rt });
     this.floor = new WatermarkPublisher(
       {
         nodeId: host.nodeId,

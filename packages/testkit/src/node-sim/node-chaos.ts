@@ -13,6 +13,7 @@ import { GroupRecreator, type RecreateMode } from "./group-recreate.ts";
 import { NodeSim, SIM_LEASE } from "./node-sim.ts";
 import { startCheckpoints } from "./sim-checkpoints.ts";
 import { Appender, type ClientEnv, type ClientOp, Reader } from "./sim-clients.ts";
+import { simClient } from "./sim-process.ts";
 
 export interface NodeChaosOptions {
   readonly seed: number;
@@ -99,12 +100,11 @@ export async function runNodeChaos(opts: NodeChaosOptions): Promise<NodeSeedRepo
   let issuing = true;
   const env: ClientEnv = {
     sched: sim.sched,
-    net: sim.net,
     rng,
     seed: opts.seed,
     members: (g) => sim.groups.get(g)!,
+    client: (id, o) => simClient(sim, id, o),
     ops,
-    hints: new Map(),
     violation: (what) => sim.fail(what),
     issuing: () => issuing,
     phase: (g, inc) => recreator.phase(g, inc),

@@ -3,9 +3,11 @@ import { runNodeChaos } from "./node-chaos.ts";
 import { NodeSim, SIM_LEASE } from "./node-sim.ts";
 
 describe("whole-node simulator (real PalfNode on simulated disks and network)", () => {
-  it("replays a seed exactly: two runs give the same trace digest and summary", {
+  it("replays a seed exactly: two runs give the same trace digest (event times and every SDK client's history) and summary", {
     timeout: 300_000,
   }, async () => {
+    // The clients are real PalfClients on simulated processes: their batching turns, backoff jitter, session
+    // ids and timeouts come from the simulator's runtime, so the history they record is the same every run.
     const a = await runNodeChaos({ seed: 11, chaosMs: 6000 });
     const b = await runNodeChaos({ seed: 11, chaosMs: 6000 });
     expect(b).toEqual(a);

@@ -1,20 +1,16 @@
 /**
- * Deterministic simulated clients on the real RPC codec (the real @palf/client runs on real timers and
- * randomness). Appenders send one append at a time with a session id and seq, and retry the same session
- * and seq (same bytes) on timeouts, NOT_LEADER and other retryable errors, on the hinted leader or another
- * member, until they get an explicit answer; readers read a range from any node; tailers follow a group's
- * log from node to node. Every operation goes into the history with its call and return times.
+ * The simulator's clients, each a real @palf/client PalfClient on a simulated process (sim-process.ts):
+ * appenders append one entry at a time through the SDK (batching, routing, leadership events, idempotent
+ * retries with one session and seq, backoff, all on the simulated clock), readers read a page from the
+ * group's leader or any member, tailers follow the log page by page. Every operation goes into the history
+ * with its call and return times; an append the SDK retried is still one operation. What the serving node
+ * noted (its group's incarnation, a read under a valid lease) comes from the transport's observer.
  */
+import { PalfError } from "@palf/client";
 import type { Prng } from "@palf/core";
-import {
-  decodeResponse,
-  encodeRpc,
-  type RpcRequest,
-  type RpcResponse,
-  TransportError,
-} from "@palf/transport";
+import { decodeRequest, decodeResponse } from "@palf/transport";
 import type { AppendOutcome, OpInput, ReadOutcome } from "../history/index.ts";
-import type { SimNetwork } from "./sim-network.ts";
+import type { SimClient, SimClientOptions } from "./sim-process.ts";
 import type { SimScheduler } from "./sim-scheduler.ts";
 
 /** What the node that served a read noted at that instant (see NodeSim's serve hook). */
@@ -27,7 +23,8 @@ export interface ReadServe {
 
 /**
  * Clients of one incarnation of a group while it is deleted and recreated: `draining` issues nothing new but
- * lets operations under way finish; `closed` also gives up on appends at their next retry (indeterminate).
+ * lets operations under way finish; `closed` also closes the SDK client (what it still retries ends as
+ * indeterminate).
  */
 export type ClientPhase = "open" | "draining" | "closed";
 
@@ -39,6 +36,7 @@ export interface ClientOp {
   ret: number | undefined;
   input: OpInput;
   output: AppendOutcome | ReadOutcome | undefined;
+  /** Requests the SDK sent for it. */
   attempts: number;
   /** The group's incarnation whose history it belongs to: its client's, or the one that served its answer. */
   inc: number;
@@ -46,14 +44,13 @@ export interface ClientOp {
 
 export interface ClientEnv {
   readonly sched: SimScheduler;
-  readonly net: SimNetwork;
   readonly rng: Prng;
   readonly seed: number;
-  /** Members of a group (where to send its requests). */
+  /** Members of a group (its clients' seed list). */
   members(group: number): readonly string[];
+  /** A real SDK client on a process of its own (simClient). */
+  client(id: string, o: SimClientOptions): SimClient;
   readonly ops: ClientOp[];
-  /** Leader hints per group, shared by its clients. */
-  readonly hints: Map<number, string>;
   /** Client-visible protocol breaches (a malformed answer, BAD_REQUEST for a valid request). */
   violation(what: string): void;
   /** False once the run stops issuing new operations (ops under way still finish). */
@@ -62,36 +59,40 @@ export interface ClientEnv {
   phase?(group: number, inc: number): ClientPhase;
 }
 
-const RETRYABLE = new Set([
-  "NOT_LEADER",
-  "UNKNOWN_GROUP",
-  "BUSY",
-  "BACKPRESSURE",
-  "HALTED",
-  "NOT_WRITABLE",
-  "TIMEOUT",
-  "STOPPING",
-  "INTERNAL",
-]);
-
-abstract class SimClient {
-  /** Where the group's leader was last seen (shared by the group's clients). */
-  protected get hint(): string | undefined {
-    return this.env.hints.get(this.group);
-  }
-  protected set hint(node: string | undefined) {
-    if (node === undefined) this.env.hints.delete(this.group);
-    else this.env.hints.set(this.group, node);
-  }
+abstract class SdkClient {
+  protected readonly sdk: SimClient;
+  /** What the node behind the latest answer noted (one operation at a time, so its final answer's). */
+  protected lastTag: ReadServe | undefined;
+  /** The operation under way (one at a time). */
+  protected current: ClientOp | undefined;
+  private closing = false;
 
   constructor(
     protected readonly env: ClientEnv,
     readonly id: string,
     readonly group: number,
-    protected readonly thinkMs: number,
+    private readonly thinkMs: number,
     /** The group's incarnation this client works on (a recreated group gets new clients). */
-    readonly inc = 0,
-  ) {}
+    readonly inc: number,
+    options: SimClientOptions,
+  ) {
+    this.sdk = env.client(id, { nodes: env.members(group), ...options });
+    this.sdk.transport.observer = {
+      request: (_to, payload) => {
+        // The group is being deleted: the SDK gives up on what it still retries (indeterminate).
+        if (this.phase() === "closed") this.close();
+        if (this.current === undefined) return;
+        this.current.attempts++;
+        this.onRequest(this.current, payload);
+      },
+      answer: (to, _payload, reply, tag) => {
+        const res = decodeResponse(reply);
+        if (!res.ok && res.error.code === "INTERNAL" && res.error.message?.startsWith("bad response"))
+          this.env.violation(`client ${this.id}: undecodable answer from ${to}: ${res.error.message}`);
+        this.lastTag = tag as ReadServe | undefined;
+      },
+    };
+  }
 
   protected phase(): ClientPhase {
     return this.env.phase?.(this.group, this.inc) ?? "open";
@@ -102,67 +103,62 @@ abstract class SimClient {
   }
 
   protected abstract issue(): void;
+  /** An attempt of `op` leaves. */
+  protected onRequest(_op: ClientOp, _payload: Uint8Array): void {}
 
   protected next(): void {
-    if (!this.env.issuing() || this.phase() !== "open") return;
+    if (!this.env.issuing() || this.phase() !== "open") return this.close();
+    this.lastTag = undefined;
+    this.current = undefined;
     this.issue();
   }
 
-  protected later(ms: number, fn: () => void): void {
-    this.env.sched.at(this.env.sched.now + ms, fn);
-  }
-
   protected think(): void {
-    this.later(this.env.rng.next() * this.thinkMs * 2, () => this.next());
+    const ms = this.env.rng.next() * this.thinkMs * 2;
+    this.env.sched.at(this.env.sched.now + ms, () => this.next());
   }
 
-  protected pickNode(avoid?: string): string {
-    const members = this.env.members(this.group);
-    if (this.hint !== undefined && this.hint !== avoid && members.includes(this.hint)) return this.hint;
-    const others = members.filter((m) => m !== avoid);
-    return this.env.rng.pick(others.length > 0 ? others : members);
+  /** The incarnation an answer came from (the client's own when the node had none). */
+  protected servedInc(): number {
+    return this.lastTag?.inc ?? this.inc;
   }
 
-  /** One request; the answer (or the transport's error) comes back through `done`. */
-  protected send(
-    to: string,
-    req: RpcRequest,
-    timeoutMs: number,
-    done: (res: RpcResponse | TransportError, tag: unknown) => void,
-  ): void {
-    this.env.net.rpc(this.id, to, encodeRpc(req), timeoutMs).then(
-      (a) => {
-        const res = decodeResponse(a.reply);
-        if (!res.ok && res.error.code === "INTERNAL" && res.error.message?.startsWith("bad response"))
-          this.env.violation(`client ${this.id}: undecodable answer from ${to}: ${res.error.message}`);
-        done(res, a.tag);
-      },
-      (e: unknown) =>
-        done(e instanceof TransportError ? e : new TransportError("failed", String(e)), undefined),
-    );
+  private close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    void this.sdk.close();
   }
 }
 
-/** Appends with (session, seq), one at a time, retrying until it gets an explicit answer. */
-export class Appender extends SimClient {
-  private seq = 0;
+/** Appends one entry at a time through the SDK, which retries it (same session and seq) until it has an answer. */
+export class Appender extends SdkClient {
+  private count = 0;
 
   constructor(
     env: ClientEnv,
     id: string,
     group: number,
     thinkMs: number,
-    private readonly session: number,
-    private readonly attemptTimeoutMs: number,
+    session: number,
+    attemptTimeoutMs: number,
     inc = 0,
   ) {
-    super(env, id, group, thinkMs, inc);
+    super(env, id, group, thinkMs, inc, {
+      sessionId: session,
+      requestTimeoutMs: attemptTimeoutMs,
+      // Give up only when the group goes away (close) or long after healing: as a user waiting it out.
+      appendTimeoutMs: 120_000,
+      maxAttempts: 100_000,
+      maxInFlightPerGroup: 1,
+      // Retries as often as the simulator's own clients did (10 to 250 ms): more attempts race the faults.
+      backoff: { initialMs: 10, maxMs: 250 },
+    });
   }
 
   protected issue(): void {
-    const seq = ++this.seq;
+    const n = ++this.count;
     const rng = this.env.rng;
-    const tag = Buffer.from(`s${this.env.seed}/${this.id}/${seq}/`);
+    const tag = Buffer.from(`s${this.env.seed}/${this.id}/${n}/`);
     const payload = Buffer.alloc(tag.length + rng.int(0, 200));
     tag.copy(payload);
     for (let i = tag.length; i < payload.length; i++) payload[i] = rng.int(0, 256);
@@ -171,73 +167,53 @@ export class Appender extends SimClient {
       group: this.group,
       call: this.env.sched.now,
       ret: undefined,
-      input: { type: "append", payload, session: { id: this.session, seq } },
+      // The seq is the SDK's: taken from its first request (onRequest).
+      input: { type: "append", payload, session: { id: this.sdk.client.sessionId, seq: 0 } },
       output: undefined,
       attempts: 0,
       inc: this.inc,
     };
     this.env.ops.push(op);
-    this.attempt(op, payload, seq, this.pickNode());
+    this.current = op;
+    this.sdk.client
+      .group(this.group)
+      .append(payload)
+      .then(
+        (r) => this.finish(op, { status: "committed", lsn: r.lsn, csn: r.csn }, this.servedInc()),
+        (e: unknown) => {
+          const code = e instanceof PalfError ? e.code : undefined;
+          if (code === undefined || code === "BAD_REQUEST" || code === "TOO_LARGE")
+            this.env.violation(`client ${this.id}: a valid append was refused: ${String(e)}`);
+          // FAILED is the node's word that it was never committed; anything else may or may not have been.
+          if (code === "FAILED") this.finish(op, { status: "failed" }, this.servedInc());
+          else this.finish(op, { status: "indeterminate" }, this.inc);
+        },
+      );
   }
 
-  /** `unsure`: an earlier attempt may have been applied (no answer, or TIMEOUT): resend it marked as a retry. */
-  private attempt(op: ClientOp, payload: Buffer, seq: number, to: string, unsure = false): void {
-    // The group is being deleted: give up (the append may or may not have been applied).
-    if (this.phase() === "closed") return this.finish(op, { status: "indeterminate" });
-    op.attempts++;
-    const req: RpcRequest = {
-      op: "append",
-      group: this.group,
-      items: [{ payload, session: { id: this.session, seq }, ...(unsure ? { retry: true } : {}) }],
-    };
-    this.send(to, req, this.attemptTimeoutMs, (res, tag) => {
-      let maybeApplied = unsure;
-      const retry = (next: string, backoff = 10 + this.env.rng.next() * 90) =>
-        this.later(backoff, () => this.attempt(op, payload, seq, next, maybeApplied));
-      if (res instanceof TransportError) {
-        if (this.hint === to) this.hint = undefined;
-        maybeApplied = true;
-        return retry(this.pickNode(to));
-      }
-      if (!res.ok) {
-        if (res.error.code === "BAD_REQUEST")
-          this.env.violation(`client ${this.id}: a valid append was refused: ${res.error.message}`);
-        return retry(this.pickNode(to), 50 + this.env.rng.next() * 200);
-      }
-      if (res.op !== "append" || res.results.length !== 1) {
-        this.env.violation(`client ${this.id}: append answered with ${JSON.stringify(res).slice(0, 200)}`);
-        return retry(this.pickNode(to));
-      }
-      const r = res.results[0]!;
-      if (!("error" in r)) {
-        this.hint = to;
-        return this.finish(op, { status: "committed", lsn: r.lsn, csn: r.csn }, tag);
-      }
-      const code = r.error.code;
-      if (code === "TIMEOUT") maybeApplied = true;
-      if (code === "FAILED") return this.finish(op, { status: "failed" }, tag);
-      if (code === "INDETERMINATE") return this.finish(op, { status: "indeterminate" }, tag);
-      if (code === "NOT_LEADER" && r.error.leader !== undefined && r.error.leader !== to) {
-        this.hint = r.error.leader;
-        return retry(r.error.leader, 1 + this.env.rng.next() * 10);
-      }
-      if (this.hint === to) this.hint = undefined;
-      if (!RETRYABLE.has(code)) this.env.violation(`client ${this.id}: unexpected append error ${code}`);
-      retry(this.pickNode(to), code === "NOT_LEADER" ? 50 + this.env.rng.next() * 150 : undefined);
-    });
+  protected override onRequest(op: ClientOp, payload: Uint8Array): void {
+    if (op.input.type !== "append") return;
+    const req = decodeRequest(payload);
+    if ("bad" in req || req.op !== "append") return;
+    const item = req.items[0];
+    if (req.items.length !== 1 || item?.session === undefined || !sameBytes(item.payload, op.input.payload)) {
+      this.env.violation(`client ${this.id}: the SDK sent an append that is not the one under way`);
+      return;
+    }
+    op.input = { ...op.input, session: item.session };
   }
 
-  /** `tag`: the answer's; its incarnation is the one the outcome is about. */
-  private finish(op: ClientOp, out: AppendOutcome, tag?: unknown): void {
-    op.inc = (tag as ReadServe | undefined)?.inc ?? op.inc;
+  private finish(op: ClientOp, out: AppendOutcome, inc: number): void {
+    this.current = undefined;
+    op.inc = inc;
     op.ret = this.env.sched.now;
     op.output = out;
     this.think();
   }
 }
 
-/** Reads a range from some node; `tail` follows the log from where the last read stopped. */
-export class Reader extends SimClient {
+/** Reads a page from the group's leader or any member; `tail` follows the log from where the last read stopped. */
+export class Reader extends SdkClient {
   private from = 0;
   private known = 0;
 
@@ -249,13 +225,19 @@ export class Reader extends SimClient {
     private readonly tail: boolean,
     inc = 0,
   ) {
-    super(env, id, group, thinkMs, inc);
+    super(env, id, group, thinkMs, inc, {
+      requestTimeoutMs: 1000,
+      operationTimeoutMs: 1000,
+      backoff: { initialMs: 10, maxMs: 250 },
+    });
   }
 
   protected issue(): void {
     const rng = this.env.rng;
     const fromLsn = this.tail ? this.from : rng.int(0, this.known + 1);
-    const to = rng.chance(0.5) ? this.pickNode() : rng.pick(this.env.members(this.group));
+    // Half the reads go where the SDK believes the leader is, half to any member.
+    const node = rng.chance(0.5) ? undefined : rng.pick(this.env.members(this.group));
+    const maxEntries = rng.int(1, 40);
     const op: ClientOp = {
       client: this.id,
       group: this.group,
@@ -263,40 +245,45 @@ export class Reader extends SimClient {
       ret: undefined,
       input: { type: "read", fromLsn, linearizable: false },
       output: undefined,
-      attempts: 1,
+      attempts: 0,
       inc: this.inc,
     };
     this.env.ops.push(op);
-    const req: RpcRequest = { op: "read", group: this.group, fromLsn, maxEntries: rng.int(1, 40) };
-    this.send(to, req, 1000, (res, tag) => {
-      op.ret = this.env.sched.now;
-      if (res instanceof TransportError || !res.ok || res.op !== "read") {
-        op.output = { status: "error" };
-        // A tail that fell below the recycled base goes on from the base the node named.
-        const m =
-          !(res instanceof TransportError) && !res.ok
-            ? /starts at (\d+)$/.exec(res.error.message ?? "")
-            : null;
-        if (this.tail && m !== null && m[1] !== undefined && this.ownIncarnation(tag))
-          this.from = Math.max(this.from, Number(m[1]));
-      } else {
-        op.output = { status: "ok", entries: res.entries, committedEnd: res.committedEnd, next: res.next };
-        op.inc = (tag as ReadServe | undefined)?.inc ?? op.inc;
-        op.input = {
-          ...op.input,
-          linearizable: (tag as ReadServe | undefined)?.leaseRead === true,
-        } as OpInput;
-        // Positions in another incarnation's log (a node not yet recreated answered) say nothing about ours.
-        if (this.ownIncarnation(tag)) {
-          this.known = Math.max(this.known, res.committedEnd);
-          if (this.tail) this.from = res.next;
-        }
-      }
-      this.think();
-    });
+    this.current = op;
+    this.sdk.client
+      .group(this.group)
+      .read(fromLsn, { maxEntries, ...(node === undefined ? {} : { node }) })
+      .then(
+        (page) => {
+          op.ret = this.env.sched.now;
+          op.output = {
+            status: "ok",
+            entries: page.entries,
+            committedEnd: page.committedEnd,
+            next: page.next,
+          };
+          op.inc = this.servedInc();
+          op.input = { ...op.input, linearizable: this.lastTag?.leaseRead === true } as OpInput;
+          // Positions in another incarnation's log (a node not yet recreated answered) say nothing about ours.
+          if (op.inc === this.inc) {
+            this.known = Math.max(this.known, page.committedEnd);
+            if (this.tail) this.from = page.next;
+          }
+          this.think();
+        },
+        (e: unknown) => {
+          op.ret = this.env.sched.now;
+          op.output = { status: "error" };
+          // A tail that fell below the recycled base goes on from the base the node named.
+          const m = e instanceof PalfError ? /starts at (\d+)$/.exec(e.message) : null;
+          if (this.tail && m?.[1] !== undefined && this.servedInc() === this.inc)
+            this.from = Math.max(this.from, Number(m[1]));
+          this.think();
+        },
+      );
   }
+}
 
-  private ownIncarnation(tag: unknown): boolean {
-    return ((tag as ReadServe | undefined)?.inc ?? this.inc) === this.inc;
-  }
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
 }

@@ -223,12 +223,21 @@ function topicMatches(pattern: string, topic: string): boolean {
   return p.length === s.length;
 }
 
+/** Sees the RPCs a transport sends and the answers it gets (the simulator's clients build their history so). */
+export interface RpcObserver {
+  /** A request leaves (every attempt of a retried call). */
+  request?(to: string, payload: Uint8Array): void;
+  /** An answer arrived, with what the serving node's hook noted; runs before the caller sees the reply. */
+  answer?(to: string, payload: Uint8Array, reply: Uint8Array, tag: ServeTag): void;
+}
+
 /** One process life's Transport on the simulated network. */
 export class SimTransport implements Transport {
   readonly cluster: string;
   readonly maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
   handler: RpcHandler | undefined;
   closed = false;
+  observer: RpcObserver | undefined;
   private readonly frameHandlers = new Set<FrameHandler>();
   private readonly messageHandlers = new Set<MessagesHandler>();
   private readonly counters: TransportStats = {
@@ -303,9 +312,11 @@ export class SimTransport implements Transport {
 
   request(toNode: string, payload: Uint8Array, timeoutMs: number, o?: RequestOptions): Promise<Uint8Array> {
     if (this.closed) return Promise.reject(new TransportError("closed", "transport is closed"));
-    return this.net
-      .rpc(this.nodeId, toNode, payload, timeoutMs, this.proc, o?.admin === true)
-      .then((a) => a.reply);
+    this.observer?.request?.(toNode, payload);
+    return this.net.rpc(this.nodeId, toNode, payload, timeoutMs, this.proc, o?.admin === true).then((a) => {
+      this.observer?.answer?.(toNode, payload, a.reply, a.tag);
+      return a.reply;
+    });
   }
 
   serve(handler: RpcHandler): Unsubscribe {
