@@ -28,6 +28,13 @@ import { TimerWheel } from "./timer-wheel.ts";
 import { decodeGroupEntry, toWalRecord } from "./wal-binding.ts";
 import { ShardWalSpace } from "./wal-space.ts";
 
+/**
+ * Commit info waits this long for the next push to carry the commit point (see ReplicaOptions): a group
+ * appended to at least every 100 ms never sends commit info and its ack (half of its peer messages). Only
+ * reads served by followers see a commit up to this much later; leaders answer appends and CDC reads.
+ */
+const COMMIT_INFO_DELAY_MS = 100;
+
 /** One group hosted by this shard. */
 class GroupSlot {
   readonly waiters = new AppendWaiters();
@@ -111,6 +118,8 @@ export class Shard {
   private recycling = false;
   readonly stats = {
     turns: 0,
+    /** Replica turns ended, summed over loop turns (groups touched per turn = groupsTurned / turns). */
+    groupsTurned: 0,
     messagesIn: 0,
     messagesOut: 0,
     flushes: 0,
@@ -158,6 +167,7 @@ export class Shard {
       {
         seed: (group * 2654435761) ^ hashSeed(this.opts.nodeId),
         priority: preferredLeader(group, config.members) === this.opts.nodeId ? 1 : 0,
+        commitInfoDelayMs: COMMIT_INFO_DELAY_MS,
         ...this.opts.replica,
         group,
         self: this.opts.nodeId,
@@ -362,6 +372,7 @@ export class Shard {
     }
     const touched = this.touched;
     this.touched = new Set();
+    this.stats.groupsTurned += touched.size;
     for (const slot of touched) slot.replica.endTurn(now);
     this.flushWal();
     this.sendOutbound();
