@@ -1,13 +1,45 @@
 import type { AppendResult, Replica } from "@palf/core";
 import type { AppendOutcomeWire, RpcError } from "@palf/transport";
 
+/**
+ * The answers to one append request, item by item: one promise for the request, settled once every item
+ * has its answer. An item's first answer counts; a later one is ignored.
+ */
+export class RequestAnswers {
+  readonly all: Promise<AppendOutcomeWire[]>;
+  private readonly results: Array<AppendOutcomeWire | undefined>;
+  private left: number;
+  private done!: (results: AppendOutcomeWire[]) => void;
+
+  constructor(items: number) {
+    this.results = new Array<AppendOutcomeWire | undefined>(items);
+    this.left = items;
+    this.all = new Promise((resolve) => {
+      this.done = resolve;
+    });
+    if (items === 0) this.done([]);
+  }
+
+  answer(index: number, outcome: AppendOutcomeWire): void {
+    if (this.results[index] !== undefined) return;
+    this.results[index] = outcome;
+    if (--this.left === 0) this.done(this.results as AppendOutcomeWire[]);
+  }
+}
+
 /** A client append the leader took: answered once its group entry has its explicit result. */
 export interface AppendWaiter {
   /** The leadership (proposal id) that took it: a result settles only its own leadership's appends. */
   readonly pid: number;
   readonly lsn: number;
   readonly csn: number;
-  readonly resolve: (outcome: AppendOutcomeWire) => void;
+  /** Where its answer goes: item `index` of its request. */
+  readonly answers: RequestAnswers;
+  readonly index: number;
+}
+
+function answer(w: AppendWaiter, outcome: AppendOutcomeWire): void {
+  w.answers.answer(w.index, outcome);
 }
 
 /** A retried append the log already holds (same session): answered once the commit point passes it. */
@@ -50,17 +82,17 @@ export class AppendWaiters {
   settle(r: AppendResult): number {
     const error = outcomeError(r);
     const inRange = (w: AppendWaiter) => w.pid === r.pid && w.lsn >= r.from && w.lsn < r.to;
-    const answer = (w: AppendWaiter) => w.resolve(error ?? { lsn: w.lsn, csn: w.csn });
+    const settle = (w: AppendWaiter) => answer(w, error ?? { lsn: w.lsn, csn: w.csn });
     const q = this.queue;
     const first = this.head;
-    while (this.head < q.length && inRange(q[this.head]!)) answer(q[this.head++]!);
+    while (this.head < q.length && inRange(q[this.head]!)) settle(q[this.head++]!);
     let settled = this.head - first;
     if (settled === 0 && this.head < q.length) {
       const rest: AppendWaiter[] = [];
       for (let i = this.head; i < q.length; i++) {
         const w = q[i]!;
         if (inRange(w)) {
-          answer(w);
+          settle(w);
           settled++;
         } else rest.push(w);
       }
@@ -91,8 +123,8 @@ export class AppendWaiters {
       if (w.lsn >= r.committedEnd) return true;
       const e = r.read(w.lsn);
       if (e?.session && e.session.id === w.session.id && e.session.seq === w.session.seq)
-        w.resolve({ lsn: w.lsn, csn: e.csn });
-      else w.resolve({ error: { code: "INDETERMINATE", message: "retried append: read the log to know" } });
+        answer(w, { lsn: w.lsn, csn: e.csn });
+      else answer(w, { error: { code: "INDETERMINATE", message: "retried append: read the log to know" } });
       return false;
     });
   }
@@ -100,8 +132,8 @@ export class AppendWaiters {
   /** Answers everything still waiting with `error` (group deleted, node stopping). */
   failAll(error: RpcError): void {
     const q = this.queue;
-    for (let i = this.head; i < q.length; i++) q[i]!.resolve({ error });
-    for (const w of this.watchers) w.resolve({ error });
+    for (let i = this.head; i < q.length; i++) answer(q[i]!, { error });
+    for (const w of this.watchers) answer(w, { error });
     this.queue = [];
     this.head = 0;
     this.watchers = [];

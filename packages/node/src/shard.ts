@@ -17,7 +17,7 @@ import { GTS_GROUP } from "@palf/gts";
 import type { ShardWal, WalRecord } from "@palf/storage";
 import type { AppendItem, AppendOutcomeWire, LeaderEvent, RpcError } from "@palf/transport";
 import type { Logger } from "pino";
-import { AppendWaiters } from "./append-waiters.ts";
+import { AppendWaiters, RequestAnswers } from "./append-waiters.ts";
 import { screenBatch } from "./batch-screen.ts";
 import { handLeadershipsAway, preferredLeader, rebalance, transferAll } from "./leadership-balance.ts";
 import type { NodeObserver } from "./node-metrics.ts";
@@ -281,34 +281,34 @@ export class Shard {
     const r = slot.replica;
     const now = this.now();
     this.opts.changed?.(group);
-    const out = items.map(
-      (item) =>
-        new Promise<AppendOutcomeWire>((resolve) => {
-          const options = item.session
-            ? { refCsn: item.refCsn ?? 0, session: item.session, retry: item.retry === true }
-            : { refCsn: item.refCsn ?? 0 };
-          const res = r.append(item.payload, now, options);
-          if (!res.ok) {
-            const code = res.code === "BAD_INPUT" ? "BAD_REQUEST" : res.code;
-            const error: { code: RpcError["code"]; leader?: string; message?: string } = { code };
-            if (res.leader !== undefined) error.leader = res.leader;
-            if (res.reason !== undefined) error.message = res.reason;
-            resolve({ error });
-            return;
-          }
-          this.stats.appends++;
-          const w = { lsn: res.lsn, csn: res.csn, pid: r.myPid, resolve };
-          // Test-only breach (answerBeforeCommit): the later explicit result finds the promise already settled.
-          if (this.opts.unsafe?.answerBeforeCommit) resolve({ lsn: res.lsn, csn: res.csn });
-          if (res.duplicate && item.session) {
-            slot.waiters.watch(w, item.session);
-            slot.waiters.checkWatchers(r);
-          } else slot.waiters.add(w);
-        }),
-    );
+    // One promise per request, not per item: each item's answer lands in its slot of the request's answers.
+    const answers = new RequestAnswers(items.length);
+    for (let index = 0; index < items.length; index++) {
+      const item = items[index]!;
+      const options = item.session
+        ? { refCsn: item.refCsn ?? 0, session: item.session, retry: item.retry === true }
+        : { refCsn: item.refCsn ?? 0 };
+      const res = r.append(item.payload, now, options);
+      if (!res.ok) {
+        const code = res.code === "BAD_INPUT" ? "BAD_REQUEST" : res.code;
+        const error: { code: RpcError["code"]; leader?: string; message?: string } = { code };
+        if (res.leader !== undefined) error.leader = res.leader;
+        if (res.reason !== undefined) error.message = res.reason;
+        answers.answer(index, { error });
+        continue;
+      }
+      this.stats.appends++;
+      const w = { lsn: res.lsn, csn: res.csn, pid: r.myPid, answers, index };
+      // Test-only breach (answerBeforeCommit): the later explicit result finds the item already answered.
+      if (this.opts.unsafe?.answerBeforeCommit) answers.answer(index, { lsn: res.lsn, csn: res.csn });
+      if (res.duplicate && item.session) {
+        slot.waiters.watch(w, item.session);
+        slot.waiters.checkWatchers(r);
+      } else slot.waiters.add(w);
+    }
     this.touched.add(slot);
     this.scheduleTurn();
-    return Promise.all(out);
+    return answers.all;
   }
 
   read(group: number, fromLsn: number, maxEntries: number, maxBytes: number): ReadPage | undefined {
