@@ -25,30 +25,30 @@ interface Guard {
 export const NODE_GUARDS: readonly Guard[] = [
   {
     name: "durableOnSubmit",
-    seed: 1,
+    seed: 2,
     caughtBy: /recovery: .* had made its log durable/,
-    endToEnd: 1,
+    endToEnd: 2,
     endToEndBy: /history: .*did not return the entry committed there/,
   },
   {
     name: "durableFromLaterFlush",
-    seed: 16,
+    seed: 5,
     caughtBy: /recovery: .* had made its log durable/,
-    endToEnd: 43,
+    endToEnd: 120,
     endToEndBy: /liveness: group \d+ has no leader/,
   },
   {
     name: "forgetPromiseOnRecovery",
     seed: 1,
     caughtBy: /recovery: .* had durably promised pid/,
-    endToEnd: 8,
+    endToEnd: 68,
     endToEndBy: /liveness: group \d+ has no leader/,
   },
   {
     name: "hubLeaseFromAck",
-    seed: 1,
+    seed: 3,
     caughtBy: /lease safety: .* both lead group/,
-    endToEnd: 1,
+    endToEnd: 3,
     endToEndBy: /lease safety: .* both lead group/,
   },
   {
