@@ -140,6 +140,9 @@ node = await PalfNode.start({
   ...(o.diskBudgetMb ? { diskBudgetBytes: o.diskBudgetMb * 2 ** 20 } : {}),
   diskFreeSpace: o.diskReserveMb ? { reserveBytes: o.diskReserveMb * 2 ** 20 } : {},
   replica: {
+    // Commit points ride on the next push: a group appended to at least every 100 ms sends no commit info
+    // (and no ack of it); only reads served by followers see a commit up to 100 ms later.
+    commitInfoDelayMs: 100,
     ...(recordCap === undefined
       ? {}
       : {

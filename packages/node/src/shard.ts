@@ -28,13 +28,6 @@ import { TimerWheel } from "./timer-wheel.ts";
 import { decodeGroupEntry, toWalRecord } from "./wal-binding.ts";
 import { ShardWalSpace } from "./wal-space.ts";
 
-/**
- * Commit info waits this long for the next push to carry the commit point (see ReplicaOptions): a group
- * appended to at least every 100 ms never sends commit info and its ack (half of its peer messages). Only
- * reads served by followers see a commit up to this much later; leaders answer appends and CDC reads.
- */
-const COMMIT_INFO_DELAY_MS = 100;
-
 /** One group hosted by this shard. */
 class GroupSlot {
   readonly waiters = new AppendWaiters();
@@ -167,7 +160,6 @@ export class Shard {
       {
         seed: (group * 2654435761) ^ hashSeed(this.opts.nodeId),
         priority: preferredLeader(group, config.members) === this.opts.nodeId ? 1 : 0,
-        commitInfoDelayMs: COMMIT_INFO_DELAY_MS,
         ...this.opts.replica,
         group,
         self: this.opts.nodeId,

@@ -25,30 +25,30 @@ interface Guard {
 export const NODE_GUARDS: readonly Guard[] = [
   {
     name: "durableOnSubmit",
-    seed: 2,
+    seed: 1,
     caughtBy: /recovery: .* had made its log durable/,
-    endToEnd: 2,
+    endToEnd: 1,
     endToEndBy: /history: .*did not return the entry committed there/,
   },
   {
     name: "durableFromLaterFlush",
-    seed: 5,
+    seed: 16,
     caughtBy: /recovery: .* had made its log durable/,
-    endToEnd: 120,
+    endToEnd: 43,
     endToEndBy: /liveness: group \d+ has no leader/,
   },
   {
     name: "forgetPromiseOnRecovery",
     seed: 1,
     caughtBy: /recovery: .* had durably promised pid/,
-    endToEnd: 68,
+    endToEnd: 8,
     endToEndBy: /liveness: group \d+ has no leader/,
   },
   {
     name: "hubLeaseFromAck",
-    seed: 3,
+    seed: 1,
     caughtBy: /lease safety: .* both lead group/,
-    endToEnd: 3,
+    endToEnd: 1,
     endToEndBy: /lease safety: .* both lead group/,
   },
   {
