@@ -108,6 +108,10 @@ describe("palf bench append against an existing cluster", () => {
     expect(j.acked).toBe(j.sent);
     expect(j.p99Ms as number).toBeGreaterThan(0);
     expect((j.readers as { deliveredPerS: number }).deliveredPerS).toBeGreaterThan(0);
+    // Each node's loop work over the measured part, and what replication cost per committed append.
+    const loop = j.loop as Record<string, Record<string, number>>;
+    for (const n of ["n1", "n2", "n3"]) expect(loop[n]!.turnsPerS, n).toBeGreaterThan(0);
+    expect(loop.cluster!.peerMessagesPerCommittedAppend).toBeGreaterThan(0);
     expect(fs.readdirSync(out).sort()).toEqual([
       "latency.hlog",
       "per-second.csv",

@@ -25,7 +25,15 @@ import {
   type TargetSpec,
   waitGroupsLed,
 } from "./bench-target.ts";
-import { type BenchCluster, CLUSTER, cpuSeconds, createRealBenchCluster, round } from "./cluster-kit.ts";
+import {
+  type BenchCluster,
+  CLUSTER,
+  cpuSeconds,
+  createRealBenchCluster,
+  loopWork,
+  nodeCounters,
+  round,
+} from "./cluster-kit.ts";
 import { type FlagSpec, nonNegative, positiveInt, positiveIntList, UsageError } from "./flags.ts";
 import { LiveProgress } from "./live-progress.ts";
 import { childPids, printProfiles, profilingEnv, startProfile, waitForProfiles } from "./load.ts";
@@ -234,12 +242,14 @@ export async function main(argv: string[]): Promise<void> {
     const nats = local ? childPids("nats-server")[0] : undefined;
     if (nats) pids.set("nats", nats);
     const cpu0 = new Map<string, number>();
+    let counters0: Promise<Map<string, Record<string, number>>> | undefined;
     let selfAt: NodeJS.CpuUsage | undefined;
     let selfProfile: ((file: string) => Promise<void>) | undefined;
     const cpuStart = setTimeout(
       async () => {
         selfAt = process.cpuUsage();
         for (const [n, pid] of pids) cpu0.set(n, cpuSeconds(pid) ?? 0);
+        counters0 = nodeCounters(admin, nodes);
         if (profileDir) {
           selfProfile = await startProfile();
           for (const pid of local!.pids().values()) process.kill(pid, "SIGUSR2");
@@ -278,6 +288,22 @@ export async function main(argv: string[]): Promise<void> {
       progress.stop(completed);
     }
     const loadEndMs = Date.now();
+    // Each node's loop work over the measured part (turns, groups and messages per turn, frames/s).
+    const loop: Record<string, Record<string, number>> = {};
+    if (counters0) {
+      const [a, b] = [await counters0, await nodeCounters(admin, nodes)];
+      const window = (loadEndMs - measureFromMs) / 1000;
+      for (const n of nodes) if (a.get(n) && b.get(n)) loop[n] = loopWork(a.get(n)!, b.get(n)!, window);
+      const sent = [...b.keys()].reduce(
+        (t, n) => t + (b.get(n)!.messagesOut ?? 0) - (a.get(n)?.messagesOut ?? 0),
+        0,
+      );
+      const committed = [...b.keys()].reduce(
+        (t, n) => t + (b.get(n)!.committed ?? 0) - (a.get(n)?.committed ?? 0),
+        0,
+      );
+      if (committed > 0) loop.cluster = { peerMessagesPerCommittedAppend: round(sent / committed, 2) };
+    }
     const elapsedS = Math.max(
       0.001,
       (seconds === undefined ? lastEndMs - measureFromMs : seconds * 1000) / 1000,
@@ -348,6 +374,7 @@ export async function main(argv: string[]): Promise<void> {
           }
         : {}),
       ...(local ? { cpuPct } : {}),
+      ...(Object.keys(loop).length > 0 ? { loop } : {}),
       ...(outDir ? { out: outDir } : {}),
     };
     for (const f of readerFailures.slice(0, 5)) console.error(`[append] reader: ${f}`);

@@ -368,7 +368,17 @@ export async function nodeCounters(
       };
       const c: Record<string, number> = {};
       for (const sh of s.shardStats)
-        for (const k of ["turns", "ticks", "flushes", "appends", "messagesIn", "messagesOut", "leaderships"])
+        for (const k of [
+          "turns",
+          "ticks",
+          "groupsTurned",
+          "flushes",
+          "appends",
+          "committed",
+          "messagesIn",
+          "messagesOut",
+          "leaderships",
+        ])
           c[k] = (c[k] ?? 0) + (sh[k] ?? 0);
       // Lease renewals (and the full sets among them) and watermark rounds with the groups they looked at.
       for (const k of ["renewals", "fullSets", "pairsSent"]) c[k] = s.lease?.[k] ?? 0;
@@ -387,6 +397,29 @@ export async function nodeCounters(
     }
   }
   return out;
+}
+
+/**
+ * What each node's loop did between two nodeCounters snapshots, in counts that do not depend on how fast
+ * this machine was: turns and frames per second, and per turn the groups it touched and the messages it
+ * took in and sent; per committed append the peer messages it sent.
+ */
+export function loopWork(
+  a: Record<string, number>,
+  b: Record<string, number>,
+  seconds: number,
+): Record<string, number> {
+  const d = (k: string) => (b[k] ?? 0) - (a[k] ?? 0);
+  const turns = Math.max(1, d("turns"));
+  return {
+    turnsPerS: round(d("turns") / seconds),
+    groupsPerTurn: round(d("groupsTurned") / turns),
+    messagesInPerTurn: round(d("messagesIn") / turns),
+    messagesOutPerTurn: round(d("messagesOut") / turns),
+    framesSentPerS: round(d("framesSent") / seconds),
+    flushesPerS: round(d("walFlushes") / seconds),
+    committedPerS: round(d("committed") / seconds),
+  };
 }
 
 /** Per-second rates between two nodeCounters snapshots. */

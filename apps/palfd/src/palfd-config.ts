@@ -18,6 +18,8 @@ export interface PalfdConfig {
   readonly segmentBytes?: number;
   readonly diskBudgetMb?: number;
   readonly diskReserveMb?: number;
+  /** Hold a leader's commit info back this long so the next push carries it (0: send it at once). */
+  readonly commitInfoDelayMs?: number;
   /** Log retention: keep at least the newest n bytes of each group (then recycle). */
   readonly retainBytes?: number;
   /** Log retention: keep at least the entries committed in the last ms. */
@@ -101,6 +103,12 @@ const settings: readonly Setting[] = [
     kind: "positive",
     arg: "mb",
     help: "free space kept on the data dir's filesystem: appends are refused (NOSPACE alarm) below it (default: a tenth of the filesystem, 16..256 MiB)",
+  },
+  {
+    key: "commitInfoDelayMs",
+    kind: "positive",
+    arg: "ms",
+    help: "hold a leader's commit info back up to ms so the next push carries it (fewer peer messages; followers' reads lag by up to ms). Default 0: the whole-node simulator does not yet cover a delay",
   },
   {
     key: "retainBytes",

@@ -10,7 +10,14 @@ import {
   GroupFlag,
   groupEntryProblem,
 } from "./group-entry.ts";
-import { ENTRY_HEADER_BYTES, EntryKind, encodedEntrySize, readEntry, SESSION_BYTES } from "./log-entry.ts";
+import {
+  ENTRY_HEADER_BYTES,
+  EntryKind,
+  encodedEntrySize,
+  forEachSession,
+  readEntry,
+  SESSION_BYTES,
+} from "./log-entry.ts";
 import { OpenGroupEntry } from "./open-group-entry.ts";
 
 const SEED = 424242;
@@ -78,6 +85,12 @@ describe("log entry and group entry encoding", () => {
             expect(e.session).toEqual(s.session);
             expect(entryAt(ge, e.lsn)).toEqual(e);
           });
+          // The session scan (followers learn sessions with it) sees exactly the decoded entries' sessions.
+          const sessions: unknown[] = [];
+          forEachSession(ge.body, ge.lsn + GROUP_HEADER_BYTES, (tag, at, csn) =>
+            sessions.push([tag, at, csn]),
+          );
+          expect(sessions).toEqual(got.filter((e) => e.session).map((e) => [e.session, e.lsn, e.csn]));
           // No entry starts between two entries.
           expect(entryAt(ge, lsns[0]! + 1)).toBeUndefined();
           expect(groupEntryProblem(ge, prevAccum)).toBeUndefined();

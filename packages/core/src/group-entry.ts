@@ -31,16 +31,41 @@ export interface GroupEntry {
   readonly body: Uint8Array;
 }
 
+/**
+ * A group entry object with its fields always in this order, wherever it comes from (the leader, a peer
+ * frame, the WAL, an evicted header): one hidden class, so the hot reads of `end`, `lsn` and `pid` in the
+ * log stay monomorphic (with four shapes mixed in one log they were a few % of a node's CPU).
+ */
+export function groupEntryOf(f: GroupEntry, body: Uint8Array = f.body): GroupEntry {
+  return {
+    pid: f.pid,
+    lsn: f.lsn,
+    end: f.end,
+    count: f.count,
+    maxCsn: f.maxCsn,
+    flags: f.flags,
+    checksum: f.checksum,
+    accum: f.accum,
+    committedEnd: f.committedEnd,
+    body,
+  };
+}
+
 export function sealGroupEntry(
   fields: Omit<GroupEntry, "end" | "checksum" | "accum">,
   prevAccum: number,
 ): GroupEntry {
-  const checksum = crc32(fields.body);
   return {
-    ...fields,
+    pid: fields.pid,
+    lsn: fields.lsn,
     end: fields.lsn + GROUP_HEADER_BYTES + fields.body.length,
-    checksum,
+    count: fields.count,
+    maxCsn: fields.maxCsn,
+    flags: fields.flags,
+    checksum: crc32(fields.body),
     accum: crc32(fields.body, prevAccum),
+    committedEnd: fields.committedEnd,
+    body: fields.body,
   };
 }
 

@@ -1,4 +1,4 @@
-import { configPayloadOf, type GroupEntry } from "./group-entry.ts";
+import { configPayloadOf, type GroupEntry, groupEntryOf } from "./group-entry.ts";
 import { decodeConfig } from "./member-config.ts";
 import type { BaseInfo, Csn, Lsn, MemberConfig, Pid } from "./types.ts";
 
@@ -112,7 +112,7 @@ export class GroupLog {
       const e = this.entries[i]!;
       if (e.end > lsn) break;
       if (cold.has(e)) continue;
-      const header: GroupEntry = { ...e, body: NO_BODY };
+      const header = groupEntryOf(e, NO_BODY);
       cold.add(header);
       this.entries[i] = header;
     }

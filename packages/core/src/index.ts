@@ -12,7 +12,13 @@ export { hasDuplicates, isCounter, isGroupId, MAX_COUNTER, MAX_GROUP_ID } from "
 export type { CsnFloorSource } from "./csn-floor.ts";
 export type { AppendResult, EffectSink, PersistRecord, ReplicaEvent, Role } from "./effects.ts";
 export type { LeaseOptions } from "./election.ts";
-export { entriesOf, GROUP_HEADER_BYTES, type GroupEntry, groupEntryProblem } from "./group-entry.ts";
+export {
+  entriesOf,
+  GROUP_HEADER_BYTES,
+  type GroupEntry,
+  groupEntryOf,
+  groupEntryProblem,
+} from "./group-entry.ts";
 export type { LogView } from "./group-log.ts";
 export {
   ENTRY_HEADER_BYTES,

@@ -86,6 +86,8 @@ function pushNew(r: ReplicaState, lsn: Lsn): void {
     p.lastSentAt = r.now;
   }
   r.lastPushedCommitted = r.committedEnd;
+  // The commit point held back for the next push just rode on it.
+  r.commitInfoDueAt = Number.POSITIVE_INFINITY;
 }
 
 /** Sends a lagging peer the next batch from its nextLsn (or commit info if it has the whole log). */
@@ -212,16 +214,26 @@ export function endTurn(r: ReplicaState): void {
   if (r.configChange) stepConfigChange(r);
   if (r.transfer) stepTransfer(r);
   if (r.role === "leader" && r.committedEnd > r.lastPushedCommitted) {
-    for (const [to, p] of r.progress) {
-      if (p.nextLsn === p.matchEnd && p.ackCommitted < Math.min(r.committedEnd, p.matchEnd))
-        sendCommitInfo(r, to, p);
-    }
     r.lastPushedCommitted = r.committedEnd;
+    // Held back: a push before the deadline carries the commit point (and its ack reports it) instead.
+    if (r.opts.commitInfoDelayMs > 0)
+      r.commitInfoDueAt = Math.min(r.commitInfoDueAt, r.now + r.opts.commitInfoDelayMs);
+    else sendCommitInfoToIdle(r);
+  }
+}
+
+/** Commit info to every peer that has the whole log sent to it but not the commit point (no push on its way). */
+function sendCommitInfoToIdle(r: ReplicaState): void {
+  r.commitInfoDueAt = Number.POSITIVE_INFINITY;
+  for (const [to, p] of r.progress) {
+    if (p.nextLsn === p.matchEnd && p.ackCommitted < Math.min(r.committedEnd, p.matchEnd))
+      sendCommitInfo(r, to, p);
   }
 }
 
 /** Resends to peers that have not acked what they were sent (lost messages, restarts). */
 export function retransmit(r: ReplicaState): void {
+  if (r.now >= r.commitInfoDueAt) sendCommitInfoToIdle(r);
   for (const [to, p] of r.progress) {
     if (r.now < p.lastSentAt + r.opts.retransmitMs) continue;
     if (p.matchEnd >= r.log.end && p.ackCommitted >= r.committedEnd) continue;
@@ -240,7 +252,7 @@ export function nextDeadline(r: ReplicaState): Millis {
   }
   if (r.configChange?.appendedEnd === undefined && r.configChange) at = Math.min(at, r.configChange.deadline);
   if (r.transfer) at = Math.min(at, r.transfer.deadline);
-  return at;
+  return Math.min(at, r.commitInfoDueAt);
 }
 
 export function changeConfig(r: ReplicaState, change: ConfigChange): AdminOutcome {

@@ -75,3 +75,29 @@ export function readEntry(body: Uint8Array, at: number, lsn: Lsn): { entry: LogE
   const entry: LogEntry = session ? { lsn, csn, kind, payload, session } : { lsn, csn, kind, payload };
   return { entry, next: p + len };
 }
+
+/**
+ * Calls `fn` with the session tag, LSN and CSN of every entry in `body` that carries one, without decoding
+ * payloads (a follower learns sessions from each group entry it takes). Throws on a malformed body.
+ */
+export function forEachSession(
+  body: Uint8Array,
+  firstLsn: Lsn,
+  fn: (tag: SessionTag, lsn: Lsn, csn: Csn) => void,
+): void {
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  let at = 0;
+  while (at < body.length) {
+    if (at + ENTRY_HEADER_BYTES > body.length) throw new Error(`entry header at ${at} runs past the body`);
+    const len = view.getUint32(at, true);
+    let p = at + ENTRY_HEADER_BYTES;
+    if (body[at + 5]! & FLAG_SESSION) {
+      const tag = { id: view.getFloat64(p, true), seq: view.getFloat64(p + 8, true) };
+      fn(tag, firstLsn + at, view.getFloat64(at + 8, true));
+      p += SESSION_BYTES;
+    }
+    if (p + len > body.length || body[at + 4]! > EntryKind.startWorking)
+      throw new Error(`malformed entry at ${at}`);
+    at = p + len;
+  }
+}

@@ -19,6 +19,12 @@ export interface ReplicaOptions {
   readonly prepareTimeoutMs?: number;
   /** A follower that has not acked what was sent for this long gets it again. */
   readonly retransmitMs?: number;
+  /**
+   * How long a leader holds back commit info for followers that have its whole log, waiting for the next
+   * push to carry the commit point instead (0: sent at the end of the turn that moved it). Under load a
+   * push follows within a turn or two, so the commit info and its ack are never sent at all.
+   */
+  readonly commitInfoDelayMs?: number;
   /** Freeze the open group entry once it holds this many bytes. */
   readonly maxGroupEntryBytes?: number;
   /** At most this many body bytes per push or fetch reply (NATS caps a message at 1 MB by default). */
@@ -58,6 +64,7 @@ export function resolveOptions(o: ReplicaOptions): ResolvedOptions {
     lease: { ...defaultLease, ...o.lease },
     prepareTimeoutMs: o.prepareTimeoutMs ?? 1000,
     retransmitMs: o.retransmitMs ?? 500,
+    commitInfoDelayMs: o.commitInfoDelayMs ?? 0,
     maxGroupEntryBytes: o.maxGroupEntryBytes ?? 256 * 1024,
     maxPushBytes: o.maxPushBytes ?? 768 * 1024,
     maxPayloadBytes: o.maxPayloadBytes ?? 512 * 1024,

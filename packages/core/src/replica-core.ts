@@ -3,9 +3,10 @@ import type { CsnFloorSource } from "./csn-floor.ts";
 import { DurableGate } from "./durable-gate.ts";
 import type { EffectSink, PersistRecord, Role } from "./effects.ts";
 import { Election } from "./election.ts";
-import { entriesOf, type GroupEntry, GroupFlag } from "./group-entry.ts";
+import { GROUP_HEADER_BYTES, type GroupEntry, GroupFlag } from "./group-entry.ts";
 import { GroupLog } from "./group-log.ts";
 import * as leader from "./leader.ts";
+import { forEachSession } from "./log-entry.ts";
 import { isMember, quorum } from "./member-config.ts";
 import type { Message } from "./messages.ts";
 import type { OpenGroupEntry } from "./open-group-entry.ts";
@@ -50,6 +51,7 @@ export class ReplicaCore implements ReplicaState {
   progress = new Map<ReplicaId, Progress>();
   startWorkingEnd: Lsn = Number.POSITIVE_INFINITY;
   lastPushedCommitted: Lsn = 0;
+  commitInfoDueAt: Millis = Number.POSITIVE_INFINITY;
   configChange: PendingConfigChange | undefined;
   transfer: { target: ReplicaId; deadline: Millis } | undefined;
   rc: ReconfirmState | undefined;
@@ -149,7 +151,9 @@ export class ReplicaCore implements ReplicaState {
   appendToLog(ge: GroupEntry): void {
     this.log.append(ge);
     if (ge.flags & GroupFlag.session && !this.opts.unsafe.sessionsFromLeaderOnly) {
-      for (const e of entriesOf(ge)) if (e.session) this.sessions.record(e.session, e.lsn, e.csn);
+      forEachSession(ge.body, ge.lsn + GROUP_HEADER_BYTES, (tag, lsn, csn) =>
+        this.sessions.record(tag, lsn, csn),
+      );
     }
   }
 

@@ -80,6 +80,8 @@ export interface ReplicaState {
   progress: Map<ReplicaId, Progress>;
   startWorkingEnd: Lsn;
   lastPushedCommitted: Lsn;
+  /** When commit info held back for the next push goes out on its own (see commitInfoDelayMs); Infinity: none due. */
+  commitInfoDueAt: Millis;
   configChange: PendingConfigChange | undefined;
   transfer: { target: ReplicaId; deadline: Millis } | undefined;
   rc: ReconfirmState | undefined;

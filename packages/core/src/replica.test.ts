@@ -782,3 +782,40 @@ describe("replica: a follower that lost what it acked", () => {
     expect(fresh.log.end, "seed 91: the replaced follower catches up").toBe(L.log.end);
   });
 });
+
+describe("replica: commit points ride on the next push (commitInfoDelayMs)", () => {
+  const commitInfos = (h: Harness, id: string) =>
+    h.log(id).sends.filter((m) => m.type === "commitInfo").length;
+
+  for (const seed of SEEDS) {
+    it(`seed ${seed}: a push within the delay carries the commit point and no commit info is sent`, () => {
+      const { h, L } = cluster(seed, { commitInfoDelayMs: 50 });
+      h.advance(200);
+      const before = commitInfos(h, L.self);
+      for (let i = 0; i < 20; i++) {
+        expect(h.append(L.self, bytes(16, i)).ok).toBe(true);
+        h.settle();
+        h.advance(5);
+      }
+      // Each append's push carried the commit point of the one before: no commit info of its own.
+      expect(commitInfos(h, L.self)).toBe(before);
+      const committed = L.committedEnd;
+      for (const f of h.followers()) expect(f.committedEnd).toBeLessThan(committed);
+      h.advance(100);
+      expect(commitInfos(h, L.self), `seed ${seed}: the last commit point goes out at the deadline`).toBe(
+        before + h.followers().length,
+      );
+      for (const f of h.followers()) expect(f.committedEnd).toBe(committed);
+    });
+
+    it(`seed ${seed}: without a delay a commit point that no push carries is sent in the same turn`, () => {
+      const { h, L } = cluster(seed);
+      h.advance(200);
+      const before = commitInfos(h, L.self);
+      expect(h.append(L.self, bytes(16)).ok).toBe(true);
+      h.settle();
+      expect(commitInfos(h, L.self)).toBeGreaterThan(before);
+      expect(h.followers().some((f) => f.committedEnd === L.committedEnd)).toBe(true);
+    });
+  }
+});

@@ -14,8 +14,9 @@ export {
   type StatFs,
 } from "./disk-space-watch.ts";
 export { type LaggingGroup, laggingGroups, type NodeObserver } from "./node-metrics.ts";
+export { type NodeUnsafeSwitches, nodeUnsafeSwitchNames } from "./node-unsafe.ts";
 export { PalfNode, type PalfNodeOptions } from "./palf-node.ts";
 export type { RetentionOptions } from "./retention.ts";
 export { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
-export { type NodeInspector, type NodeUnsafeSwitches, nodeUnsafeSwitchNames } from "./shard.ts";
+export type { NodeInspector } from "./shard.ts";
 export { decodeGroupEntry, encodeGroupEntry, recoverGroups } from "./wal-binding.ts";

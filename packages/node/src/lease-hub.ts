@@ -6,8 +6,8 @@ import {
   quorum,
   type Replica,
 } from "@palf/core";
+import type { NodeUnsafeSwitches } from "./node-unsafe.ts";
 import { type Runtime, realRuntime, type TimerHandle } from "./runtime.ts";
-import type { NodeUnsafeSwitches } from "./shard.ts";
 
 /** What the hub needs from its node. */
 export interface LeaseHubHost {

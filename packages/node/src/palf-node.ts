@@ -30,10 +30,11 @@ import { LeaseHub } from "./lease-hub.ts";
 import { MembershipRpc } from "./membership-rpc.ts";
 import { NodeGts, type NodeGtsOptions } from "./node-gts.ts";
 import { diskSpace, laggingGroups, type NodeObserver, timedFdatasync } from "./node-metrics.ts";
+import type { NodeUnsafeSwitches } from "./node-unsafe.ts";
 import { readLimits } from "./reply-budget.ts";
 import { Retention, type RetentionOptions } from "./retention.ts";
 import { type Runtime, realRuntime, type TimerHandle } from "./runtime.ts";
-import { type NodeInspector, type NodeUnsafeSwitches, Shard } from "./shard.ts";
+import { type NodeInspector, Shard } from "./shard.ts";
 import { recoverGroups } from "./wal-binding.ts";
 import { ShardWalSpace } from "./wal-space.ts";
 
@@ -566,7 +567,7 @@ export class PalfNode {
       let pending = 0;
       for (const slot of s.groups.values()) {
         const r = slot.replica;
-        pending += slot.pending.length + slot.watchers.length;
+        pending += slot.waiters.size;
         if (r.halted) halted++;
         for (const m of r.log.config.members) nodes.add(m);
       }

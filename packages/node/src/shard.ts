@@ -15,27 +15,22 @@ import {
 } from "@palf/core";
 import { GTS_GROUP } from "@palf/gts";
 import type { ShardWal, WalRecord } from "@palf/storage";
-import type { AppendItem, AppendOutcomeWire, LeaderEvent, ReadEntryWire, RpcError } from "@palf/transport";
+import type { AppendItem, AppendOutcomeWire, LeaderEvent, RpcError } from "@palf/transport";
 import type { Logger } from "pino";
+import { AppendWaiters, RequestAnswers } from "./append-waiters.ts";
 import { screenBatch } from "./batch-screen.ts";
+import { handLeadershipsAway, preferredLeader, rebalance, transferAll } from "./leadership-balance.ts";
 import type { NodeObserver } from "./node-metrics.ts";
+import type { NodeUnsafeSwitches } from "./node-unsafe.ts";
+import { type ReadPage, readPage } from "./read-paging.ts";
 import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { TimerWheel } from "./timer-wheel.ts";
 import { decodeGroupEntry, toWalRecord } from "./wal-binding.ts";
 import { ShardWalSpace } from "./wal-space.ts";
 
-interface PendingAppend {
-  readonly lsn: number;
-  readonly csn: number;
-  readonly pid: number;
-  readonly resolve: (outcome: AppendOutcomeWire) => void;
-}
-
 /** One group hosted by this shard. */
 class GroupSlot {
-  pending: PendingAppend[] = [];
-  /** Retried appends already in the log: answered once the commit point passes them. */
-  watchers: Array<PendingAppend & { session: { id: number; seq: number } }> = [];
+  readonly waiters = new AppendWaiters();
   replica!: Replica;
   constructor(
     readonly group: number,
@@ -84,67 +79,6 @@ export interface ShardOptions {
   readonly observer?: NodeObserver;
 }
 
-/**
- * Test-only faults of the node layer: each switch breaks one of DESIGN.md's "Rules that keep it safe" the
- * way a naive node runtime would, so the whole-node simulator's guard tests (packages/testkit/src/node-sim)
- * can show that its checkers catch it. Production never sets any of them.
- */
-export interface NodeUnsafeSwitches {
-  /**
-   * Durable before it leaves: the shard reports records durable as soon as they are handed to the WAL, not
-   * when the flush that wrote them completes, so promises, grants and acks leave before their fdatasync.
-   */
-  readonly durableOnSubmit?: boolean;
-  /**
-   * Durable before it leaves (batching): when a flush completes, the shard reports durable every record any
-   * group submitted so far, also those of later turns that the next flush has yet to write.
-   */
-  readonly durableFromLaterFlush?: boolean;
-  /**
-   * A promise is persisted before it is given: recovery drops each group's meta record (promised pid and
-   * highest ballot), so a restarted replica forgets the promises and votes it made.
-   */
-  readonly forgetPromiseOnRecovery?: boolean;
-  /**
-   * Leases are counted from when the request was sent: the lease hub counts a member's coalesced grant from
-   * when the renewal's ack arrived, so a late ack (of a renewal older than the lease) extends the lease.
-   */
-  readonly hubLeaseFromAck?: boolean;
-  /**
-   * A new or renamed segment file is followed by an fsync of its directory: the shard's WAL skips those
-   * directory fsyncs, so a crash may lose a whole segment whose records were fdatasynced.
-   */
-  readonly skipSegmentDirFsync?: boolean;
-  /**
-   * An fdatasync error is fatal (never retried): the shard's WAL retries a failed fdatasync and, when the retry
-   * succeeds, reports the batch durable although the failure may have dropped its pages from the page cache.
-   */
-  readonly retryFailedSync?: boolean;
-  /**
-   * Appends are answered once committed: the shard answers {lsn, csn} as soon as the leader took the append,
-   * before a majority has it durably (the client then believes in an entry a new leader may not have).
-   */
-  readonly answerBeforeCommit?: boolean;
-  /**
-   * Check the disk budget before assigning an LSN: leaders assign LSNs to appends (and followers accept
-   * pushes) without reserving WAL space first, so a full budget is found only when the WAL refuses the batch
-   * and every group in it leaves service.
-   */
-  readonly assignBeyondBudget?: boolean;
-}
-
-/** Every node switch (what `pnpm sim:node --unsafe <name>` takes besides core's). */
-export const nodeUnsafeSwitchNames: readonly (keyof NodeUnsafeSwitches)[] = [
-  "durableOnSubmit",
-  "durableFromLaterFlush",
-  "forgetPromiseOnRecovery",
-  "hubLeaseFromAck",
-  "skipSegmentDirFsync",
-  "retryFailedSync",
-  "answerBeforeCommit",
-  "assignBeyondBudget",
-];
-
 /** Read-only observer of a node's replicas (the whole-node simulator's checkers). */
 export interface NodeInspector {
   event?(group: number, event: ReplicaEvent, replica: Replica): void;
@@ -177,6 +111,8 @@ export class Shard {
   private recycling = false;
   readonly stats = {
     turns: 0,
+    /** Replica turns ended, summed over loop turns (groups touched per turn = groupsTurned / turns). */
+    groupsTurned: 0,
     messagesIn: 0,
     messagesOut: 0,
     flushes: 0,
@@ -262,8 +198,7 @@ export class Shard {
     this.touched.delete(slot);
     // Its open group entry will never be written.
     this.space?.release(slot.replica.unpersistedBytes());
-    for (const p of [...slot.pending, ...slot.watchers])
-      p.resolve({ error: { code: "UNKNOWN_GROUP", message: "group deleted" } });
+    slot.waiters.failAll({ code: "UNKNOWN_GROUP", message: "group deleted" });
     this.queue({ kind: "drop-group", group });
     this.scheduleTurn();
     return true;
@@ -340,59 +275,39 @@ export class Shard {
     const r = slot.replica;
     const now = this.now();
     this.opts.changed?.(group);
-    const out = items.map(
-      (item) =>
-        new Promise<AppendOutcomeWire>((resolve) => {
-          const options = item.session
-            ? { refCsn: item.refCsn ?? 0, session: item.session, retry: item.retry === true }
-            : { refCsn: item.refCsn ?? 0 };
-          const res = r.append(item.payload, now, options);
-          if (!res.ok) {
-            const code = res.code === "BAD_INPUT" ? "BAD_REQUEST" : res.code;
-            const error: { code: RpcError["code"]; leader?: string; message?: string } = { code };
-            if (res.leader !== undefined) error.leader = res.leader;
-            if (res.reason !== undefined) error.message = res.reason;
-            resolve({ error });
-            return;
-          }
-          this.stats.appends++;
-          const p = { lsn: res.lsn, csn: res.csn, pid: r.myPid, resolve };
-          // Test-only breach (answerBeforeCommit): the later explicit result finds the promise already settled.
-          if (this.opts.unsafe?.answerBeforeCommit) resolve({ lsn: res.lsn, csn: res.csn });
-          if (res.duplicate && item.session) {
-            slot.watchers.push({ ...p, session: item.session });
-            this.checkWatchers(slot);
-          } else slot.pending.push(p);
-        }),
-    );
+    // One promise per request, not per item: each item's answer lands in its slot of the request's answers.
+    const answers = new RequestAnswers(items.length);
+    for (let index = 0; index < items.length; index++) {
+      const item = items[index]!;
+      const options = item.session
+        ? { refCsn: item.refCsn ?? 0, session: item.session, retry: item.retry === true }
+        : { refCsn: item.refCsn ?? 0 };
+      const res = r.append(item.payload, now, options);
+      if (!res.ok) {
+        const code = res.code === "BAD_INPUT" ? "BAD_REQUEST" : res.code;
+        const error: { code: RpcError["code"]; leader?: string; message?: string } = { code };
+        if (res.leader !== undefined) error.leader = res.leader;
+        if (res.reason !== undefined) error.message = res.reason;
+        answers.answer(index, { error });
+        continue;
+      }
+      this.stats.appends++;
+      const w = { lsn: res.lsn, csn: res.csn, pid: r.myPid, answers, index };
+      // Test-only breach (answerBeforeCommit): the later explicit result finds the item already answered.
+      if (this.opts.unsafe?.answerBeforeCommit) answers.answer(index, { lsn: res.lsn, csn: res.csn });
+      if (res.duplicate && item.session) {
+        slot.waiters.watch(w, item.session);
+        slot.waiters.checkWatchers(r);
+      } else slot.waiters.add(w);
+    }
     this.touched.add(slot);
     this.scheduleTurn();
-    return Promise.all(out);
+    return answers.all;
   }
 
-  read(group: number, fromLsn: number, maxEntries: number, maxBytes: number) {
+  read(group: number, fromLsn: number, maxEntries: number, maxBytes: number): ReadPage | undefined {
     const slot = this.groups.get(group);
-    if (!slot) return undefined;
-    const r = slot.replica;
-    const entries: ReadEntryWire[] = [];
-    let bytes = 0;
-    let next = Math.max(fromLsn, r.base.lsn);
-    if (fromLsn < r.base.lsn)
-      return { recycledBelow: r.base.lsn, entries, committedEnd: r.committedEnd, next };
-    let cut = false;
-    for (const e of r.entries(fromLsn)) {
-      if (entries.length >= maxEntries || (entries.length > 0 && bytes + e.payload.length > maxBytes)) {
-        cut = true;
-        break;
-      }
-      entries.push({ lsn: e.lsn, csn: e.csn, payload: Buffer.from(e.payload) });
-      bytes += e.payload.length;
-      next = e.lsn + 1;
-    }
-    // Only a page that ran out of committed entries may skip ahead to the committed end; one cut by a
-    // limit (entries or bytes) continues right after its last entry.
-    if (!cut) next = Math.max(next, r.committedEnd);
-    return { entries, committedEnd: r.committedEnd, next };
+    return slot ? readPage(slot.replica, fromLsn, maxEntries, maxBytes) : undefined;
   }
 
   locate(group: number, csn: number): LogEntry | null | undefined {
@@ -452,6 +367,7 @@ export class Shard {
     }
     const touched = this.touched;
     this.touched = new Set();
+    this.stats.groupsTurned += touched.size;
     for (const slot of touched) slot.replica.endTurn(now);
     this.flushWal();
     this.sendOutbound();
@@ -555,36 +471,7 @@ export class Shard {
   // ------------------------------------------------------------------ results and events
 
   private onResult(slot: GroupSlot, r: AppendResult): void {
-    const outcome: AppendOutcomeWire | undefined =
-      r.outcome === "failed"
-        ? {
-            error: {
-              code: "FAILED",
-              message: "not committed: a new leader's log holds something else there",
-            },
-          }
-        : r.outcome === "indeterminate"
-          ? { error: { code: "INDETERMINATE", message: "result unknown (replica rebuilt); read the log" } }
-          : undefined;
-    const settle = (p: PendingAppend) => {
-      if (outcome === undefined) this.stats.committed++;
-      p.resolve(outcome ?? { lsn: p.lsn, csn: p.csn });
-    };
-    // Results come in issue order: settle from the front; scan the rest only if the front does not match.
-    const list = slot.pending;
-    let i = 0;
-    while (i < list.length && list[i]!.pid === r.pid && list[i]!.lsn >= r.from && list[i]!.lsn < r.to)
-      settle(list[i++]!);
-    if (i > 0) list.splice(0, i);
-    if (list.length > 0 && i === 0) {
-      slot.pending = list.filter((p) => {
-        if (p.pid === r.pid && p.lsn >= r.from && p.lsn < r.to) {
-          settle(p);
-          return false;
-        }
-        return true;
-      });
-    }
+    this.stats.committed += slot.waiters.settle(r);
   }
 
   private onEvent(slot: GroupSlot, e: ReplicaEvent): void {
@@ -603,7 +490,7 @@ export class Shard {
         }
         break;
       case "committed":
-        if (slot.watchers.length > 0) this.checkWatchers(slot);
+        if (slot.waiters.watching) slot.waiters.checkWatchers(slot.replica);
         break;
       case "halted":
         this.opts.changed?.(slot.group);
@@ -615,19 +502,6 @@ export class Shard {
       default:
         break;
     }
-  }
-
-  /** A retried append found in the log: committed if the committed entry at its LSN carries its session. */
-  private checkWatchers(slot: GroupSlot): void {
-    const r = slot.replica;
-    slot.watchers = slot.watchers.filter((w) => {
-      if (w.lsn >= r.committedEnd) return true;
-      const e = r.read(w.lsn);
-      if (e?.session && e.session.id === w.session.id && e.session.seq === w.session.seq)
-        w.resolve({ lsn: w.lsn, csn: e.csn });
-      else w.resolve({ error: { code: "INDETERMINATE", message: "retried append: read the log to know" } });
-      return false;
-    });
   }
 
   // ------------------------------------------------------------------ status and stop
@@ -642,56 +516,23 @@ export class Shard {
     return this.groups.get(group)?.replica;
   }
 
-  /**
-   * Leadership balance: a group's preferred leader is a fixed member chosen by the group id; a leader that
-   * is not it hands over once the preferred member is a caught-up member again (after a restart, say).
-   */
+  /** Leadership balance (see leadership-balance.ts): leaders hand over to caught-up preferred members. */
   rebalance(): void {
-    const now = this.now();
-    for (const slot of this.groups.values()) {
-      const r = slot.replica;
-      if (r.role !== "leader") continue;
-      const preferred = preferredLeader(slot.group, r.latestConfig.members);
-      if (preferred === this.opts.nodeId || preferred === undefined) continue;
-      if (!r.peerHasWholeLog(preferred)) continue;
-      if (r.transferLeader(preferred, now).ok) this.touched.add(slot);
-    }
-    this.scheduleTurn();
+    for (const r of rebalance(this.replicas(), this.opts.nodeId, this.now())) this.touch(r.group);
   }
 
   /** Hands every leadership to another member (graceful stop); this node stands for no election after. */
   transferAll(): void {
-    const now = this.now();
-    for (const slot of this.groups.values()) {
-      const r = slot.replica;
-      r.setPriority(-1);
-      if (r.role !== "leader") continue;
-      const target = r.latestConfig.members.find((m) => m !== this.opts.nodeId);
-      if (target) r.transferLeader(target, now);
-      this.touched.add(slot);
-    }
+    transferAll(this.replicas(), this.opts.nodeId, this.now());
+    for (const slot of this.groups.values()) this.touched.add(slot);
     this.scheduleTurn();
   }
 
-  /**
-   * Hands each leadership to a member that has the whole log (the disk is nearly full: appends here would only
-   * meet back-pressure, while the others can still acknowledge). Priorities stay: if every member is short of
-   * space, a group keeps a leader for reads.
-   */
+  /** Hands each leadership to a member that has the whole log (the disk is nearly full); returns how many. */
   handLeadershipsAway(): number {
-    const now = this.now();
-    let moved = 0;
-    for (const slot of this.groups.values()) {
-      const r = slot.replica;
-      if (r.role !== "leader") continue;
-      const target = r.latestConfig.members.find((m) => m !== this.opts.nodeId && r.peerHasWholeLog(m));
-      if (target && r.transferLeader(target, now).ok) {
-        moved++;
-        this.touched.add(slot);
-      }
-    }
-    if (moved > 0) this.scheduleTurn();
-    return moved;
+    const moved = handLeadershipsAway(this.replicas(), this.opts.nodeId, this.now());
+    for (const r of moved) this.touch(r.group);
+    return moved.length;
   }
 
   /** Stops the loop; the caller closes the WAL after the last flush. */
@@ -708,16 +549,7 @@ export class Shard {
       }
       this.walRecords = [];
     }
-    for (const slot of this.groups.values()) {
-      for (const p of [...slot.pending, ...slot.watchers])
-        p.resolve({ error: { code: "STOPPING", message: "node stopped; result unknown" } });
-      slot.pending = [];
-      slot.watchers = [];
-    }
+    for (const slot of this.groups.values())
+      slot.waiters.failAll({ code: "STOPPING", message: "node stopped; result unknown" });
   }
-}
-
-/** The member that should lead `group` when it can: spreads leaderships evenly over the members. */
-export function preferredLeader(group: number, members: readonly string[]): string | undefined {
-  return members.length > 0 ? [...members].sort()[group % members.length] : undefined;
 }

@@ -41,8 +41,9 @@ export function decodeGroupEntry(bytes: Uint8Array): GroupEntry {
     lsn: b.readDoubleLE(8),
     end: b.readDoubleLE(16),
     count: b.readUInt32LE(24),
-    flags: b.readUInt32LE(28),
+    // In groupEntryOf's field order (one hidden class for every group entry), not the stored order.
     maxCsn: b.readDoubleLE(32),
+    flags: b.readUInt32LE(28),
     checksum: b.readUInt32LE(40),
     accum: b.readUInt32LE(44),
     committedEnd: b.readDoubleLE(48),

@@ -8,7 +8,8 @@ import { openShardWal, type ShardWal } from "@palf/storage";
 import type { AppendOutcomeWire } from "@palf/transport";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { type NodeUnsafeSwitches, Shard } from "./shard.ts";
+import type { NodeUnsafeSwitches } from "./node-unsafe.ts";
+import { Shard } from "./shard.ts";
 import { until } from "./wait-until.test-support.ts";
 import { defaultHeadroom, ShardWalSpace } from "./wal-space.ts";
 
