@@ -13,7 +13,7 @@ export {
   readPartitionMap,
 } from "./kv-catalog.ts";
 export { appendFailed, type KvCluster, type KvLogPage } from "./kv-cluster.ts";
-export { KvError, type KvErrorCode } from "./kv-error.ts";
+export { asKvError, KvError, type KvErrorCode } from "./kv-error.ts";
 export { checkKey, checkValue, DEFAULT_LIMITS, type KvLimits, type KvValue } from "./kv-limits.ts";
 export {
   type AbortRecord,
@@ -72,5 +72,6 @@ export {
   type TxnState,
   type TxnView,
 } from "./partition-state.ts";
+export { type CheckpointStore, StoreServer, type StoreServerOptions } from "./store-server.ts";
 export { TxnCdc, type TxnCdcCheckpoint, type TxnCdcOptions, type TxnChange } from "./txn-cdc.ts";
 export { commitStats } from "./txn-commit.ts";
