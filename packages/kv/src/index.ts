@@ -48,7 +48,14 @@ export {
   Txn,
   type TxnResult,
 } from "./kv-store.ts";
-export { type KvUnsafeSwitches, kvUnsafe, kvUnsafeSwitchNames, withKvUnsafe } from "./kv-unsafe.ts";
+export {
+  consultedKvSwitches,
+  type KvUnsafeSwitches,
+  kvUnsafe,
+  kvUnsafeOn,
+  kvUnsafeSwitchNames,
+  withKvUnsafe,
+} from "./kv-unsafe.ts";
 export { palfKvCluster } from "./palf-kv-cluster.ts";
 export { type Decision, decisionOf, PartitionHost, type PartitionHostOptions } from "./partition-host.ts";
 export {

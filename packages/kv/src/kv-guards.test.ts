@@ -5,7 +5,12 @@ import { describe, expect, it } from "vitest";
 import { encodeRecord } from "./kv-record.ts";
 import { realKvRuntime } from "./kv-runtime.ts";
 import { openKv } from "./kv-store.ts";
-import { type KvUnsafeSwitches, kvUnsafeSwitchNames, withKvUnsafe } from "./kv-unsafe.ts";
+import {
+  consultedKvSwitches,
+  type KvUnsafeSwitches,
+  kvUnsafeSwitchNames,
+  withKvUnsafe,
+} from "./kv-unsafe.ts";
 import { MemoryKvCluster, prepareByHand } from "./memory-kv-cluster.test-support.ts";
 import { type PartitionMap, partitionOf } from "./partition-map.ts";
 import { PartitionState } from "./partition-state.ts";
@@ -15,6 +20,8 @@ const map: PartitionMap = { version: 1, scheme: "hash", groups: [31, 32, 33] };
 async function guarded(on: Partial<KvUnsafeSwitches>, scenario: () => Promise<string[]>): Promise<void> {
   expect(await scenario(), "with every rule on").toEqual([]);
   expect((await withKvUnsafe(on, scenario)).length, `${JSON.stringify(on)} is caught`).toBeGreaterThan(0);
+  // The scenario really ran the switched code, not only named the switch.
+  expect(consultedKvSwitches()).toEqual(Object.keys(on).sort());
 }
 
 async function store() {
@@ -170,6 +177,77 @@ describe("guards of the store's rules", () => {
       } finally {
         await kv.close();
       }
+    });
+  });
+
+  it("conflicts are decided when the prepares are applied in log order, not from the state the coordinator read", async () => {
+    await guarded({ conflictsDecidedAheadOfLog: true }, async () => {
+      const { cluster, kv } = await store();
+      try {
+        // a on a lower partition than b, so a's partition is the primary; c elsewhere than b.
+        const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
+        const b = keys.find((k) => partitionOf(map, k) === 2)!;
+        const a = keys.find((k) => partitionOf(map, k) === 0)!;
+        const c = keys.find((k) => partitionOf(map, k) === 1)!;
+        // Another transaction holds b (prepared, undecided): our prepare on b's partition is refused there.
+        await prepareByHand(cluster, map, "holder", [b, c], "held");
+        const r = await kv
+          .transact(
+            async (tx) => {
+              tx.put(a, "1");
+              tx.put(b, "1");
+            },
+            { maxAttempts: 1 },
+          )
+          .catch(() => undefined);
+        if (r === undefined) return [];
+        const host = kv.service as unknown as { replica(p: number): { state: PartitionState } };
+        const atB = host.replica(2).state.txn(r.txnId);
+        return atB?.state === "prepared" || atB?.state === "committed"
+          ? []
+          : [`${r.txnId} committed although its prepare on partition 2 was ${atB?.state} (${atB?.reason})`];
+      } finally {
+        await kv.close();
+      }
+    });
+  });
+
+  it("no answer before GTS has passed the commit version: a later read sees the write", async () => {
+    await guarded({ skipCommitWait: true }, async () => {
+      const { cluster, kv } = await store();
+      try {
+        // Push the partition's CSNs ahead of GTS, as a burst of appends does.
+        const g = map.groups[partitionOf(map, "w")]!;
+        cluster.appendNow(g, encodeRecord({ type: "fence" }), (await cluster.timestamp()) + 1_000_000);
+        const c = await kv.put("w", "v");
+        const got = await kv.get("w");
+        return got === "v" ? [] : [`a read after the answer of a commit at ${c} got ${String(got)}`];
+      } finally {
+        await kv.close();
+      }
+    });
+  });
+
+  it("a partition restored from a checkpoint is the state it had: its locks included", async () => {
+    await guarded({ recoveryDropsLocks: true }, async () => {
+      const s = new PartitionState(0);
+      s.apply({
+        lsn: 0,
+        csn: 10,
+        payload: encodeRecord({
+          type: "prepare",
+          txnId: "t",
+          snapshot: 5,
+          writes: [{ key: "a", value: "v" }],
+          primary: 0,
+          participants: [0, 1],
+        }),
+      });
+      const restored = PartitionState.restore(s.checkpoint());
+      const got = restored.read("a", 20);
+      return got.kind === "locked"
+        ? []
+        : [`the restored partition reads ${JSON.stringify(got)} under a lock`];
     });
   });
 

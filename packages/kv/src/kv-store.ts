@@ -13,6 +13,7 @@ import {
 } from "./kv-limits.ts";
 import { delay, type KvRuntime, realKvRuntime } from "./kv-runtime.ts";
 import type { KvService, ScanItem } from "./kv-service.ts";
+import { kvUnsafeOn } from "./kv-unsafe.ts";
 import { PartitionHost, type PartitionHostOptions } from "./partition-host.ts";
 import { type PartitionMap, partitionOf } from "./partition-map.ts";
 import { compareKeys } from "./partition-state.ts";
@@ -223,7 +224,7 @@ export class Kv {
     t = this.rt.now();
     // Commit wait: a snapshot taken after our answer is above the commit version, so it sees the writes.
     try {
-      await this.o.cluster.waitGtsAbove(version);
+      if (!kvUnsafeOn("skipCommitWait")) await this.o.cluster.waitGtsAbove(version);
     } catch (err) {
       throw new KvError(
         "INDETERMINATE",

@@ -4,7 +4,7 @@ import { KvError } from "./kv-error.ts";
 import type { KvValue } from "./kv-limits.ts";
 import { decodeRecord, type KvWrite } from "./kv-record.ts";
 import { delay, type KvRuntime } from "./kv-runtime.ts";
-import { kvUnsafe } from "./kv-unsafe.ts";
+import { kvUnsafeOn } from "./kv-unsafe.ts";
 import type { PartitionMap } from "./partition-map.ts";
 import { PartitionReplica, type ReplicaOptions } from "./partition-replica.ts";
 import { type ApplyOutcome, type PartitionEntry, PartitionState } from "./partition-state.ts";
@@ -182,7 +182,8 @@ export class TxnCdc implements AsyncIterable<TxnChange> {
         if (d?.state === "committed") t.commitVersion = d.commitVersion;
       }
       if (t.commitVersion === undefined) {
-        if (!kvUnsafe.cdcIgnoresUndecided) for (const v of t.prepares.values()) floor = Math.min(floor, v);
+        if (!kvUnsafeOn("cdcIgnoresUndecided"))
+          for (const v of t.prepares.values()) floor = Math.min(floor, v);
       } else decided.push([id, t]);
     }
     decided.sort(

@@ -3,7 +3,7 @@ import { KvError } from "./kv-error.ts";
 import type { KvValue } from "./kv-limits.ts";
 import { encodeRecord, type KvWrite } from "./kv-record.ts";
 import type { KvService } from "./kv-service.ts";
-import { kvUnsafe } from "./kv-unsafe.ts";
+import { kvUnsafeOn } from "./kv-unsafe.ts";
 import type { TxnView } from "./partition-state.ts";
 
 /** What a commit needs: the log, the servers' outcomes, and where each partition's log is. */
@@ -88,7 +88,9 @@ export async function commitWrites(
   const lsns = prepared.map((r) => (r as PromiseFulfilledResult<{ lsn: number; csn: number }>).value.lsn);
   let views: Array<TxnView | undefined>;
   try {
-    views = await Promise.all(participants.map((p, i) => c.service.outcome(p, txnId, lsns[i]!)));
+    views = kvUnsafeOn("conflictsDecidedAheadOfLog")
+      ? prepared.map((r) => assumePrepared(txnId, (r as PromiseFulfilledResult<{ csn: number }>).value.csn))
+      : await Promise.all(participants.map((p, i) => c.service.outcome(p, txnId, lsns[i]!)));
   } catch {
     abortEverywhere(txnId, participants, append);
     throw new KvError("ABORTED", `the prepare outcomes of ${txnId} could not be read; it is aborted`, {
@@ -105,7 +107,7 @@ export async function commitWrites(
   // OceanBase's rule: the commit version is at least every participant's prepare version.
   await c.afterPrepare?.(txnId);
   const versions = views.map((v) => v!.prepareVersion!);
-  const commitVersion = kvUnsafe.commitAtMinPrepare ? Math.min(...versions) : Math.max(...versions);
+  const commitVersion = kvUnsafeOn("commitAtMinPrepare") ? Math.min(...versions) : Math.max(...versions);
   let at: { lsn: number };
   try {
     at = await append(primary, encodeRecord({ type: "commit", txnId, commitVersion }), commitVersion);
@@ -126,6 +128,21 @@ export async function commitWrites(
         () => undefined,
       );
   return version;
+}
+
+/** What the unsafe coordinator assumes of a prepare it did not read back (conflictsDecidedAheadOfLog). */
+function assumePrepared(txnId: string, csn: number): TxnView {
+  return {
+    txnId,
+    state: "prepared",
+    prepareVersion: csn,
+    snapshot: undefined,
+    primary: undefined,
+    participants: undefined,
+    commitVersion: undefined,
+    reason: undefined,
+    at: csn,
+  };
 }
 
 function decided(txnId: string, t: TxnView | undefined): number {

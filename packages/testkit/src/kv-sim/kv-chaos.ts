@@ -11,6 +11,7 @@
  */
 import { Prng } from "@palf/core";
 import {
+  consultedKvSwitches,
   delay,
   type Kv,
   type KvCluster,
@@ -72,6 +73,8 @@ export interface KvSeedReport {
   readonly byzantineProbes: number;
   readonly events: number;
   readonly trace: string;
+  /** The unsafe switches the code consulted while on (a guard run must consult its switch). */
+  readonly consulted: readonly string[];
 }
 
 const SERVERS = ["kv1", "kv2"] as const;
@@ -103,7 +106,10 @@ interface ClientMachine {
 
 /** Runs one seed; never throws for a finding (it is a violation in the report). */
 export async function runKvChaos(o: KvChaosOptions): Promise<KvSeedReport> {
-  return withKvUnsafe(o.unsafe ?? {}, () => new KvWorld(o).run());
+  return withKvUnsafe(o.unsafe ?? {}, async () => {
+    const report = await new KvWorld(o).run();
+    return { ...report, consulted: consultedKvSwitches() };
+  });
 }
 
 class KvWorld {
@@ -119,6 +125,8 @@ class KvWorld {
   readonly clients: ClientMachine[];
   readonly chaosMs: number;
   readonly readFence: ReadFence;
+  /** The physical step of GTS (ms): the coarser, the longer a burst keeps CSNs ahead of GTS. */
+  readonly gtsTickMs: number;
   /** The faults phase is over: nothing new breaks. */
   healed = false;
   /** Clients start no new operation. */
@@ -134,7 +142,15 @@ class KvWorld {
     this.net = new SimNetwork("sim", this.sched, this.rng);
     const partitions = this.rng.int(2, 5);
     this.map = { version: 1, scheme: "hash", groups: Array.from({ length: partitions }, (_, i) => 11 + i) };
-    this.cluster = new SimKvCluster(this.sched, this.rng, this.map.groups, this.map.groups);
+    this.gtsTickMs = this.rng.pick([1, 10, 100]);
+    this.cluster = new SimKvCluster(
+      this.sched,
+      this.rng,
+      this.map.groups,
+      this.map.groups,
+      50,
+      this.gtsTickMs,
+    );
     this.chaosMs = o.chaosMs ?? 8000;
     this.readFence = this.rng.pick(["watermark", "append", "both"] as const);
     const clock = () => new SimClock(1 + (this.rng.next() * 2 - 1) * 0.005, this.rng.next() * 100_000);
@@ -290,6 +306,7 @@ class KvWorld {
   // ------------------------------------------------------------------ transaction CDC
 
   private startCdc(): void {
+    if (this.cdcLife !== undefined) return;
     const proc = new Proc(`cdc#${++this.cdcLives}`);
     const rt = new SimRuntime(this.sched, new SimClock(1, 0), proc);
     const cdc = new TxnCdc(this.cluster.view(proc), rt, this.map, {
@@ -399,6 +416,14 @@ class KvWorld {
       case 7:
         if (rng.chance(0.3)) this.crashCdc();
         break;
+      case 8:
+      case 9: {
+        const g = rng.pick(this.map.groups);
+        const n = rng.int(100, 1000);
+        this.cluster.fenceBurst(g, n);
+        this.log(`${n} read fences on group ${g} at once`);
+        break;
+      }
       default:
         break;
     }
@@ -504,6 +529,9 @@ class KvWorld {
     }
     setup.dead = true;
     const start = this.sched.now;
+    this.log(
+      `${this.map.groups.length} partitions, read fence ${this.readFence}, GTS tick ${this.gtsTickMs} ms`,
+    );
     for (const m of this.servers) this.startServer(m);
     for (const c of this.clients) await this.startClient(c);
     this.startCdc();
@@ -531,8 +559,25 @@ class KvWorld {
     await this.sched.run(this.sched.now + HEAL_MS);
 
     const final = await this.finalRead();
+    this.checkLogs();
     if (final !== undefined) await this.judge(final);
     return this.report();
+  }
+
+  /** Every lock resolved after healing; every live server's replicas where a replay of the log puts them. */
+  private checkLogs(): void {
+    for (const l of unresolvedLocks(this.map.groups, (g) => this.cluster.entries(g))) this.fail(l);
+    for (const m of this.servers) {
+      const host = m.life?.server.host;
+      if (host === undefined) continue;
+      for (const p of host.partitions) {
+        const r = host.replica(p);
+        const fresh = replay(p, this.cluster.entries(r.group), r.state.next);
+        const [got, want] = [fingerprint(r.state), fingerprint(fresh)];
+        if (got !== want)
+          this.fail(`replay: ${m.id} partition ${p} is [${got}], a replay of its log to there is [${want}]`);
+      }
+    }
   }
 
   private async judge(final: { state: Map<string, KvValue | null>; snapshot: number }): Promise<void> {
@@ -549,19 +594,6 @@ class KvWorld {
     const la = checkListAppend(this.history.listTxns, { consistency: "strong-si", searchBudget: 200_000 });
     for (const a of la.anomalies.filter((x) => x.severity === "error").slice(0, 5))
       this.fail(`list-append: ${a.kind} (${a.txns.join(", ")}): ${a.explanation}`);
-    for (const l of unresolvedLocks(this.map.groups, (g) => this.cluster.entries(g))) this.fail(l);
-    // Every live server's replicas must be where a replay of the log to the same point is.
-    for (const m of this.servers) {
-      const host = m.life?.server.host;
-      if (host === undefined) continue;
-      for (const p of host.partitions) {
-        const r = host.replica(p);
-        const fresh = replay(p, this.cluster.entries(r.group), r.state.next);
-        const [got, want] = [fingerprint(r.state), fingerprint(fresh)];
-        if (got !== want)
-          this.fail(`replay: ${m.id} partition ${p} is [${got}], a replay of its log to there is [${want}]`);
-      }
-    }
     // The change stream catches up with the final snapshot (one more round delivers what is below it).
     const ids = new Set<string>();
     const caughtUp = () => {
@@ -596,6 +628,7 @@ class KvWorld {
       byzantineProbes: this.byzantine?.probes ?? 0,
       events: this.sched.events,
       trace: this.sched.trace.value,
+      consulted: [],
     };
   }
 }

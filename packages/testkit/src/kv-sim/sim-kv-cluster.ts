@@ -8,7 +8,7 @@
  * dead process learns nothing and a seed replays exactly.
  */
 import type { Prng } from "@palf/core";
-import { decodeRecord, type KvCluster, type KvLogPage, type PartitionEntry } from "@palf/kv";
+import { decodeRecord, encodeRecord, type KvCluster, type KvLogPage, type PartitionEntry } from "@palf/kv";
 import type { Proc, SimScheduler } from "../node-sim/sim-scheduler.ts";
 
 /** How often the faults below hit one call (0 = never); changed while the seed runs, zeroed to heal. */
@@ -68,6 +68,8 @@ export class SimKvCluster {
     private readonly partitionGroups: readonly number[],
     /** Time between watermark rounds (ms). */
     watermarkEveryMs = 50,
+    /** The physical part of GTS moves in steps of this many ms (see nextTimestamp). */
+    private readonly gtsTickMs = 1,
   ) {
     for (const g of groups) this.logs.set(g, { entries: [], end: 0, lastCsn: 0 });
     const round = () => {
@@ -88,9 +90,13 @@ export class SimKvCluster {
     return l;
   }
 
-  /** A GTS value: strictly above every one given before, and at least true time in whole milliseconds. */
+  /**
+   * A GTS value: strictly above every one given before, and at least true time cut to the GTS tick (in
+   * microseconds). Within one tick values only count up, as do busy groups' CSNs, so a commit version can
+   * be ahead of GTS when the coordinator is done: what the commit wait is for.
+   */
   nextTimestamp(): number {
-    this.gts = Math.max(this.gts + 1, Math.floor(this.sched.now) * 1000);
+    this.gts = Math.max(this.gts + 1, Math.floor(this.sched.now / this.gtsTickMs) * this.gtsTickMs * 1000);
     return this.gts;
   }
 
@@ -106,6 +112,15 @@ export class SimKvCluster {
     if (d.ok && d.record.type === "prepare")
       this.primaryGroup.set(d.record.txnId, this.partitionGroups[d.record.primary] ?? -1);
     return { lsn, csn };
+  }
+
+  /**
+   * A burst of `n` read fences on one group at the current GTS value (many readers fencing one partition at
+   * once): its CSNs count up past GTS until the next tick or watermark round.
+   */
+  fenceBurst(group: number, n: number): void {
+    const fence = encodeRecord({ type: "fence" });
+    for (let i = 0; i < n; i++) this.commit(group, fence, this.gts);
   }
 
   /** One watermark round: each group's CSN floor is raised to a fresh GTS value w, vouched at its log end. */

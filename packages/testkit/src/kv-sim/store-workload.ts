@@ -67,9 +67,21 @@ export interface WorkloadClient {
 /** One operation of a client: a transfer, a read of every account, or a list-append transaction. */
 export async function runOneOp(c: WorkloadClient, h: StoreHistory): Promise<void> {
   const r = c.rng.next();
-  if (r < 0.5) await transfer(c, h);
-  else if (r < 0.65) await readBank(c, h);
-  else await listAppend(c, h);
+  if (r < 0.45) await transfer(c, h);
+  else if (r < 0.6) await readBank(c, h);
+  else {
+    const plan = Array.from({ length: c.rng.int(1, 4) }, () => ({
+      key: listKey(c.rng.int(0, LIST_KEYS)),
+      value: c.rng.chance(0.5) ? h.uniqueValue() : 0,
+    }));
+    // Often read back at once what was just acknowledged: a new transaction must see it (strong SI).
+    if ((await listAppend(c, h, plan)) && c.rng.chance(0.5))
+      await listAppend(
+        c,
+        h,
+        plan.map((p) => ({ key: p.key, value: 0 })),
+      );
+  }
 }
 
 async function transfer(c: WorkloadClient, h: StoreHistory): Promise<void> {
@@ -109,11 +121,12 @@ async function readBank(c: WorkloadClient, h: StoreHistory): Promise<void> {
   }
 }
 
-async function listAppend(c: WorkloadClient, h: StoreHistory): Promise<void> {
-  const plan = Array.from({ length: c.rng.int(1, 4) }, () => ({
-    key: listKey(c.rng.int(0, LIST_KEYS)),
-    value: c.rng.chance(0.5) ? h.uniqueValue() : 0,
-  }));
+/** One list-append transaction (value 0: a read of the key); true when it committed. */
+async function listAppend(
+  c: WorkloadClient,
+  h: StoreHistory,
+  plan: ReadonlyArray<{ readonly key: string; readonly value: number }>,
+): Promise<boolean> {
   let ops: ListAppendMop[] = [];
   let writes = new Map<string, KvValue | null>();
   const invokeMs = c.now();
@@ -149,10 +162,12 @@ async function listAppend(c: WorkloadClient, h: StoreHistory): Promise<void> {
     entry.completeMs = c.now();
     entry.ops = ops;
     if (res.commitVersion !== undefined) h.acked.set(res.txnId, { commitVersion: res.commitVersion, writes });
+    return true;
   } catch (e) {
     if (h.classify(e, `${c.name} list-append`) === "fail") {
       entry.status = "fail";
       entry.completeMs = c.now();
     }
+    return false;
   }
 }
