@@ -1,6 +1,6 @@
 import type { PalfClient } from "@palf/client";
 import { GTS_GROUP } from "@palf/gts";
-import { CURSOR_GROUP, decodeWatermarks, type WatermarkBatch, WatermarkView } from "@palf/transport";
+import { CURSOR_GROUP, decodeWatermarks, delay, type WatermarkBatch, WatermarkView } from "@palf/transport";
 import type { CdcCheckpoint, CdcEntry, CdcOptions } from "./cdc-types.ts";
 import { EntryHeap } from "./entry-heap.ts";
 import { GroupCursor } from "./group-cursor.ts";
@@ -126,7 +126,7 @@ export class CdcReader implements AsyncIterable<CdcEntry> {
   }
 
   private apply(b: WatermarkBatch): void {
-    const now = performance.now();
+    const now = this.client.runtime.now();
     const applied = this.view.apply(b, (group, _pid, lsn, w) => {
       if (this.opts.all) this.addGroup(group, 0);
       const c = this.cursors.get(group);
@@ -179,14 +179,14 @@ export class CdcReader implements AsyncIterable<CdcEntry> {
       else if (code === "RECYCLED") this.error = err as Error;
       else {
         c.leader = undefined;
-        await new Promise((r) => setTimeout(r, 100));
+        await delay(this.client.runtime, 100);
       }
     }
   }
 
   /** All groups: a group no batch named for a while and that no node hosts any more was deleted. */
   private async dropDeleted(): Promise<void> {
-    const now = performance.now();
+    const now = this.client.runtime.now();
     for (const c of this.cursors.values()) {
       if (now - c.lastNamedAt < 5000 || c.reading) continue;
       try {

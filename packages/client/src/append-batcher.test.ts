@@ -1,3 +1,4 @@
+import { realRuntime } from "@palf/transport";
 import { describe, expect, it } from "vitest";
 import { AppendBatcher, type BatchItem } from "./append-batcher.ts";
 
@@ -16,6 +17,7 @@ function harness(
   const sent: Array<{ group: number; names: string[]; finish: () => void }> = [];
   const expired: string[] = [];
   const b = new AppendBatcher<Item>({
+    runtime: realRuntime,
     maxInFlight: o.maxInFlight ?? 10,
     ...(o.maxInFlightPerGroup === undefined ? {} : { maxInFlightPerGroup: o.maxInFlightPerGroup }),
     maxBatchItems: o.maxBatchItems ?? 100,

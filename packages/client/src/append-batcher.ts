@@ -1,13 +1,17 @@
+import type { Runtime } from "@palf/transport";
+
 /** What the batcher needs to know of one queued append. */
 export interface BatchItem {
   readonly group: number;
   /** Bytes this item adds to a request (payload plus an estimate of its framing). */
   readonly size: number;
-  /** performance.now() after which the item must not be sent again. */
+  /** The runtime's now() after which the item must not be sent again. */
   readonly deadline: number;
 }
 
 export interface AppendBatcherOptions<T extends BatchItem> {
+  /** Where "the end of this turn" (setImmediate) and deadlines come from. */
+  readonly runtime: Runtime;
   /** Requests in flight per client, over all groups; further batches wait in their group's queue. */
   readonly maxInFlight: number;
   /**
@@ -160,7 +164,7 @@ export class AppendBatcher<T extends BatchItem> {
   private schedule(): void {
     if (this.scheduled || this.closed) return;
     this.scheduled = true;
-    setImmediate(() => {
+    this.o.runtime.setImmediate(() => {
       this.scheduled = false;
       this.pump();
     });
@@ -225,7 +229,7 @@ export class AppendBatcher<T extends BatchItem> {
 
   /** Takes one batch from the front of the queue, dropping items whose deadline passed. */
   private cut(q: GroupQueue<T>): T[] {
-    const now = performance.now();
+    const now = this.o.runtime.now();
     const batch: T[] = [];
     let bytes = 0;
     let taken = 0;

@@ -1,4 +1,4 @@
-import type { AppendItem } from "@palf/transport";
+import type { AppendItem, TimerHandle } from "@palf/transport";
 import { AppendBatcher, type BatchItem } from "./append-batcher.ts";
 import { fromRpcError, PalfError } from "./palf-error.ts";
 import type { Requester } from "./requester.ts";
@@ -50,11 +50,12 @@ interface Pending extends BatchItem {
  */
 export class Appender {
   private readonly batcher: AppendBatcher<Pending>;
-  private readonly waiting = new Set<{ timer: NodeJS.Timeout; items: Pending[] }>();
+  private readonly waiting = new Set<{ timer: TimerHandle; items: Pending[] }>();
   private closed = false;
 
   constructor(private readonly o: AppenderOptions) {
     this.batcher = new AppendBatcher<Pending>({
+      runtime: o.requester.runtime,
       maxInFlight: o.maxInFlight,
       ...(o.maxInFlightPerGroup === undefined ? {} : { maxInFlightPerGroup: o.maxInFlightPerGroup }),
       maxBatchItems: o.maxBatchItems,
@@ -93,7 +94,7 @@ export class Appender {
         ),
       );
     return new Promise<AppendResult>((resolve, reject) => {
-      const now = performance.now();
+      const now = this.o.requester.runtime.now();
       this.batcher.enqueue({
         group,
         size,
@@ -119,7 +120,7 @@ export class Appender {
     const closedError = new PalfError("CLOSED", "the client was closed before the append finished");
     for (const item of this.batcher.close()) this.giveUp(item, closedError);
     for (const w of this.waiting) {
-      clearTimeout(w.timer);
+      this.o.requester.runtime.clearTimeout(w.timer);
       for (const item of w.items) this.giveUp(item, closedError);
     }
     this.waiting.clear();
@@ -141,7 +142,7 @@ export class Appender {
       p.attempts++;
       latest = Math.max(latest, p.deadline);
     }
-    const timeout = Math.min(requester.requestTimeoutMs, Math.max(1, latest - performance.now()));
+    const timeout = Math.min(requester.requestTimeoutMs, Math.max(1, latest - requester.runtime.now()));
     const a = await requester.send(node, { op: "append", group, items }, timeout, group);
     const retry: Pending[] = [];
     let redirected = false;
@@ -203,7 +204,7 @@ export class Appender {
       this.giveUp(p, new PalfError("CLOSED", "the client was closed before the append finished"));
       return false;
     }
-    if (p.attempts >= requester.maxAttempts || performance.now() >= p.deadline) {
+    if (p.attempts >= requester.maxAttempts || requester.runtime.now() >= p.deadline) {
       this.giveUp(p, undefined);
       return false;
     }
@@ -212,8 +213,9 @@ export class Appender {
 
   private retryLater(group: number, items: Pending[], redirected: boolean): void {
     // A fresh leader hint is followed at once; everything else backs off by the items' attempt count.
+    const rt = this.o.requester.runtime;
     const attempts = Math.max(...items.map((p) => p.attempts));
-    const delay = redirected && attempts <= 2 ? 0 : backoffMs(attempts, this.o.backoff);
+    const delay = redirected && attempts <= 2 ? 0 : backoffMs(rt, attempts, this.o.backoff);
     // The retry keeps an in-flight slot of its group while it waits, so that with maxInFlightPerGroup 1
     // no later seq of the group overtakes it. One that may have been applied fences its group: a leader
     // recognises it only among the session's recent seqs, which later appends would push it out of.
@@ -222,7 +224,7 @@ export class Appender {
     else this.batcher.hold(group);
     const w = {
       items,
-      timer: setTimeout(() => {
+      timer: rt.setTimeout(() => {
         this.waiting.delete(w);
         if (this.closed) return;
         this.batcher.requeue(items);
@@ -239,7 +241,8 @@ export class Appender {
    * reached a leader: INDETERMINATE if so, else the last error (NOT_LEADER, UNAVAILABLE...) or TIMEOUT.
    */
   private giveUp(p: Pending, final: PalfError | undefined): void {
-    const elapsed = performance.now() - p.started;
+    const now = this.o.requester.runtime.now();
+    const elapsed = Math.round(now - p.started);
     const tries = `${p.attempts} attempt${p.attempts === 1 ? "" : "s"}`;
     const last = p.lastError === undefined ? "" : `; last error: ${p.lastError.message}`;
     const details = { group: p.group, attempts: p.attempts, cause: final ?? p.lastError };
@@ -255,7 +258,7 @@ export class Appender {
       );
     } else if (final !== undefined) {
       p.reject(withDetails(final, p));
-    } else if (performance.now() >= p.deadline || p.lastError === undefined) {
+    } else if (now >= p.deadline || p.lastError === undefined) {
       p.reject(
         new PalfError(
           "TIMEOUT",

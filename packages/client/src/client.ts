@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { GTS_GROUP, GtsClient } from "@palf/gts";
 import {
   connectNatsTransport,
@@ -8,6 +7,8 @@ import {
   MAX_GROUP_ID,
   maxAppendItems,
   type NatsTransportOptions,
+  type Runtime,
+  realRuntime,
   type Transport,
   type Unsubscribe,
 } from "@palf/transport";
@@ -20,21 +21,17 @@ import type { NodeStatus } from "./node-status.ts";
 import { PalfError } from "./palf-error.ts";
 import { Requester } from "./requester.ts";
 import type { BackoffOptions } from "./retry-policy.ts";
-import { ClientSession } from "./session.ts";
+import { ClientSession, randomSessionId } from "./session.ts";
 
-export interface ConnectOptions {
-  /** The cluster name (`palf.<cluster>.*` subjects). */
-  readonly cluster: string;
+/** How a client behaves on a given transport (`new PalfClient(transport, options)`). */
+export interface ClientOptions {
   /** Known node ids (the seed list): tried in turn while a group's leader is unknown. */
   readonly nodes: readonly string[];
-  /** NATS servers, e.g. "nats://127.0.0.1:4222". Needed unless `transport` is given. */
-  readonly servers?: string | readonly string[];
-  /** NATS connection options passed through as is: user/pass, token, authenticator (nkeys, creds), tls. */
-  readonly connection?: NatsTransportOptions["connection"];
-  /** A ready transport (in-memory for tests and the demo); the client does not close it. */
-  readonly transport?: Transport;
-  /** This client's node id on NATS. Default `client-<random>`. */
-  readonly clientId?: string;
+  /**
+   * Clock, timers and randomness (session id, backoff jitter). Default: the real ones; the whole-node
+   * simulator passes its virtual ones, so the client runs seeded and replayable.
+   */
+  readonly runtime?: Runtime;
   /** Session id for idempotent appends. Default: random 48 bits. */
   readonly sessionId?: number;
   /** One RPC round trip at most (ms). Default 5000. */
@@ -62,13 +59,26 @@ export interface ConnectOptions {
   readonly maxQueuedBytes?: number;
   /** Groups whose leader is remembered. Default 10000. */
   readonly leaderCacheSize?: number;
+}
+
+export interface ConnectOptions extends ClientOptions {
+  /** The cluster name (`palf.<cluster>.*` subjects). */
+  readonly cluster: string;
+  /** NATS servers, e.g. "nats://127.0.0.1:4222". Needed unless `transport` is given. */
+  readonly servers?: string | readonly string[];
+  /** NATS connection options passed through as is: user/pass, token, authenticator (nkeys, creds), tls. */
+  readonly connection?: NatsTransportOptions["connection"];
+  /** A ready transport (in-memory for tests and the demo); the client does not close it. */
+  readonly transport?: Transport;
+  /** This client's node id on NATS. Default `client-<random>`. */
+  readonly clientId?: string;
   /** For the NATS transport's log lines. */
   readonly log?: Logger;
 }
 
 export interface CreateGroupOptions {
   readonly learners?: readonly string[];
-  /** Incarnation id, the same on every replica. Default: Date.now(), chosen once for all of them. */
+  /** Incarnation id, the same on every replica. Default: the wall clock in ms, chosen once for all of them. */
   readonly inc?: number;
 }
 
@@ -106,10 +116,11 @@ export async function connect(o: ConnectOptions): Promise<PalfClient> {
   if (transport === undefined) {
     if (o.servers === undefined) throw new PalfError("BAD_REQUEST", "connect needs servers or a transport");
     const where = typeof o.servers === "string" ? o.servers : o.servers.join(",");
+    const rt = o.runtime ?? realRuntime;
     try {
       transport = await connectNatsTransport({
         cluster: o.cluster,
-        nodeId: o.clientId ?? `client-${randomBytes(6).toString("hex")}`,
+        nodeId: o.clientId ?? `client-${randomSessionId(rt).toString(16).padStart(12, "0")}`,
         servers: o.servers,
         ...(o.connection === undefined ? {} : { connection: o.connection }),
         ...(o.log === undefined ? {} : { log: o.log }),
@@ -120,7 +131,7 @@ export async function connect(o: ConnectOptions): Promise<PalfClient> {
       });
     }
   }
-  const client = new PalfClient(transport, owned, o);
+  const client = new PalfClient(transport, o, owned);
   try {
     await client.ready();
   } catch (e) {
@@ -140,6 +151,8 @@ export class PalfClient {
   readonly clientId: string;
   /** The session id its appends carry. */
   readonly sessionId: number;
+  /** Its clock, timers and randomness. */
+  readonly runtime: Runtime;
   private readonly cache: LeaderCache;
   private readonly requester: Requester;
   private readonly appender: Appender;
@@ -149,21 +162,28 @@ export class PalfClient {
   private gtsClient: GtsClient | undefined;
   private readonly seedNodes: readonly string[];
 
-  /** Use connect(). */
+  /**
+   * A client on a ready transport (connect() makes one over NATS). `ownsTransport`: close() closes the
+   * transport too. Call ready() before relying on leadership events.
+   */
   constructor(
     private readonly transport: Transport,
-    private readonly ownsTransport: boolean,
-    o: ConnectOptions,
+    o: ClientOptions,
+    private readonly ownsTransport = false,
   ) {
+    if (o.nodes.length === 0)
+      throw new PalfError("BAD_REQUEST", "a client needs at least one node id in nodes");
     this.cluster = transport.cluster;
     this.clientId = transport.nodeId;
     this.seedNodes = o.nodes;
-    const session = new ClientSession(o.sessionId);
+    this.runtime = o.runtime ?? realRuntime;
+    const session = new ClientSession(o.sessionId ?? randomSessionId(this.runtime));
     this.sessionId = session.id;
     this.cache = new LeaderCache(o.nodes, o.leaderCacheSize ?? 10_000);
     const backoff = o.backoff ?? {};
     this.requester = new Requester({
       transport,
+      runtime: this.runtime,
       cache: this.cache,
       requestTimeoutMs: o.requestTimeoutMs ?? 5_000,
       maxAttempts: o.maxAttempts ?? 20,
@@ -219,6 +239,7 @@ export class PalfClient {
   /** The cluster's timestamp service: one request in flight for this whole client, ranges shared by callers. */
   get gts(): GtsClient {
     this.gtsClient ??= new GtsClient(this.transport, {
+      runtime: this.runtime,
       nodes: () => {
         const leader = this.cache.leader(GTS_GROUP);
         return leader === undefined
@@ -283,7 +304,7 @@ export class PalfClient {
     if (members.length === 0) throw new PalfError("BAD_REQUEST", "createGroup needs at least one member");
     if (new Set(nodes).size !== nodes.length)
       throw new PalfError("BAD_REQUEST", `createGroup: a node is listed twice in ${nodes.join(",")}`);
-    const inc = o.inc ?? Date.now();
+    const inc = o.inc ?? this.runtime.wallNow();
     const request = {
       op: "createGroup" as const,
       group,

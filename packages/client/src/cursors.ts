@@ -43,14 +43,14 @@ export class Cursors {
   /** Stores a cursor's position once committed; `all`: it reads every group (one it does not name is held whole). */
   async save(name: string, position: CursorPosition, o: { readonly all?: boolean } = {}): Promise<void> {
     check(name);
-    await this.write({ name, position, all: o.all === true, at: Date.now() });
+    await this.write({ name, position, all: o.all === true, at: this.client.runtime.wallNow() });
   }
 
   /** Deletes a cursor: retention no longer keeps anything for it. */
   async delete(name: string): Promise<boolean> {
     check(name);
     if (!(await this.get(name))) return false;
-    await this.write({ name, position: null, all: false, at: Date.now() });
+    await this.write({ name, position: null, all: false, at: this.client.runtime.wallNow() });
     return true;
   }
 

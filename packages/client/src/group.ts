@@ -125,7 +125,7 @@ export class Group {
       if (page.next > from) from = page.next;
       if (page.entries.length === 0 || from >= page.committedEnd) {
         try {
-          await sleep(pollMs, o.signal);
+          await sleep(this.c.requester.runtime, pollMs, o.signal);
         } catch {
           return;
         }

@@ -18,6 +18,7 @@ export type { ConfigChange, CursorPosition, CursorRecord, GroupSummary, MemberCo
 export { type CredentialFiles, CURSOR_GROUP, credentialsFromFiles } from "@palf/transport";
 export type { AppendResult } from "./appender.ts";
 export {
+  type ClientOptions,
   type ConnectOptions,
   type CreateGroupOptions,
   type CreateGroupResult,

@@ -4,6 +4,7 @@ import {
   MAX_GROUPS_PAGE,
   type MemberConfig,
   type RpcRequest,
+  type Runtime,
 } from "@palf/transport";
 import { PalfError } from "./palf-error.ts";
 import type { Requester } from "./requester.ts";
@@ -61,6 +62,11 @@ export class Membership {
     private readonly seedNodes: readonly string[],
     private readonly operationTimeoutMs: number,
   ) {}
+
+  /** The client's clock and timers. */
+  get runtime(): Runtime {
+    return this.requester.runtime;
+  }
 
   /** The client's seed list: the nodes asked by default. */
   get seeds(): readonly string[] {
@@ -121,11 +127,12 @@ export class Membership {
    * deletes the removed replica afterwards unless `keepReplica`.
    */
   async change(group: number, change: ConfigChange, o: ChangeOptions = {}): Promise<ChangeResult> {
-    const deadline = performance.now() + (o.timeoutMs ?? this.operationTimeoutMs);
+    const rt = this.runtime;
+    const deadline = rt.now() + (o.timeoutMs ?? this.operationTimeoutMs);
     let changed = false;
     let last: PalfError | undefined;
     for (let attempt = 1; ; attempt++) {
-      const remaining = deadline - performance.now();
+      const remaining = deadline - rt.now();
       if (remaining <= 0)
         throw new PalfError(
           last?.code === "TIMEOUT" || last === undefined ? "TIMEOUT" : last.code,
@@ -137,7 +144,7 @@ export class Membership {
       if (!lead) {
         if (!v.newest) throw new PalfError("UNKNOWN_GROUP", `no node hosts group ${group}`, { group });
         last = new PalfError("NOT_LEADER", `group ${group} has no leader`, { group });
-        await sleep(backoffMs(attempt, { maxMs: 500 }));
+        await sleep(rt, backoffMs(rt, attempt, { maxMs: 500 }));
         continue;
       }
       if (!lead.changing && lead.configCommitted && holds(lead.config, change)) {
@@ -157,7 +164,7 @@ export class Membership {
         continue;
       }
       if (lead.changing || !lead.configCommitted) {
-        await sleep(backoffMs(attempt, { maxMs: 200 }));
+        await sleep(rt, backoffMs(rt, attempt, { maxMs: 200 }));
         continue;
       }
       if (change.type === "addMember" || change.type === "addLearner")
@@ -183,14 +190,15 @@ export class Membership {
         ["NOT_LEADER", "BUSY", "TIMEOUT", "INDETERMINATE", "FAILED", "STOPPING"].includes(a.error.code);
       if (!again) throw a.error;
       if (a.error.code !== "FAILED") changed = true;
-      await sleep(backoffMs(attempt, { maxMs: 500 }));
+      await sleep(rt, backoffMs(rt, attempt, { maxMs: 500 }));
     }
   }
 
   /** Asks the group's leader to hand leadership to `target` and waits until it leads. */
   async moveLeader(group: number, target: string, o: ChangeOptions = {}): Promise<void> {
-    const deadline = performance.now() + (o.timeoutMs ?? this.operationTimeoutMs);
-    for (let attempt = 1; performance.now() < deadline; attempt++) {
+    const rt = this.runtime;
+    const deadline = rt.now() + (o.timeoutMs ?? this.operationTimeoutMs);
+    for (let attempt = 1; rt.now() < deadline; attempt++) {
       const v = await this.view(group, [...(o.nodes ?? []), target]);
       if (v.leader?.leader === target) return;
       if (v.leader?.leader) {
@@ -201,7 +209,7 @@ export class Membership {
           group,
         );
       }
-      await sleep(backoffMs(attempt, { initialMs: 50, maxMs: 500 }));
+      await sleep(rt, backoffMs(rt, attempt, { initialMs: 50, maxMs: 500 }));
     }
     throw new PalfError("TIMEOUT", `leadership of group ${group} did not move to ${target}`, { group });
   }

@@ -37,10 +37,10 @@ export async function replaceNode(
   o: NodeMoveOptions = {},
 ): Promise<NodeMoveReport> {
   if (dead === next) throw new PalfError("BAD_REQUEST", "the dead and the new node are the same");
-  const start = performance.now();
+  const start = m.runtime.now();
   const view = await m.overview(unique([...(o.nodes ?? m.seeds), next]));
   const work = view.groups.filter((g) => hosts(g, dead));
-  return run(work, start, o, (g) => moveReplica(m, g, dead, next, o));
+  return run(m, work, start, o, (g) => moveReplica(m, g, dead, next, o));
 }
 
 /**
@@ -55,7 +55,7 @@ export async function drainNode(
 ): Promise<NodeMoveReport> {
   const candidates = targets.filter((t) => t !== node);
   if (candidates.length === 0) throw new PalfError("BAD_REQUEST", `no node to move ${node}'s replicas to`);
-  const start = performance.now();
+  const start = m.runtime.now();
   const view = await m.overview(unique([...(o.nodes ?? m.seeds), node, ...candidates]));
   const load = new Map(candidates.map((c) => [c, 0]));
   for (const g of view.groups)
@@ -68,7 +68,7 @@ export async function drainNode(
     target.set(g.group, free[0]);
     load.set(free[0], load.get(free[0])! + 1);
   }
-  return run(work, start, o, async (g) => {
+  return run(m, work, start, o, async (g) => {
     const to = target.get(g.group);
     if (to === undefined) throw new PalfError("BAD_REQUEST", `every target already hosts group ${g.group}`);
     await moveReplica(m, g, node, to, o);
@@ -83,8 +83,8 @@ async function moveReplica(
   to: string,
   o: NodeMoveOptions,
 ): Promise<void> {
-  const deadline = performance.now() + (o.perGroupTimeoutMs ?? 60_000);
-  const left = () => Math.max(1, deadline - performance.now());
+  const deadline = m.runtime.now() + (o.perGroupTimeoutMs ?? 60_000);
+  const left = () => Math.max(1, deadline - m.runtime.now());
   const nodes = unique([...(o.nodes ?? []), to]);
   if (g.members.includes(from)) {
     const add = g.learners.includes(to) ? "promoteLearner" : "addMember";
@@ -97,6 +97,7 @@ async function moveReplica(
 }
 
 async function run(
+  m: Membership,
   work: readonly GroupOverview[],
   start: number,
   o: NodeMoveOptions,
@@ -127,7 +128,7 @@ async function run(
   return {
     groups: work.length,
     replaced,
-    seconds: Math.round((performance.now() - start) / 100) / 10,
+    seconds: Math.round((m.runtime.now() - start) / 100) / 10,
     failed,
   };
 }

@@ -4,6 +4,7 @@ import {
   isAdminOp,
   type RpcRequest,
   type RpcResponse,
+  type Runtime,
   type Transport,
 } from "@palf/transport";
 import type { LeaderCache } from "./leader-cache.ts";
@@ -27,6 +28,7 @@ export type Attempt =
 
 export interface RequesterOptions {
   readonly transport: Transport;
+  readonly runtime: Runtime;
   readonly cache: LeaderCache;
   /** Upper bound of one RPC round trip (ms). */
   readonly requestTimeoutMs: number;
@@ -59,6 +61,10 @@ export class Requester {
 
   get maxAttempts(): number {
     return this.o.maxAttempts;
+  }
+
+  get runtime(): Runtime {
+    return this.o.runtime;
   }
 
   get cache(): LeaderCache {
@@ -117,14 +123,15 @@ export class Requester {
 
   /** Sends a group request to the group's leader, following redirects and retrying until the deadline. */
   async toGroup(group: number, request: RpcRequest, c: CallOptions): Promise<OkResponse> {
-    const deadline = performance.now() + c.timeoutMs;
+    const rt = this.o.runtime;
+    const deadline = rt.now() + c.timeoutMs;
     const unknownAt = new Set<string>();
     let attempts = 0;
     let redirects = 0;
     let last: PalfError | undefined;
     for (;;) {
       const node = this.o.cache.target(group);
-      const remaining = deadline - performance.now();
+      const remaining = deadline - rt.now();
       if (this.closed) throw new PalfError("CLOSED", `${c.what}: the client is closed`, { group });
       if (remaining <= 0) throw timedOut(c, attempts, last, group);
       attempts++;
@@ -142,17 +149,19 @@ export class Requester {
         a.error.code === "NOT_LEADER" && a.error.leader !== undefined && a.error.leader !== node;
       redirects = redirected ? redirects + 1 : 0;
       // A fresh hint is followed at once; anything else (and redirect ping-pong) backs off.
-      if (redirects === 0 || redirects > 2) await sleep(backoffMs(attempts, this.o.backoff), c.signal);
+      if (redirects === 0 || redirects > 2)
+        await sleep(rt, backoffMs(rt, attempts, this.o.backoff), c.signal);
     }
   }
 
   /** Sends a request to one node, retrying transient failures (busy, no answer) until the deadline. */
   async toNode(node: string, request: RpcRequest, c: CallOptions): Promise<OkResponse> {
-    const deadline = performance.now() + c.timeoutMs;
+    const rt = this.o.runtime;
+    const deadline = rt.now() + c.timeoutMs;
     let attempts = 0;
     let last: PalfError | undefined;
     for (;;) {
-      const remaining = deadline - performance.now();
+      const remaining = deadline - rt.now();
       if (this.closed) throw new PalfError("CLOSED", `${c.what}: the client is closed`, { node });
       if (remaining <= 0) throw timedOut(c, attempts, last);
       attempts++;
@@ -171,7 +180,7 @@ export class Requester {
         code === "BUSY" ||
         code === "BACKPRESSURE";
       if (!transient || attempts >= this.o.maxAttempts) throw withAttempts(a.error, attempts);
-      await sleep(backoffMs(attempts, this.o.backoff), c.signal);
+      await sleep(rt, backoffMs(rt, attempts, this.o.backoff), c.signal);
     }
   }
 }

@@ -1,4 +1,4 @@
-import { TransportError } from "@palf/transport";
+import { type Runtime, TransportError } from "@palf/transport";
 import { PalfError } from "./palf-error.ts";
 
 /** What to do after one request failed. */
@@ -61,22 +61,22 @@ export interface BackoffOptions {
 }
 
 /** Exponential backoff with jitter for the n-th retry (n >= 1): half to all of min(max, initial * 2^(n-1)). */
-export function backoffMs(retry: number, o: BackoffOptions = {}): number {
+export function backoffMs(rt: Runtime, retry: number, o: BackoffOptions = {}): number {
   const initial = o.initialMs ?? 10;
   const max = o.maxMs ?? 1000;
   const full = Math.min(max, initial * 2 ** Math.max(0, retry - 1));
-  return Math.round(full * (0.5 + Math.random() * 0.5));
+  return Math.round(full * (0.5 + rt.random() * 0.5));
 }
 
-/** Resolves after `ms`; rejects with ABORTED when the signal fires first. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** Resolves after `ms` on the runtime's clock; rejects with ABORTED when the signal fires first. */
+export function sleep(rt: Runtime, ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(abortedError(signal));
     const onAbort = () => {
-      clearTimeout(timer);
+      rt.clearTimeout(timer);
       reject(abortedError(signal!));
     };
-    const timer = setTimeout(() => {
+    const timer = rt.setTimeout(() => {
       signal?.removeEventListener("abort", onAbort);
       resolve();
     }, ms);

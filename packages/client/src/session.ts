@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
+import type { Runtime } from "@palf/transport";
 
 /**
- * A client's identity for idempotent appends: a random 48-bit id (exact in JavaScript numbers and msgpack)
+ * A client's identity for idempotent appends: a random 48-bit id (from the runtime's randomness) (exact in JavaScript numbers and msgpack)
  * and one sequence number per append, unique over all groups for the client's lifetime. A retry resends
  * the same (id, seq), so the leader (or its successor, from its log) recognises it and answers with the
  * original result instead of appending twice. Seqs are never reused, so a node must match (id, seq)
@@ -11,7 +11,7 @@ export class ClientSession {
   readonly id: number;
   private seq = 0;
 
-  constructor(id: number = randomSessionId()) {
+  constructor(id: number) {
     if (!Number.isSafeInteger(id) || id < 0)
       throw new Error(`session id ${id} is not a natural number below 2^53`);
     this.id = id;
@@ -24,6 +24,6 @@ export class ClientSession {
 }
 
 /** A random 48-bit session id. */
-export function randomSessionId(): number {
-  return randomBytes(6).readUIntBE(0, 6);
+export function randomSessionId(rt: Runtime): number {
+  return Math.floor(rt.random() * 2 ** 48);
 }

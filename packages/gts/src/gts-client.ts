@@ -1,4 +1,13 @@
-import { decodeResponse, encodeRpc, MAX_GTS_COUNT, type Transport, TransportError } from "@palf/transport";
+import {
+  decodeResponse,
+  delay,
+  encodeRpc,
+  MAX_GTS_COUNT,
+  type Runtime,
+  realRuntime,
+  type Transport,
+  TransportError,
+} from "@palf/transport";
 
 export interface GtsClientOptions {
   /** Nodes that may lead the GTS group; tried in turn until one answers (hints are followed first). */
@@ -6,6 +15,8 @@ export interface GtsClientOptions {
   readonly requestTimeoutMs?: number;
   /** Give up on one timestamp after this long (default 10 s). */
   readonly deadlineMs?: number;
+  /** Clock and timers (default: the real ones; the simulator passes its virtual ones). */
+  readonly runtime?: Runtime;
 }
 
 interface Caller {
@@ -27,11 +38,13 @@ export class GtsClient {
   private next = 0;
   private closed = false;
   readonly stats = { requests: 0, timestamps: 0, retries: 0 };
+  private readonly rt: Runtime;
 
   constructor(
     private readonly transport: Transport,
     private readonly opts: GtsClientOptions,
   ) {
+    this.rt = opts.runtime ?? realRuntime;
     if (typeof opts.nodes !== "function" && opts.nodes.length === 0)
       throw new Error("GtsClient needs at least one node");
   }
@@ -40,7 +53,7 @@ export class GtsClient {
   timestamp(): Promise<number> {
     if (this.closed) return Promise.reject(new Error("GTS client closed"));
     return new Promise((resolve, reject) => {
-      this.queue.push({ resolve, reject, deadline: Date.now() + (this.opts.deadlineMs ?? 10_000) });
+      this.queue.push({ resolve, reject, deadline: this.rt.now() + (this.opts.deadlineMs ?? 10_000) });
       if (!this.inFlight) void this.pump();
     });
   }
@@ -50,7 +63,7 @@ export class GtsClient {
     for (;;) {
       const ts = await this.timestamp();
       if (ts > csn) return ts;
-      await sleep(Math.min(100, Math.max(1, Math.ceil((csn - ts) / 1000))));
+      await delay(this.rt, Math.min(100, Math.max(1, Math.ceil((csn - ts) / 1000))));
     }
   }
 
@@ -75,7 +88,7 @@ export class GtsClient {
   private async fetch(count: number, batch: Caller[]): Promise<number | undefined> {
     for (let attempt = 0; ; attempt++) {
       const nodes = typeof this.opts.nodes === "function" ? this.opts.nodes() : this.opts.nodes;
-      const now = Date.now();
+      const now = this.rt.now();
       const late = batch.filter((c) => c.deadline <= now);
       if (late.length > 0) {
         for (const c of late)
@@ -106,11 +119,7 @@ export class GtsClient {
         this.leader = undefined;
       }
       // Every node said no in a row: give elections a moment.
-      if (this.leader === undefined && attempt % nodes.length === nodes.length - 1) await sleep(20);
+      if (this.leader === undefined && attempt % nodes.length === nodes.length - 1) await delay(this.rt, 20);
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

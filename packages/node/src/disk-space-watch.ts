@@ -16,7 +16,7 @@
 import fs from "node:fs";
 import type { ShardWal } from "@palf/storage";
 import type { Logger } from "pino";
-import type { NodeRuntime, TimerHandle } from "./runtime.ts";
+import type { Runtime, TimerHandle } from "./runtime.ts";
 import type { ShardWalSpace } from "./wal-space.ts";
 
 /** What statfs says about the data dir's filesystem. */
@@ -113,7 +113,7 @@ export class DiskSpaceWatch {
     private readonly shards: readonly WatchedShard[],
     private readonly mode: DiskStatus["mode"],
     private readonly log: Logger,
-    private readonly rt: NodeRuntime,
+    private readonly rt: Runtime,
     opts: DiskSpaceOptions = {},
     private readonly onStuck: (err: Error) => void = () => {},
   ) {
@@ -187,7 +187,7 @@ export class DiskSpaceWatch {
     const now = this.rt.now();
     if (short) {
       if (this.alarmSince === null) {
-        this.alarmSince = Date.now();
+        this.alarmSince = now;
         this.lastWarn = Number.NEGATIVE_INFINITY;
       }
       let moved = 0;
@@ -201,7 +201,7 @@ export class DiskSpaceWatch {
       }
     } else if (this.alarmSince !== null) {
       this.log.info(
-        { alarm: null, ...this.spaceFields(), alarmMs: Date.now() - this.alarmSince },
+        { alarm: null, ...this.spaceFields(), alarmMs: Math.round(now - this.alarmSince) },
         "NOSPACE cleared: disk space returned, appends are taken again",
       );
       this.alarmSince = null;

@@ -6,7 +6,7 @@ import {
   quorum,
   type Replica,
 } from "@palf/core";
-import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
+import { type Runtime, realRuntime, type TimerHandle } from "./runtime.ts";
 import type { NodeUnsafeSwitches } from "./shard.ts";
 
 /** What the hub needs from its node. */
@@ -86,7 +86,7 @@ export class LeaseHub implements CoalescedLeases {
   constructor(
     private readonly host: LeaseHubHost,
     private readonly timing: LeaseTiming,
-    private readonly rt: NodeRuntime = realRuntime,
+    private readonly rt: Runtime = realRuntime,
     private readonly unsafe: NodeUnsafeSwitches = {},
   ) {}
 

@@ -5,12 +5,12 @@ import {
   type MembershipRequest,
   type RpcResponse,
 } from "@palf/transport";
-import type { NodeRuntime } from "./runtime.ts";
+import type { Runtime } from "./runtime.ts";
 
 /** What the membership RPC needs of its node. */
 export interface MembershipHost {
   readonly nodeId: string;
-  readonly rt: NodeRuntime;
+  readonly rt: Runtime;
   replica(group: number): Replica | undefined;
   /** Gives the group a loop turn (its open entry freezes, its messages go out). */
   touch(group: number): void;

@@ -3,7 +3,7 @@ import { CEILING_PAYLOAD, GTS_GROUP, GtsClient, GtsServer, microsFrom } from "@p
 import type { AppendItem, AppendOutcomeWire, RpcResponse, Transport } from "@palf/transport";
 import type { Logger } from "pino";
 import type { LeaseHub } from "./lease-hub.ts";
-import type { NodeRuntime } from "./runtime.ts";
+import type { Runtime } from "./runtime.ts";
 import { WatermarkPublisher } from "./watermarks.ts";
 
 export interface NodeGtsOptions {
@@ -23,7 +23,7 @@ export interface NodeGtsOptions {
 export interface NodeGtsHost {
   readonly nodeId: string;
   readonly transport: Transport;
-  readonly rt: NodeRuntime;
+  readonly rt: Runtime;
   readonly log: Logger;
   readonly hub: LeaseHub;
   replica(group: number): Replica | undefined;
@@ -62,7 +62,7 @@ export class NodeGts {
       },
       opts.windowUs === undefined ? {} : { windowUs: opts.windowUs },
     );
-    this.client = new GtsClient(host.transport, { nodes: () => this.gtsNodes() });
+    this.client = new GtsClient(host.transport, { nodes: () => this.gtsNodes(), runtime: host.rt });
     this.floor = new WatermarkPublisher(
       {
         nodeId: host.nodeId,

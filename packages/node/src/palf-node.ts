@@ -12,6 +12,7 @@ import {
 } from "@palf/storage";
 import {
   decodeRequest,
+  delay,
   encodeBatches,
   encodeRpc,
   isAdminOp,
@@ -31,7 +32,7 @@ import { NodeGts, type NodeGtsOptions } from "./node-gts.ts";
 import { diskSpace, laggingGroups, type NodeObserver, timedFdatasync } from "./node-metrics.ts";
 import { readLimits } from "./reply-budget.ts";
 import { Retention, type RetentionOptions } from "./retention.ts";
-import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
+import { type Runtime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { type NodeInspector, type NodeUnsafeSwitches, Shard } from "./shard.ts";
 import { recoverGroups } from "./wal-binding.ts";
 import { ShardWalSpace } from "./wal-space.ts";
@@ -58,7 +59,7 @@ export interface PalfNodeOptions {
   /** Called when the node must stop (an fsync failed): the process should exit and recover on restart. */
   readonly onFatal?: (err: Error) => void;
   /** Clock and timers; the whole-node simulator passes virtual ones. */
-  readonly runtime?: NodeRuntime;
+  readonly runtime?: Runtime;
   /** GTS server, CSN floors and watermarks (DESIGN section 4). */
   readonly gts?: NodeGtsOptions;
   /**
@@ -95,7 +96,7 @@ export class PalfNode {
   private rebalanceTimer: TimerHandle | undefined;
   /** The NOSPACE alarm and free-space budgets; none without a budget or free-space mode. */
   private disk: DiskSpaceWatch | undefined;
-  private readonly rt: NodeRuntime;
+  private readonly rt: Runtime;
   private readonly membership: MembershipRpc;
   private retention: Retention | undefined;
 
@@ -610,7 +611,7 @@ export class PalfNode {
   async stop(options: { transferMs?: number } = {}): Promise<void> {
     const deadline = this.rt.now() + (options.transferMs ?? 3000);
     for (const s of this.shards) s.transferAll();
-    while (this.leaderCount() > 0 && this.rt.now() < deadline) await sleep(this.rt, 50);
+    while (this.leaderCount() > 0 && this.rt.now() < deadline) await delay(this.rt, 50);
     this.stopping = true;
     this.disk?.stop();
     this.hub.stop();
@@ -645,11 +646,7 @@ function unknownGroup(group: number): RpcResponse {
   return { ok: false, error: { code: "UNKNOWN_GROUP", message: `no group ${group} on this node` } };
 }
 
-function sleep(rt: NodeRuntime, ms: number): Promise<void> {
-  return new Promise((r) => rt.setTimeout(r, ms));
-}
-
-async function withTimeout<T>(rt: NodeRuntime, p: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
+async function withTimeout<T>(rt: Runtime, p: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
   let timer: TimerHandle | undefined;
   const t = new Promise<T>((resolve) => {
     timer = rt.setTimeout(() => resolve(onTimeout()), ms);

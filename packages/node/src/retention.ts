@@ -9,7 +9,7 @@ import {
   type Transport,
 } from "@palf/transport";
 import type { Logger } from "pino";
-import type { NodeRuntime, TimerHandle } from "./runtime.ts";
+import type { Runtime, TimerHandle } from "./runtime.ts";
 
 /** The cluster's log retention policy: a group keeps at least this much of its committed log. */
 export interface RetentionOptions {
@@ -25,7 +25,7 @@ export interface RetentionOptions {
 
 export interface RetentionHost {
   readonly nodeId: string;
-  readonly rt: NodeRuntime;
+  readonly rt: Runtime;
   readonly transport: Transport;
   readonly log: Logger;
   replica(group: number): Replica | undefined;

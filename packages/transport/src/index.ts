@@ -68,6 +68,7 @@ export {
   type RpcRequest,
   type RpcResponse,
 } from "./rpc-protocol.ts";
+export { delay, type Runtime, realRuntime, type TimerHandle } from "./runtime.ts";
 export { adminSubject, type NodeId, peerSubject, rpcSubject, type Topic, topicSubject } from "./subjects.ts";
 export type {
   FrameHandler,

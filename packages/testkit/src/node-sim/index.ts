@@ -7,4 +7,12 @@ export { type NodeChaosOptions, type NodeSeedReport, runNodeChaos } from "./node
 export { NodeSim, type NodeSimOptions, SIM_LEASE } from "./node-sim.ts";
 export { type DiskFaults, SimDisk, SimFs } from "./sim-disk.ts";
 export { type NetFaults, SimNetwork, SimTransport } from "./sim-network.ts";
+export {
+  type SimClient,
+  type SimClientOptions,
+  type SimProcess,
+  type SimProcessOptions,
+  simClient,
+  simProcess,
+} from "./sim-process.ts";
 export { Proc, SimClock, SimRuntime, SimScheduler } from "./sim-scheduler.ts";

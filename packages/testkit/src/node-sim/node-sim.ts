@@ -193,7 +193,7 @@ export class NodeSim {
     const host = this.hosts.get(id)!;
     if (host.life !== undefined) return;
     const proc = new Proc(`${id}#${++host.lives}`);
-    const rt = new SimRuntime(this.sched, host.clock, proc);
+    const rt = new SimRuntime(this.sched, host.clock, proc, this.rng);
     const life: Life = {
       proc,
       rt,

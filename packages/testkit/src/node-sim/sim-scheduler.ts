@@ -6,7 +6,8 @@
  * has run before the next event, and always in the same order. Same seed, same run.
  */
 import { createHash } from "node:crypto";
-import type { NodeRuntime, TimerHandle } from "@palf/node";
+import type { Prng } from "@palf/core";
+import type { Runtime, TimerHandle } from "@palf/transport";
 import { EventQueue } from "../event-queue.ts";
 
 /** One life of a simulated process: its events are held while it is paused and dropped once it is dead. */
@@ -124,18 +125,36 @@ interface SimTimer {
   live: boolean;
 }
 
-/** The NodeRuntime of one process life: virtual clock and timers, every callback an event of `proc`. */
-export class SimRuntime implements NodeRuntime {
+/** Where simulated wall clocks start (2026-01-01): a machine's wall time is this plus its monotonic clock. */
+const SIM_EPOCH_MS = Date.UTC(2026, 0, 1);
+
+/**
+ * The Runtime of one process life (a node's or a client's): virtual clock and timers, every callback an event
+ * of `proc`, randomness from the seeded `rng`.
+ */
+export class SimRuntime implements Runtime {
   private readonly timers = new Set<SimTimer>();
 
   constructor(
     private readonly sched: SimScheduler,
     private readonly clock: SimClock,
     readonly proc: Proc,
+    private readonly rng: Prng,
   ) {}
 
   now(): number {
     return this.clock.local(this.sched.now);
+  }
+
+  wallNow(): number {
+    return SIM_EPOCH_MS + Math.floor(this.now());
+  }
+
+  random(): number {
+    // Two 32-bit draws: a session id needs 48 random bits.
+    const hi = Math.floor(this.rng.next() * 2 ** 32);
+    const lo = Math.floor(this.rng.next() * 2 ** 16);
+    return (hi * 2 ** 16 + lo) / 2 ** 48;
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
