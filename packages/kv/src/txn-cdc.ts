@@ -175,7 +175,14 @@ export class TxnCdc implements AsyncIterable<TxnChange> {
         // The primary's state holds the first decision, however it came (a record, or its own prepare
         // refused before the other participants' prepares were read).
         const d = this.replicas[t.primary]?.state.txn(id);
-        if (d?.state === "aborted") {
+        // An abort anywhere means it never commits: a coordinator aborts participants only once it will
+        // append no commit, and resolvers roll only the primary's decision forward. Needed when the primary
+        // never got a record of it (its prepare failed, and the abort sent there was lost too): nothing
+        // would ever decide it there, and it would hold the stream back for good.
+        if (
+          d?.state === "aborted" ||
+          [...t.prepares.keys()].some((p) => this.replicas[p]?.state.txn(id)?.state === "aborted")
+        ) {
           this.pending.delete(id);
           continue;
         }

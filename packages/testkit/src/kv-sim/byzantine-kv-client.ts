@@ -7,18 +7,27 @@
  * checked key shares.
  */
 import type { Prng } from "@palf/core";
-import { type Kv, KvError, openKv, type PartitionMap, RemoteKvService, type TxnCdc } from "@palf/kv";
+import {
+  type Kv,
+  type KvCluster,
+  KvError,
+  openKv,
+  type PartitionMap,
+  RemoteKvService,
+  type TxnCdc,
+} from "@palf/kv";
 import type { SimNetwork, SimTransport } from "../node-sim/sim-network.ts";
-import { Proc, SimClock, SimRuntime, type SimScheduler } from "../node-sim/sim-scheduler.ts";
-import type { SimKvCluster } from "./sim-kv-cluster.ts";
+import { type Proc, SimClock, type SimRuntime, type SimScheduler } from "../node-sim/sim-scheduler.ts";
+import type { KvSimBackend } from "./kv-sim-backend.ts";
 
 /** What the Byzantine client needs from the simulated world. */
 export interface ByzantineWorld {
   readonly sched: SimScheduler;
   readonly net: SimNetwork;
-  readonly cluster: SimKvCluster;
+  readonly backend: KvSimBackend;
   readonly map: PartitionMap;
   readonly healed: boolean;
+  life(name: string, clock: SimClock, lives: number): { proc: Proc; rt: SimRuntime; transport: SimTransport };
   fail(what: string): void;
   log(line: string): void;
 }
@@ -38,6 +47,9 @@ export class ByzantineKvClient {
   private kv: Kv | undefined;
   private transport: SimTransport | undefined;
   private remote: RemoteKvService | undefined;
+  private cluster: KvCluster | undefined;
+  /** A current GTS value (a legal snapshot). */
+  private readonly now = () => this.cluster!.timestamp();
 
   constructor(
     private readonly w: ByzantineWorld,
@@ -45,13 +57,14 @@ export class ByzantineKvClient {
   ) {}
 
   start(): void {
-    const proc = new Proc("byz#1");
-    const rt = new SimRuntime(this.w.sched, new SimClock(1, 0), proc);
-    this.transport = this.w.net.attach("byz", proc);
+    const { proc, rt, transport } = this.w.life("byz", new SimClock(1, 0), 1);
+    this.transport = transport;
+    const cluster = this.w.backend.view(proc, rt, transport);
+    this.cluster = cluster;
     this.remote = new RemoteKvService(this.transport, { servers: ["kv1", "kv2"], requestTimeoutMs: 8000 });
     const loop = async () => {
       this.kv = await openKv({
-        cluster: this.w.cluster.view(proc),
+        cluster,
         map: this.w.map,
         runtime: rt,
         txnIdPrefix: "byz",
@@ -151,18 +164,18 @@ export class ByzantineKvClient {
           refuse: "BAD_REQUEST",
         };
       case 7: {
-        const snapshot = rng.pick([2 ** 53 - 1, this.w.cluster.nextTimestamp() + 3_600_000_000]);
+        const far = rng.chance(0.5);
+        const p = rng.int(0, parts);
         return {
-          what: `a server read at snapshot ${snapshot}, far ahead of GTS`,
-          run: () => remote.read(rng.int(0, parts), key, snapshot),
+          what: `a server read at a snapshot far ahead of GTS (${far ? "2^53 - 1" : "GTS + 1 hour"})`,
+          run: async () => remote.read(p, key, far ? 2 ** 53 - 1 : (await this.now()) + 3_600_000_000),
           refuse: "BAD_REQUEST",
         };
       }
       case 8:
         return {
           what: "a server read of an unknown partition",
-          run: () =>
-            remote.read(rng.pick([parts, 2 ** 31, 2 ** 53 - 1]), key, this.w.cluster.nextTimestamp()),
+          run: async () => remote.read(rng.pick([parts, 2 ** 31, 2 ** 53 - 1]), key, await this.now()),
           refuse: "BAD_REQUEST",
         };
       case 9:
@@ -173,14 +186,8 @@ export class ByzantineKvClient {
       case 10:
         return {
           what: "a scan with a huge limit and a 1 MiB start key",
-          run: () =>
-            remote.scan(
-              rng.int(0, parts),
-              "z".repeat(1 << 20),
-              undefined,
-              this.w.cluster.nextTimestamp(),
-              2 ** 53 - 1,
-            ),
+          run: async () =>
+            remote.scan(rng.int(0, parts), "z".repeat(1 << 20), undefined, await this.now(), 2 ** 53 - 1),
         };
       case 11:
         return {
@@ -199,12 +206,12 @@ export class ByzantineKvClient {
       case 12:
         return {
           what: "a request for partition map version 99",
-          run: () =>
+          run: async () =>
             new RemoteKvService(this.transport!, {
               servers: ["kv1", "kv2"],
               mapVersion: 99,
               requestTimeoutMs: 8000,
-            }).read(0, key, this.w.cluster.nextTimestamp()),
+            }).read(0, key, await this.now()),
           refuse: "BAD_REQUEST",
         };
       default:

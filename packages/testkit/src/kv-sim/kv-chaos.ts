@@ -9,7 +9,7 @@
  * everything heals, and the seed is judged: bank and list-append (strong SI) checkers, every lock resolved,
  * the transaction-CDC order check, and replay equality of every server's state.
  */
-import { Prng } from "@palf/core";
+import { hashSeed, Prng } from "@palf/core";
 import {
   consultedKvSwitches,
   delay,
@@ -18,6 +18,7 @@ import {
   type KvUnsafeSwitches,
   type KvValue,
   openKv,
+  type PartitionEntry,
   type PartitionMap,
   PartitionState,
   type ReadFence,
@@ -28,11 +29,13 @@ import {
   type TxnChange,
   withKvUnsafe,
 } from "@palf/kv";
-import { SimNetwork, type SimTransport } from "../node-sim/sim-network.ts";
-import { Proc, SimClock, SimRuntime, SimScheduler } from "../node-sim/sim-scheduler.ts";
+import type { SimNetwork, SimTransport } from "../node-sim/sim-network.ts";
+import { Proc, SimClock, SimRuntime, type SimScheduler } from "../node-sim/sim-scheduler.ts";
 import { checkBank } from "../txn-check/bank-check.ts";
 import { checkListAppend } from "../txn-check/list-append-check.ts";
 import { ByzantineKvClient } from "./byzantine-kv-client.ts";
+import type { KvSimBackend, KvSimBackendKind } from "./kv-sim-backend.ts";
+import { NodeKvBackend } from "./node-kv-backend.ts";
 import { SimKvCluster } from "./sim-kv-cluster.ts";
 import { checkTxnCdc, fingerprint, replay, unresolvedLocks } from "./store-checks.ts";
 import {
@@ -55,6 +58,8 @@ export interface KvChaosOptions {
   /** Run the Byzantine client too. */
   readonly byzantine?: boolean;
   readonly trace?: (line: string) => void;
+  /** The PALF side: simulated groups (default) or real palfd nodes in the whole-node simulator. */
+  readonly backend?: KvSimBackendKind;
 }
 
 export interface KvSeedReport {
@@ -114,10 +119,13 @@ export async function runKvChaos(o: KvChaosOptions): Promise<KvSeedReport> {
 
 class KvWorld {
   readonly rng: Prng;
-  readonly sched = new SimScheduler(20_000_000);
+  readonly sched: SimScheduler;
   readonly net: SimNetwork;
   readonly map: PartitionMap;
-  readonly cluster: SimKvCluster;
+  readonly backend: KvSimBackend;
+  /** Checkpoints servers restarted from, checked against a replay of the log at the end. */
+  private readonly recovered: Array<{ server: string; p: number; readFrom: number; fingerprint: string }> =
+    [];
   readonly history = new StoreHistory();
   readonly violations: string[] = [];
   readonly counts = { serverCrashes: 0, coordinatorDeaths: 0, slowCoordinators: 0, cdcRestarts: 0 };
@@ -139,18 +147,16 @@ class KvWorld {
 
   constructor(readonly o: KvChaosOptions) {
     this.rng = new Prng(o.seed);
-    this.net = new SimNetwork("sim", this.sched, this.rng);
     const partitions = this.rng.int(2, 5);
-    this.map = { version: 1, scheme: "hash", groups: Array.from({ length: partitions }, (_, i) => 11 + i) };
+    const groups = Array.from({ length: partitions }, (_, i) => 1 + i);
     this.gtsTickMs = this.rng.pick([1, 10, 100]);
-    this.cluster = new SimKvCluster(
-      this.sched,
-      this.rng,
-      this.map.groups,
-      this.map.groups,
-      50,
-      this.gtsTickMs,
-    );
+    this.backend =
+      o.backend === "node"
+        ? new NodeKvBackend(o.seed, groups)
+        : new SimKvCluster(this.rng, groups, this.gtsTickMs);
+    this.sched = this.backend.sched;
+    this.net = this.backend.net;
+    this.map = { version: 1, scheme: "hash", groups };
     this.chaosMs = o.chaosMs ?? 8000;
     this.readFence = this.rng.pick(["watermark", "append", "both"] as const);
     const clock = () => new SimClock(1 + (this.rng.next() * 2 - 1) * 0.005, this.rng.next() * 100_000);
@@ -173,16 +179,20 @@ class KvWorld {
     this.o.trace?.(`${this.sched.now.toFixed(3)} ${line}`);
   }
 
-  private life(name: string, clock: SimClock, lives: number): Life {
+  /** A process's runtime: its clock, and randomness of its own (derived from the seed and its name). */
+  runtime(clock: SimClock, proc: Proc): SimRuntime {
+    return new SimRuntime(this.sched, clock, proc, new Prng(hashSeed(proc.name, this.o.seed)));
+  }
+
+  life(name: string, clock: SimClock, lives: number): Life {
     const proc = new Proc(`${name}#${lives}`);
-    return { proc, rt: new SimRuntime(this.sched, clock, proc), transport: this.net.attach(name, proc) };
+    return { proc, rt: this.runtime(clock, proc), transport: this.net.attach(name, proc) };
   }
 
   private kill(life: Life): void {
     life.proc.dead = true;
     life.transport.closed = true;
     this.net.detach(life.transport);
-    this.cluster.cut.delete(life.proc.name);
   }
 
   // ------------------------------------------------------------------ store servers
@@ -193,19 +203,14 @@ class KvWorld {
     const restored = new Map<number, { state: PartitionState; readFrom: number }>();
     for (const [p, ck] of m.disk) {
       const state = PartitionState.restore(ck.bytes);
-      // A recovered server must be where a replay of the log to the same point is (DESIGN.md section 5).
-      const fresh = replay(p, this.cluster.entries(this.map.groups[p]!), ck.readFrom);
-      const [got, want] = [fingerprint(state), fingerprint(fresh)];
-      if (got !== want)
-        this.fail(
-          `recovery: ${m.id} partition ${p} restored from its checkpoint at lsn ${ck.readFrom} is [${got}], a replay of the log to there is [${want}]`,
-        );
+      // A recovered server must be where a replay of the log to the same point is (checked at the end).
+      this.recovered.push({ server: m.id, p, readFrom: ck.readFrom, fingerprint: fingerprint(state) });
       restored.set(p, { state, readFrom: ck.readFrom });
     }
     this.log(`start ${life.proc.name} (checkpoints of partitions ${[...restored.keys()].join(",")})`);
     const server = new StoreServer({
       id: m.id,
-      cluster: this.cluster.view(life.proc),
+      cluster: this.backend.view(life.proc, life.rt, life.transport),
       transport: life.transport,
       map: this.map,
       runtime: life.rt,
@@ -238,7 +243,7 @@ class KvWorld {
   async startClient(c: ClientMachine): Promise<void> {
     if (c.life !== undefined) return;
     const life = this.life(c.name, c.clock, ++c.lives);
-    const cluster: KvCluster = this.cluster.view(life.proc);
+    const cluster: KvCluster = this.backend.view(life.proc, life.rt, life.transport);
     const kv = await openKv({
       cluster,
       map: this.map,
@@ -307,9 +312,8 @@ class KvWorld {
 
   private startCdc(): void {
     if (this.cdcLife !== undefined) return;
-    const proc = new Proc(`cdc#${++this.cdcLives}`);
-    const rt = new SimRuntime(this.sched, new SimClock(1, 0), proc);
-    const cdc = new TxnCdc(this.cluster.view(proc), rt, this.map, {
+    const { proc, rt, transport } = this.life("cdc", new SimClock(1, 0), ++this.cdcLives);
+    const cdc = new TxnCdc(this.backend.view(proc, rt, transport), rt, this.map, {
       readFence: this.readFence,
       pollMs: 20,
       waitTimeoutMs: 5000,
@@ -378,11 +382,9 @@ class KvWorld {
         // A partition between a client and some participants (their groups' leaders).
         const c = rng.pick(this.clients);
         if (c.life === undefined) break;
-        const groups = new Set(this.map.groups.filter(() => rng.chance(0.5)));
-        const name = c.life.proc.name;
-        this.cluster.cut.set(name, groups);
-        this.log(`cut ${name} from groups ${[...groups].join(",")}`);
-        later(300 + rng.next() * 3000, () => this.cluster.cut.delete(name));
+        const groups = this.map.groups.filter(() => rng.chance(0.5));
+        this.log(`cut ${c.life.proc.name} from groups ${groups.join(",")}`);
+        this.backend.cutOff(c.life.proc, c.life.transport, groups, 300 + rng.next() * 3000);
         break;
       }
       case 4: {
@@ -396,34 +398,18 @@ class KvWorld {
         });
         break;
       }
-      case 5: {
-        // An episode of append and read faults, lost commit records among them.
-        const f = this.cluster.faults;
-        f.failedAppend = rng.next() * 0.05;
-        f.lostAnswer = rng.next() * 0.05;
-        f.lostCommitRecord = rng.next() * 0.8;
-        f.readError = rng.next() * 0.05;
-        f.slow = rng.next() * 0.1;
-        f.slowMs = rng.next() * 1500;
-        later(500 + rng.next() * 3000, () =>
-          Object.assign(f, { failedAppend: 0, lostAnswer: 0, readError: 0 }),
-        );
+      case 5:
+      case 8:
+      case 9:
+        // The PALF side's own faults (palfd crashes, disks, network; or append faults and fence bursts).
+        this.backend.injectFault(rng, (line) => this.log(line));
         break;
-      }
       case 6:
         this.crashClient(rng.pick(this.clients));
         break;
       case 7:
         if (rng.chance(0.3)) this.crashCdc();
         break;
-      case 8:
-      case 9: {
-        const g = rng.pick(this.map.groups);
-        const n = rng.int(100, 1000);
-        this.cluster.fenceBurst(g, n);
-        this.log(`${n} read fences on group ${g} at once`);
-        break;
-      }
       default:
         break;
     }
@@ -440,10 +426,9 @@ class KvWorld {
 
   /** A checker process with its own in-process host: reads at one snapshot after everything healed. */
   private async finalRead(): Promise<{ state: Map<string, KvValue | null>; snapshot: number } | undefined> {
-    const proc = new Proc("final#1");
-    const rt = new SimRuntime(this.sched, new SimClock(1, 0), proc);
+    const { proc, rt, transport } = this.life("final", new SimClock(1, 0), 1);
     const kv = await openKv({
-      cluster: this.cluster.view(proc),
+      cluster: this.backend.view(proc, rt, transport),
       map: this.map,
       runtime: rt,
       txnIdPrefix: "final",
@@ -498,17 +483,37 @@ class KvWorld {
   }
 
   async run(): Promise<KvSeedReport> {
+    const onRejection = (reason: unknown) =>
+      this.fail(
+        `unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`,
+      );
+    process.on("unhandledRejection", onRejection);
+    try {
+      await this.runSeed();
+    } catch (err) {
+      this.fail(`crash: ${(err as Error).stack ?? String(err)}`);
+    } finally {
+      process.off("unhandledRejection", onRejection);
+    }
+    return this.report();
+  }
+
+  private async runSeed(): Promise<void> {
+    if (!(await this.backend.start())) {
+      this.fail("setup: the PALF groups did not get ready without faults");
+      return;
+    }
     // Setup: the bank's accounts, written once before any fault.
-    const setup = new Proc("setup#1");
+    const setup = this.life("setup", new SimClock(1, 0), 1);
     let ready = false;
     const setupKv = await openKv({
-      cluster: this.cluster.view(setup),
+      cluster: this.backend.view(setup.proc, setup.rt, setup.transport),
       map: this.map,
-      runtime: new SimRuntime(this.sched, new SimClock(1, 0), setup),
+      runtime: setup.rt,
       txnIdPrefix: "setup",
       host: { resolveEveryMs: 0 },
     });
-    this.sched.at(0, () => {
+    this.sched.at(this.sched.now, () => {
       void setupKv
         .transact(async (tx) => {
           for (let i = 0; i < BANK_ACCOUNTS; i++) tx.put(accountKey(i), String(BANK_INITIAL));
@@ -523,11 +528,11 @@ class KvWorld {
           ready = true;
         });
     });
-    if (!(await this.runUntil(() => ready, 10_000))) {
+    if (!(await this.runUntil(() => ready, 20_000))) {
       this.fail("setup: the bank's accounts could not be written without faults");
-      return this.report();
+      return;
     }
-    setup.dead = true;
+    this.kill(setup);
     const start = this.sched.now;
     this.log(
       `${this.map.groups.length} partitions, read fence ${this.readFence}, GTS tick ${this.gtsTickMs} ms`,
@@ -542,14 +547,7 @@ class KvWorld {
     // Heal: no new faults, everything back up, then clients stop and the resolvers clean up.
     this.healed = true;
     this.log("heal");
-    Object.assign(this.cluster.faults, {
-      failedAppend: 0,
-      lostAnswer: 0,
-      lostCommitRecord: 0,
-      readError: 0,
-      slow: 0,
-    });
-    this.cluster.cut.clear();
+    this.backend.heal();
     this.net.faults.blocked.clear();
     for (const m of this.servers) if (m.life === undefined) this.startServer(m);
     for (const m of this.servers) if (m.life !== undefined) m.life.proc.pausedUntil = 0;
@@ -559,20 +557,35 @@ class KvWorld {
     await this.sched.run(this.sched.now + HEAL_MS);
 
     const final = await this.finalRead();
-    this.checkLogs();
+    await this.checkLogs();
     if (final !== undefined) await this.judge(final);
-    return this.report();
+    for (const v of await this.backend.finish()) this.fail(`palf: ${v}`);
   }
 
   /** Every lock resolved after healing; every live server's replicas where a replay of the log puts them. */
-  private checkLogs(): void {
-    for (const l of unresolvedLocks(this.map.groups, (g) => this.cluster.entries(g))) this.fail(l);
+  private async checkLogs(): Promise<void> {
+    const logs = new Map<number, readonly PartitionEntry[]>();
+    for (const [p, g] of this.map.groups.entries()) {
+      let atLeast = 0;
+      for (const m of this.servers)
+        if (m.life !== undefined) atLeast = Math.max(atLeast, m.life.server.host.replica(p).readFrom);
+      for (const r of this.recovered) if (r.p === p) atLeast = Math.max(atLeast, r.readFrom);
+      logs.set(g, await this.backend.entries(g, atLeast));
+    }
+    for (const l of unresolvedLocks(this.map.groups, (g) => logs.get(g)!)) this.fail(l);
+    for (const r of this.recovered) {
+      const fresh = fingerprint(replay(r.p, logs.get(this.map.groups[r.p]!)!, r.readFrom));
+      if (fresh !== r.fingerprint)
+        this.fail(
+          `recovery: ${r.server} partition ${r.p} restored from its checkpoint at lsn ${r.readFrom} is [${r.fingerprint}], a replay of the log to there is [${fresh}]`,
+        );
+    }
     for (const m of this.servers) {
       const host = m.life?.server.host;
       if (host === undefined) continue;
       for (const p of host.partitions) {
         const r = host.replica(p);
-        const fresh = replay(p, this.cluster.entries(r.group), r.state.next);
+        const fresh = replay(p, logs.get(r.group)!, r.state.next);
         const [got, want] = [fingerprint(r.state), fingerprint(fresh)];
         if (got !== want)
           this.fail(`replay: ${m.id} partition ${p} is [${got}], a replay of its log to there is [${want}]`);
@@ -618,11 +631,11 @@ class KvWorld {
       committed: this.history.counts.committed,
       failed: this.history.counts.failed,
       indeterminate: this.history.counts.indeterminate,
-      appends: this.cluster.stats.appends,
+      appends: this.backend.stats.appends,
       serverCrashes: this.counts.serverCrashes,
       coordinatorDeaths: this.counts.coordinatorDeaths,
       slowCoordinators: this.counts.slowCoordinators,
-      lostCommitRecords: this.cluster.stats.lostCommitRecords,
+      lostCommitRecords: this.backend.stats.lostCommitRecords,
       cdcDelivered: this.delivered.length,
       cdcRestarts: this.counts.cdcRestarts,
       byzantineProbes: this.byzantine?.probes ?? 0,

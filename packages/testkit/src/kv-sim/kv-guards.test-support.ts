@@ -25,14 +25,14 @@ export const KV_SIM_GUARDS: readonly KvSimGuard[] = [
   {
     name: "laterDecisionWins",
     rule: "the primary's first decision record is the only decision",
-    seed: 3,
+    seed: 1,
     caughtBy: /cdc: acknowledged .* was never delivered/,
   },
   {
     name: "commitAtMinPrepare",
     rule: "commit version >= every prepare version",
     seed: 1,
-    caughtBy: /bank: wrong-total/,
+    caughtBy: /locks: .* still holds a lock on partition \d+ after healing/,
   },
   {
     name: "skipCommitWait",
@@ -55,7 +55,7 @@ export const KV_SIM_GUARDS: readonly KvSimGuard[] = [
   {
     name: "cdcIgnoresUndecided",
     rule: "CDC never emits version c while an undecided prepare <= c is known",
-    seed: 1,
+    seed: 2,
     caughtBy: /cdc: the copy's bank total is/,
   },
   {

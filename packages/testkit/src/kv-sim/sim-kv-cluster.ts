@@ -9,7 +9,9 @@
  */
 import type { Prng } from "@palf/core";
 import { decodeRecord, encodeRecord, type KvCluster, type KvLogPage, type PartitionEntry } from "@palf/kv";
-import type { Proc, SimScheduler } from "../node-sim/sim-scheduler.ts";
+import { SimNetwork, type SimTransport } from "../node-sim/sim-network.ts";
+import { type Proc, type SimRuntime, SimScheduler } from "../node-sim/sim-scheduler.ts";
+import type { KvSimBackend } from "./kv-sim-backend.ts";
 
 /** How often the faults below hit one call (0 = never); changed while the seed runs, zeroed to heal. */
 export interface KvClusterFaults {
@@ -46,8 +48,12 @@ function clusterError(code: "FAILED" | "INDETERMINATE" | "UNAVAILABLE", message:
   return Object.assign(new Error(message), { code });
 }
 
-/** The simulated PALF groups of one seed, shared by every process of the store. */
-export class SimKvCluster {
+/** The simulated PALF groups of one seed, shared by every process of the store: the "memory" backend. */
+export class SimKvCluster implements KvSimBackend {
+  readonly kind = "memory";
+  readonly sched = new SimScheduler(20_000_000);
+  readonly net: SimNetwork;
+  private healed = false;
   readonly faults: KvClusterFaults = { ...NO_KV_CLUSTER_FAULTS };
   /** Caller -> groups it cannot reach (both ways). */
   readonly cut = new Map<string, Set<number>>();
@@ -62,15 +68,15 @@ export class SimKvCluster {
   }>();
 
   constructor(
-    private readonly sched: SimScheduler,
     private readonly rng: Prng,
-    groups: readonly number[],
-    private readonly partitionGroups: readonly number[],
-    /** Time between watermark rounds (ms). */
-    watermarkEveryMs = 50,
+    /** The partitions' groups, partition by partition. */
+    readonly groups: readonly number[],
     /** The physical part of GTS moves in steps of this many ms (see nextTimestamp). */
     private readonly gtsTickMs = 1,
+    /** Time between watermark rounds (ms). */
+    watermarkEveryMs = 50,
   ) {
+    this.net = new SimNetwork("sim", this.sched, rng);
     for (const g of groups) this.logs.set(g, { entries: [], end: 0, lastCsn: 0 });
     const round = () => {
       this.watermarkRound();
@@ -80,8 +86,49 @@ export class SimKvCluster {
   }
 
   /** Every committed entry of a group, in LSN order (for the checks; nothing of the store reads this). */
-  entries(group: number): readonly PartitionEntry[] {
-    return this.log(group).entries;
+  entries(group: number, _atLeast?: number): Promise<readonly PartitionEntry[]> {
+    return Promise.resolve(this.log(group).entries);
+  }
+
+  async start(): Promise<boolean> {
+    return true;
+  }
+
+  cutOff(proc: Proc, _transport: SimTransport, groups: readonly number[], ms: number): void {
+    this.cut.set(proc.name, new Set(groups));
+    this.sched.at(this.sched.now + ms, () => this.cut.delete(proc.name));
+  }
+
+  /** An episode of append and read faults (lost commit records among them), or a burst of read fences. */
+  injectFault(rng: Prng, log: (line: string) => void): void {
+    if (rng.chance(0.4)) {
+      const g = rng.pick(this.groups);
+      const n = rng.int(100, 1000);
+      this.fenceBurst(g, n);
+      log(`${n} read fences on group ${g} at once`);
+      return;
+    }
+    const f = this.faults;
+    f.failedAppend = rng.next() * 0.05;
+    f.lostAnswer = rng.next() * 0.05;
+    f.lostCommitRecord = rng.next() * 0.8;
+    f.readError = rng.next() * 0.05;
+    f.slow = rng.next() * 0.1;
+    f.slowMs = rng.next() * 1500;
+    log(`append faults ${JSON.stringify(f)}`);
+    this.sched.at(this.sched.now + 500 + rng.next() * 3000, () => {
+      if (!this.healed) Object.assign(f, { failedAppend: 0, lostAnswer: 0, readError: 0 });
+    });
+  }
+
+  heal(): void {
+    this.healed = true;
+    Object.assign(this.faults, NO_KV_CLUSTER_FAULTS);
+    this.cut.clear();
+  }
+
+  async finish(): Promise<string[]> {
+    return [];
   }
 
   private log(group: number): GroupLog {
@@ -110,7 +157,7 @@ export class SimKvCluster {
     this.stats.appends++;
     const d = decodeRecord(payload);
     if (d.ok && d.record.type === "prepare")
-      this.primaryGroup.set(d.record.txnId, this.partitionGroups[d.record.primary] ?? -1);
+      this.primaryGroup.set(d.record.txnId, this.groups[d.record.primary] ?? -1);
     return { lsn, csn };
   }
 
@@ -154,8 +201,8 @@ export class SimKvCluster {
   }
 
   /** The cluster as the process `proc` sees it (named by its proc, whose death silences every answer). */
-  view(proc: Proc, o: { readonly appendTimeoutMs?: number } = {}): KvCluster {
-    const timeoutMs = o.appendTimeoutMs ?? 3000;
+  view(proc: Proc, _rt?: SimRuntime, _transport?: SimTransport): KvCluster {
+    const timeoutMs = 3000;
     const cutOff = (group: number) => this.cut.get(proc.name)?.has(group) === true;
     const later = <T>(fn: () => T, extraMs = 0): Promise<T> =>
       new Promise((resolve, reject) => {
