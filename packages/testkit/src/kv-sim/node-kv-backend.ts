@@ -11,6 +11,7 @@ import { PalfClient } from "@palf/client";
 import type { Prng } from "@palf/core";
 import { GTS_GROUP } from "@palf/gts";
 import { delay, type KvCluster, type PartitionEntry, palfKvCluster } from "@palf/kv";
+import { heal } from "../node-sim/node-chaos.ts";
 import { NodeSim } from "../node-sim/node-sim.ts";
 import type { SimNetwork, SimTransport } from "../node-sim/sim-network.ts";
 import { type SimClient, simClient } from "../node-sim/sim-process.ts";
@@ -153,23 +154,8 @@ export class NodeKvBackend implements KvSimBackend {
   }
 
   heal(): void {
-    const sim = this.sim;
-    sim.healed = true;
-    const f = this.net.faults;
-    f.blocked.clear();
-    f.slowLinks.clear();
-    f.episodeCut.clear();
-    f.episodeLag.clear();
-    f.drop = 0;
-    f.duplicate = 0;
-    f.slow = 0;
-    f.maxDelayMs = 3;
-    for (const h of sim.hosts.values()) {
-      h.disk.faults.slow = 0;
-      h.disk.faults.ioError = 0;
-      h.disk.faults.failNext = 0;
-    }
-    for (const id of this.nodes) sim.restart(id);
+    heal(this.sim);
+    for (const id of this.nodes) this.sim.restart(id);
   }
 
   async finish(): Promise<string[]> {
