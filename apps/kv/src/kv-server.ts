@@ -3,15 +3,14 @@ import {
   DEFAULT_CATALOG_GROUP,
   delay,
   type KvRuntime,
-  type KvTimer,
-  PartitionHost,
+  type PartitionHost,
   type PartitionHostOptions,
   type PartitionMap,
   palfKvCluster,
   RemoteKvService,
   readPartitionMap,
   realKvRuntime,
-  serveKv,
+  StoreServer,
 } from "@palf/kv";
 import { connectNatsTransport, type Transport } from "@palf/transport";
 import { loadCheckpoints, saveCheckpoint } from "./checkpoint-files.ts";
@@ -45,28 +44,31 @@ export interface KvServerOptions {
 }
 
 /**
- * The store's server: replays every partition of the store from PALF (starting from its own checkpoints),
- * answers reads, scans and prepare outcomes over NATS, resolves stale locks, and checkpoints each partition.
- * It keeps no state that the logs do not have: a killed server restarts from its checkpoints and the logs.
+ * `palfkv serve`: the store server (@palf/kv's StoreServer: replay, serve, resolve, checkpoint) wired to
+ * NATS, checkpoint files and, with `recycle`, PALF's advanceBase.
  */
 export class KvServer {
   private transport: Transport | undefined;
   private client: PalfClient | undefined;
-  host: PartitionHost | undefined;
+  private server: StoreServer | undefined;
   map: PartitionMap | undefined;
-  private unserve: (() => void) | undefined;
-  private timer: KvTimer | undefined;
-  private stopped = false;
   private readonly rt: KvRuntime;
   private readonly log: (line: Record<string, unknown>) => void;
-  readonly stats = { checkpoints: 0, recycled: 0, heldByCursor: 0, checkpointErrors: 0 };
+  /** Before start: zeros (the store server counts checkpoints; recycle counts recycled and heldByCursor). */
+  private readonly idleStats = { checkpoints: 0, checkpointErrors: 0, recycled: 0, heldByCursor: 0 };
   private cursors: CursorHolds | undefined;
-  /** Per partition, the read position of the last checkpoint written (what a restart replays from). */
-  private readonly checkpointed = new Map<number, number>();
 
   constructor(readonly o: KvServerOptions) {
     this.rt = o.runtime ?? realKvRuntime;
     this.log = o.log ?? ((l) => process.stdout.write(`${JSON.stringify(l)}\n`));
+  }
+
+  get stats() {
+    return this.server?.stats ?? this.idleStats;
+  }
+
+  get host(): PartitionHost | undefined {
+    return this.server?.host;
   }
 
   async start(): Promise<void> {
@@ -87,10 +89,21 @@ export class KvServer {
       }
     }
     const map = this.map;
-    const restored = loadCheckpoints(this.o.dataDir, map, (msg) => this.log({ level: "warn", msg }));
-    this.host = new PartitionHost(palfKvCluster(this.client), this.rt, map, this.o.host ?? {}, restored);
-    for (let p = 0; p < map.groups.length; p++) this.host.replica(p).refresh();
-    this.unserve = serveKv(this.transport, this.host, () => this.status(), map.version);
+    const dir = this.o.dataDir;
+    const restored = loadCheckpoints(dir, map, (msg) => this.log({ level: "warn", msg }));
+    this.server = new StoreServer({
+      id: this.o.id,
+      cluster: palfKvCluster(this.client),
+      transport: this.transport,
+      map,
+      runtime: this.rt,
+      checkpoints: { save: (p, readFrom, bytes) => saveCheckpoint(dir, map, p, readFrom, bytes) },
+      restored,
+      ...(this.o.checkpointEveryMs !== undefined ? { checkpointEveryMs: this.o.checkpointEveryMs } : {}),
+      ...(this.o.host !== undefined ? { host: this.o.host } : {}),
+      ...(this.o.recycle ? { afterCheckpoint: (low: ReadonlyMap<number, number>) => this.recycle(low) } : {}),
+      log: this.log,
+    });
     await this.transport.flush();
     this.log({
       msg: "palfkv ready",
@@ -99,68 +112,29 @@ export class KvServer {
       partitions: map.groups.length,
       fromCheckpoint: [...restored.keys()],
     });
-    this.scheduleCheckpoint();
   }
 
   /** What this server replays and how far. */
   status(): Record<string, unknown> {
-    const host = this.host;
-    return {
-      id: this.o.id,
-      mapVersion: this.map?.version,
-      partitions:
-        host === undefined
-          ? []
-          : host.partitions.map((p) => {
-              const r = host.replica(p);
-              return {
-                partition: p,
-                group: r.group,
-                readFrom: r.readFrom,
-                watermark: r.w,
-                keys: r.state.keyCount,
-                locks: r.state.lockCount,
-                applied: r.state.stats.applied,
-                malformed: r.state.stats.malformed,
-                // Pages read from PALF and fence records appended.
-                pagesRead: r.stats.pages,
-                fences: r.stats.fences,
-              };
-            }),
-      checkpointed: Object.fromEntries(this.checkpointed),
-      resolver: host?.stats,
-      server: this.stats,
-    };
+    return this.server?.status() ?? { id: this.o.id };
   }
 
   /** Checkpoints every partition now (and recycles the logs below, if asked). */
   async checkpoint(): Promise<void> {
-    const host = this.host;
-    const map = this.map;
-    if (host === undefined || map === undefined) return;
-    for (const p of host.partitions) {
-      const r = host.replica(p);
-      // State and position are taken in one turn: they describe the same point of the log.
-      const bytes = r.state.checkpoint();
-      const readFrom = r.readFrom;
-      saveCheckpoint(this.o.dataDir, map, p, readFrom, bytes);
-      this.checkpointed.set(p, readFrom);
-      this.stats.checkpoints++;
-    }
-    if (this.o.recycle) await this.recycle();
+    await this.server?.checkpoint();
   }
 
   /**
    * Advances each partition's base to the lowest checkpoint position over this server and its peers, held
    * back by every registered cursor (palfd's advanceBase does not look at cursors; retention does).
    */
-  private async recycle(): Promise<void> {
-    const host = this.host;
+  private async recycle(checkpointed: ReadonlyMap<number, number>): Promise<void> {
+    const host = this.server?.host;
     if (host === undefined || this.transport === undefined || this.client === undefined) return;
     this.cursors ??= new CursorHolds(this.client);
     const cursors = await this.cursors.refresh();
     if (cursors === undefined) return; // An unread cursor may need any part of any log.
-    const low = new Map(this.checkpointed);
+    const low = new Map(checkpointed);
     const remote = new RemoteKvService(this.transport, {
       servers: this.o.peers ?? [this.o.id],
       requestTimeoutMs: 5000,
@@ -189,23 +163,8 @@ export class KvServer {
     }
   }
 
-  private scheduleCheckpoint(): void {
-    if (this.stopped) return;
-    this.timer = this.rt.setTimeout(() => {
-      void this.checkpoint()
-        .catch((e) => {
-          this.stats.checkpointErrors++;
-          this.log({ level: "warn", msg: "checkpoint failed", error: (e as Error).message });
-        })
-        .finally(() => this.scheduleCheckpoint());
-    }, this.o.checkpointEveryMs ?? 5000);
-  }
-
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.rt.clearTimeout(this.timer);
-    this.unserve?.();
-    await this.host?.close();
+    await this.server?.stop();
     await this.client?.close();
     await this.transport?.close();
   }

@@ -14,7 +14,7 @@ export {
   readPartitionMap,
 } from "./kv-catalog.ts";
 export { appendFailed, type KvCluster, type KvLogPage } from "./kv-cluster.ts";
-export { KvError, type KvErrorCode } from "./kv-error.ts";
+export { asKvError, KvError, type KvErrorCode } from "./kv-error.ts";
 export { checkKey, checkValue, DEFAULT_LIMITS, type KvLimits, type KvValue } from "./kv-limits.ts";
 export {
   type AbortRecord,
@@ -49,7 +49,14 @@ export {
   Txn,
   type TxnResult,
 } from "./kv-store.ts";
-export { type KvUnsafeSwitches, kvUnsafe, kvUnsafeSwitchNames, withKvUnsafe } from "./kv-unsafe.ts";
+export {
+  consultedKvSwitches,
+  type KvUnsafeSwitches,
+  kvUnsafe,
+  kvUnsafeOn,
+  kvUnsafeSwitchNames,
+  withKvUnsafe,
+} from "./kv-unsafe.ts";
 export { palfKvCluster } from "./palf-kv-cluster.ts";
 export { type Decision, decisionOf, PartitionHost, type PartitionHostOptions } from "./partition-host.ts";
 export {
@@ -73,6 +80,7 @@ export {
   type TxnState,
   type TxnView,
 } from "./partition-state.ts";
+export { type CheckpointStore, StoreServer, type StoreServerOptions } from "./store-server.ts";
 export {
   cdcCursorPosition,
   TxnCdc,

@@ -26,3 +26,19 @@ export class KvError extends Error {
     this.name = "KvError";
   }
 }
+
+/**
+ * A failure as the SDK reports it: a KvError as is; anything else (the log or GTS client's own error) as
+ * UNAVAILABLE, keeping the original as the cause, so callers see one error type with a code.
+ */
+export function asKvError(err: unknown): KvError {
+  if (err instanceof KvError) return err;
+  return new KvError(
+    "UNAVAILABLE",
+    `the log or the timestamp service failed: ${(err as Error)?.message ?? String(err)}`,
+    {},
+    {
+      cause: err,
+    },
+  );
+}

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hashSeed } from "@palf/core";
 import type { KvCluster } from "./kv-cluster.ts";
-import { KvError } from "./kv-error.ts";
+import { asKvError, KvError } from "./kv-error.ts";
 import {
   byteLength,
   checkKey,
@@ -13,6 +13,7 @@ import {
 } from "./kv-limits.ts";
 import { delay, type KvRuntime, realKvRuntime } from "./kv-runtime.ts";
 import type { KvService, ScanItem } from "./kv-service.ts";
+import { kvUnsafeOn } from "./kv-unsafe.ts";
 import { PartitionHost, type PartitionHostOptions } from "./partition-host.ts";
 import { type PartitionMap, partitionOf } from "./partition-map.ts";
 import { compareKeys } from "./partition-state.ts";
@@ -178,8 +179,9 @@ export class Kv {
         const commitVersion = tx.writes.size === 0 ? undefined : await this.commit(tx);
         this.stats.committed++;
         return { value, txnId, commitVersion, snapshot, attempts: attempt };
-      } catch (err) {
-        const code = (err as KvError).code;
+      } catch (caught) {
+        const err = asKvError(caught);
+        const code = err.code;
         if (code === "CONFLICT") this.stats.conflicts++;
         else if (code === "ABORTED") this.stats.aborts++;
         else if (code === "INDETERMINATE") this.stats.indeterminate++;
@@ -220,7 +222,17 @@ export class Kv {
     this.phaseMs.commit += this.rt.now() - t;
     t = this.rt.now();
     // Commit wait: a snapshot taken after our answer is above the commit version, so it sees the writes.
-    if (this.gtsSeen <= version) this.seen(await this.o.cluster.waitGtsAbove(version));
+    try {
+      if (this.gtsSeen <= version && !kvUnsafeOn("skipCommitWait"))
+        this.seen(await this.o.cluster.waitGtsAbove(version));
+    } catch (err) {
+      throw new KvError(
+        "INDETERMINATE",
+        `${tx.txnId} committed at ${version}, but the commit wait failed (a snapshot taken now may not see it): ${(err as Error)?.message ?? String(err)}`,
+        { txnId: tx.txnId },
+        { cause: err },
+      );
+    }
     this.phaseMs.commitWait += this.rt.now() - t;
     return version;
   }
@@ -238,8 +250,12 @@ export class Kv {
   async get(key: string, o: ReadOptions = {}): Promise<KvValue | null> {
     this.checkOpen();
     checkKey(key, this.limits);
-    const s = o.snapshot ?? (await this.timestamp());
-    return (await this.service.read(this.partitionOf(key), key, s)).value;
+    try {
+      const s = o.snapshot ?? (await this.timestamp());
+      return (await this.service.read(this.partitionOf(key), key, s)).value;
+    } catch (err) {
+      throw asKvError(err);
+    }
   }
 
   /** Writes one key (one partition: one append). Resolves with the commit version. */
@@ -254,9 +270,13 @@ export class Kv {
   /** Keys in a range (or with a prefix) at one snapshot, across every partition, sorted. */
   async scan(range: KeyRange, o: ScanOptions = {}): Promise<Array<{ key: string; value: KvValue }>> {
     this.checkOpen();
-    const s = o.snapshot ?? (await this.timestamp());
-    const items = await this.scanAt(range, s, o.limit ?? 1000);
-    return items.map((i) => ({ key: i.key, value: i.value as KvValue }));
+    try {
+      const s = o.snapshot ?? (await this.timestamp());
+      const items = await this.scanAt(range, s, o.limit ?? 1000);
+      return items.map((i) => ({ key: i.key, value: i.value as KvValue }));
+    } catch (err) {
+      throw asKvError(err);
+    }
   }
 
   /** @internal Scan of every partition at `snapshot`, merged. */

@@ -32,6 +32,8 @@ export class PartitionHost implements KvService {
   private readonly resolving = new Map<string, Promise<void>>();
   private readonly unsubscribe: () => void;
   private resolverTimer: KvTimer | undefined;
+  /** The highest GTS value seen here (watermarks are GTS values): snapshots far above it are checked. */
+  private gtsSeen = 0;
   private closed = false;
   readonly stats = { lockWaits: 0, rolledForward: 0, abortedStale: 0 };
 
@@ -45,6 +47,7 @@ export class PartitionHost implements KvService {
     for (const [p, from] of restored) this.replicas.set(p, this.make(p, from));
     const byGroup = new Map(map.groups.map((g, i) => [g, i]));
     this.unsubscribe = cluster.onWatermark((group, w, lsn) => {
+      if (w > this.gtsSeen) this.gtsSeen = w;
       const p = byGroup.get(group);
       if (p !== undefined) this.replicas.get(p)?.vouch(w, lsn);
     });
@@ -92,6 +95,7 @@ export class PartitionHost implements KvService {
     resolveLocks: boolean,
   ): Promise<VersionedValue | undefined> {
     const r = this.replica(p);
+    await this.checkSnapshot(snapshot);
     await r.fence(snapshot);
     for (;;) {
       const res = r.state.read(key, snapshot);
@@ -117,6 +121,7 @@ export class PartitionHost implements KvService {
     limit: number,
   ): Promise<ScanItem[]> {
     const r = this.replica(p);
+    await this.checkSnapshot(snapshot);
     await r.fence(snapshot);
     for (;;) {
       const out: ScanItem[] = [];
@@ -144,6 +149,24 @@ export class PartitionHost implements KvService {
     const at = await this.cluster.append(r.group, payload, refCsn);
     await r.caughtUp(at.lsn + 1);
     return { lsn: at.lsn, csn: at.csn, txn: r.state.txn(txnId) };
+  }
+
+  /**
+   * Refuses a snapshot that is not a GTS value: not a natural number, or ahead of GTS. A read fence at a
+   * snapshot ahead of GTS would push the partition's CSNs past GTS, and every commit there would wait for
+   * GTS to catch up (the commit wait). GTS is asked only for a snapshot over a second above what was seen.
+   */
+  private async checkSnapshot(snapshot: number): Promise<void> {
+    if (!Number.isSafeInteger(snapshot) || snapshot < 0)
+      throw new KvError("BAD_REQUEST", `a snapshot must be a natural number (a GTS value), got ${snapshot}`);
+    if (snapshot <= this.gtsSeen + SNAPSHOT_SLACK_US) return;
+    const now = await this.cluster.timestamp();
+    if (now > this.gtsSeen) this.gtsSeen = now;
+    if (snapshot > now)
+      throw new KvError(
+        "BAD_REQUEST",
+        `snapshot ${snapshot} is ahead of GTS (${now}): snapshots come from GTS`,
+      );
   }
 
   async outcome(p: number, txnId: string, lsn: number): Promise<TxnView | undefined> {
@@ -256,6 +279,9 @@ export class PartitionHost implements KvService {
     for (const r of this.replicas.values()) r.close();
   }
 }
+
+/** How far (microseconds) a snapshot may lie above the highest GTS value seen before GTS is asked. */
+const SNAPSHOT_SLACK_US = 1_000_000;
 
 export function decisionOf(t: TxnView | undefined): Decision {
   if (t?.state === "committed") return { state: "committed", commitVersion: t.commitVersion! };

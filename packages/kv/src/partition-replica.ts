@@ -2,7 +2,7 @@ import type { KvCluster } from "./kv-cluster.ts";
 import { KvError } from "./kv-error.ts";
 import { encodeRecord } from "./kv-record.ts";
 import { delay, type KvRuntime, type KvTimer } from "./kv-runtime.ts";
-import { kvUnsafe } from "./kv-unsafe.ts";
+import { kvUnsafeOn } from "./kv-unsafe.ts";
 import { type ApplyOutcome, type PartitionEntry, PartitionState } from "./partition-state.ts";
 
 /**
@@ -90,7 +90,7 @@ export class PartitionReplica {
 
   /** Resolves once every entry with CSN <= `csn` that this partition will ever have is applied. */
   fence(csn: number): Promise<void> {
-    if (kvUnsafe.skipReadFence) return Promise.resolve();
+    if (kvUnsafeOn("skipReadFence")) return Promise.resolve();
     const p = this.wait(0, csn);
     const mode = this.opts.readFence ?? "watermark";
     if (this.w < csn && mode !== "watermark") {
@@ -122,6 +122,12 @@ export class PartitionReplica {
       const ms = this.opts.waitTimeoutMs ?? 10_000;
       wt.timer = this.rt.setTimeout(() => {
         this.waiters = this.waiters.filter((x) => x !== wt);
+        // Stop reading toward an LSN nobody waits for any more (one past the log's end would poll forever).
+        this.target = Math.max(
+          this.readFrom,
+          ...this.waiters.map((x) => x.lsn),
+          ...this.pending.map((x) => x.lsn),
+        );
         reject(
           new KvError(
             "UNAVAILABLE",

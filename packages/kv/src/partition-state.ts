@@ -1,7 +1,7 @@
 import { Packr } from "msgpackr";
 import type { KvValue } from "./kv-limits.ts";
 import { decodeRecord, type KvWrite, type PrepareRecord } from "./kv-record.ts";
-import { kvUnsafe } from "./kv-unsafe.ts";
+import { kvUnsafeOn } from "./kv-unsafe.ts";
 
 /** A committed entry of a partition's log, as the state machine sees it. */
 export interface PartitionEntry {
@@ -149,7 +149,7 @@ export class PartitionState {
         this.txns.set(r.txnId, tombstone("aborted", e.csn));
         return { kind: "aborted", txnId: r.txnId };
       }
-      if (t.state !== "prepared" && !kvUnsafe.laterDecisionWins)
+      if (t.state !== "prepared" && !kvUnsafeOn("laterDecisionWins"))
         return { kind: "ignored", txnId: r.txnId, reason: `already ${t.state}` };
       this.release(r.txnId, t);
       t.state = "aborted";
@@ -162,7 +162,7 @@ export class PartitionState {
       // Never prepared here: a commit cannot have been decided legally; refuse to invent writes.
       return { kind: "ignored", txnId: r.txnId, reason: "commit of a transaction never prepared here" };
     }
-    if (t.state !== "prepared" && !kvUnsafe.laterDecisionWins)
+    if (t.state !== "prepared" && !kvUnsafeOn("laterDecisionWins"))
       return { kind: "ignored", txnId: r.txnId, reason: `already ${t.state}` };
     if (t.prepareVersion !== undefined && r.commitVersion < t.prepareVersion)
       return {
@@ -285,7 +285,7 @@ export class PartitionState {
   read(key: string, snapshot: number): ReadResult {
     if (snapshot < this.horizon) return { kind: "tooOld", horizon: this.horizon };
     const holder = this.locks.get(key);
-    if (holder !== undefined && !kvUnsafe.readSkipsLocks) {
+    if (holder !== undefined && !kvUnsafeOn("readSkipsLocks")) {
       const t = this.txns.get(holder)!;
       // A lock prepared above the snapshot is invisible: its commit version will be larger still.
       if (t.prepareVersion! <= snapshot)
@@ -432,7 +432,8 @@ export class PartitionState {
         at,
       };
       s.txns.set(id, t);
-      if (state === "prepared") for (const w of t.writes ?? []) s.locks.set(w.key, id);
+      if (state === "prepared" && !kvUnsafeOn("recoveryDropsLocks"))
+        for (const w of t.writes ?? []) s.locks.set(w.key, id);
     }
     return s;
   }

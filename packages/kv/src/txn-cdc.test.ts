@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { encodeRecord } from "./kv-record.ts";
 import { realKvRuntime } from "./kv-runtime.ts";
 import { openKv } from "./kv-store.ts";
 import { MemoryKvCluster } from "./memory-kv-cluster.test-support.ts";
@@ -122,5 +123,38 @@ describe("transaction CDC decisions", () => {
     await cdc.close();
     expect(got).toEqual(["blocker", after.txnId]);
     await kv.close();
+  });
+
+  it("a transaction aborted at a participant whose primary never heard of it does not hold the stream back", async () => {
+    const cluster = new MemoryKvCluster(realKvRuntime, map.groups);
+    const kv = await openKv({ cluster, map, host: { readFence: "append", resolveEveryMs: 0 } });
+    // Its prepare landed on partition 2 only; the coordinator's aborts reached partition 2 but not the primary.
+    const ref = await cluster.timestamp();
+    cluster.appendNow(
+      map.groups[2]!,
+      encodeRecord({
+        type: "prepare",
+        txnId: "lost",
+        snapshot: ref - 1,
+        writes: [{ key: "x", value: "1" }],
+        primary: 0,
+        participants: [0, 2],
+      }),
+      ref,
+    );
+    cluster.appendNow(map.groups[2]!, encodeRecord({ type: "abort", txnId: "lost" }), 0);
+    const later = await kv.transact(async (tx) => tx.put("y", "1"));
+    const cdc = kv.changes();
+    const got: string[] = [];
+    const reading = (async () => {
+      for await (const c of cdc) {
+        got.push(c.txnId);
+        if (c.txnId === later.txnId) return;
+      }
+    })();
+    await Promise.race([reading, new Promise((r) => setTimeout(r, 3000))]);
+    await cdc.close();
+    await kv.close();
+    expect(got).toEqual([later.txnId]);
   });
 });

@@ -5,7 +5,7 @@ import { KvError } from "./kv-error.ts";
 import type { KvValue } from "./kv-limits.ts";
 import { decodeRecord, type KvWrite } from "./kv-record.ts";
 import { delay, type KvRuntime } from "./kv-runtime.ts";
-import { kvUnsafe } from "./kv-unsafe.ts";
+import { kvUnsafeOn } from "./kv-unsafe.ts";
 import type { PartitionMap } from "./partition-map.ts";
 import { PartitionReplica, type ReplicaOptions } from "./partition-replica.ts";
 import { type ApplyOutcome, type PartitionEntry, PartitionState } from "./partition-state.ts";
@@ -176,14 +176,22 @@ export class TxnCdc implements AsyncIterable<TxnChange> {
         // The primary's state holds the first decision, however it came (a record, or its own prepare
         // refused before the other participants' prepares were read).
         const d = this.replicas[t.primary]?.state.txn(id);
-        if (d?.state === "aborted") {
+        // An abort anywhere means it never commits: a coordinator aborts participants only once it will
+        // append no commit, and resolvers roll only the primary's decision forward. Needed when the primary
+        // never got a record of it (its prepare failed, and the abort sent there was lost too): nothing
+        // would ever decide it there, and it would hold the stream back for good.
+        if (
+          d?.state === "aborted" ||
+          [...t.prepares.keys()].some((p) => this.replicas[p]?.state.txn(id)?.state === "aborted")
+        ) {
           this.pending.delete(id);
           continue;
         }
         if (d?.state === "committed") t.commitVersion = d.commitVersion;
       }
       if (t.commitVersion === undefined) {
-        if (!kvUnsafe.cdcIgnoresUndecided) for (const v of t.prepares.values()) floor = Math.min(floor, v);
+        if (!kvUnsafeOn("cdcIgnoresUndecided"))
+          for (const v of t.prepares.values()) floor = Math.min(floor, v);
       } else decided.push([id, t]);
     }
     decided.sort(

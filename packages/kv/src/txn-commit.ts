@@ -3,7 +3,7 @@ import { KvError } from "./kv-error.ts";
 import type { KvValue } from "./kv-limits.ts";
 import { encodeRecord, type KvWrite } from "./kv-record.ts";
 import type { KvService, LoggedOutcome } from "./kv-service.ts";
-import { kvUnsafe } from "./kv-unsafe.ts";
+import { kvUnsafeOn } from "./kv-unsafe.ts";
 import type { TxnView } from "./partition-state.ts";
 
 /** What a commit needs: the servers that append records and answer their outcomes. */
@@ -88,7 +88,11 @@ export async function commitWrites(
       { txnId },
     );
   }
-  const views = prepared.map((r) => (r as PromiseFulfilledResult<LoggedOutcome>).value.txn);
+  // The outcomes come with the appends: each server applied its partition's log up to the prepare.
+  const outcomes = prepared.map((r) => (r as PromiseFulfilledResult<LoggedOutcome>).value);
+  const views = kvUnsafeOn("conflictsDecidedAheadOfLog")
+    ? outcomes.map((o) => assumePrepared(txnId, o.csn))
+    : outcomes.map((o) => o.txn);
   const refused = views.find((v) => v?.state !== "prepared");
   if (refused !== undefined) {
     abortEverywhere(c, txnId, participants);
@@ -97,7 +101,7 @@ export async function commitWrites(
   // OceanBase's rule: the commit version is at least every participant's prepare version.
   await c.afterPrepare?.(txnId);
   const versions = views.map((v) => v!.prepareVersion!);
-  const commitVersion = kvUnsafe.commitAtMinPrepare ? Math.min(...versions) : Math.max(...versions);
+  const commitVersion = kvUnsafeOn("commitAtMinPrepare") ? Math.min(...versions) : Math.max(...versions);
   let o: LoggedOutcome;
   try {
     o = await append(primary, encodeRecord({ type: "commit", txnId, commitVersion }), commitVersion);
@@ -118,6 +122,21 @@ export async function commitWrites(
         () => undefined,
       );
   return version;
+}
+
+/** What the unsafe coordinator assumes of a prepare it did not read back (conflictsDecidedAheadOfLog). */
+function assumePrepared(txnId: string, csn: number): TxnView {
+  return {
+    txnId,
+    state: "prepared",
+    prepareVersion: csn,
+    snapshot: undefined,
+    primary: undefined,
+    participants: undefined,
+    commitVersion: undefined,
+    reason: undefined,
+    at: csn,
+  };
 }
 
 function decided(txnId: string, t: TxnView | undefined): number {

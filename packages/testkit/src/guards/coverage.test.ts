@@ -4,8 +4,11 @@
 // a scenario no test runs does not count.
 import { readdirSync, readFileSync } from "node:fs";
 import { unsafeSwitchNames } from "@palf/core";
+import { kvUnsafeSwitchNames } from "@palf/kv";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
+import { runKvChaos } from "../kv-sim/kv-chaos.ts";
+import { KV_SIM_GUARDS } from "../kv-sim/kv-guards.test-support.ts";
 
 /** The unsafe switches that the tests in `source` turn on for a run. */
 function switchesTurnedOn(source: string, file = "guard.test.ts"): Set<string> {
@@ -46,6 +49,24 @@ describe("guard coverage", () => {
     }
     const unguarded = unsafeSwitchNames.filter((name) => !on.has(name));
     expect(unguarded).toEqual([]);
+  });
+
+  // The store's switches are read through kvUnsafeOn, which records each one consulted while on: a guard
+  // whose run never reaches the switched code does not count, whatever its text says.
+  it("every KvUnsafeSwitches field has a store-simulator guard whose run consults it", {
+    timeout: 600_000,
+  }, async () => {
+    const notRun: string[] = [];
+    for (const name of kvUnsafeSwitchNames) {
+      const g = KV_SIM_GUARDS.find((x) => x.name === name);
+      if (g === undefined) {
+        notRun.push(`${name}: no guard`);
+        continue;
+      }
+      const r = await runKvChaos({ seed: g.seed, unsafe: { [name]: true } });
+      if (!r.consulted.includes(name)) notRun.push(`${name}: seed ${g.seed} never consulted it`);
+    }
+    expect(notRun).toEqual([]);
   });
 
   it("does not count a commented-out guard, a switch set to false, a skipped test or a scenario no test runs", () => {

@@ -226,7 +226,8 @@ export async function runNodeChaos(opts: NodeChaosOptions): Promise<NodeSeedRepo
   };
 }
 
-function heal(sim: NodeSim): void {
+/** Ends every network and disk fault and marks the run healed (the store simulator's node backend too). */
+export function heal(sim: NodeSim): void {
   sim.healed = true;
   const f = sim.net.faults;
   f.blocked.clear();
