@@ -55,7 +55,7 @@ export const KV_SIM_GUARDS: readonly KvSimGuard[] = [
   {
     name: "cdcIgnoresUndecided",
     rule: "CDC never emits version c while an undecided prepare <= c is known",
-    seed: 2,
+    seed: 3,
     caughtBy: /cdc: the copy's bank total is/,
   },
   {
