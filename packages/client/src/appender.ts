@@ -192,7 +192,8 @@ export class Appender {
       p.unknownAt ??= new Set();
       p.unknownAt.add(node);
       if (requester.cache.seedNodes().every((n) => p.unknownAt!.has(n))) {
-        this.giveUp(p, e);
+        // An earlier attempt may have committed before the group went away: then the outcome is unknown.
+        this.giveUp(p, p.maybeApplied ? undefined : e);
         return false;
       }
     }

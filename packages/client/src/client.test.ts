@@ -301,6 +301,24 @@ describe("appends", () => {
     expect(cluster.requestsOf("append").map((r) => r.node)).toEqual(["n1", "n2", "n3"]);
   });
 
+  it("reports INDETERMINATE, not UNKNOWN_GROUP, when an attempt may have been applied before every node forgot the group", async () => {
+    const { cluster, client } = await setup({ requestTimeoutMs: 40 });
+    cluster.addGroup(1, ["n1", "n2", "n3"], "n1");
+    cluster.setLeader(1, "n1");
+    await cluster.settled();
+    // The first attempt is applied but its reply is lost; by the retry the group is gone everywhere.
+    cluster.node("n1").loseReplies = 1;
+    let appends = 0;
+    for (const id of ["n1", "n2", "n3"])
+      cluster.node(id).intercept = (req) =>
+        req.op === "append" && ++appends > 1
+          ? { ok: false, error: { code: "UNKNOWN_GROUP", message: "no replica of group 1 here" } }
+          : undefined;
+    const e = await rejection(client.group(1).append("x"));
+    expect(cluster.log(1)).toHaveLength(1);
+    expect(e.code).toBe("INDETERMINATE");
+  });
+
   it("bounds the requests in flight; further appends wait and then go batched", async () => {
     const { cluster, client } = await setup({ maxInFlight: 2, maxBatchItems: 1 });
     cluster.addGroup(1, ["n1"], "n1");
