@@ -1,5 +1,6 @@
 import {
   type ConfigChange,
+  changeHolds,
   type GroupSummary,
   MAX_GROUPS_PAGE,
   type MemberConfig,
@@ -140,7 +141,7 @@ export class Membership {
         await sleep(backoffMs(attempt, { maxMs: 500 }));
         continue;
       }
-      if (!lead.changing && lead.configCommitted && holds(lead.config, change)) {
+      if (!lead.changing && lead.configCommitted && changeHolds(lead.config, change)) {
         await this.afterChange(group, change, lead, o);
         return { group, config: lead.config, changed };
       }
@@ -268,24 +269,6 @@ export class Membership {
       }),
     );
     return out;
-  }
-}
-
-/** The change already holds in `config`. */
-export function holds(config: MemberConfig, change: ConfigChange): boolean {
-  switch (change.type) {
-    case "addMember":
-    case "promoteLearner":
-      return config.members.includes(change.id);
-    case "removeMember":
-      return !config.members.includes(change.id);
-    case "addLearner":
-    case "demoteMember":
-      return config.learners.includes(change.id);
-    case "removeLearner":
-      return !config.learners.includes(change.id);
-    case "setReplicaNum":
-      return config.replicaNum === change.replicaNum;
   }
 }
 

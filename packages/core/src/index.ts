@@ -24,6 +24,7 @@ export {
 export {
   applyChange,
   type ConfigChange,
+  changeHolds,
   decodeConfig,
   encodeConfig,
   initialConfig,
