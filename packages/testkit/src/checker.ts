@@ -70,7 +70,8 @@ export class Checker {
   constructor(private readonly replicaOf: (node: ReplicaId, group: GroupId) => Replica | undefined) {}
 
   fail(what: string): void {
-    if (this.violations.length < 50) this.violations.push(what);
+    if (this.violations.length >= 50) return;
+    this.violations.push(what);
     this.onViolation?.(what);
   }
 

@@ -33,6 +33,8 @@ export class MembershipChaos {
   changes = 0;
   /** Episodes begun (a replace counts once). */
   episodes = 0;
+  /** When the last removal of the replaced node committed (virtual ms; 0: none). */
+  removedAt = 0;
   /** The node replaced in this run, its successor and the groups moved. */
   replaced: { dead: string; fresh: string; groups: number; moved: number } | undefined;
   private readonly prng: Prng;
@@ -67,7 +69,8 @@ export class MembershipChaos {
 
   /**
    * After healing: the replaced node is up again and every group that moved off it committed a config
-   * without it; it must not host (or lead) any of them any more.
+   * without it; it must not host (or lead) any of them any more. The caller leaves it `removedAt` plus a few
+   * leases (it stands once its leader's lease runs out, then learns).
    */
   checkDropped(): void {
     const rep = this.replaced;
@@ -194,8 +197,8 @@ export class MembershipChaos {
         sim.groups.set(g, [...cfg.members, ...cfg.learners]);
         // The operator cannot reach a dead node: it comes back (healing) with its replicas and must drop them.
         const removal = change.type === "removeMember" || change.type === "removeLearner";
-        if (removal && !sim.retired.has(change.id))
-          await this.call(change.id, { op: "deleteGroup", group: g }, 1000);
+        if (removal && sim.retired.has(change.id)) this.removedAt = Math.max(this.removedAt, sim.sched.now);
+        else if (removal) await this.call(change.id, { op: "deleteGroup", group: g }, 1000);
         return true;
       }
       if ((change.type === "removeMember" || change.type === "demoteMember") && change.id === lead.id) {

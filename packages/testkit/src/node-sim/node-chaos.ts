@@ -179,6 +179,9 @@ export async function runNodeChaos(opts: NodeChaosOptions): Promise<NodeSeedRepo
       }
     }
     await sim.sched.run(sim.sched.now + 500);
+    // A replaced node still hosting a moved group learns it once it stands: a lease after the removal, plus an election's jitter.
+    if (membership.removedAt > 0)
+      await sim.sched.run(Math.max(sim.sched.now, membership.removedAt + leaseMs * 3));
     membership.checkDropped();
     sim.checkLogs();
     sim.checker.finish(false);

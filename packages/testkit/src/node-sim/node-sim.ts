@@ -136,8 +136,12 @@ export class NodeSim {
       replicaOfKey(this.replicaOn(this.hosts.get(node), groupOfKey(key)), key),
     );
     // The run's violations are this list: the core checkers' findings (election and state machine safety, log
-    // matching, leader completeness, config order, halts) go in with their times.
-    this.checker.onViolation = (what) => this.fail(`checker: ${what}`);
+    // matching, leader completeness, config order, halts) go in with their times, at most 20 of them so the
+    // end-of-run findings (client history) still fit.
+    let fromChecker = 0;
+    this.checker.onViolation = (what) => {
+      if (++fromChecker <= 20) this.fail(`checker: ${what}`);
+    };
     const n = opts.nodes ?? 3;
     for (let i = 1; i <= n; i++) this.addHost(`n${i}`);
     const ids = [...this.hosts.keys()];
