@@ -17,6 +17,8 @@ const fastLease = {
 type NodeExtras = Partial<Omit<PalfNodeOptions, "nodeId" | "dataDir" | "transport" | "log">>;
 
 export interface MemoryCluster {
+  /** The bus every node and the client are on (a test may attach a client of its own). */
+  readonly bus: MemoryBus;
   readonly nodes: Map<string, PalfNode>;
   readonly client: PalfClient;
   readonly dir: string;
@@ -56,6 +58,7 @@ export async function startMemoryCluster(
     requestTimeoutMs: 3_000,
   });
   return {
+    bus,
     nodes,
     client,
     dir,

@@ -31,6 +31,8 @@ export interface LocalStoreOptions {
   readonly checkpointMs?: number;
   /** Store servers recycle the logs below their checkpoints (`palfkv serve --recycle --peers ...`). */
   readonly recycle?: boolean;
+  /** nats-servers, clustered with routes when more than one (default 1). */
+  readonly natsServers?: number;
 }
 
 /**
@@ -51,7 +53,12 @@ export class LocalStore {
   constructor(readonly o: LocalStoreOptions) {
     this.nodes = o.nodes ?? ["n1", "n2", "n3"];
     this.servers = o.servers ?? ["kv1", "kv2"];
-    this.cluster = new LocalCluster({ nodes: this.nodes, dataDir: o.dataDir, leaseMs: o.leaseMs ?? 1000 });
+    this.cluster = new LocalCluster({
+      nodes: this.nodes,
+      dataDir: o.dataDir,
+      leaseMs: o.leaseMs ?? 1000,
+      ...(o.natsServers === undefined ? {} : { natsServers: o.natsServers }),
+    });
   }
 
   get natsUrl(): string {
@@ -73,7 +80,7 @@ export class LocalStore {
 
   /** A palf client of the cluster. */
   client(): Promise<PalfClient> {
-    return connect({ cluster: "palf", nodes: this.nodes, servers: this.natsUrl });
+    return connect({ cluster: "palf", nodes: this.nodes, servers: this.cluster.natsUrls });
   }
 
   /** A store handle reading through the store servers (remote: true) or replaying in this process. */
@@ -92,7 +99,7 @@ export class LocalStore {
       transport = await connectNatsTransport({
         cluster: "palf",
         nodeId: `kvc-${process.pid}-${Math.floor(performance.now())}`,
-        servers: this.natsUrl,
+        servers: this.cluster.natsUrls,
       });
       service = new RemoteKvService(transport, { servers: this.servers, mapVersion: this.map!.version });
     }
@@ -173,7 +180,7 @@ export class LocalStore {
     const t = await connectNatsTransport({
       cluster: "palf",
       nodeId: `kvs-${process.pid}-${id}`,
-      servers: this.natsUrl,
+      servers: this.cluster.natsUrls,
     });
     try {
       return await new RemoteKvService(t, { servers: [id], requestTimeoutMs: 5000 }).status(id);

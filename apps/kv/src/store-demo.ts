@@ -1,6 +1,7 @@
-// `pnpm start`: the transactional store at work on this machine. nats-server + 3 palfd (fsync on) + 2
-// store servers; a bank workload moving money between accounts on different partitions, with progress;
-// kill -9 of a palfd and of a store server and their restarts; a transaction-CDC consumer keeping its own
+// `pnpm start`: the transactional store at work on this machine. A 3-server NATS cluster (routes on loopback
+// ports; every process takes every URL) + 3 palfd (fsync on) + 2 store servers; a bank workload moving money
+// between accounts on different partitions, with progress; kill -9 of a palfd, of a nats-server and of a
+// store server and their restarts; a transaction-CDC consumer keeping its own
 // copy of the balances in step; a summary that says whether the invariant held everywhere (exit 1 if not),
 // ending with one JSON line.
 import fs from "node:fs";
@@ -26,9 +27,16 @@ const opts = new Command()
   .option("--accounts <n>", "bank accounts", positiveInt, 200)
   .option("--partitions <n>", "partitions (PALF groups)", positiveInt, 8)
   .option("--concurrency <n>", "transfers in flight", positiveInt, 32)
+  .option("--nats-servers <n>", "nats-servers in the NATS cluster (1: a single server)", positiveInt, 3)
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .parse()
-  .opts<{ seconds: number; accounts: number; partitions: number; concurrency: number }>();
+  .opts<{
+    seconds: number;
+    accounts: number;
+    partitions: number;
+    concurrency: number;
+    natsServers: number;
+  }>();
 
 try {
   findNatsServer();
@@ -47,6 +55,7 @@ const store = new LocalStore({
   partitions: opts.partitions,
   lockTimeoutMs: 1000,
   checkpointMs: 2000,
+  natsServers: opts.natsServers,
 });
 process.once("SIGINT", () => process.exit(130));
 process.on("exit", () => {
@@ -56,9 +65,10 @@ process.on("exit", () => {
 let exitCode = 0;
 try {
   say(
-    `starting nats-server, 3 palfd (n1 n2 n3) and store servers ${store.servers.join(", ")}; ${opts.partitions} partitions`,
+    `starting ${opts.natsServers > 1 ? `a ${opts.natsServers}-server NATS cluster` : "nats-server"}, 3 palfd (n1 n2 n3) and store servers ${store.servers.join(", ")}; ${opts.partitions} partitions`,
   );
   await store.start();
+  say(`NATS: ${store.cluster.natsUrls.join(" ")} (palfd, store servers and clients take every URL)`);
   const { kv, close } = await store.openKv({ maxAttempts: 50 });
   const cdcSide = await store.openKv({ remote: false });
   const accounts = accountNames(opts.accounts);
@@ -92,12 +102,24 @@ try {
     onCommit: () => committed++,
   });
   const S = opts.seconds * 1000;
+  const nats = store.cluster.natsCluster;
   const events: Array<[number, string, () => Promise<void>]> = [
     [S / 4, "kill -9 palfd n2", () => store.cluster.kill("n2")],
     [S / 2, "restart palfd n2", () => store.cluster.startNode("n2")],
+    ...(nats === undefined
+      ? []
+      : ([
+          [
+            (9 * S) / 16,
+            `stop nats-server ${nats.urls[0]} (connections move to the others)`,
+            () => nats.kill(0),
+          ],
+          [(11 * S) / 16, `start nats-server ${nats.urls[0]} again`, () => nats.restart(0)],
+        ] as Array<[number, string, () => Promise<void>]>)),
     [(5 * S) / 8, "kill -9 store server kv1", () => store.killServer("kv1")],
     [(3 * S) / 4, "restart store server kv1 (from its checkpoints)", () => store.startServer("kv1")],
   ];
+  events.sort((a, b) => a[0] - b[0]);
   const start = performance.now();
   let last = 0;
   while (performance.now() - start < S) {

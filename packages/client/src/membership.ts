@@ -1,5 +1,6 @@
 import {
   type ConfigChange,
+  changeHolds,
   type GroupSummary,
   MAX_GROUPS_PAGE,
   type MemberConfig,
@@ -40,6 +41,11 @@ export interface ChangeOptions {
   readonly keepReplica?: boolean;
   /** Nodes to ask for the group's state besides the seed list. */
   readonly nodes?: readonly string[];
+  /**
+   * The node believed to lead the group (a previous change's `leader`): the first attempt of a change that
+   * creates no replica goes straight to it, without looking at the group first.
+   */
+  readonly leader?: string;
 }
 
 export interface ChangeResult {
@@ -47,6 +53,8 @@ export interface ChangeResult {
   readonly config: MemberConfig;
   /** False when the group already had the asked membership (a re-run does nothing). */
   readonly changed: boolean;
+  /** The leader that answered, when one did. */
+  readonly leader?: string;
 }
 
 interface View {
@@ -73,16 +81,21 @@ export class Membership {
     return this.seedNodes;
   }
 
-  /** Every group a node hosts (all pages). */
-  async groupsOn(node: string, timeoutMs = this.operationTimeoutMs): Promise<GroupSummary[]> {
+  /**
+   * Every group a node hosts (all pages). `probe`: the first page is asked once, not retried, so a dead node
+   * (no responders) costs one request instead of retries for the whole timeout.
+   */
+  async groupsOn(node: string, timeoutMs = this.operationTimeoutMs, probe = false): Promise<GroupSummary[]> {
     const out: GroupSummary[] = [];
     let from: number | null = 0;
     while (from !== null) {
-      const r = await this.requester.toNode(
-        node,
-        { op: "groups", fromGroup: from, limit: MAX_GROUPS_PAGE },
-        { timeoutMs, what: `groups of ${node}` },
-      );
+      const request: RpcRequest = { op: "groups", fromGroup: from, limit: MAX_GROUPS_PAGE };
+      let r: Awaited<ReturnType<Requester["toNode"]>>;
+      if (probe && from === 0) {
+        const a = await this.requester.send(node, request, timeoutMs);
+        if (!a.ok) throw a.error;
+        r = a.response;
+      } else r = await this.requester.toNode(node, request, { timeoutMs, what: `groups of ${node}` });
       if (r.op !== "groups") throw new PalfError("INTERNAL", `${node} answered ${r.op} to groups`);
       out.push(...r.groups);
       from = r.next;
@@ -92,7 +105,9 @@ export class Membership {
 
   /** Every group hosted on `nodes` (default: the seed list), merged: the leader's view wins. */
   async overview(nodes: readonly string[] = this.seedNodes): Promise<ClusterOverview> {
-    const per = await Promise.allSettled(nodes.map((n) => this.groupsOn(n, this.requester.requestTimeoutMs)));
+    const per = await Promise.allSettled(
+      nodes.map((n) => this.groupsOn(n, this.requester.requestTimeoutMs, true)),
+    );
     const unreachable: string[] = [];
     const byGroup = new Map<number, { summaries: GroupSummary[]; hosts: string[] }>();
     per.forEach((r, i) => {
@@ -131,6 +146,14 @@ export class Membership {
     const deadline = rt.now() + (o.timeoutMs ?? this.operationTimeoutMs);
     let changed = false;
     let last: PalfError | undefined;
+    const removal = change.type === "removeMember" || change.type === "demoteMember";
+    // A change right after another one knows the leader: no look at the group first (one round trip less).
+    let hint =
+      o.leader !== undefined && change.type !== "addMember" && change.type !== "addLearner"
+        ? removal && change.id === o.leader
+          ? undefined
+          : o.leader
+        : undefined;
     for (let attempt = 1; ; attempt++) {
       const remaining = deadline - rt.now();
       if (remaining <= 0)
@@ -139,6 +162,18 @@ export class Membership {
           `change ${describeChange(change)} of group ${group}: ${last?.message ?? "no leader answered"}`,
           { group },
         );
+      if (hint !== undefined) {
+        const to = hint;
+        hint = undefined;
+        const a = await this.ask1(to, group, change, remaining);
+        if (a.ok && a.response.op === "changeConfig" && changeHolds(a.response.config, change)) {
+          await this.afterChange(group, change, to, o);
+          return { group, config: a.response.config, changed: true, leader: to };
+        }
+        // Unless the hinted node refused outright, the change may have happened: the next look says.
+        if (a.ok || !a.answered || ["TIMEOUT", "INDETERMINATE"].includes(a.error.code)) changed = true;
+        continue;
+      }
       const v = await this.view(group, o.nodes ?? []);
       const lead = v.leader;
       if (!lead) {
@@ -147,11 +182,11 @@ export class Membership {
         await sleep(rt, backoffMs(rt, attempt, { maxMs: 500 }));
         continue;
       }
-      if (!lead.changing && lead.configCommitted && holds(lead.config, change)) {
-        await this.afterChange(group, change, lead, o);
-        return { group, config: lead.config, changed };
+      if (!lead.changing && lead.configCommitted && changeHolds(lead.config, change)) {
+        await this.afterChange(group, change, lead.leader, o);
+        return { group, config: lead.config, changed, ...(lead.leader ? { leader: lead.leader } : {}) };
       }
-      if ((change.type === "removeMember" || change.type === "demoteMember") && lead.leader === change.id) {
+      if (removal && lead.leader === change.id) {
         // The leader cannot remove itself: hand leadership to the member that lags least.
         const heir = lead.config.members
           .filter((n) => n !== change.id)
@@ -169,17 +204,15 @@ export class Membership {
       }
       if (change.type === "addMember" || change.type === "addLearner")
         await this.host(group, change.id, lead, Math.min(remaining, this.operationTimeoutMs));
-      // The node waits a little less than one request may take, so a slow catch-up is a TIMEOUT answer to look again at.
-      const waitMs = Math.max(100, Math.min(remaining, this.requester.requestTimeoutMs) - 500);
-      const request: RpcRequest = { op: "changeConfig", group, change, waitMs };
-      const a = await this.requester.send(
-        lead.leader ?? lead.config.members[0]!,
-        request,
-        waitMs + 500,
-        group,
-      );
+      const to = lead.leader ?? lead.config.members[0]!;
+      const a = await this.ask1(to, group, change, remaining);
       if (a.ok && a.response.op === "changeConfig") {
         changed = true;
+        // The leader answers once the change's config entry committed: done, without looking again.
+        if (changeHolds(a.response.config, change)) {
+          await this.afterChange(group, change, to, o);
+          return { group, config: a.response.config, changed, leader: to };
+        }
         continue;
       }
       if (a.ok) throw new PalfError("INTERNAL", `answered ${a.response.op} to changeConfig`, { group });
@@ -192,6 +225,14 @@ export class Membership {
       if (a.error.code !== "FAILED") changed = true;
       await sleep(rt, backoffMs(rt, attempt, { maxMs: 500 }));
     }
+  }
+
+  /** One changeConfig request to the node believed to lead the group. */
+  private ask1(to: string, group: number, change: ConfigChange, remaining: number) {
+    // The node waits a little less than one request may take, so a slow catch-up is a TIMEOUT answer to look again at.
+    const waitMs = Math.max(100, Math.min(remaining, this.requester.requestTimeoutMs) - 500);
+    const request: RpcRequest = { op: "changeConfig", group, change, waitMs };
+    return this.requester.send(to, request, waitMs + 500, group);
   }
 
   /** Asks the group's leader to hand leadership to `target` and waits until it leads. */
@@ -229,11 +270,11 @@ export class Membership {
   private async afterChange(
     group: number,
     change: ConfigChange,
-    lead: GroupSummary,
+    leader: string | null,
     o: ChangeOptions,
   ): Promise<void> {
     if (o.keepReplica || (change.type !== "removeMember" && change.type !== "removeLearner")) return;
-    if (change.id === lead.leader) return;
+    if (change.id === leader) return;
     const a = await this.requester.send(
       change.id,
       { op: "deleteGroup", group },
@@ -276,24 +317,6 @@ export class Membership {
       }),
     );
     return out;
-  }
-}
-
-/** The change already holds in `config`. */
-export function holds(config: MemberConfig, change: ConfigChange): boolean {
-  switch (change.type) {
-    case "addMember":
-    case "promoteLearner":
-      return config.members.includes(change.id);
-    case "removeMember":
-      return !config.members.includes(change.id);
-    case "addLearner":
-    case "demoteMember":
-      return config.learners.includes(change.id);
-    case "removeLearner":
-      return !config.learners.includes(change.id);
-    case "setReplicaNum":
-      return config.replicaNum === change.replicaNum;
   }
 }
 

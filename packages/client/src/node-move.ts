@@ -1,4 +1,4 @@
-import type { GroupOverview, Membership } from "./membership.ts";
+import type { ChangeResult, GroupOverview, Membership } from "./membership.ts";
 import { PalfError } from "./palf-error.ts";
 
 export interface NodeMoveOptions {
@@ -86,13 +86,22 @@ async function moveReplica(
   const deadline = m.runtime.now() + (o.perGroupTimeoutMs ?? 60_000);
   const left = () => Math.max(1, deadline - m.runtime.now());
   const nodes = unique([...(o.nodes ?? []), to]);
+  // The removal goes straight to the leader that committed the addition (see ChangeOptions.leader).
   if (g.members.includes(from)) {
     const add = g.learners.includes(to) ? "promoteLearner" : "addMember";
-    await m.change(g.group, { type: add, id: to }, { timeoutMs: left(), nodes });
-    await m.change(g.group, { type: "removeMember", id: from }, { timeoutMs: left(), nodes });
+    const added = await m.change(g.group, { type: add, id: to }, { timeoutMs: left(), nodes });
+    await m.change(
+      g.group,
+      { type: "removeMember", id: from },
+      { timeoutMs: left(), nodes, ...leader(added) },
+    );
   } else {
-    await m.change(g.group, { type: "addLearner", id: to }, { timeoutMs: left(), nodes });
-    await m.change(g.group, { type: "removeLearner", id: from }, { timeoutMs: left(), nodes });
+    const added = await m.change(g.group, { type: "addLearner", id: to }, { timeoutMs: left(), nodes });
+    await m.change(
+      g.group,
+      { type: "removeLearner", id: from },
+      { timeoutMs: left(), nodes, ...leader(added) },
+    );
   }
 }
 
@@ -131,6 +140,10 @@ async function run(
     seconds: Math.round((m.runtime.now() - start) / 100) / 10,
     failed,
   };
+}
+
+function leader(r: ChangeResult): { leader?: string } {
+  return r.leader === undefined ? {} : { leader: r.leader };
 }
 
 function hosts(g: GroupOverview, node: string): boolean {

@@ -29,6 +29,13 @@ export type ReplicaEvent =
       readonly at: Millis;
     }
   | { readonly type: "halted"; readonly group: GroupId; readonly reason: string }
+  /** A member's committed config (version `version`) names this replica nowhere: its host drops it. */
+  | {
+      readonly type: "removed";
+      readonly group: GroupId;
+      readonly by: ReplicaId;
+      readonly version: ConfigVersion;
+    }
   | { readonly type: "rebuilt"; readonly group: GroupId; readonly base: BaseInfo }
   | { readonly type: "rejected"; readonly group: GroupId; readonly from: ReplicaId; readonly reason: string }
   | {

@@ -67,6 +67,8 @@ export class Election {
   /** Own candidacy / leadership. */
   private ballot = 0;
   private seq = 0;
+  /** When grantFrom last asked its replica (one request per renewal interval). */
+  private askedJoinerAt = Number.NEGATIVE_INFINITY;
   private sentAt = new Map<number, Millis>();
   private grants = new Map<ReplicaId, Millis>();
   private held = false;
@@ -195,6 +197,22 @@ export class Election {
     return c ? Math.max(own, c.memberGrantUntil(this.host.group, member, this.ballot)) : own;
   }
 
+  /**
+   * Leader adding a voting member: from the config switch on, the lease needs that replica's grant too (the
+   * dead member being replaced still counts in the quorum), so the switch waits until we hold one that lasts
+   * at least another renewal interval; asks for it (once per interval) meanwhile. A new replica grants nothing
+   * for a lease period after it was created, so this wait can be that long.
+   */
+  grantFrom(joiner: ReplicaId, now: Millis): boolean {
+    if (!this.held) return false;
+    if ((this.grants.get(joiner) ?? Number.NEGATIVE_INFINITY) > now + this.opts.renewMs) return true;
+    if (now >= this.askedJoinerAt + this.opts.renewMs) {
+      this.askedJoinerAt = now;
+      this.request(now, true, joiner);
+    }
+    return false;
+  }
+
   /** A coalesced renewal was refused by `member`: ask it for this group's grant with a per-group vote. */
   renewWith(member: ReplicaId, now: Millis): void {
     if (this.held) this.request(now, true, member);
@@ -288,8 +306,8 @@ export class Election {
     this.sentAt.delete(seq - 64);
     this.nextRenewAt = renew || this.held ? now + this.opts.renewMs : Number.POSITIVE_INFINITY;
     const cfg = this.host.config();
-    for (const to of cfg.members) {
-      if (only !== undefined && to !== only) continue;
+    // `only`: a member that refused a coalesced renewal, or a replica about to join (grantFrom).
+    for (const to of only !== undefined ? [only] : cfg.members) {
       this.host.send(
         {
           type: "vote",

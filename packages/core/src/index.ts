@@ -30,6 +30,7 @@ export {
 export {
   applyChange,
   type ConfigChange,
+  changeHolds,
   decodeConfig,
   encodeConfig,
   initialConfig,

@@ -251,6 +251,8 @@ export function nextDeadline(r: ReplicaState): Millis {
       at = Math.min(at, p.lastSentAt + r.opts.retransmitMs);
   }
   if (r.configChange?.appendedEnd === undefined && r.configChange) at = Math.min(at, r.configChange.deadline);
+  // Waiting for the joiner's grant (grantFrom asks once per renewal interval).
+  if (r.configChange && !r.configChange.barrier) at = Math.min(at, r.now + r.opts.lease.renewMs);
   if (r.transfer) at = Math.min(at, r.transfer.deadline);
   return Math.min(at, r.commitInfoDueAt);
 }
@@ -295,6 +297,8 @@ function stepConfigChange(r: ReplicaState): void {
   if (!cc.barrier) {
     const p = r.progress.get(cc.target!);
     if (!p || p.matchEnd < r.committedEnd) return;
+    // Otherwise the lease could lapse at the switch: the quorum of the new config may need the joiner's grant.
+    if (!r.election.grantFrom(cc.target!, r.now)) return;
     cc.barrier = true;
   }
   freeze(r);

@@ -39,6 +39,24 @@ export function initialConfig(
   };
 }
 
+/** The change already holds in `config` (re-running it would change nothing). */
+export function changeHolds(config: MemberConfig, change: ConfigChange): boolean {
+  switch (change.type) {
+    case "addMember":
+    case "promoteLearner":
+      return config.members.includes(change.id);
+    case "removeMember":
+      return !config.members.includes(change.id);
+    case "addLearner":
+    case "demoteMember":
+      return config.learners.includes(change.id);
+    case "removeLearner":
+      return !config.learners.includes(change.id);
+    case "setReplicaNum":
+      return config.replicaNum === change.replicaNum;
+  }
+}
+
 /**
  * Applies a change, or says why it is not allowed. Every change must keep q_old + q_new > |M_old ∪ M_new|,
  * so any quorum of the old config and any quorum of the new one intersect (a replica-number change can break it).

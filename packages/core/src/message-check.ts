@@ -49,6 +49,8 @@ export function messageProblem(m: unknown): string | undefined {
         isVersion(x.cfg)
         ? undefined
         : "bad voteReply";
+    case "notMember":
+      return isVersion(x.cfg) ? undefined : "bad notMember";
     case "abdicate":
       return isNat(x.ballot) && isStr(x.target) ? undefined : "bad abdicate";
     case "timeoutNow":

@@ -143,6 +143,15 @@ export interface LeaseRenewReply extends Envelope {
   readonly needSet: boolean;
 }
 
+/**
+ * Membership: the sender's committed config (version `cfg`) names the receiver neither as member nor learner:
+ * the answer to a vote request from a replica removed while it was away (see removal.ts).
+ */
+export interface NotMember extends Envelope {
+  readonly type: "notMember";
+  readonly cfg: ConfigVersion;
+}
+
 export type Message =
   | VoteRequest
   | VoteReply
@@ -157,7 +166,8 @@ export type Message =
   | CommitInfo
   | Rebuild
   | LeaseRenew
-  | LeaseRenewReply;
+  | LeaseRenewReply
+  | NotMember;
 
 export type MessageType = Message["type"];
 

@@ -18,7 +18,7 @@ import * as reconfirm from "./reconfirm.ts";
 import type { PendingConfigChange, Progress, ReconfirmState, ReplicaState } from "./replica-state.ts";
 import { initialRole, nextRole, type RoleEvent, type RoleSnapshot, roleOf } from "./role-machine.ts";
 import { SessionTable } from "./session-table.ts";
-import type { BaseInfo, Lsn, MemberConfig, Millis, Pid, ReplicaId } from "./types.ts";
+import type { BaseInfo, ConfigVersion, Lsn, MemberConfig, Millis, Pid, ReplicaId } from "./types.ts";
 import type { WalSpace } from "./wal-space.ts";
 
 /**
@@ -43,6 +43,7 @@ export class ReplicaCore implements ReplicaState {
   checkedEnd: Lsn = -1;
   leaderHint: ReplicaId | undefined;
   halted: string | undefined;
+  removed: { readonly by: ReplicaId; readonly version: ConfigVersion } | undefined;
   writable = true;
   now: Millis;
   myPid: Pid = 0;
@@ -100,6 +101,7 @@ export class ReplicaCore implements ReplicaState {
         onLeaseLost: (t) => this.stepDown(t, "lease lost"),
         mayStand: () =>
           !this.halted &&
+          this.removed === undefined &&
           this.writable &&
           isMember(this.config, this.self) &&
           (this.role === "follower" || this.role === "pendingFollower"),

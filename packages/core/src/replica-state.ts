@@ -9,7 +9,7 @@ import type { ResolvedOptions } from "./options.ts";
 import type { PendingResults } from "./pending-results.ts";
 import type { RoleEvent } from "./role-machine.ts";
 import type { SessionTable } from "./session-table.ts";
-import type { Lsn, MemberConfig, Millis, Pid, ReplicaId } from "./types.ts";
+import type { ConfigVersion, Lsn, MemberConfig, Millis, Pid, ReplicaId } from "./types.ts";
 import type { WalSpace } from "./wal-space.ts";
 
 /** Per-peer replication state kept by a leader. */
@@ -70,6 +70,8 @@ export interface ReplicaState {
   checkedEnd: Lsn;
   leaderHint: ReplicaId | undefined;
   halted: string | undefined;
+  /** A member's committed config names this replica nowhere (removal.ts): it never stands again. */
+  removed: { readonly by: ReplicaId; readonly version: ConfigVersion } | undefined;
   writable: boolean;
   now: Millis;
   // Leader and candidate state.

@@ -14,9 +14,10 @@ import { messageProblem } from "./message-check.ts";
 import type { Message } from "./messages.ts";
 import type { DurableImage, ReplicaOptions } from "./options.ts";
 import * as reconfirm from "./reconfirm.ts";
+import * as removal from "./removal.ts";
 import { ReplicaCore } from "./replica-core.ts";
 import type { ReconfirmState } from "./replica-state.ts";
-import type { BaseInfo, Csn, Lsn, MemberConfig, Millis, Pid, ReplicaId } from "./types.ts";
+import type { BaseInfo, ConfigVersion, Csn, Lsn, MemberConfig, Millis, Pid, ReplicaId } from "./types.ts";
 import { unpersistedBytes } from "./wal-reservations.ts";
 import type { WalSpace } from "./wal-space.ts";
 
@@ -74,7 +75,11 @@ export class Replica {
       return s.reject(message, `incarnation ${message.inc} is not ${s.inc}`);
     switch (message.type) {
       case "vote":
+        removal.tellIfRemoved(s, message);
         s.election.onRequest(message, now);
+        break;
+      case "notMember":
+        removal.onNotMember(s, message);
         break;
       case "voteReply":
         s.election.onReply(message, now);
@@ -277,6 +282,11 @@ export class Replica {
   }
 
   /** Why the replica left service for good, or undefined while it serves. */
+  /** A member's committed config names this replica nowhere (see removal.ts); its host drops it. */
+  get removed(): { readonly by: ReplicaId; readonly version: ConfigVersion } | undefined {
+    return this.s.removed;
+  }
+
   get halted(): string | undefined {
     return this.s.halted;
   }

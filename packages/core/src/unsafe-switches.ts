@@ -77,6 +77,8 @@ export interface UnsafeSwitches {
   readonly configWhenCommitted: boolean;
   /** StartWorking carries the config the candidate held when it stood, not the config of the log it chose. */
   readonly startWorkingOwnConfig: boolean;
+  /** A member tells a replica it is no longer in the group on an uncommitted config (one a new leader may truncate). */
+  readonly removedByUncommittedConfig: boolean;
   /** A replica accepts messages of another incarnation of its group (a deleted group's stragglers reach its recreation). */
   readonly ignoreIncarnation: boolean;
 
@@ -126,6 +128,7 @@ export const unsafeSwitchNames: readonly UnsafeSwitch[] = [
   "countLearnerPromises",
   "configWhenCommitted",
   "startWorkingOwnConfig",
+  "removedByUncommittedConfig",
   "ignoreIncarnation",
   "noSessionCheck",
   "sessionsFromLeaderOnly",

@@ -100,6 +100,8 @@ export class Shard {
   /** Only for NodeUnsafeSwitches.durableFromLaterFlush: the latest seq submitted per group. */
   private readonly submittedSeqs = new Map<GroupSlot, number>();
   private touched = new Set<GroupSlot>();
+  /** Groups whose replica learned it was removed (a committed config names it nowhere): dropped after the turn. */
+  private removed: number[] = [];
   private readonly timers = new TimerWheel<GroupSlot>(5);
   private turnScheduled = false;
   private timer: TimerHandle | undefined;
@@ -369,11 +371,32 @@ export class Shard {
     this.touched = new Set();
     this.stats.groupsTurned += touched.size;
     for (const slot of touched) slot.replica.endTurn(now);
+    this.dropRemoved();
     this.flushWal();
     this.sendOutbound();
     this.recycleIfShort();
     this.armTimer();
     observer?.turn?.(this.opts.index, performance.now() - t0);
+  }
+
+  /**
+   * Deletes the replicas that learned this turn that they were removed from their group (the committed
+   * config of a member names them nowhere): what a replaced node that came back still held.
+   */
+  private dropRemoved(): void {
+    const groups = this.removed;
+    if (groups.length === 0) return;
+    this.removed = [];
+    for (const g of groups) {
+      const r = this.groups.get(g)?.replica;
+      if (r?.removed === undefined) continue;
+      const { by, version } = r.removed;
+      this.opts.log.warn(
+        { group: g, by, config: `${version.pid}.${version.seq}` },
+        "replica removed from its group (a committed config names this node nowhere): deleting it",
+      );
+      this.deleteGroup(g);
+    }
   }
 
   /** Queues a record for this turn's WAL batch. */
@@ -491,6 +514,10 @@ export class Shard {
         break;
       case "committed":
         if (slot.waiters.watching) slot.waiters.checkWatchers(slot.replica);
+        break;
+      case "removed":
+        this.removed.push(slot.group);
+        this.scheduleTurn();
         break;
       case "halted":
         this.opts.changed?.(slot.group);

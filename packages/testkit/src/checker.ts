@@ -1,5 +1,6 @@
 import {
   type AppendResult,
+  type ConfigVersion,
   compareVersion,
   decodeConfig,
   EntryKind,
@@ -63,10 +64,15 @@ export class Checker {
   rejected = 0;
   indeterminate = 0;
 
+  /** Sees every violation as it is found (a simulator that keeps its own list, with times). */
+  onViolation: ((what: string) => void) | undefined;
+
   constructor(private readonly replicaOf: (node: ReplicaId, group: GroupId) => Replica | undefined) {}
 
   fail(what: string): void {
-    if (this.violations.length < 50) this.violations.push(what);
+    if (this.violations.length >= 50) return;
+    this.violations.push(what);
+    this.onViolation?.(what);
   }
 
   onEvent(node: ReplicaId, e: ReplicaEvent): void {
@@ -89,6 +95,9 @@ export class Checker {
         break;
       case "rejected":
         this.rejected++;
+        break;
+      case "removed":
+        this.checkRemoved(node, e.group, e.version);
         break;
       default:
         break;
@@ -229,6 +238,23 @@ export class Checker {
     };
     order(list[i - 1], at);
     order(at, list[i + 1]);
+  }
+
+  /**
+   * A replica leaves its group only on a committed config that names it nowhere: an uncommitted one may be
+   * truncated, and the group would go on counting a replica that is gone.
+   */
+  private checkRemoved(node: ReplicaId, group: GroupId, version: ConfigVersion): void {
+    const at = this.committedConfigs.get(group)?.find((c) => compareVersion(c.config.version, version) === 0);
+    if (at === undefined) {
+      this.fail(
+        `membership: ${node} left group ${group} on config ${version.pid}.${version.seq}, which is not committed`,
+      );
+    } else if (at.config.members.includes(node) || at.config.learners.includes(node)) {
+      this.fail(
+        `membership: ${node} left group ${group} on config ${versionText(at.config)}, which names it`,
+      );
+    }
   }
 
   /** The simulator saw two replicas of `group` hold a valid lease at true time `t`. */

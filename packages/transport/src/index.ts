@@ -22,6 +22,7 @@ export {
 } from "./cursor-record.ts";
 export {
   type ConfigChange,
+  changeHolds,
   type GroupSummary,
   MAX_CHANGE_WAIT_MS,
   MAX_GROUPS_PAGE,

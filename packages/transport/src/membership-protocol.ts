@@ -1,5 +1,7 @@
 import type { ConfigChange, MemberConfig } from "@palf/core";
 
+/** Whether a change already holds in a config: clients skip what is done (re-runs are idempotent). */
+export { changeHolds } from "@palf/core";
 export type { ConfigChange, MemberConfig };
 
 /**

@@ -49,6 +49,7 @@ export const oneOfEach: Message[] = [
   { ...env, type: "ack", pid: 2, ok: false, end: -1, committedEnd: 0, retryFrom: 75, promised: 3 },
   { ...env, type: "commitInfo", pid: 2, prevLsn: 439, prevPid: 2, committedEnd: 439 },
   { ...env, type: "rebuild", pid: 3, base },
+  { ...env, type: "notMember", cfg: { pid: 3, seq: 2 } },
 ];
 
 /** The same messages sent in `from`'s name (a receiver keeps only messages from the subject's sender). */
@@ -206,6 +207,7 @@ export const messageArb: fc.Arbitrary<Message> = fc.oneof(
     refused: fc.array(nat, { maxLength: 6 }),
     needSet: fc.boolean(),
   }),
+  fc.record({ ...envelope, type: fc.constant("notMember" as const), cfg }),
 );
 
 /** Polls until `check` holds; for waiting on network delivery without asserting on time. */

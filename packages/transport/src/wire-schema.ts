@@ -27,6 +27,7 @@ export const TYPE_CODES = [
   "rebuild",
   "leaseRenew",
   "leaseRenewReply",
+  "notMember",
 ] as const satisfies readonly MessageType[];
 
 type Of<T extends MessageType> = Extract<Message, { type: T }>;
@@ -48,6 +49,7 @@ export const FIELDS = {
   rebuild: ["pid", "base"],
   leaseRenew: ["seq", "epoch", "groups"],
   leaseRenewReply: ["seq", "epoch", "refused", "needSet"],
+  notMember: ["cfg"],
 } as const satisfies { [T in MessageType]: readonly BodyKey<T>[] };
 
 type Unlisted = { [T in MessageType]: Exclude<BodyKey<T>, (typeof FIELDS)[T][number]> }[MessageType];

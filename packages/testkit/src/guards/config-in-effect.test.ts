@@ -121,9 +121,12 @@ describe("guard: config in effect", () => {
   );
 
   it(
-    "configWhenCommitted under random chaos: seeds 1..50",
+    "configWhenCommitted under random chaos: seeds 241..300",
     () => {
-      chaosGuard({ configWhenCommitted: true }, { groups: 3, replicas: 3, steps: 300 }, 1, 50, SPLIT);
+      // First catch: 250. Seeds 1..50 caught it until a leader adding a member held the joiner's grant before
+      // the switch (no lease lapses there any more, so fewer chaos runs reach the breach); 1..249 run clean
+      // with the switch on, and `pnpm sim --seeds 250 --groups 3 --replicas 3 --steps 300` with it off.
+      chaosGuard({ configWhenCommitted: true }, { groups: 3, replicas: 3, steps: 300 }, 241, 300, SPLIT);
     },
     GUARD_TIMEOUT,
   );

@@ -1,5 +1,6 @@
 // Rule "Membership" (DESIGN.md): every change keeps q_old + q_new > |M_old U M_new| (a replica-number change can
-// break it); no change before StartWorking commits; prepare uses the candidate's config (its members).
+// break it); no change before StartWorking commits; prepare uses the candidate's config (its members); a replica
+// leaves its group (its node drops it) only on a committed config that names it nowhere.
 import { describe, expect, it } from "vitest";
 import {
   carriesConfig,
@@ -87,6 +88,31 @@ function learnerPromise(seed: number, unsafe: Unsafe | undefined): string[] {
   return s.finish();
 }
 
+/**
+ * Leader A appends C' = C0 - C, which reaches B but never commits (B's acks are lost), while nothing of A's
+ * reaches C, which stands and asks B. B's latest config names C nowhere but is not committed: telling C so
+ * would make C leave a group that may still truncate C' and go on counting C. After healing C' commits, and
+ * then C may be told.
+ */
+function removalOnUncommitted(seed: number, unsafe: Unsafe | undefined): string[] {
+  const s = new Script(scriptOptions(seed, unsafe));
+  const A = s.leader();
+  const [B, C] = A.log.config.members.filter((id) => id !== A.self) as [string, string];
+  s.drop((m) => (m.from === A.self && m.to === C) || (m.type === "ack" && m.from === B));
+  expect(s.sim.changeConfig(1, { type: "removeMember", id: C }), `seed ${seed}: remove ${C}`).toBe(true);
+  const b = () => s.replica(B)!;
+  expect(
+    s.until(() => !b().log.config.members.includes(C), 5000),
+    `seed ${seed}: ${B} holds the removal`,
+  ).toBe(true);
+  // C's grant to A runs out; it stands and asks B (and A) for votes.
+  s.run(8000);
+  const violations = s.finish();
+  // With the rule kept, C learns it once C' is committed (after healing), and stops standing.
+  if (!unsafe) expect(s.replica(C)?.removed?.by, `seed ${seed}: ${C} told after the commit`).toBeDefined();
+  return violations;
+}
+
 describe("guard: membership", () => {
   it(
     "no config change before StartWorking commits (changeBeforeStartWorking), seeds 1..10",
@@ -108,6 +134,20 @@ describe("guard: membership", () => {
     () => {
       // The chaos driver asks for replica numbers below the member count now and then. First catch: 31.
       chaosGuard({ skipQuorumIntersection: true }, { groups: 3, replicas: 3, steps: 300 }, 1, 100, SPLIT);
+    },
+    GUARD_TIMEOUT,
+  );
+
+  it(
+    "a replica is told it left its group only on a committed config (removedByUncommittedConfig), seeds 1..10",
+    () => {
+      const seed = scriptGuard(
+        { removedByUncommittedConfig: true },
+        range(1, 10),
+        /membership: .* which is not committed/,
+        removalOnUncommitted,
+      );
+      expect(seed).toBeGreaterThan(0);
     },
     GUARD_TIMEOUT,
   );

@@ -91,6 +91,14 @@ export class GroupRecreator {
     return this.busyGroups.has(group);
   }
 
+  /** The group was recreated in this run (its members were named by the recreation). */
+  recreated(group: number): boolean {
+    return this.latest.has(group);
+  }
+
+  /** Groups something else changes (membership): no recreation begins on them. */
+  leaveAlone: (group: number) => boolean = () => false;
+
   /** Schedules this run's recreations between `from` and `to` (virtual ms). */
   plan(from: number, to: number, mode: RecreateMode = "random"): void {
     const p = this.prng;
@@ -110,7 +118,7 @@ export class GroupRecreator {
    * seconds for the group to have a leader first (the mix is likeliest while an old leader is active).
    */
   begin(group: number, waited = 0): void {
-    if (this.busyGroups.has(group) || this.sim.healed) return;
+    if (this.busyGroups.has(group) || this.sim.healed || this.leaveAlone(group)) return;
     const sim = this.sim;
     const p = this.prng;
     const now = sim.sched.now;

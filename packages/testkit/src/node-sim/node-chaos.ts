@@ -10,6 +10,7 @@ import { encodeRpc, isAdminOp, type RpcRequest } from "@palf/transport";
 import { analyzeHistory } from "../history/index.ts";
 import { startByzantineClient } from "./byzantine-client.ts";
 import { GroupRecreator, type RecreateMode } from "./group-recreate.ts";
+import { MembershipChaos, type MembershipMode } from "./membership-chaos.ts";
 import { NodeSim, SIM_LEASE } from "./node-sim.ts";
 import { startCheckpoints } from "./sim-checkpoints.ts";
 import { Appender, type ClientEnv, type ClientOp, Reader } from "./sim-clients.ts";
@@ -40,6 +41,8 @@ export interface NodeChaosOptions {
    * budget is hit often, with regular checkpoints (see sim-checkpoints.ts) freeing room; none in the rest.
    */
   readonly diskBudgetBytes?: number;
+  /** Membership changes and a node replace during the chaos (see membership-chaos.ts; default "random"). */
+  readonly membership?: MembershipMode;
   /** The "Byzantine client" fault class (byzantine-client.ts): extreme-valued requests during the chaos. */
   readonly byzantineClients?: boolean;
   readonly trace?: (line: string) => void;
@@ -69,6 +72,11 @@ export interface NodeSeedReport {
   readonly linearizabilityUnknown: number;
   /** Groups deleted and created again during the chaos. */
   readonly recreations: number;
+  /** Config changes committed during the run (membership-chaos.ts). */
+  readonly configChanges: number;
+  /** Nodes replaced during the chaos (0 or 1), and groups moved to the replacement by the end. */
+  readonly replaces: number;
+  readonly movedGroups: number;
   /** Digest of the event times and the client history: two runs of one seed must agree on it. */
   readonly trace: string;
 }
@@ -119,6 +127,8 @@ export async function runNodeChaos(opts: NodeChaosOptions): Promise<NodeSeedRepo
     new Reader(env, id(`t${g}`), g, 80, true, inc).start(at + 300);
   };
   const recreator = new GroupRecreator(sim, opts.seed, startClients);
+  const membership = new MembershipChaos(sim, opts.seed, recreator);
+  recreator.leaveAlone = (g) => membership.busy(g);
 
   const onRejection = (reason: unknown) =>
     sim.fail(
@@ -137,12 +147,14 @@ export async function runNodeChaos(opts: NodeChaosOptions): Promise<NodeSeedRepo
     for (let t = chaosFrom + rng.next() * stepMs; t < chaosTo; t += rng.next() * stepMs * 2)
       sim.sched.at(t, () => chaosAction(sim, env, bigJumps, recreator, quiet));
     recreator.plan(chaosFrom + 1500, chaosTo - 4000, opts.recreate);
+    membership.plan(chaosFrom + 500, chaosTo - 3000, opts.membership);
     if (opts.byzantineClients) startByzantineClient(sim, opts.seed, chaosFrom, chaosTo);
     await sim.sched.run(chaosTo);
 
     // Heal: no faults, every machine up; the cluster must elect leaders and answer every client.
     heal(sim);
-    for (const id of ids) sim.restart(id);
+    // Every machine, a replacement and the node it replaced included (which comes back with its old replicas).
+    for (const id of sim.hosts.keys()) sim.restart(id);
     const healed = sim.sched.now;
     await sim.sched.run(healed + leaseMs * 4);
     // Every group is led again (at some instant of the next few leases: a rebalancing transfer may be under way).
@@ -167,6 +179,10 @@ export async function runNodeChaos(opts: NodeChaosOptions): Promise<NodeSeedRepo
       }
     }
     await sim.sched.run(sim.sched.now + 500);
+    // A replaced node still hosting a moved group learns it once it stands: a lease after the removal, plus an election's jitter.
+    if (membership.removedAt > 0)
+      await sim.sched.run(Math.max(sim.sched.now, membership.removedAt + leaseMs * 3));
+    membership.checkDropped();
     sim.checkLogs();
     sim.checker.finish(false);
     sim.collectInfraViolations();
@@ -222,6 +238,9 @@ export async function runNodeChaos(opts: NodeChaosOptions): Promise<NodeSeedRepo
     frames: sim.net.stats.frames,
     linearizabilityUnknown: s.linearizability.unknown,
     recreations: recreator.count,
+    configChanges: membership.changes,
+    replaces: membership.replaced ? 1 : 0,
+    movedGroups: membership.replaced?.moved ?? 0,
     trace: sim.sched.trace.value,
   };
 }
@@ -263,7 +282,7 @@ function chaosAction(
   const rng = sim.rng;
   const ids = [...sim.hosts.keys()];
   const up = ids.filter((id) => sim.up(id));
-  const down = ids.filter((id) => !sim.up(id));
+  const down = ids.filter((id) => !sim.up(id) && !sim.retired.has(id));
   const f = sim.net.faults;
   const g = rng.pick([...sim.groups.keys()]);
   const roll = rng.next();
@@ -321,17 +340,18 @@ function chaosAction(
   } else if (roll < 0.6) {
     // A storage stall on every machine (shared storage hiccup), and a power loss while it lasts.
     const stallMs = 300 + rng.next() * 2000;
-    const before = [...sim.hosts.values()].map((h) => ({ ...h.disk.faults }));
+    // By machine: a replacement may join while the stall lasts.
+    const before = new Map([...sim.hosts.values()].map((h) => [h, { ...h.disk.faults }]));
     for (const h of sim.hosts.values()) {
       h.disk.faults.slow = 1;
       h.disk.faults.slowMs = stallMs;
     }
     sim.sched.at(sim.sched.now + stallMs * 2, () => {
       if (sim.healed) return;
-      [...sim.hosts.values()].forEach((h, i) => {
-        h.disk.faults.slow = before[i]!.slow;
-        h.disk.faults.slowMs = before[i]!.slowMs;
-      });
+      for (const [h, was] of before) {
+        h.disk.faults.slow = was.slow;
+        h.disk.faults.slowMs = was.slowMs;
+      }
     });
     if (rng.chance(0.6)) {
       sim.sched.at(sim.sched.now + rng.next() * stallMs * 2, () => {

@@ -119,6 +119,8 @@ export class NodeSim {
   readonly checker: Checker;
   readonly violations: string[] = [];
   readonly counts = { crashes: 0, restarts: 0, pauses: 0, jumps: 0, bigJumps: 0, fatal: 0, leaseChecks: 0 };
+  /** Machines dead for good (a replaced node): nothing restarts them before the healing phase. */
+  readonly retired = new Set<string>();
   /** The run's healing phase began: faults scheduled earlier must not come back. */
   healed = false;
   /** Lease-based checks are off until then (a clock jumped beyond the drift bound). */
@@ -133,19 +135,15 @@ export class NodeSim {
     this.checker = new Checker((node, key) =>
       replicaOfKey(this.replicaOn(this.hosts.get(node), groupOfKey(key)), key),
     );
-    const drift = opts.drift ?? 0.005;
+    // The run's violations are this list: the core checkers' findings (election and state machine safety, log
+    // matching, leader completeness, config order, halts) go in with their times, at most 20 of them so the
+    // end-of-run findings (client history) still fit.
+    let fromChecker = 0;
+    this.checker.onViolation = (what) => {
+      if (++fromChecker <= 20) this.fail(`checker: ${what}`);
+    };
     const n = opts.nodes ?? 3;
-    for (let i = 1; i <= n; i++) {
-      const id = `n${i}`;
-      const clock = new SimClock(1 + (this.rng.next() * 2 - 1) * drift, this.rng.next() * 100_000);
-      const disk = new SimDisk(id, this.sched, this.rng);
-      disk.provision("/data");
-      const host = new SimHost(id, clock, disk);
-      disk.onIoError = () => {
-        if (host.life !== undefined) host.life.diskError = true;
-      };
-      this.hosts.set(id, host);
-    }
+    for (let i = 1; i <= n; i++) this.addHost(`n${i}`);
     const ids = [...this.hosts.keys()];
     const replicas = Math.min(opts.replicas ?? 3, ids.length);
     for (let g = 1; g <= (opts.groups ?? 3); g++) {
@@ -157,6 +155,24 @@ export class NodeSim {
     }
     this.sched.afterEvent = () => this.checkLeases();
     this.net.onServe = (node, request) => this.serveTag(node, request);
+  }
+
+  /**
+   * A machine with an empty disk (not started). A replacement (`joinsLater`) creates no groups on its first
+   * start: it gets replicas as an operator adds them.
+   */
+  addHost(id: string, joinsLater = false): SimHost {
+    const drift = this.opts.drift ?? 0.005;
+    const clock = new SimClock(1 + (this.rng.next() * 2 - 1) * drift, this.rng.next() * 100_000);
+    const disk = new SimDisk(id, this.sched, this.rng);
+    disk.provision("/data");
+    const host = new SimHost(id, clock, disk);
+    disk.onIoError = () => {
+      if (host.life !== undefined) host.life.diskError = true;
+    };
+    host.booted = joinsLater;
+    this.hosts.set(id, host);
+    return host;
   }
 
   fail(what: string): void {
@@ -315,7 +331,7 @@ export class NodeSim {
   }
 
   restart(id: string): void {
-    if (this.up(id)) return;
+    if (this.up(id) || (this.retired.has(id) && !this.healed)) return;
     this.counts.restarts++;
     this.start(id);
   }
@@ -415,6 +431,8 @@ export class NodeSim {
       this.log(
         `${life.proc.name} g${group} ${e.role} pid ${e.pid} (log ${r.log.base.lsn}..${r.log.end}, committed ${r.committedEnd})`,
       );
+    if (e.type === "removed")
+      this.log(`${life.proc.name} g${group} removed (config ${e.version.pid}.${e.version.seq} of ${e.by})`);
     if (e.type === "halted" && e.reason.includes("DISK_FULL")) {
       // The WAL refused a batch over its budget after LSNs were assigned: the budget is checked before.
       this.fail(

@@ -1,5 +1,5 @@
 // `pnpm sim:node --seeds N [--start S] [--nodes 3|5] [--groups G] [--chaos-ms MS] [--unsafe a,b]
-// [--no-recovery-check] [--recreate random|always|never] [--byzantine] [--verbose] [--trace]`:
+// [--no-recovery-check] [--recreate random|always|never] [--membership random|always|never] [--byzantine] [--verbose] [--trace]`:
 // runs seeded whole-node simulations (real PalfNode on simulated disks and network), prints a replay command
 // for each failing seed, and ends with one JSON summary line. Exit 1 on any violation. `--unsafe` takes node
 // switches (NodeUnsafeSwitches) and core ones (UnsafeSwitches, applied to every replica).
@@ -9,6 +9,7 @@ import { type NodeUnsafeSwitches, nodeUnsafeSwitchNames } from "@palf/node";
 import { natArg, switchesArg } from "../cli-args.ts";
 import { SeedSummary } from "../seed-summary.ts";
 import type { RecreateMode } from "./group-recreate.ts";
+import type { MembershipMode } from "./membership-chaos.ts";
 import { type NodeSeedReport, runNodeChaos } from "./node-chaos.ts";
 
 const { values } = parseArgs({
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     unsafe: { type: "string" },
     "no-recovery-check": { type: "boolean", default: false },
     recreate: { type: "string", default: "random" },
+    membership: { type: "string", default: "random" },
     byzantine: { type: "boolean", default: false },
     verbose: { type: "boolean", default: false },
     trace: { type: "boolean", default: false },
@@ -52,9 +54,15 @@ const replicaUnsafe: Partial<Record<UnsafeSwitch, boolean>> = Object.fromEntries
     .map((n) => [n, true]),
 );
 const recreate = values.recreate as RecreateMode;
-if (!["random", "always", "never"].includes(recreate)) {
-  console.error("--recreate must be random, always or never");
-  process.exit(2);
+const membership = values.membership as MembershipMode;
+for (const [flag, mode] of [
+  ["recreate", recreate],
+  ["membership", membership],
+]) {
+  if (!["random", "always", "never"].includes(mode!)) {
+    console.error(`--${flag} must be random, always or never`);
+    process.exit(2);
+  }
 }
 
 const summary = new SeedSummary([
@@ -74,6 +82,9 @@ const summary = new SeedSummary([
   "tornWrites",
   "linearizabilityUnknown",
   "recreations",
+  "configChanges",
+  "replaces",
+  "movedGroups",
 ] as const);
 for (let seed = start; seed < start + seeds; seed++) {
   const report: NodeSeedReport = await runNodeChaos({
@@ -84,6 +95,7 @@ for (let seed = start; seed < start + seeds; seed++) {
     ...(Object.keys(unsafe).length > 0 ? { unsafe } : {}),
     ...(Object.keys(replicaUnsafe).length > 0 ? { replicaUnsafe } : {}),
     recreate,
+    membership,
     ...(values.trace ? { trace: (line: string) => console.log(line) } : {}),
     ...(values["no-recovery-check"] ? { recoveryCheck: false } : {}),
     ...(values.byzantine ? { byzantineClients: true } : {}),
@@ -94,6 +106,7 @@ for (let seed = start; seed < start + seeds; seed++) {
     values.unsafe ? ` --unsafe ${values.unsafe}` : "",
     values["no-recovery-check"] ? " --no-recovery-check" : "",
     recreate !== "random" ? ` --recreate ${recreate}` : "",
+    membership !== "random" ? ` --membership ${membership}` : "",
     values.byzantine ? " --byzantine" : "",
   ].join("");
   summary.add(seed, report, `pnpm sim:node ${flags}`, values.verbose);
