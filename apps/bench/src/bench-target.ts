@@ -3,8 +3,8 @@
 // idempotent creation of the bench's groups, so that a second run against the same cluster reuses them.
 import fs from "node:fs";
 import { type ConnectOptions, type PalfClient, PalfError } from "@palf/client";
+import { pool, sleep } from "@palf/harness";
 import { credsAuthenticator } from "@palf/transport";
-import { pool, sleep } from "./cluster-kit.ts";
 import { UsageError } from "./flags.ts";
 
 /** NATS credentials as flags give them: names and file paths only, so they can be passed to child processes. */

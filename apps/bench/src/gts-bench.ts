@@ -5,9 +5,10 @@
 // Ends with one JSON line: {"tsPerS","p99Ms","monotonic", ...}
 import { parseArgs } from "node:util";
 import { GtsClient } from "@palf/gts";
+import { createRealBenchCluster, Histogram, sleep } from "@palf/harness";
 import type { Transport } from "@palf/transport";
-import { createRealBenchCluster, Histogram, round, sleep } from "./cluster-kit.ts";
 import { type FlagSpec, positiveInt } from "./flags.ts";
+import { round } from "./rounding.ts";
 
 /** The flags of `gts` (parsed by parseArgs here, listed by `--help`). */
 export const flags = {

@@ -8,20 +8,19 @@ import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import {
-  cpuSeconds,
   createGroups,
   createRealBenchCluster,
   leaderCounts,
   nodeCounters,
   rateOf,
-  round,
-  rssMb,
   sleep,
   totalLeaders,
   waitAllLed,
-} from "./cluster-kit.ts";
+} from "@palf/harness";
+import { printProfiles, profilingEnv, waitForProfiles } from "./cpu-profiles.ts";
 import { type FlagSpec, positiveInt } from "./flags.ts";
-import { childPids, printProfiles, profilingEnv, waitForProfiles } from "./load.ts";
+import { childPids, cpuSeconds, rssMb } from "./proc-stats.ts";
+import { round } from "./rounding.ts";
 
 /** The flags of `idle` (parsed by parseArgs here, listed by `--help`). */
 export const flags = {

@@ -7,13 +7,14 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { sleep } from "@palf/harness";
 import { commitStats, type ReadFence, type TxnChange } from "@palf/kv";
 import { accountNames, initAccounts, quantile, runBank, snapshotRead } from "@palf/kv-app/bank-workload";
 import { runListAppend } from "@palf/kv-app/list-append-workload";
 import { LocalStore } from "@palf/kv-app/local-store";
 import { checkBank, checkListAppend } from "@palf/testkit";
-import { round, sleep } from "./cluster-kit.ts";
 import { type FlagSpec, positiveInt, UsageError } from "./flags.ts";
+import { round } from "./rounding.ts";
 
 /** The flags of `kv` (parsed by parseArgs here, listed by `--help`). */
 export const flags = {
