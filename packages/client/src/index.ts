@@ -15,7 +15,13 @@
 
 export type { ConfigChange, CursorPosition, CursorRecord, GroupSummary, MemberConfig } from "@palf/transport";
 /** Reads NATS user/password or token credentials from files, for `connection`. */
-export { type CredentialFiles, CURSOR_GROUP, credentialsFromFiles } from "@palf/transport";
+export {
+  type CredentialFiles,
+  CURSOR_GROUP,
+  credentialsFromFiles,
+  readSecretFile,
+  SecretFileError,
+} from "@palf/transport";
 export type { AppendResult } from "./appender.ts";
 export {
   type ConnectOptions,

@@ -31,7 +31,12 @@ export {
 } from "./membership-protocol.ts";
 export { MemoryBus, MemoryTransport, type MemoryTransportOptions } from "./memory-transport.ts";
 export { type NatsClusterProcess, startNatsCluster } from "./nats-cluster-process.ts";
-export { type CredentialFiles, credentialsFromFiles } from "./nats-credentials.ts";
+export {
+  type CredentialFiles,
+  credentialsFromFiles,
+  readSecretFile,
+  SecretFileError,
+} from "./nats-credentials.ts";
 export {
   findNatsServer,
   type NatsServerOptions,
