@@ -20,6 +20,7 @@ export {
   decodeCursorRecord,
   encodeCursorRecord,
 } from "./cursor-record.ts";
+export type { DiskStatus } from "./disk-status.ts";
 export {
   type ConfigChange,
   type GroupSummary,
