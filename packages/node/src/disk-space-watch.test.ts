@@ -11,7 +11,6 @@ import { DiskSpaceWatch, defaultReserveBytes, type FreeSpace } from "./disk-spac
 import { realRuntime } from "./runtime.ts";
 import { Shard } from "./shard.ts";
 import { until } from "./wait-until.test-support.ts";
-import { ShardWalSpace } from "./wal-space.ts";
 
 const MiB = 1024 * 1024;
 const RESERVE = 4 * MiB;
@@ -39,7 +38,7 @@ async function freeSpaceShard(groups: number[]) {
     { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) },
   );
   const fatal: Error[] = [];
-  const walSpace = new ShardWalSpace(wal, Number.MAX_SAFE_INTEGER, 0);
+  const walSpace = wal.room(Number.MAX_SAFE_INTEGER, 0);
   const shard: Shard = new Shard({
     nodeId: "n1",
     index: 0,

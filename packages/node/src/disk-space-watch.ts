@@ -14,11 +14,10 @@
  * advanced and segments recycled).
  */
 import fs from "node:fs";
-import type { ShardWal } from "@palf/storage";
+import type { ShardWal, ShardWalSpace } from "@palf/storage";
 import type { DiskStatus } from "@palf/transport";
 import type { Logger } from "pino";
 import type { NodeRuntime, TimerHandle } from "./runtime.ts";
-import type { ShardWalSpace } from "./wal-space.ts";
 
 /** What statfs says about the data dir's filesystem. */
 export interface FreeSpace {

@@ -7,6 +7,7 @@ import {
   readSmallFile,
   realWalFs,
   type ShardWal,
+  type ShardWalSpace,
   type WalFs,
   writeSmallFileDurably,
 } from "@palf/storage";
@@ -34,7 +35,6 @@ import { Retention, type RetentionOptions } from "./retention.ts";
 import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { type NodeInspector, type NodeUnsafeSwitches, Shard } from "./shard.ts";
 import { recoverGroups } from "./wal-binding.ts";
-import { ShardWalSpace } from "./wal-space.ts";
 
 export interface PalfNodeOptions {
   readonly nodeId: string;
@@ -186,7 +186,7 @@ export class PalfNode {
         );
       }
       // Free-space mode: unbounded until the watch's first statfs sets the budget.
-      const walSpace = freeSpace ? new ShardWalSpace(wal, Number.MAX_SAFE_INTEGER, 0) : undefined;
+      const walSpace = freeSpace ? wal.room(Number.MAX_SAFE_INTEGER, 0) : undefined;
       walSpaces.push(walSpace);
       const shard = new Shard({
         nodeId: this.nodeId,

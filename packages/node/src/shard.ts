@@ -14,7 +14,7 @@ import {
   type ReplicaOptions,
 } from "@palf/core";
 import { GTS_GROUP } from "@palf/gts";
-import type { ShardWal, WalRecord } from "@palf/storage";
+import type { ShardWal, ShardWalSpace, WalRecord } from "@palf/storage";
 import type { AppendItem, AppendOutcomeWire, LeaderEvent, ReadEntryWire, RpcError } from "@palf/transport";
 import type { Logger } from "pino";
 import { screenBatch } from "./batch-screen.ts";
@@ -22,7 +22,6 @@ import type { NodeObserver } from "./node-metrics.ts";
 import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { TimerWheel } from "./timer-wheel.ts";
 import { decodeGroupEntry, toWalRecord } from "./wal-binding.ts";
-import { ShardWalSpace } from "./wal-space.ts";
 
 interface PendingAppend {
   readonly lsn: number;
@@ -198,7 +197,7 @@ export class Shard {
     const budget = opts.diskBudgetBytes;
     this.space = opts.unsafe?.assignBeyondBudget
       ? undefined
-      : (opts.walSpace ?? (budget ? new ShardWalSpace(opts.wal, budget) : undefined));
+      : (opts.walSpace ?? (budget ? opts.wal.room(budget) : undefined));
   }
 
   now(): number {

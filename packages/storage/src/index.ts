@@ -34,3 +34,4 @@ export {
   writeAll,
   writeSmallFileDurably,
 } from "./wal-fs.ts";
+export type { ShardWalSpace } from "./wal-space.ts";

@@ -37,6 +37,7 @@ import type {
 } from "./types.ts";
 import { realWalFs, type WalFs } from "./wal-fs.ts";
 import type { Segment } from "./wal-segment.ts";
+import { defaultHeadroom, ShardWalSpace } from "./wal-space.ts";
 import { WriteBatch } from "./write-batch.ts";
 
 const MiB = 1024 * 1024;
@@ -124,11 +125,11 @@ export class ShardWal {
   private failure: WalError | undefined;
   private closed = false;
   /**
-   * Bytes the host has promised to submit soon (entries whose LSNs it assigned after reserving room against
-   * `projectedBytes`). Every budget check counts them as queued, so copy-forward never takes their room; the
-   * host lowers this by what a batch uses before it submits the batch.
+   * Bytes the host has promised to submit soon (entries whose LSNs it assigned after reserving room in this
+   * WAL's room, see `room()`). Every budget check counts them as queued, so copy-forward never takes their
+   * room; the room lowers this by what a batch uses before the batch is submitted.
    */
-  heldBytes = 0;
+  private held = 0;
   /** What recovery cut off at open (a torn tail of an unacknowledged write), for status and the open log. */
   readonly tornTail: TornTailCut | undefined;
   private readonly counters = { flushes: 0, records: 0, bytesWritten: 0, noSpaceRetries: 0 };
@@ -218,8 +219,30 @@ export class ShardWal {
       diskBytes: this.segments.diskBytes,
       currentWriteOffset: cur.writeOffset,
       currentFileSize: cur.fileSize,
-      pendingBytes: this.open.length + (this.inflight?.length ?? 0) + this.heldBytes,
+      pendingBytes: this.open.length + (this.inflight?.length ?? 0) + this.held,
     };
+  }
+
+  /** Bytes held by this WAL's room for entries whose LSNs are assigned but which are not yet submitted. */
+  get heldBytes(): number {
+    return this.held;
+  }
+
+  /**
+   * The room the replicas reserve in before they assign LSNs (core's WalSpace), within `budget` minus a
+   * headroom for records that are never refused. The WAL's own `diskBudgetBytes` stays the last word at submit.
+   */
+  room(budget: number, headroom: number = defaultHeadroom(budget)): ShardWalSpace {
+    return new ShardWalSpace(
+      {
+        projectedBytes: (adding) => this.projectedBytes(adding),
+        hold: (bytes) => {
+          this.held = Math.max(0, this.held + bytes);
+        },
+      },
+      budget,
+      headroom,
+    );
   }
 
   /** The disk budget (`diskBudgetBytes`), if any. */
@@ -228,7 +251,7 @@ export class ShardWal {
   }
 
   /**
-   * Bytes on disk once everything queued, `heldBytes` and `adding` more are written: what the budget check of
+   * Bytes on disk once everything queued, held and `adding` more are written: what the budget check of
    * a submit compares with the budget (see projectedDiskBytes).
    */
   projectedBytes(adding = 0): number {

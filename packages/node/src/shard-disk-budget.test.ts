@@ -1,6 +1,5 @@
-// The shard's WalSpace on a real WAL: reservations stay within the budget minus the headroom (control entries
-// may use the headroom), end when their records are submitted, and a burst of appends within one loop turn
-// meets back-pressure instead of a refused WAL batch that takes its groups out of service.
+// A shard on a WAL budget reserves room before it assigns LSNs (storage's ShardWalSpace): a burst of appends
+// within one loop turn meets back-pressure instead of a refused WAL batch that takes its groups out of service.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -10,7 +9,6 @@ import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { type NodeUnsafeSwitches, Shard } from "./shard.ts";
 import { until } from "./wait-until.test-support.ts";
-import { defaultHeadroom, ShardWalSpace } from "./wal-space.ts";
 
 const log = pino({ level: "silent" });
 const SEGMENT = 8192;
@@ -61,31 +59,6 @@ async function shardOf(groups: number[], unsafe?: NodeUnsafeSwitches) {
 
 const items = (n: number, bytes: number) =>
   Array.from({ length: n }, (_, i) => ({ payload: Buffer.alloc(bytes, i) }));
-
-describe("ShardWalSpace", () => {
-  it("reserves entries up to the budget minus the headroom, control entries into it, and ends reservations at submit", async () => {
-    const wal = await freshWal();
-    const space = new ShardWalSpace(wal, BUDGET);
-    const room = BUDGET - defaultHeadroom(BUDGET) - wal.projectedBytes(0);
-    let reserved = 0;
-    while (space.reserve(1000, false)) reserved += 1000;
-    expect(reserved).toBeGreaterThan(room - 1000);
-    expect(reserved).toBeLessThanOrEqual(room);
-    expect(wal.heldBytes).toBe(reserved);
-    expect(space.takeRefused()).toBe(1);
-    expect(space.takeRefused()).toBe(0);
-    // The headroom is for records that are never refused and for config and StartWorking entries.
-    expect(space.reserve(1000, true)).toBe(true);
-    reserved += 1000;
-    // The host persists part of what was reserved (an entry of 900 log bytes): submitting ends that part.
-    space.queued({ kind: "entry", group: 1, lsn: 0, end: 900, pid: 1, bytes: new Uint8Array(836) });
-    space.queued({ kind: "meta", group: 1, bytes: new Uint8Array(16) });
-    space.submitting();
-    expect(wal.heldBytes).toBe(reserved - 900);
-    space.release(100);
-    expect(wal.heldBytes).toBe(reserved - 1000);
-  });
-});
 
 describe("a shard on a disk budget", () => {
   it("a burst of appends within one loop turn meets back-pressure; no group leaves service", async () => {
