@@ -17,7 +17,6 @@ import { GTS_GROUP } from "@palf/gts";
 import type { ShardWal, ShardWalSpace, WalRecord } from "@palf/storage";
 import type { AppendItem, AppendOutcomeWire, LeaderEvent, ReadEntryWire, RpcError } from "@palf/transport";
 import type { Logger } from "pino";
-import { screenBatch } from "./batch-screen.ts";
 import type { NodeObserver } from "./node-metrics.ts";
 import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { TimerWheel } from "./timer-wheel.ts";
@@ -483,26 +482,30 @@ export class Shard {
 
   private flushWal(): void {
     if (this.walRecords.length === 0) return;
-    const { records, bad } = screenBatch(this.walRecords);
+    const records = this.walRecords;
     const seqs = this.walSeqs;
     this.walRecords = [];
     this.walSeqs = new Map();
-    for (const slot of seqs.keys()) {
-      const problem = bad.get(slot.group);
-      if (problem === undefined) continue;
-      seqs.delete(slot);
-      slot.replica.fail(`WAL refused its record: ${problem}`);
-      this.opts.log.error({ shard: this.opts.index, group: slot.group, problem }, "a group leaves service");
-    }
     this.space?.submitting();
-    if (records.length === 0) return;
+    let refused: ReadonlyMap<number, Error>;
     try {
-      this.opts.wal.submit(records);
+      refused = this.opts.wal.submit(records);
     } catch (err) {
       // The core already assigned LSNs to these records: the replicas leave service (never silently drop).
       for (const slot of seqs.keys()) slot.replica.fail((err as Error).message);
       this.opts.log.error({ err, shard: this.opts.index }, "WAL refused a batch; its groups leave service");
       return;
+    }
+    // A group whose record the WAL refused leaves service alone; the other groups' records went in.
+    if (refused.size > 0) {
+      for (const slot of seqs.keys()) {
+        const problem = refused.get(slot.group)?.message;
+        if (problem === undefined) continue;
+        seqs.delete(slot);
+        slot.replica.fail(`WAL refused its record: ${problem}`);
+        this.opts.log.error({ shard: this.opts.index, group: slot.group, problem }, "a group leaves service");
+      }
+      if (records.every((r) => refused.has(r.group))) return;
     }
     this.stats.flushes++;
     const unsafe = this.opts.unsafe;

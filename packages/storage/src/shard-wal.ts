@@ -45,6 +45,8 @@ const DEFAULT_SEGMENT_BYTES = 64 * MiB;
 const DEFAULT_CACHE_BYTES = 32 * MiB;
 const DEFAULT_LAG_SEGMENTS = 4;
 const MIN_SEGMENT_BYTES = 4096;
+/** What submit returns when it refused no group (shared: nothing is ever added to it). */
+const NONE_REFUSED: ReadonlyMap<number, WalError> = new Map();
 const MAX_SEGMENT_BYTES = 2 ** 31;
 
 /** Opens the WAL in `dir`, creating it or recovering what is there. */
@@ -182,27 +184,50 @@ export class ShardWal {
   // ---------------------------------------------------------------- submit
 
   /**
-   * Queues records in memory (synchronous, cheap). Shape and size errors and DISK_FULL are
-   * checked for the whole array before anything is queued; DISK_FULL only when the array
-   * holds an entry. LSN order is checked record by
+   * Queues records in memory (synchronous, cheap) and returns the groups it refused. A record of the wrong
+   * shape, or too large for a segment, refuses its group: none of that group's records in the array are
+   * queued, and the other groups' records go on (a host's batch holds many groups, and one group's bad record
+   * must not take the others out of service). DISK_FULL is checked for the accepted records before anything
+   * is queued, and only when they hold an entry; it throws for the whole array. LSN order is checked record by
    * record: if one does not follow, the records before it stay queued and it throws.
    * Reads see queued records at once; they are durable once a flush covering them resolves.
    */
-  submit(records: readonly WalRecord[]): void {
+  submit(records: readonly WalRecord[]): ReadonlyMap<number, WalError> {
     this.assertUsable();
     let bytes = 0;
     let entries = false;
+    let refused: Map<number, WalError> | undefined;
     for (const r of records) {
-      bytes += checkedRecordSize(r, this.segmentBytes);
+      try {
+        bytes += checkedRecordSize(r, this.segmentBytes);
+      } catch (err) {
+        // Not a record at all: no group to refuse, so the caller's whole array is refused.
+        if (!(err instanceof WalError) || r === null || typeof r !== "object") throw err;
+        refused ??= new Map();
+        if (!refused.has(r.group)) refused.set(r.group, err);
+        continue;
+      }
       if (r.kind === "entry") entries = true;
+    }
+    let accepted = records;
+    if (refused !== undefined) {
+      const out = refused;
+      accepted = records.filter((r) => !out.has(r.group));
+      bytes = 0;
+      entries = false;
+      for (const r of accepted) {
+        bytes += checkedRecordSize(r, this.segmentBytes);
+        if (r.kind === "entry") entries = true;
+      }
     }
     // Only entries are refused: truncate, meta, base and drop-group records are small and are
     // what a full WAL needs to be trimmed (and a promise must be persistable to stay safe).
     if (entries) checkDiskBudget(this.budget, this.usage(), bytes);
-    for (const r of records) {
+    for (const r of accepted) {
       applyRecord(this.groupIndex, this.open, r, this.release);
       this.counters.records++;
     }
+    return refused ?? NONE_REFUSED;
   }
 
   /**
