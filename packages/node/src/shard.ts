@@ -701,7 +701,9 @@ export class Shard {
     if (this.walRecords.length > 0 && !this.fatal) {
       this.space?.submitting();
       try {
-        this.opts.wal.submit(this.walRecords);
+        const refused = this.opts.wal.submit(this.walRecords);
+        if (refused.size > 0)
+          this.opts.log.warn({ groups: [...refused.keys()] }, "last records at stop were refused by the WAL");
       } catch (err) {
         this.opts.log.warn({ err }, "last records at stop were refused by the WAL");
       }
