@@ -17,13 +17,12 @@ import { CachedReads } from "./cached-reads.ts";
 import { pickCopyForward, writeSnapshot } from "./copy-forward.ts";
 import { checkDiskBudget, type DiskUsage, projectedDiskBytes } from "./disk-budget.ts";
 import { WalError } from "./errors.ts";
-import { fdatasync, writeAll } from "./file-io.ts";
 import type { GroupIndex, Release } from "./group-index.ts";
 import { checkedRecordSize } from "./record-check.ts";
-import { recordSize, SEAL_BYTES, setGeneration } from "./record-codec.ts";
 import { applyRecord, placeWritten } from "./record-index.ts";
 import { recover } from "./recovery.ts";
 import { SegmentFiles } from "./segment-files.ts";
+import { SegmentWriter } from "./segment-writer.ts";
 import type {
   FlushResult,
   GroupState,
@@ -103,8 +102,6 @@ interface Setup {
 export class ShardWal {
   readonly dir: string;
   private readonly fs: WalFs;
-  /** ShardWalOptions.unsafe.retrySync (test-only). */
-  private readonly retrySync: boolean;
   private readonly segmentBytes: number;
   private readonly budget: number | undefined;
   private readonly copyForwardBytes: number;
@@ -134,23 +131,20 @@ export class ShardWal {
   private held = 0;
   /** What recovery cut off at open (a torn tail of an unacknowledged write), for status and the open log. */
   readonly tornTail: TornTailCut | undefined;
-  private readonly counters = { flushes: 0, records: 0, bytesWritten: 0, noSpaceRetries: 0 };
-  /** A flush waits for disk space (a write met ENOSPC); see whileNoSpace. */
-  private waitingForSpace = false;
-  /** close() was called: a batch waiting for space gives up (the WAL fails) rather than hold the close. */
-  private closing = false;
+  private readonly counters = { flushes: 0, records: 0, bytesWritten: 0 };
+  private readonly writer: SegmentWriter;
 
   /** Use `openShardWal`. */
   constructor(dir: string, setup: Setup) {
     this.dir = dir;
     this.fs = setup.fs;
-    this.retrySync = setup.retrySync;
     this.segmentBytes = setup.segmentBytes;
     this.budget = setup.budget;
     this.tornTail = setup.tornTail;
     this.copyForwardBytes = setup.copyForwardBytes;
     this.lagSegments = setup.lagSegments;
     this.segments = new SegmentFiles(dir, setup.fs, setup.skipDirFsync, () => this.durable, setup.segments);
+    this.writer = new SegmentWriter(setup.fs, this.segments, setup.segmentBytes, setup.retrySync);
     this.groupIndex = setup.groups;
     this.reads = new CachedReads(
       setup.fs,
@@ -340,8 +334,8 @@ export class ShardWal {
     const seg = this.current;
     const from = seg.writeOffset;
     try {
-      rolledOver = await this.writeBatch(batch);
-      await this.syncCurrent();
+      rolledOver = await this.writer.write(batch);
+      await this.writer.sync();
     } catch (err) {
       // After a failed write or fdatasync the batch's bytes can stay in the page cache, marked clean but never
       // written (Linux): a restarted process would read them back and take them for durable records. Cut them
@@ -368,88 +362,12 @@ export class ShardWal {
     return result;
   }
 
-  /**
-   * Runs one write of the flush, waiting out a full disk: a write that meets ENOSPC is tried again later at the
-   * same offset with the same bytes (so a partial write is simply overwritten), and the flush, with every ack
-   * that waits for it, is held meanwhile instead of taking the WAL out of service. Only writes are retried,
-   * never an fdatasync (ENOSPC from one stays fatal), and only while `retryable` says no state moved (a rollover
-   * whose seal was written is not). close() ends the wait with the error (the WAL then fails).
-   */
-  private async whileNoSpace<T>(write: () => Promise<T>, retryable: () => boolean = () => true): Promise<T> {
-    let delay = 10;
-    for (;;) {
-      try {
-        const out = await write();
-        this.waitingForSpace = false;
-        return out;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOSPC" || !retryable() || this.closing) throw err;
-        this.waitingForSpace = true;
-        this.counters.noSpaceRetries++;
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 1000);
-      }
-    }
-  }
-
-  private async syncCurrent(): Promise<void> {
-    try {
-      await fdatasync(this.fs, this.current.fd);
-    } catch (err) {
-      if (!this.retrySync) throw err;
-      // The test-only breach: a second fdatasync that succeeds proves nothing about the pages the first lost.
-      await fdatasync(this.fs, this.current.fd);
-    }
-  }
-
   private newBatch(seq: number): WriteBatch {
     const spare = this.spare;
     if (spare === undefined) return new WriteBatch(seq, this.current.generation);
     this.spare = undefined;
     spare.reset(seq, this.current.generation);
     return spare;
-  }
-
-  /** Writes the batch in as few writes as segment boundaries allow; true if it rolled over. */
-  private async writeBatch(batch: WriteBatch): Promise<boolean> {
-    let rolledOver = false;
-    let from = 0;
-    while (from < batch.length) {
-      const seg = this.current;
-      const room = this.segmentBytes - SEAL_BYTES - seg.writeOffset;
-      let to = from;
-      if (batch.length - from <= room) to = batch.length;
-      else {
-        for (let n = recordSize(batch.view, to); to < batch.length && to + n - from <= room; ) {
-          to += n;
-          if (to < batch.length) n = recordSize(batch.view, to);
-        }
-      }
-      if (to === from) {
-        // Retried only while the seal is not in place (ENOSPC writing it); after that a failure is fatal.
-        const sealAt = seg.writeOffset;
-        await this.whileNoSpace(
-          () => this.segments.rollOver(),
-          () => this.current === seg && !seg.sealed && seg.writeOffset === sealAt,
-        );
-        rolledOver = true;
-        continue;
-      }
-      if (batch.generation !== seg.generation) {
-        for (let at = from; at < to; at += recordSize(batch.view, at)) {
-          setGeneration(batch.buf, batch.view, at, seg.generation);
-        }
-      }
-      await this.whileNoSpace(() => writeAll(this.fs, seg.fd, batch.buf, from, to - from, seg.writeOffset));
-      batch.chunkStart.push(from);
-      batch.chunkGen.push(seg.generation);
-      batch.chunkPos.push(seg.writeOffset);
-      seg.writeOffset += to - from;
-      seg.writeSeq = batch.seq;
-      this.segments.grew(seg);
-      from = to;
-    }
-    return rolledOver;
   }
 
   private fail(err: unknown): WalError {
@@ -586,8 +504,8 @@ export class ShardWal {
       groups: this.groupIndex.size,
       cacheHits: this.reads.hits,
       cacheMisses: this.reads.misses,
-      waitingForSpace: this.waitingForSpace,
-      noSpaceRetries: this.counters.noSpaceRetries,
+      waitingForSpace: this.writer.waitingForSpace,
+      noSpaceRetries: this.writer.noSpaceRetries,
       ...(this.tornTail ? { tornTail: this.tornTail } : {}),
     };
   }
@@ -595,7 +513,7 @@ export class ShardWal {
   /** Flushes what is queued (unless the WAL failed) and closes the files. */
   async close(): Promise<void> {
     if (this.closed) return;
-    this.closing = true;
+    this.writer.closing = true;
     if (this.failure === undefined) await this.flush();
     await this.chain;
     this.closed = true;
