@@ -344,8 +344,7 @@ export class Shard {
             : { refCsn: item.refCsn ?? 0 };
           const res = r.append(item.payload, now, options);
           if (!res.ok) {
-            const code = res.code === "BAD_INPUT" ? "BAD_REQUEST" : res.code;
-            const error: { code: RpcError["code"]; leader?: string; message?: string } = { code };
+            const error: { code: RpcError["code"]; leader?: string; message?: string } = { code: res.code };
             if (res.leader !== undefined) error.leader = res.leader;
             if (res.reason !== undefined) error.message = res.reason;
             resolve({ error });

@@ -9,8 +9,17 @@
 
 /** NATS authenticators for credentials files (JWT + nkey seed) and bare nkey seeds, passed through `connection`. */
 export { credsAuthenticator, nkeyAuthenticator } from "@nats-io/transport-node";
+/** The one error table (every code from replica to client) and its types. */
 /** What ids and counters on the wire may be (the RPC decoder refuses the rest with BAD_REQUEST). */
-export { isCounter, isGroupId, MAX_COUNTER, MAX_GROUP_ID } from "@palf/core";
+export {
+  type ClientOnlyErrorCode,
+  ERROR_CODES,
+  type ErrorCode,
+  isCounter,
+  isGroupId,
+  MAX_COUNTER,
+  MAX_GROUP_ID,
+} from "@palf/core";
 export {
   CURSOR_GROUP,
   type CursorPosition,
