@@ -7,7 +7,8 @@ import { openShardWal, type ShardWal } from "@palf/storage";
 import type { AppendOutcomeWire } from "@palf/transport";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { type NodeUnsafeSwitches, Shard } from "./shard.ts";
+import { loneShard } from "./lone-shard.test-support.ts";
+import type { NodeUnsafeSwitches, Shard } from "./shard.ts";
 import { until } from "./wait-until.test-support.ts";
 
 const log = pino({ level: "silent" });
@@ -34,16 +35,7 @@ async function freshWal(): Promise<ShardWal> {
 /** One shard of single-member groups (each commits on its own durability) on a small WAL budget. */
 async function shardOf(groups: number[], unsafe?: NodeUnsafeSwitches) {
   const wal = await freshWal();
-  const fatal: Error[] = [];
-  const shard: Shard = new Shard({
-    nodeId: "n1",
-    index: 0,
-    wal,
-    log,
-    send: () => {},
-    deliverLocal: (messages) => shard.receive(messages),
-    onLeader: () => {},
-    onFatal: (err) => fatal.push(err),
+  const { shard, fatal } = await loneShard(wal, log, groups, shards, {
     replica: {
       lease: { leaseMs: 600, renewMs: 100, electionJitterMs: 50, voteWindowMs: 20 },
       maxGroupEntryBytes: 2048,
@@ -51,9 +43,6 @@ async function shardOf(groups: number[], unsafe?: NodeUnsafeSwitches) {
     diskBudgetBytes: BUDGET,
     ...(unsafe ? { unsafe } : {}),
   });
-  shards.push(shard);
-  for (const g of groups) shard.addGroup(g, ["n1"], [], 0);
-  await until("every group led", () => groups.every((g) => shard.replica(g)?.role === "leader"));
   return { shard, wal, fatal };
 }
 
