@@ -5,8 +5,8 @@
 // the alarm clears by itself, n3 catches up, and nothing acknowledged is lost on any node.
 import fs from "node:fs";
 import path from "node:path";
+import { rpc } from "@palf/harness";
 import { afterAll, describe, expect, it } from "vitest";
-import { rpc } from "../../apps/bench/src/cluster-kit.ts";
 import {
   AckLog,
   appendToEveryGroup,
@@ -17,7 +17,7 @@ import {
   startLoad,
   verifyNothingLost,
   waitFor,
-} from "../faults/fault-kit.ts";
+} from "../faults/fault-kit.test-support.ts";
 import { fillUntil, freeBytes, smallFs } from "./small-fs.test-support.ts";
 
 // faultSuite prints the replay line under test/faults/: this path leads from there to here.

@@ -16,7 +16,7 @@ import {
   startLoad,
   verifyNothingLost,
   waitFor,
-} from "./fault-kit.ts";
+} from "./fault-kit.test-support.ts";
 
 const FILE = "kill9-rotation.test.ts";
 const nodes = ["n1", "n2", "n3"];

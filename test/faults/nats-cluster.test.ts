@@ -11,7 +11,7 @@ import {
   startLoad,
   verifyNothingLost,
   waitFor,
-} from "./fault-kit.ts";
+} from "./fault-kit.test-support.ts";
 
 const FILE = "nats-cluster.test.ts";
 const nodes = ["n1", "n2", "n3"];

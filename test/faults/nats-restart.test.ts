@@ -12,7 +12,7 @@ import {
   startLoad,
   verifyNothingLost,
   waitFor,
-} from "./fault-kit.ts";
+} from "./fault-kit.test-support.ts";
 
 const FILE = "nats-restart.test.ts";
 const nodes = ["n1", "n2", "n3"];

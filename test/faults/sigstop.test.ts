@@ -2,8 +2,9 @@
 // SIGCONT it. A frozen leader does not know its lease ran out: when it runs again, its stale leaderships
 // must not acknowledge anything that the new leaders' logs do not hold. Raw appends addressed to it just
 // before and during the freeze are answered once it runs; whatever it acknowledges is checked too.
+
+import { rpc } from "@palf/harness";
 import { describe, expect, it } from "vitest";
-import { rpc } from "../../apps/bench/src/cluster-kit.ts";
 import {
   AckLog,
   appendToEveryGroup,
@@ -16,7 +17,7 @@ import {
   startLoad,
   verifyNothingLost,
   waitFor,
-} from "./fault-kit.ts";
+} from "./fault-kit.test-support.ts";
 
 const FILE = "sigstop.test.ts";
 const nodes = ["n1", "n2", "n3"];

@@ -5,6 +5,7 @@
 // acknowledged append (the load's and the hostile ones') readable and identical on every replica.
 // Replay: the seed line printed first (PALF_FAULT_SEED=<seed> pnpm exec vitest run test/hostile/hostile-input.test.ts).
 import type { Message } from "@palf/core";
+import { CLUSTER, rpc } from "@palf/harness";
 import {
   connectNatsTransport,
   decodeResponse,
@@ -16,7 +17,6 @@ import {
 } from "@palf/transport";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { CLUSTER, rpc } from "../../apps/bench/src/cluster-kit.ts";
 import { decodeBundle, isBundle } from "../../packages/transport/src/rpc-bundle.ts";
 import {
   AckLog,
@@ -26,7 +26,7 @@ import {
   startLoad,
   verifyNothingLost,
   waitFor,
-} from "../faults/fault-kit.ts";
+} from "../faults/fault-kit.test-support.ts";
 import {
   extremeRequest,
   frameOf,

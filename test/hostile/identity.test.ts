@@ -5,6 +5,7 @@
 // nothing acknowledged.
 import { execFileSync } from "node:child_process";
 import type { Message } from "@palf/core";
+import { CLUSTER, rpc } from "@palf/harness";
 import {
   connectNatsTransport,
   decodeResponse,
@@ -14,7 +15,6 @@ import {
   type NatsTransport,
 } from "@palf/transport";
 import { afterAll, describe, expect, it } from "vitest";
-import { CLUSTER, rpc } from "../../apps/bench/src/cluster-kit.ts";
 import {
   AckLog,
   assertNothingLost,
@@ -22,7 +22,7 @@ import {
   startLoad,
   verifyNothingLost,
   waitFor,
-} from "../faults/fault-kit.ts";
+} from "../faults/fault-kit.test-support.ts";
 import { makeRoles, ROLES_CONF } from "./roles.test-support.ts";
 
 const FILE = "test/hostile/identity.test.ts";

@@ -8,10 +8,10 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect, type PalfClient } from "@palf/client";
+import { CLUSTER, createGroups, waitAllLed } from "@palf/harness";
 import { LocalCluster } from "@palf/palfd/local-cluster";
 import { connectNatsTransport, type NatsTransport } from "@palf/transport";
 import { afterAll, describe, expect, it } from "vitest";
-import { CLUSTER, createGroups, waitAllLed } from "../../apps/bench/src/cluster-kit.ts";
 import {
   AckLog,
   appendToEveryGroup,
@@ -20,7 +20,7 @@ import {
   startLoad,
   verifyNothingLost,
   waitFor,
-} from "../faults/fault-kit.ts";
+} from "../faults/fault-kit.test-support.ts";
 
 const FILE = "test/ops/node-replace.test.ts";
 const root = fileURLToPath(new URL("../..", import.meta.url));

@@ -15,6 +15,7 @@ import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { type ConnectOptions, connect, type PalfClient } from "@palf/client";
+import { type BenchCluster, CLUSTER, createRealBenchCluster, nodeCounters } from "@palf/harness";
 import { type LoadShare, type RunTiming, runAppendLoad } from "./append-load.ts";
 import {
   type AuthSpec,
@@ -25,19 +26,13 @@ import {
   type TargetSpec,
   waitGroupsLed,
 } from "./bench-target.ts";
-import {
-  type BenchCluster,
-  CLUSTER,
-  cpuSeconds,
-  createRealBenchCluster,
-  loopWork,
-  nodeCounters,
-  round,
-} from "./cluster-kit.ts";
+import { printProfiles, profilingEnv, startProfile, waitForProfiles } from "./cpu-profiles.ts";
+import { loopWork } from "./loop-work.ts";
 import { type FlagSpec, nonNegative, positiveInt, positiveIntList, UsageError } from "./flags.ts";
 import { LiveProgress } from "./live-progress.ts";
-import { childPids, printProfiles, profilingEnv, startProfile, waitForProfiles } from "./load.ts";
+import { childPids, cpuSeconds } from "./proc-stats.ts";
 import { type ReaderKind, type RunningReaders, startReaders } from "./readers.ts";
+import { round } from "./rounding.ts";
 import { percentileMs, RunRecorder, type SecondJson, SecondStats } from "./run-recorder.ts";
 import { summaryTable, writeReport } from "./run-report.ts";
 

@@ -1,10 +1,9 @@
 // Where `palf bench append` sends its load: an existing cluster (`--nats URL[,URL...] --nodes n1,n2,n3`
 // with palfctl's credentials, secrets read from files), or a cluster it starts on this machine. Also the
 // idempotent creation of the bench's groups, so that a second run against the same cluster reuses them.
-import fs from "node:fs";
 import { type ConnectOptions, type PalfClient, PalfError } from "@palf/client";
-import { credsAuthenticator } from "@palf/transport";
-import { pool, sleep } from "./cluster-kit.ts";
+import { pool, sleep } from "@palf/harness";
+import { credsAuthenticator, readSecretFile, SecretFileError } from "@palf/transport";
 import { UsageError } from "./flags.ts";
 
 /** NATS credentials as flags give them: names and file paths only, so they can be passed to child processes. */
@@ -26,12 +25,12 @@ export interface TargetSpec {
   readonly auth: AuthSpec;
 }
 
-function readSecretFile(flag: string, file: string): string {
+/** A secret file's text; an unreadable or empty file is a usage error naming the flag. */
+function secretOf(file: string, flag: string): string {
   try {
-    // A trailing newline (echo secret > file) is not part of the secret.
-    return fs.readFileSync(file, "utf8").replace(/\r?\n$/, "");
+    return readSecretFile(file, flag);
   } catch (e) {
-    throw new UsageError(`cannot read ${flag} ${file}: ${(e as Error).message}`);
+    throw e instanceof SecretFileError ? new UsageError(e.message) : e;
   }
 }
 
@@ -44,10 +43,10 @@ export function connectionOf(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): NonNullable<ConnectOptions["connection"]> {
   const user = auth.user ?? (env.PALF_NATS_USER || undefined);
-  const pass = auth.passFile ? readSecretFile("--pass-file", auth.passFile) : env.PALF_NATS_PASS || undefined;
-  const token = auth.tokenFile
-    ? readSecretFile("--token-file", auth.tokenFile)
-    : env.PALF_NATS_TOKEN || undefined;
+  const pass = auth.passFile ? secretOf(auth.passFile, "--pass-file") : env.PALF_NATS_PASS || undefined;
+  const token = auth.tokenFile ? secretOf(auth.tokenFile, "--token-file") : env.PALF_NATS_TOKEN || undefined;
+  // NATS takes a password only with its user: without one the password would be dropped unseen.
+  if (pass && !user) throw new UsageError("a NATS password needs a user (--user or PALF_NATS_USER)");
   const tls =
     auth.tlsCa || auth.tlsCert || auth.tlsKey
       ? {
@@ -63,9 +62,7 @@ export function connectionOf(
     ...(token ? { token } : {}),
     ...(auth.credsFile
       ? {
-          authenticator: credsAuthenticator(
-            new TextEncoder().encode(readSecretFile("--creds", auth.credsFile)),
-          ),
+          authenticator: credsAuthenticator(new TextEncoder().encode(secretOf(auth.credsFile, "--creds"))),
         }
       : {}),
     ...(tls ? { tls } : {}),

@@ -6,9 +6,9 @@
 // Ends with one JSON line: {"emittedPerS","lagP99Ms","orderViolations","missing", ...}
 import { parseArgs } from "node:util";
 import { type CdcEntry, cdcBefore, openCdc } from "@palf/cdc";
-import { createGroups, createRealBenchCluster, Histogram, round, sleep, waitAllLed } from "./cluster-kit.ts";
+import { createGroups, createRealBenchCluster, Histogram, runLoad, sleep, waitAllLed } from "@palf/harness";
 import { type FlagSpec, positiveInt } from "./flags.ts";
-import { runLoad } from "./load.ts";
+import { round } from "./rounding.ts";
 
 /** The flags of `cdc` (parsed by parseArgs here, listed by `--help`). */
 export const flags = {

@@ -5,9 +5,6 @@
 // node; a summary, ending with one JSON line.
 import { type CdcEntry, cdcBefore, openCdc } from "@palf/cdc";
 import { type PalfClient, PalfError } from "@palf/client";
-import type { Transport } from "@palf/transport";
-import cliProgress from "cli-progress";
-import { Command, InvalidArgumentError } from "commander";
 import {
   type BenchCluster,
   createBenchCluster,
@@ -17,13 +14,16 @@ import {
   makePayload,
   natsServerPath,
   pool,
-  round,
   rpc,
   sleep,
   totalLeaders,
   waitAllLed,
   watchLeaders,
-} from "./cluster-kit.ts";
+} from "@palf/harness";
+import type { Transport } from "@palf/transport";
+import cliProgress from "cli-progress";
+import { Command, InvalidArgumentError } from "commander";
+import { round } from "./rounding.ts";
 
 const positiveInt = (v: string) => {
   const n = Number(v);

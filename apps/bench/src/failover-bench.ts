@@ -9,18 +9,14 @@ import { parseArgs } from "node:util";
 import {
   createGroups,
   createRealBenchCluster,
-  groupStatus,
   leaderCounts,
-  makePayload,
-  pool,
-  round,
   sleep,
   totalLeaders,
   waitAllLed,
-  watchLeaders,
-} from "./cluster-kit.ts";
+} from "@palf/harness";
 import { type FlagSpec, positiveInt } from "./flags.ts";
-import { runLoad } from "./load.ts";
+import { KillUnderLoad } from "./kill-under-load.ts";
+import { round } from "./rounding.ts";
 
 /** The flags of `failover` (parsed by parseArgs here, listed by `--help`). */
 export const flags = {
@@ -61,59 +57,18 @@ export async function main(argv: string[]): Promise<void> {
     await createGroups(reader, groups, nodes, 64);
     await waitAllLed(admin, nodes, groups, 60_000);
     const probe = await cluster.probe();
-
-    // Leadership events after the kill, for the groups the killed node led.
-    let killedAt = 0;
-    let victim = "";
-    const victimGroups = new Set<number>();
-    const reLed = new Map<number, number>();
-    let otherChanges = 0;
-    const unwatch = watchLeaders(probe, (e, at) => {
-      if (killedAt === 0 || e.leader === victim) return;
-      if (!victimGroups.has(e.group)) otherChanges++;
-      else if (!reLed.has(e.group)) reLed.set(e.group, at - killedAt);
-    });
-
-    const client = await cluster.client({
-      // Many requests per group in flight: the node keeps a window of seqs per session.
-      maxInFlight: inflight,
-      // A request to the killed node waits for its timeout before the retry elsewhere: about one lease.
-      requestTimeoutMs: leaseMs,
-    });
-    const acks = { group: [] as number[], lsn: [] as number[], seq: [] as number[] };
-    const start = Date.now();
-    const load = runLoad(client, {
-      groups,
-      size,
-      loops: inflight,
-      firstLoop: 0,
-      totalLoops: inflight,
-      measureFrom: start,
-      measureTo: start + seconds * 1000,
-      payload: (g, seq) => makePayload(g, seq, size),
-      onAck: (g, lsn, seq) => {
-        acks.group.push(g);
-        acks.lsn.push(lsn);
-        acks.seq.push(seq);
-      },
-    });
+    const run = await KillUnderLoad.start(cluster, probe, { groups, size, inflight, leaseMs, seconds });
+    const start = run.startedAt;
 
     await sleep(seconds * 1000 * killAt);
     const counts = await leaderCounts(admin, nodes);
-    victim = [...counts].sort((a, b) => b[1].leaders - a[1].leaders)[0]![0];
-    await pool(
-      Array.from({ length: groups }, (_, i) => i + 1),
-      100,
-      async (g) => {
-        if ((await groupStatus(probe, victim, g, 2000))?.role === "leader") victimGroups.add(g);
-      },
-    );
-    const ackedBeforeKill = acks.lsn.length;
+    const victim = [...counts].sort((a, b) => b[1].leaders - a[1].leaders)[0]![0];
+    await run.noteGroupsLedBy(victim);
+    const ackedBeforeKill = run.acked;
     const tKill = Date.now();
-    killedAt = performance.now();
-    await cluster.kill(victim);
+    const killedAt = await run.kill();
     console.error(
-      `[failover] killed ${victim} (SIGKILL), which led ${victimGroups.size} of ${groups} groups`,
+      `[failover] killed ${victim} (SIGKILL), which led ${run.victimGroups.size} of ${groups} groups`,
     );
     const alive = nodes.filter((n) => n !== victim);
     let allLedByStatusMs = Number.NaN;
@@ -125,46 +80,30 @@ export async function main(argv: string[]): Promise<void> {
       await sleep(50);
     }
     const recoveredAt = Date.now();
-    const ackedAtRecovery = acks.lsn.length;
+    const ackedAtRecovery = run.acked;
     console.error(
       `[failover] every group led again after ${Math.round(allLedByStatusMs)} ms (status polls of ${alive.join(", ")})`,
     );
 
-    const res = await load;
-    await client.close();
-    unwatch();
+    const res = await run.finish();
     const end = Date.now();
 
     // Read back every acknowledged append from the group's current leader.
-    const byGroup = new Map<number, number[]>();
-    for (let i = 0; i < acks.lsn.length; i++) {
-      const g = acks.group[i]!;
-      const list = byGroup.get(g);
-      if (list) list.push(i);
-      else byGroup.set(g, [i]);
-    }
-    let lost = 0;
-    let checked = 0;
-    const lostExamples: string[] = [];
-    await pool([...byGroup.keys()], 32, async (g) => {
-      const log = new Map<number, Uint8Array>();
-      for await (const e of reader.group(g).entries(0)) log.set(e.lsn, e.payload);
-      for (const i of byGroup.get(g)!) {
-        checked++;
-        const got = log.get(acks.lsn[i]!);
-        if (!got || Buffer.compare(Buffer.from(got), makePayload(g, acks.seq[i]!, size)) !== 0) {
-          lost++;
-          if (lostExamples.length < 5)
-            lostExamples.push(`group ${g} lsn ${acks.lsn[i]} ${got ? "differs" : "missing"}`);
-        }
-      }
-    });
+    const { lost, checked, lostExamples } = await run.countLost(
+      async (g) => {
+        const log = new Map<number, Uint8Array>();
+        for await (const e of reader.group(g).entries(0)) log.set(e.lsn, e.payload);
+        return log;
+      },
+      { concurrency: 32 },
+    );
     await reader.close();
     await admin.close();
 
+    const { reLed } = run;
     const reLedMax = reLed.size > 0 ? Math.max(...reLed.values()) : Number.NaN;
-    const eventsComplete = reLed.size === victimGroups.size;
-    const total = acks.lsn.length;
+    const eventsComplete = run.reLedComplete;
+    const total = run.acked;
     const out = {
       leaderlessMaxMs: Math.round(eventsComplete ? reLedMax : allLedByStatusMs),
       ackedLost: lost,
@@ -174,14 +113,14 @@ export async function main(argv: string[]): Promise<void> {
       errors: Object.values(res.errors).reduce((a, b) => a + b, 0),
       errorsByCode: res.errors,
       killed: victim,
-      killedLed: victimGroups.size,
+      killedLed: run.victimGroups.size,
       leaderlessFrom: eventsComplete
         ? "leader events (kill to first event of another node, per group)"
         : "status polls (leader events incomplete)",
       allLedByStatusMs: Math.round(allLedByStatusMs),
       reLedByEvents: reLed.size,
       leaderlessMedianMs: Math.round(median([...reLed.values()])),
-      otherGroupsLeaderChanges: otherChanges,
+      otherGroupsLeaderChanges: run.otherChanges,
       ackedPerSBeforeKill: Math.round(ackedBeforeKill / ((tKill - start) / 1000)),
       ackedPerSDuringFailover: Math.round(
         (ackedAtRecovery - ackedBeforeKill) / ((recoveredAt - tKill) / 1000),

@@ -8,10 +8,12 @@
 // {"tsPerS","p99Ms","monotonic", ...}
 import { parseArgs } from "node:util";
 import { GtsClient } from "@palf/gts";
+import { CLUSTER, createRealBenchCluster, Histogram } from "@palf/harness";
 import { connectNatsTransport, type Transport } from "@palf/transport";
 import { serveBenchProcess, spawnBenchProcess } from "./bench-process.ts";
-import { CLUSTER, cpuSeconds, createRealBenchCluster, Histogram, round } from "./cluster-kit.ts";
+import { cpuSeconds } from "./proc-stats.ts";
 import { type FlagSpec, positiveInt } from "./flags.ts";
+import { round } from "./rounding.ts";
 
 /** The flags of `gts` (parsed by parseArgs here, listed by `--help`). */
 export const flags = {

@@ -12,21 +12,20 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import {
   type BenchCluster,
-  cpuSeconds,
   createGroups,
   createRealBenchCluster,
   leaderCounts,
   nodeCounters,
   rateOf,
-  round,
-  rssMb,
   sleep,
   totalLeaders,
   waitAllLed,
-} from "./cluster-kit.ts";
+} from "@palf/harness";
+import { printProfiles, profilingEnv, waitForProfiles } from "./cpu-profiles.ts";
 import { type FlagSpec, positiveInt } from "./flags.ts";
 import { HEAP_SIGNAL, heapSnapshotOptions, summarizeHeapSnapshot } from "./heap-classes.ts";
-import { childPids, printProfiles, profilingEnv, waitForProfiles } from "./load.ts";
+import { childPids, cpuSeconds, rssMb } from "./proc-stats.ts";
+import { round } from "./rounding.ts";
 
 /** The flags of `idle` (parsed by parseArgs here, listed by `--help`). */
 export const flags = {

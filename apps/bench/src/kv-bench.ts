@@ -7,6 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { sleep } from "@palf/harness";
 import {
   commitStats,
   type Kv,
@@ -19,8 +20,8 @@ import { accountNames, initAccounts, quantile, runBank, snapshotRead } from "@pa
 import { runListAppend } from "@palf/kv-app/list-append-workload";
 import { LocalStore } from "@palf/kv-app/local-store";
 import { checkBank, checkListAppend } from "@palf/testkit";
-import { round, sleep } from "./cluster-kit.ts";
 import { type FlagSpec, positiveInt, UsageError } from "./flags.ts";
+import { round } from "./rounding.ts";
 
 /** The flags of `kv` (parsed by parseArgs here, listed by `--help`). */
 export const flags = {

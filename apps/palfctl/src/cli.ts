@@ -1,5 +1,12 @@
 import { openCdc } from "@palf/cdc";
-import { type ConnectOptions, connect, credentialsFromFiles, type PalfClient, PalfError } from "@palf/client";
+import {
+  type ConnectOptions,
+  connect,
+  credentialsFromFiles,
+  type PalfClient,
+  PalfError,
+  SecretFileError,
+} from "@palf/client";
 import { Command, CommanderError, Option } from "commander";
 import { registerCompletionCommand } from "./completion.ts";
 import { contextOption, registerContextCommands, resolveGlobals } from "./contexts.ts";
@@ -125,8 +132,8 @@ export async function runCli(argv: readonly string[], baseIo: CliIo): Promise<nu
         code = (await body(client, g, ...args)) ?? EXIT_OK;
       } catch (e) {
         io.err(`palfctl: ${describe(e)}\n`);
-        // A bad default from the environment is a usage error too.
-        code = e instanceof CommanderError ? EXIT_USAGE : EXIT_RUNTIME;
+        // A bad default from the environment, or an unusable secret file, is a usage error too.
+        code = e instanceof CommanderError || e instanceof SecretFileError ? EXIT_USAGE : EXIT_RUNTIME;
       } finally {
         await client?.close();
       }

@@ -62,6 +62,27 @@ describe("palfd command line", () => {
     expect(pass.stderr).toMatch(/cannot read --pass-file/);
   });
 
+  it("refuses an empty secret file and a password without a user, with exit 2 naming the flag", () => {
+    const empty = path.join(tmp, "empty-pass");
+    fs.writeFileSync(empty, "\n");
+    const emptyPass = palfd(
+      "--node",
+      "n1",
+      "--data",
+      path.join(tmp, "d6"),
+      "--user",
+      "n1",
+      "--pass-file",
+      empty,
+    );
+    expect(emptyPass.status).toBe(2);
+    expect(emptyPass.stderr).toMatch(/--pass-file .*empty-pass is empty/);
+    fs.writeFileSync(empty, "pw\n");
+    const noUser = palfd("--node", "n1", "--data", path.join(tmp, "d7"), "--pass-file", empty);
+    expect(noUser.status).toBe(2);
+    expect(noUser.stderr).toMatch(/--pass-file needs a user/);
+  });
+
   it("exits 1 with a clear message when NATS cannot be reached", () => {
     const res = palfd("--node", "n1", "--data", path.join(tmp, "d2"), "--nats", "nats://127.0.0.1:1");
     expect(res.status).toBe(1);

@@ -5,10 +5,13 @@ import path from "node:path";
 import { PalfNode } from "@palf/node";
 import {
   connectNatsTransport,
+  credentialsFromFiles,
   credsAuthenticator,
   decodeResponse,
   encodeRpc,
   nkeyAuthenticator,
+  readSecretFile,
+  SecretFileError,
 } from "@palf/transport";
 import pino from "pino";
 import { ClusterView } from "./cluster-view.ts";
@@ -40,26 +43,30 @@ try {
   process.exit(2);
 }
 
-const readSecret = (flag: string, file: string): Uint8Array => {
-  try {
-    return fs.readFileSync(file);
-  } catch (err) {
-    console.error(`palfd: cannot read ${flag} ${file}: ${(err as Error).message}`);
-    process.exit(2);
-  }
-};
-/** A password or token file: its text without the trailing newline editors add. */
-const secretText = (flag: string, file: string) =>
-  new TextDecoder().decode(readSecret(flag, file)).replace(/\r?\n$/, "");
-const pass = o.passFile ? secretText("--pass-file", o.passFile) : undefined;
-const token = o.tokenFile ? secretText("--token-file", o.tokenFile) : undefined;
-const authenticator = o.creds
-  ? credsAuthenticator(readSecret("--creds", o.creds))
-  : o.nkeySeed
-    ? nkeyAuthenticator(
-        new TextEncoder().encode(new TextDecoder().decode(readSecret("--nkey-seed", o.nkeySeed)).trim()),
-      )
-    : undefined;
+// Secrets come from files only (a value on a command line shows in `ps`); a bad file is a usage error.
+let secrets: { user?: string; pass?: string; token?: string; creds?: string; nkeySeed?: string };
+try {
+  secrets = {
+    ...credentialsFromFiles({
+      ...(o.user ? { user: o.user } : {}),
+      ...(o.passFile ? { passFile: o.passFile } : {}),
+      ...(o.tokenFile ? { tokenFile: o.tokenFile } : {}),
+    }),
+    ...(o.creds ? { creds: readSecretFile(o.creds, "--creds") } : {}),
+    ...(o.nkeySeed ? { nkeySeed: readSecretFile(o.nkeySeed, "--nkey-seed").trim() } : {}),
+  };
+} catch (err) {
+  if (!(err instanceof SecretFileError)) throw err;
+  console.error(`palfd: ${err.message}`);
+  process.exit(2);
+}
+const { pass, token } = secrets;
+const authenticator =
+  secrets.creds !== undefined
+    ? credsAuthenticator(new TextEncoder().encode(secrets.creds))
+    : secrets.nkeySeed !== undefined
+      ? nkeyAuthenticator(new TextEncoder().encode(secrets.nkeySeed))
+      : undefined;
 const tls =
   o.tlsCa || o.tlsCert || o.tlsKey
     ? {

@@ -13,9 +13,22 @@
  * (docker/nats-roles.conf).
  */
 
-export type { ConfigChange, CursorPosition, CursorRecord, GroupSummary, MemberConfig } from "@palf/transport";
+export type {
+  ConfigChange,
+  CursorPosition,
+  CursorRecord,
+  DiskStatus,
+  GroupSummary,
+  MemberConfig,
+} from "@palf/transport";
 /** Reads NATS user/password or token credentials from files, for `connection`. */
-export { type CredentialFiles, CURSOR_GROUP, credentialsFromFiles } from "@palf/transport";
+export {
+  type CredentialFiles,
+  CURSOR_GROUP,
+  credentialsFromFiles,
+  readSecretFile,
+  SecretFileError,
+} from "@palf/transport";
 export type { AppendResult } from "./appender.ts";
 export {
   type ClientOptions,
@@ -38,6 +51,6 @@ export {
   Membership,
 } from "./membership.ts";
 export { drainNode, type NodeMoveOptions, type NodeMoveReport, replaceNode } from "./node-move.ts";
-export type { NodeDiskStatus, NodeStatus, TornTailReport } from "./node-status.ts";
+export type { NodeStatus, TornTailReport } from "./node-status.ts";
 export { PalfError, type PalfErrorCode } from "./palf-error.ts";
 export type { BackoffOptions } from "./retry-policy.ts";

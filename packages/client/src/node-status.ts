@@ -1,3 +1,5 @@
+import type { DiskStatus } from "@palf/transport";
+
 /**
  * What a node reports in its status (client.status() without a group), typed for the fields operators act
  * on; everything else the node adds is there untyped. Nodes before the disk alarm lack `disk` and `tornTails`.
@@ -8,24 +10,10 @@ export interface NodeStatus {
   readonly groups: number;
   readonly leaders: number;
   /** The NOSPACE alarm and the free space it watches; null when the node runs without a disk limit. */
-  readonly disk?: NodeDiskStatus | null;
+  readonly disk?: DiskStatus | null;
   /** What recovery cut off each shard's WAL at the last start (torn tails of unacknowledged writes). */
   readonly tornTails?: readonly TornTailReport[];
   readonly [field: string]: unknown;
-}
-
-export interface NodeDiskStatus {
-  /** free-space: WAL room follows the filesystem's free space; budget: a fixed --disk-budget-mb. */
-  readonly mode: "free-space" | "budget";
-  /** "NOSPACE" while the node refuses appends for lack of disk (they are answered BACKPRESSURE). */
-  readonly alarm: "NOSPACE" | null;
-  /** Wall-clock ms since when the alarm is up. */
-  readonly alarmSince: number | null;
-  readonly freeBytes: number | null;
-  readonly totalBytes: number | null;
-  readonly reserveBytes: number | null;
-  /** WAL reservations refused for lack of room since the node started. */
-  readonly refusedReservations: number;
 }
 
 export interface TornTailReport {

@@ -1,14 +1,15 @@
-import { type RpcError, type RpcErrorCode, TransportError } from "@palf/transport";
+import { type ErrorCode, type RpcError, TransportError } from "@palf/transport";
 
 /**
- * What a client call can fail with: the protocol's codes (NOT_LEADER, FAILED, TOO_LARGE...) plus three of
- * the client's own: UNAVAILABLE (no node answered: no responders, connection trouble), CLOSED (the client
- * or its transport was closed) and ABORTED (the caller's AbortSignal fired).
+ * What a client call can fail with: any code of the one error table (core's ERROR_CODES): the nodes' codes
+ * (NOT_LEADER, FAILED, TOO_LARGE...) plus three of the client's own: UNAVAILABLE (no node answered: no
+ * responders, connection trouble), CLOSED (the client or its transport was closed) and ABORTED (the caller's
+ * AbortSignal fired).
  *
  * For appends, FAILED means the entry will never be committed, INDETERMINATE that the client cannot know
  * (it was sent, and no explicit result came back in time); only INDETERMINATE may hide a commit.
  */
-export type PalfErrorCode = RpcErrorCode | "UNAVAILABLE" | "CLOSED" | "ABORTED";
+export type PalfErrorCode = ErrorCode;
 
 export interface PalfErrorDetails {
   readonly group?: number;

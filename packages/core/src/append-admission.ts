@@ -26,7 +26,7 @@ export function admitAppend(
   const refused = refuseAppend(r, now);
   if (refused) return refused;
   if (!(payload instanceof Uint8Array))
-    return { ok: false, code: "BAD_INPUT", reason: "payload must be bytes" };
+    return { ok: false, code: "BAD_REQUEST", reason: "payload must be bytes" };
   if (payload.length > r.opts.maxPayloadBytes) {
     return {
       ok: false,
@@ -35,11 +35,12 @@ export function admitAppend(
     };
   }
   const refCsn = options?.refCsn ?? 0;
-  if (!Number.isSafeInteger(refCsn) || refCsn < 0) return { ok: false, code: "BAD_INPUT", reason: "refCsn" };
+  if (!Number.isSafeInteger(refCsn) || refCsn < 0)
+    return { ok: false, code: "BAD_REQUEST", reason: "refCsn" };
   const session = options?.session;
   if (session) {
     if (!Number.isSafeInteger(session.id) || !Number.isSafeInteger(session.seq)) {
-      return { ok: false, code: "BAD_INPUT", reason: "session" };
+      return { ok: false, code: "BAD_REQUEST", reason: "session" };
     }
     const known = r.opts.unsafe.noSessionCheck
       ? { kind: "new" as const }

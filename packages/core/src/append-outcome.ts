@@ -1,3 +1,4 @@
+import type { ErrorCode } from "./error-codes.ts";
 import type { Csn, Lsn, ReplicaId } from "./types.ts";
 
 /** What `append` answers at once: the entry's place, or why it was not taken. */
@@ -5,15 +6,18 @@ export type AppendOutcome =
   | { readonly ok: true; readonly lsn: Lsn; readonly csn: Csn; readonly duplicate?: boolean }
   | { readonly ok: false; readonly code: AppendError; readonly leader?: ReplicaId; readonly reason?: string };
 
-export type AppendError =
+/** The codes `append` refuses with (a part of the one error table, ERROR_CODES). */
+export type AppendError = Extract<
+  ErrorCode,
   | "NOT_LEADER"
   | "BUSY"
   | "BACKPRESSURE"
   | "TOO_LARGE"
-  | "BAD_INPUT"
+  | "BAD_REQUEST"
   | "HALTED"
   | "NOT_WRITABLE"
-  | "INDETERMINATE";
+  | "INDETERMINATE"
+>;
 
 /** What an admin call (config change, leader transfer) answers at once. */
 export type AdminOutcome =

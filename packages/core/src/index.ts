@@ -12,6 +12,7 @@ export { hasDuplicates, isCounter, isGroupId, MAX_COUNTER, MAX_GROUP_ID } from "
 export type { CsnFloorSource } from "./csn-floor.ts";
 export type { AppendResult, EffectSink, PersistRecord, ReplicaEvent, Role } from "./effects.ts";
 export type { LeaseOptions } from "./election.ts";
+export { type ClientOnlyErrorCode, ERROR_CODES, type ErrorCode, NODE_ERROR_CODES } from "./error-codes.ts";
 export {
   entriesOf,
   GROUP_HEADER_BYTES,

@@ -306,12 +306,15 @@ describe("replica: appends and explicit results", () => {
     const { h, L } = cluster(22);
     const end = L.log.end;
     for (const refCsn of [-1, 1.5, 2 ** 53, Number.NaN]) {
-      expect(h.append(L.self, bytes(4), { refCsn })).toMatchObject({ ok: false, code: "BAD_INPUT" });
+      expect(h.append(L.self, bytes(4), { refCsn })).toMatchObject({ ok: false, code: "BAD_REQUEST" });
     }
-    expect(h.append(L.self, "abc" as unknown as Uint8Array)).toMatchObject({ ok: false, code: "BAD_INPUT" });
+    expect(h.append(L.self, "abc" as unknown as Uint8Array)).toMatchObject({
+      ok: false,
+      code: "BAD_REQUEST",
+    });
     expect(h.append(L.self, bytes(4), { session: { id: 1.5, seq: 1 } })).toMatchObject({
       ok: false,
-      code: "BAD_INPUT",
+      code: "BAD_REQUEST",
     });
     h.settle();
     expect(L.log.end).toBe(end);

@@ -8,10 +8,10 @@ import { openShardWal, type ShardWal } from "@palf/storage";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { DiskSpaceWatch, defaultReserveBytes, type FreeSpace } from "./disk-space-watch.ts";
+import { loneShard } from "./lone-shard.test-support.ts";
 import { realRuntime } from "./runtime.ts";
-import { Shard } from "./shard.ts";
+import type { Shard } from "./shard.ts";
 import { until } from "./wait-until.test-support.ts";
-import { ShardWalSpace } from "./wal-space.ts";
 
 const MiB = 1024 * 1024;
 const RESERVE = 4 * MiB;
@@ -38,23 +38,8 @@ async function freeSpaceShard(groups: number[]) {
     { level: "info" },
     { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) },
   );
-  const fatal: Error[] = [];
-  const walSpace = new ShardWalSpace(wal, Number.MAX_SAFE_INTEGER, 0);
-  const shard: Shard = new Shard({
-    nodeId: "n1",
-    index: 0,
-    wal,
-    log,
-    send: () => {},
-    deliverLocal: (messages) => shard.receive(messages),
-    onLeader: () => {},
-    onFatal: (err) => fatal.push(err),
-    replica: { lease: { leaseMs: 600, renewMs: 100, electionJitterMs: 50, voteWindowMs: 20 } },
-    walSpace,
-  });
-  shards.push(shard);
-  for (const g of groups) shard.addGroup(g, ["n1"], [], 0);
-  await until("every group led", () => groups.every((g) => shard.replica(g)?.role === "leader"));
+  const walSpace = wal.room(Number.MAX_SAFE_INTEGER, 0);
+  const { shard, fatal } = await loneShard(wal, log, groups, shards, { walSpace });
   const disk: FreeSpace & { free: number } = {
     free: 100 * MiB,
     get freeBytes() {

@@ -14,10 +14,10 @@
  * advanced and segments recycled).
  */
 import fs from "node:fs";
-import type { ShardWal } from "@palf/storage";
+import type { ShardWal, ShardWalSpace } from "@palf/storage";
+import type { DiskStatus } from "@palf/transport";
 import type { Logger } from "pino";
 import type { Runtime, TimerHandle } from "./runtime.ts";
-import type { ShardWalSpace } from "./wal-space.ts";
 
 /** What statfs says about the data dir's filesystem. */
 export interface FreeSpace {
@@ -54,23 +54,6 @@ export interface DiskSpaceOptions {
    * past this the node stops (onStuck) and its groups elect elsewhere; a restart comes up without leading.
    */
   readonly stuckLeaderMs?: number;
-}
-
-/** The disk part of a node's status. */
-export interface DiskStatus {
-  /** free-space: WAL room follows statfs; budget: a fixed --disk-budget-mb per shard. */
-  readonly mode: "free-space" | "budget";
-  /** "NOSPACE" while appends are refused for lack of disk, else null. */
-  readonly alarm: "NOSPACE" | null;
-  /** Wall-clock ms when the alarm went up (null when it is down). */
-  readonly alarmSince: number | null;
-  /** From the last statfs (null until the first one answered, or when it failed). */
-  readonly freeBytes: number | null;
-  readonly totalBytes: number | null;
-  /** Free-space mode's reserve; null with a fixed budget. */
-  readonly reserveBytes: number | null;
-  /** Reservations refused for lack of room since the node started (all shards). */
-  readonly refusedReservations: number;
 }
 
 /** One shard as the watch sees it. */

@@ -7,7 +7,6 @@
 
 export {
   type DiskSpaceOptions,
-  type DiskStatus,
   defaultReserveBytes,
   type FreeSpace,
   realStatFs,

@@ -2,28 +2,19 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Message, Replica, ReplicaOptions } from "@palf/core";
 import { GTS_GROUP, microsFrom } from "@palf/gts";
+import { openShardWal, realWalFs, type ShardWal, type ShardWalSpace, type WalFs } from "@palf/storage";
 import {
-  openShardWal,
-  readSmallFile,
-  realWalFs,
-  type ShardWal,
-  type WalFs,
-  writeSmallFileDurably,
-} from "@palf/storage";
-import {
-  decodeRequest,
   delay,
   encodeBatches,
   encodeRpc,
-  isAdminOp,
   type LeaderEvent,
-  maxAppendItems,
   type RpcRequest,
   type RpcResponse,
-  type RpcVia,
   type Transport,
 } from "@palf/transport";
 import type { Logger } from "pino";
+import { ClientRpcServer } from "./client-rpc.ts";
+import { lockDataDir, readShardCount } from "./data-dir.ts";
 import { type DiskSpaceOptions, DiskSpaceWatch } from "./disk-space-watch.ts";
 import { groupArgsProblem } from "./group-check.ts";
 import { LeaseHub } from "./lease-hub.ts";
@@ -31,12 +22,10 @@ import { MembershipRpc } from "./membership-rpc.ts";
 import { NodeGts, type NodeGtsOptions } from "./node-gts.ts";
 import { diskSpace, laggingGroups, type NodeObserver, timedFdatasync } from "./node-metrics.ts";
 import type { NodeUnsafeSwitches } from "./node-unsafe.ts";
-import { readLimits } from "./reply-budget.ts";
 import { Retention, type RetentionOptions } from "./retention.ts";
 import { type Runtime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { type NodeInspector, Shard } from "./shard.ts";
 import { recoverGroups } from "./wal-binding.ts";
-import { ShardWalSpace } from "./wal-space.ts";
 
 export interface PalfNodeOptions {
   readonly nodeId: string;
@@ -99,6 +88,7 @@ export class PalfNode {
   private disk: DiskSpaceWatch | undefined;
   private readonly rt: Runtime;
   private readonly membership: MembershipRpc;
+  private readonly rpc: ClientRpcServer;
   private retention: Retention | undefined;
 
   private constructor(private readonly opts: PalfNodeOptions) {
@@ -110,6 +100,21 @@ export class PalfNode {
       replica: (g) => this.shardOf(g).replica(g),
       touch: (g) => this.shardOf(g).touch(g),
       replicas: () => this.allReplicas(),
+    });
+    this.rpc = new ClientRpcServer({
+      nodeId: this.nodeId,
+      rt: this.rt,
+      log: opts.log,
+      transport: opts.transport,
+      appendTimeoutMs: opts.appendTimeoutMs,
+      observer: opts.observer,
+      membership: this.membership,
+      stopping: () => this.stopping,
+      gts: () => this.gts,
+      shardOf: (g) => this.shardOf(g),
+      shardCount: () => this.shardCount,
+      status: () => this.status(),
+      groupStatus: (g) => this.groupStatus(g),
     });
   }
 
@@ -131,8 +136,8 @@ export class PalfNode {
       wfs.mkdirp(dataDir);
       wfs.fsyncDirSync(path.dirname(path.resolve(dataDir)));
     }
-    if (this.opts.fs === undefined) this.lockDataDir();
-    const shardCount = await this.readShardCount(wfs);
+    if (this.opts.fs === undefined) this.lockFile = lockDataDir(dataDir);
+    const shardCount = await readShardCount(wfs, dataDir, this.opts.shards, log);
     const lease = { leaseMs: 4000, renewMs: 500, ...this.opts.replica?.lease, coalesced: true };
     const replicaOptions = { ...this.opts.replica, lease };
     this.hub = new LeaseHub(
@@ -188,7 +193,7 @@ export class PalfNode {
         );
       }
       // Free-space mode: unbounded until the watch's first statfs sets the budget.
-      const walSpace = freeSpace ? new ShardWalSpace(wal, Number.MAX_SAFE_INTEGER, 0) : undefined;
+      const walSpace = freeSpace ? wal.room(Number.MAX_SAFE_INTEGER, 0) : undefined;
       walSpaces.push(walSpace);
       const shard = new Shard({
         nodeId: this.nodeId,
@@ -251,7 +256,7 @@ export class PalfNode {
     }
     const t = this.opts.transport;
     this.unsubscribe.push(t.onMessages((_shard, messages) => this.route(messages)));
-    this.unsubscribe.push(t.serve((req, via) => this.serveRpc(req, via)));
+    this.unsubscribe.push(t.serve((req, via) => this.rpc.serve(req, via)));
     this.unsubscribe.push(
       t.onStatus((s) => {
         if (s.type !== "error") log.warn({ status: s.type }, "transport status");
@@ -292,45 +297,6 @@ export class PalfNode {
       for (const w of this.wals)
         w.recycle().catch((err: Error) => this.opts.log.warn({ err }, "WAL recycle"));
     }, 10_000);
-  }
-
-  /** Two processes on one data dir would interleave two WALs into one: refuse while another one lives. */
-  private lockDataDir(): void {
-    const file = path.join(this.opts.dataDir, "LOCK");
-    try {
-      const holder = Number(fs.readFileSync(file, "utf8").trim());
-      if (Number.isSafeInteger(holder) && holder !== process.pid && processAlive(holder)) {
-        throw new Error(`data dir ${this.opts.dataDir} is in use by process ${holder}`);
-      }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    }
-    fs.writeFileSync(file, `${process.pid}\n`);
-    this.lockFile = file;
-  }
-
-  /**
-   * The shard count is fixed when a data dir is created: groups must be found where they were written. The
-   * file is written durably (temporary file, fdatasync, rename, directory fsync) before any WAL exists, so a
-   * crash right after creation never leaves an empty or torn count next to WALs.
-   */
-  private async readShardCount(wfs: WalFs): Promise<number> {
-    const file = path.join(this.opts.dataDir, "shards");
-    const bytes = readSmallFile(wfs, file);
-    if (bytes !== undefined) {
-      const n = Number(Buffer.from(bytes).toString("utf8").trim());
-      if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${file} is corrupt: ${JSON.stringify(n)}`);
-      if (this.opts.shards !== undefined && this.opts.shards !== n) {
-        this.opts.log.warn(
-          { configured: this.opts.shards, onDisk: n },
-          "data dir was created with another shard count; using it",
-        );
-      }
-      return n;
-    }
-    const n = this.opts.shards ?? 1;
-    await writeSmallFileDurably(wfs, this.opts.dataDir, "shards", Buffer.from(`${n}\n`));
-    return n;
   }
 
   private *allReplicas(): Generator<Replica> {
@@ -397,147 +363,9 @@ export class PalfNode {
     this.opts.onFatal?.(err);
   }
 
-  // ------------------------------------------------------------------ client RPC
-
-  private async serveRpc(bytes: Uint8Array, via: RpcVia): Promise<Uint8Array> {
-    const req = decodeRequest(bytes);
-    if ("bad" in req) return encodeRpc({ ok: false, error: { code: "BAD_REQUEST", message: req.bad } });
-    // Admin requests count only on the admin subject, which NATS permissions keep from client credentials.
-    if (isAdminOp(req.op) && !via.admin) {
-      const message = `${req.op} is an admin request: send it on palf.<cluster>.admin.<node> with admin credentials`;
-      return encodeRpc({ ok: false, error: { code: "FORBIDDEN", message } });
-    }
-    try {
-      return encodeRpc(await this.handle(req));
-    } catch (err) {
-      this.opts.log.error({ err, op: req.op }, "RPC failed");
-      return encodeRpc({ ok: false, error: { code: "INTERNAL", message: (err as Error).message } });
-    }
-  }
-
-  async handle(req: RpcRequest): Promise<RpcResponse> {
-    if (this.stopping && req.op !== "status")
-      return { ok: false, error: { code: "STOPPING", message: "node is stopping" } };
-    switch (req.op) {
-      case "gts":
-        return this.gts.serve(req.count);
-      case "append": {
-        if (req.group === GTS_GROUP)
-          return { ok: false, error: { code: "BAD_REQUEST", message: "group 0 is the GTS group" } };
-        const most = maxAppendItems(this.opts.transport.maxFrameBytes);
-        if (req.items.length > most) {
-          const message = `${req.items.length} items in one append: its reply holds at most ${most}`;
-          return { ok: false, error: { code: "BAD_REQUEST", message } };
-        }
-        const timeout = this.opts.appendTimeoutMs ?? 10_000;
-        const arrived = this.rt.now();
-        const results = await withTimeout(
-          this.rt,
-          this.shardOf(req.group).append(req.group, req.items),
-          timeout,
-          () =>
-            req.items.map(() => ({
-              error: {
-                code: "TIMEOUT" as const,
-                message: `no result within ${timeout} ms; retry with the same session`,
-              },
-            })),
-        );
-        this.opts.observer?.appended?.(
-          req.group % this.shardCount,
-          req.items,
-          results,
-          this.rt.now() - arrived,
-        );
-        return { ok: true, op: "append", results };
-      }
-      case "read": {
-        const limits = readLimits(
-          req.maxEntries ?? 1000,
-          req.maxBytes ?? 512 * 1024,
-          this.opts.transport.maxFrameBytes,
-        );
-        const res = this.shardOf(req.group).read(req.group, req.fromLsn, limits.maxEntries, limits.maxBytes);
-        if (!res) return unknownGroup(req.group);
-        if ("recycledBelow" in res) {
-          return {
-            ok: false,
-            error: {
-              code: "RECYCLED",
-              message: `lsn ${req.fromLsn} was recycled; the log starts at ${res.recycledBelow}`,
-            },
-          };
-        }
-        const page = {
-          ok: true,
-          op: "read",
-          entries: res.entries,
-          committedEnd: res.committedEnd,
-          next: res.next,
-        } as const;
-        return limits.capped && res.next < res.committedEnd ? { ...page, frameLimited: true } : page;
-      }
-      case "locate": {
-        const e = this.shardOf(req.group).locate(req.group, req.csn);
-        if (e === undefined) return unknownGroup(req.group);
-        return {
-          ok: true,
-          op: "locate",
-          entry: e ? { lsn: e.lsn, csn: e.csn, payload: Buffer.from(e.payload) } : null,
-        };
-      }
-      case "status":
-        return {
-          ok: true,
-          op: "status",
-          status: req.group === undefined ? this.status() : this.groupStatus(req.group),
-        };
-      case "createGroup": {
-        const problem = groupArgsProblem(req.group, req.members, req.learners ?? [], req.inc ?? 0);
-        if (problem) return { ok: false, error: { code: "BAD_REQUEST", message: problem } };
-        if (!req.members.includes(this.nodeId) && !(req.learners ?? []).includes(this.nodeId)) {
-          return {
-            ok: false,
-            error: {
-              code: "BAD_REQUEST",
-              message: `${this.nodeId} is not in the group's members or learners`,
-            },
-          };
-        }
-        const shard = this.shardOf(req.group);
-        const existing = shard.replica(req.group);
-        // Idempotent for the incarnation hosted here; any other must not be reported created while this one stays.
-        if (existing?.inc === (req.inc ?? 0)) return { ok: true, op: "createGroup" };
-        if (existing) {
-          const message = `group ${req.group} is here as incarnation ${existing.inc}: delete it first`;
-          return { ok: false, error: { code: "BAD_REQUEST", message } };
-        }
-        shard.addGroup(req.group, req.members, req.learners ?? [], req.inc ?? 0);
-        return { ok: true, op: "createGroup" };
-      }
-      case "deleteGroup":
-        return this.shardOf(req.group).deleteGroup(req.group)
-          ? { ok: true, op: "deleteGroup" }
-          : unknownGroup(req.group);
-      case "advanceBase": {
-        const r = this.shardOf(req.group).replica(req.group);
-        if (!r) return unknownGroup(req.group);
-        r.advanceBase(req.lsn, this.rt.now());
-        this.shardOf(req.group).touch(req.group);
-        return { ok: true, op: "advanceBase", base: r.base.lsn };
-      }
-      case "transferLeader": {
-        const r = this.shardOf(req.group).replica(req.group);
-        if (!r) return unknownGroup(req.group);
-        const out = r.transferLeader(req.target, this.rt.now());
-        return out.ok
-          ? { ok: true, op: "transferLeader" }
-          : { ok: false, error: { code: "BAD_REQUEST", message: out.reason } };
-      }
-      case "changeConfig":
-      case "groups":
-        return this.membership.handle(req);
-    }
+  /** Answers one decoded client request (tests and the simulator call it directly). */
+  handle(req: RpcRequest): Promise<RpcResponse> {
+    return this.rpc.handle(req);
   }
 
   /** Creates a group replica on this node directly (the RPC does the same). */
@@ -634,27 +462,3 @@ export class PalfNode {
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-function unknownGroup(group: number): RpcResponse {
-  return { ok: false, error: { code: "UNKNOWN_GROUP", message: `no group ${group} on this node` } };
-}
-
-async function withTimeout<T>(rt: Runtime, p: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
-  let timer: TimerHandle | undefined;
-  const t = new Promise<T>((resolve) => {
-    timer = rt.setTimeout(() => resolve(onTimeout()), ms);
-  });
-  try {
-    return await Promise.race([p, t]);
-  } finally {
-    rt.clearTimeout(timer);
-  }
-}

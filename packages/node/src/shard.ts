@@ -14,11 +14,10 @@ import {
   type ReplicaOptions,
 } from "@palf/core";
 import { GTS_GROUP } from "@palf/gts";
-import type { ShardWal, WalRecord } from "@palf/storage";
+import type { ShardWal, ShardWalSpace, WalRecord } from "@palf/storage";
 import type { AppendItem, AppendOutcomeWire, LeaderEvent, RpcError } from "@palf/transport";
 import type { Logger } from "pino";
 import { AppendWaiters, RequestAnswers } from "./append-waiters.ts";
-import { screenBatch } from "./batch-screen.ts";
 import { handLeadershipsAway, preferredLeader, rebalance, transferAll } from "./leadership-balance.ts";
 import type { NodeObserver } from "./node-metrics.ts";
 import type { NodeUnsafeSwitches } from "./node-unsafe.ts";
@@ -26,7 +25,6 @@ import { type ReadPage, readPage } from "./read-paging.ts";
 import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { TimerWheel } from "./timer-wheel.ts";
 import { decodeGroupEntry, toWalRecord } from "./wal-binding.ts";
-import { ShardWalSpace } from "./wal-space.ts";
 
 /** One group hosted by this shard. */
 class GroupSlot {
@@ -138,7 +136,7 @@ export class Shard {
     const budget = opts.diskBudgetBytes;
     this.space = opts.unsafe?.assignBeyondBudget
       ? undefined
-      : (opts.walSpace ?? (budget ? new ShardWalSpace(opts.wal, budget) : undefined));
+      : (opts.walSpace ?? (budget ? opts.wal.room(budget) : undefined));
   }
 
   now(): number {
@@ -286,8 +284,7 @@ export class Shard {
         : { refCsn: item.refCsn ?? 0 };
       const res = r.append(item.payload, now, options);
       if (!res.ok) {
-        const code = res.code === "BAD_INPUT" ? "BAD_REQUEST" : res.code;
-        const error: { code: RpcError["code"]; leader?: string; message?: string } = { code };
+        const error: { code: RpcError["code"]; leader?: string; message?: string } = { code: res.code };
         if (res.leader !== undefined) error.leader = res.leader;
         if (res.reason !== undefined) error.message = res.reason;
         answers.answer(index, { error });
@@ -426,26 +423,30 @@ export class Shard {
 
   private flushWal(): void {
     if (this.walRecords.length === 0) return;
-    const { records, bad } = screenBatch(this.walRecords);
+    const records = this.walRecords;
     const seqs = this.walSeqs;
     this.walRecords = [];
     this.walSeqs = new Map();
-    for (const slot of seqs.keys()) {
-      const problem = bad.get(slot.group);
-      if (problem === undefined) continue;
-      seqs.delete(slot);
-      slot.replica.fail(`WAL refused its record: ${problem}`);
-      this.opts.log.error({ shard: this.opts.index, group: slot.group, problem }, "a group leaves service");
-    }
     this.space?.submitting();
-    if (records.length === 0) return;
+    let refused: ReadonlyMap<number, Error>;
     try {
-      this.opts.wal.submit(records);
+      refused = this.opts.wal.submit(records);
     } catch (err) {
       // The core already assigned LSNs to these records: the replicas leave service (never silently drop).
       for (const slot of seqs.keys()) slot.replica.fail((err as Error).message);
       this.opts.log.error({ err, shard: this.opts.index }, "WAL refused a batch; its groups leave service");
       return;
+    }
+    // A group whose record the WAL refused leaves service alone; the other groups' records went in.
+    if (refused.size > 0) {
+      for (const slot of seqs.keys()) {
+        const problem = refused.get(slot.group)?.message;
+        if (problem === undefined) continue;
+        seqs.delete(slot);
+        slot.replica.fail(`WAL refused its record: ${problem}`);
+        this.opts.log.error({ shard: this.opts.index, group: slot.group, problem }, "a group leaves service");
+      }
+      if (records.every((r) => refused.has(r.group))) return;
     }
     this.stats.flushes++;
     const unsafe = this.opts.unsafe;
@@ -570,7 +571,9 @@ export class Shard {
     if (this.walRecords.length > 0 && !this.fatal) {
       this.space?.submitting();
       try {
-        this.opts.wal.submit(this.walRecords);
+        const refused = this.opts.wal.submit(this.walRecords);
+        if (refused.size > 0)
+          this.opts.log.warn({ groups: [...refused.keys()] }, "last records at stop were refused by the WAL");
       } catch (err) {
         this.opts.log.warn({ err }, "last records at stop were refused by the WAL");
       }

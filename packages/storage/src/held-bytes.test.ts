@@ -1,5 +1,5 @@
-// Room a host reserved ahead of submitting (`heldBytes`): every budget check counts it as queued, and
-// `projectedBytes` is exactly what the submit check compares with the budget.
+// Room a host reserved ahead of submitting (held through the WAL's room): every budget check counts it as
+// queued, and `projectedBytes` is exactly what the submit check compares with the budget.
 import { afterEach, describe, expect, it } from "vitest";
 import { recordBytes } from "./disk-budget.ts";
 import { openShardWal, type ShardWal } from "./shard-wal.ts";
@@ -54,11 +54,15 @@ describe("held bytes", () => {
   it("a submit of entries fails DISK_FULL when held room leaves none; control records still go", async () => {
     const wal = await fresh();
     const e = entry(0);
-    wal.heldBytes = BUDGET - wal.projectedBytes(0) - recordBytes(e) + 1;
+    const room = wal.room(Number.MAX_SAFE_INTEGER, 0);
+    const held = BUDGET - wal.projectedBytes(0) - recordBytes(e) + 1;
+    expect(room.reserve(held, false)).toBe(true);
+    expect(wal.heldBytes).toBe(held);
     expect(() => wal.submit([e])).toThrow(/DISK_FULL/);
     wal.submit([{ kind: "meta", group: 1, bytes: new Uint8Array(16) }]);
     // The host gives back what it held: the same entry fits.
-    wal.heldBytes = 0;
+    room.release(held);
+    expect(wal.heldBytes).toBe(0);
     wal.submit([e]);
     await wal.flush();
     expect(wal.readEntry(1, 0)).toEqual((e as { bytes: Uint8Array }).bytes);
@@ -86,7 +90,7 @@ describe("held bytes", () => {
       open.push(wal);
       expect(wal.oldestSegmentHolders().groups).toContain(2);
       // Holding all but a sliver of the budget: copying group 2 forward would need more than that.
-      if (hold) wal.heldBytes = BUDGET - wal.projectedBytes(0) - 10;
+      if (hold) wal.room(Number.MAX_SAFE_INTEGER, 0).reserve(BUDGET - wal.projectedBytes(0) - 10, false);
       const { copiedGroups } = await wal.recycle();
       expect(copiedGroups, hold ? "held" : "not held").toEqual(hold ? [] : [2]);
       expect(wal.projectedBytes(0)).toBeLessThanOrEqual(BUDGET);

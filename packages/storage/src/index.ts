@@ -11,7 +11,6 @@
  */
 export { recordBytes } from "./disk-budget.ts";
 export { WalError, type WalErrorCode } from "./errors.ts";
-export { walRecordProblem } from "./record-check.ts";
 export { openShardWal, type ShardWal } from "./shard-wal.ts";
 export type {
   EntryInfo,
@@ -34,3 +33,4 @@ export {
   writeAll,
   writeSmallFileDurably,
 } from "./wal-fs.ts";
+export type { ShardWalSpace } from "./wal-space.ts";

@@ -1,27 +1,12 @@
 /**
  * Input checks of the shard WAL: a record of the wrong shape or too large for a segment is refused with a
- * clear WalError before anything of its submit is queued.
+ * clear WalError, and submit refuses its group's records alone.
  */
 import { WalError } from "./errors.ts";
 import { HEADER_BYTES, SEAL_BYTES } from "./record-codec.ts";
 import type { WalRecord } from "./types.ts";
 
 const MAX_GROUP = 0xffffffff;
-
-/**
- * Why a record would be refused by `submit` for its shape (group id, LSNs, bytes, kind), or undefined. A host
- * screens its records with this before it builds a batch shared by many groups: `submit` refuses the whole
- * batch for one bad record, and every group in it would leave service.
- */
-export function walRecordProblem(r: WalRecord): string | undefined {
-  try {
-    payloadBytes(r);
-    return undefined;
-  } catch (err) {
-    if (err instanceof WalError) return err.message;
-    throw err;
-  }
-}
 
 /** The record's encoded size, after checking its shape and that it fits a `segmentBytes` segment. */
 export function checkedRecordSize(r: WalRecord, segmentBytes: number): number {

@@ -132,28 +132,57 @@ describe("record kinds", () => {
   });
 });
 
+/** The code of the error submit refused `group` with, or of the error it threw. */
+function refusalOf(fn: () => ReadonlyMap<number, WalError>, group: number): string | undefined {
+  let refused: ReadonlyMap<number, WalError> | undefined;
+  const thrown = codeOf(() => {
+    refused = fn();
+  });
+  return thrown ?? refused?.get(group)?.code;
+}
+
 describe("validation", () => {
-  it("throws typed errors and queues nothing invalid", async () => {
+  it("refuses a group's malformed or oversized records with typed errors, throws for ones out of order, and queues nothing invalid", async () => {
     const { wal } = await fresh({ segmentBytes: 8192 });
     wal.submit([entry(1, 0)]);
-    expect(codeOf(() => wal.submit([{ kind: "nope", group: 1 } as unknown as WalRecord]))).toBe(
+    expect(refusalOf(() => wal.submit([{ kind: "nope", group: 1 } as unknown as WalRecord]), 1)).toBe(
       "INVALID_RECORD",
     );
     expect(codeOf(() => wal.submit([entry(1, 50)]))).toBe("LSN_NOT_FOLLOWING");
-    expect(codeOf(() => wal.submit([entry(1, 100, 9000)]))).toBe("TOO_LARGE");
-    expect(codeOf(() => wal.submit([{ ...entry(1, 100), end: 100 }]))).toBe("INVALID_RECORD");
-    expect(codeOf(() => wal.submit([{ ...entry(1, 100), group: -1 }]))).toBe("INVALID_RECORD");
-    expect(codeOf(() => wal.submit([{ ...entry(1, 100), lsn: 1.5 }]))).toBe("INVALID_RECORD");
+    expect(refusalOf(() => wal.submit([entry(1, 100, 9000)]), 1)).toBe("TOO_LARGE");
+    expect(refusalOf(() => wal.submit([{ ...entry(1, 100), end: 100 }]), 1)).toBe("INVALID_RECORD");
+    expect(refusalOf(() => wal.submit([{ ...entry(1, 100), group: -1 }]), -1)).toBe("INVALID_RECORD");
+    expect(refusalOf(() => wal.submit([{ ...entry(1, 100), lsn: 1.5 }]), 1)).toBe("INVALID_RECORD");
     wal.submit([{ kind: "base", group: 1, lsn: 50, bytes: new Uint8Array(0) }]);
     expect(codeOf(() => wal.submit([{ kind: "base", group: 1, lsn: 40, bytes: new Uint8Array(0) }]))).toBe(
       "INVALID_RECORD",
     );
     expect(codeOf(() => wal.submit([{ kind: "truncate", group: 1, lsn: 10 }]))).toBe("INVALID_RECORD");
-    // A bad record anywhere in the array: nothing of the array is queued.
+    // A bad record of a group: nothing of that group in the array is queued.
     const before = wal.stats().records;
-    expect(codeOf(() => wal.submit([entry(1, 100), entry(1, 200, 9000)]))).toBe("TOO_LARGE");
+    expect(refusalOf(() => wal.submit([entry(1, 100), entry(1, 200, 9000)]), 1)).toBe("TOO_LARGE");
     expect(wal.stats().records).toBe(before);
     expect((await wal.flush()).records).toBe(2);
+    // Not a record at all: no group to refuse, so the whole array is refused.
+    expect(codeOf(() => wal.submit([entry(2, 0), null as unknown as WalRecord]))).toBe("INVALID_RECORD");
+    expect(wal.groupState(2)).toBeUndefined();
+  });
+
+  it("one group's bad record never fails the other groups of a batch: they are queued and made durable", async () => {
+    const { wal } = await fresh();
+    const batch: WalRecord[] = [
+      entry(1, 0),
+      entry(2 ** 32, 0), // the record that once halted every group of its batch
+      { kind: "meta", group: 2 ** 32, bytes: Buffer.alloc(16) },
+      entry(2, 0),
+      entry(1, 100),
+    ];
+    const refused = wal.submit(batch);
+    expect([...refused.keys()]).toEqual([2 ** 32]);
+    expect(refused.get(2 ** 32)?.message).toMatch(/uint32/);
+    expect((await wal.flush()).records).toBe(3);
+    expect([...wal.groups()].sort()).toEqual([1, 2]);
+    expect(wal.submit([entry(1, 200), entry(0xffff_ffff, 0)]).size).toBe(0);
   });
 });
 

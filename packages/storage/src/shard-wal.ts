@@ -17,13 +17,12 @@ import { CachedReads } from "./cached-reads.ts";
 import { pickCopyForward, writeSnapshot } from "./copy-forward.ts";
 import { checkDiskBudget, type DiskUsage, projectedDiskBytes } from "./disk-budget.ts";
 import { WalError } from "./errors.ts";
-import { fdatasync, writeAll } from "./file-io.ts";
 import type { GroupIndex, Release } from "./group-index.ts";
 import { checkedRecordSize } from "./record-check.ts";
-import { recordSize, SEAL_BYTES, setGeneration } from "./record-codec.ts";
 import { applyRecord, placeWritten } from "./record-index.ts";
 import { recover } from "./recovery.ts";
 import { SegmentFiles } from "./segment-files.ts";
+import { SegmentWriter } from "./segment-writer.ts";
 import type {
   FlushResult,
   GroupState,
@@ -37,6 +36,7 @@ import type {
 } from "./types.ts";
 import { realWalFs, type WalFs } from "./wal-fs.ts";
 import type { Segment } from "./wal-segment.ts";
+import { defaultHeadroom, ShardWalSpace } from "./wal-space.ts";
 import { WriteBatch } from "./write-batch.ts";
 
 const MiB = 1024 * 1024;
@@ -44,6 +44,8 @@ const DEFAULT_SEGMENT_BYTES = 64 * MiB;
 const DEFAULT_CACHE_BYTES = 32 * MiB;
 const DEFAULT_LAG_SEGMENTS = 4;
 const MIN_SEGMENT_BYTES = 4096;
+/** What submit returns when it refused no group (shared: nothing is ever added to it). */
+const NONE_REFUSED: ReadonlyMap<number, WalError> = new Map();
 const MAX_SEGMENT_BYTES = 2 ** 31;
 
 /** Opens the WAL in `dir`, creating it or recovering what is there. */
@@ -100,8 +102,6 @@ interface Setup {
 export class ShardWal {
   readonly dir: string;
   private readonly fs: WalFs;
-  /** ShardWalOptions.unsafe.retrySync (test-only). */
-  private readonly retrySync: boolean;
   private readonly segmentBytes: number;
   private readonly budget: number | undefined;
   private readonly copyForwardBytes: number;
@@ -124,30 +124,27 @@ export class ShardWal {
   private failure: WalError | undefined;
   private closed = false;
   /**
-   * Bytes the host has promised to submit soon (entries whose LSNs it assigned after reserving room against
-   * `projectedBytes`). Every budget check counts them as queued, so copy-forward never takes their room; the
-   * host lowers this by what a batch uses before it submits the batch.
+   * Bytes the host has promised to submit soon (entries whose LSNs it assigned after reserving room in this
+   * WAL's room, see `room()`). Every budget check counts them as queued, so copy-forward never takes their
+   * room; the room lowers this by what a batch uses before the batch is submitted.
    */
-  heldBytes = 0;
+  private held = 0;
   /** What recovery cut off at open (a torn tail of an unacknowledged write), for status and the open log. */
   readonly tornTail: TornTailCut | undefined;
-  private readonly counters = { flushes: 0, records: 0, bytesWritten: 0, noSpaceRetries: 0 };
-  /** A flush waits for disk space (a write met ENOSPC); see whileNoSpace. */
-  private waitingForSpace = false;
-  /** close() was called: a batch waiting for space gives up (the WAL fails) rather than hold the close. */
-  private closing = false;
+  private readonly counters = { flushes: 0, records: 0, bytesWritten: 0 };
+  private readonly writer: SegmentWriter;
 
   /** Use `openShardWal`. */
   constructor(dir: string, setup: Setup) {
     this.dir = dir;
     this.fs = setup.fs;
-    this.retrySync = setup.retrySync;
     this.segmentBytes = setup.segmentBytes;
     this.budget = setup.budget;
     this.tornTail = setup.tornTail;
     this.copyForwardBytes = setup.copyForwardBytes;
     this.lagSegments = setup.lagSegments;
     this.segments = new SegmentFiles(dir, setup.fs, setup.skipDirFsync, () => this.durable, setup.segments);
+    this.writer = new SegmentWriter(setup.fs, this.segments, setup.segmentBytes, setup.retrySync);
     this.groupIndex = setup.groups;
     this.reads = new CachedReads(
       setup.fs,
@@ -181,27 +178,50 @@ export class ShardWal {
   // ---------------------------------------------------------------- submit
 
   /**
-   * Queues records in memory (synchronous, cheap). Shape and size errors and DISK_FULL are
-   * checked for the whole array before anything is queued; DISK_FULL only when the array
-   * holds an entry. LSN order is checked record by
+   * Queues records in memory (synchronous, cheap) and returns the groups it refused. A record of the wrong
+   * shape, or too large for a segment, refuses its group: none of that group's records in the array are
+   * queued, and the other groups' records go on (a host's batch holds many groups, and one group's bad record
+   * must not take the others out of service). DISK_FULL is checked for the accepted records before anything
+   * is queued, and only when they hold an entry; it throws for the whole array. LSN order is checked record by
    * record: if one does not follow, the records before it stay queued and it throws.
    * Reads see queued records at once; they are durable once a flush covering them resolves.
    */
-  submit(records: readonly WalRecord[]): void {
+  submit(records: readonly WalRecord[]): ReadonlyMap<number, WalError> {
     this.assertUsable();
     let bytes = 0;
     let entries = false;
+    let refused: Map<number, WalError> | undefined;
     for (const r of records) {
-      bytes += checkedRecordSize(r, this.segmentBytes);
+      try {
+        bytes += checkedRecordSize(r, this.segmentBytes);
+      } catch (err) {
+        // Not a record at all: no group to refuse, so the caller's whole array is refused.
+        if (!(err instanceof WalError) || r === null || typeof r !== "object") throw err;
+        refused ??= new Map();
+        if (!refused.has(r.group)) refused.set(r.group, err);
+        continue;
+      }
       if (r.kind === "entry") entries = true;
+    }
+    let accepted = records;
+    if (refused !== undefined) {
+      const out = refused;
+      accepted = records.filter((r) => !out.has(r.group));
+      bytes = 0;
+      entries = false;
+      for (const r of accepted) {
+        bytes += checkedRecordSize(r, this.segmentBytes);
+        if (r.kind === "entry") entries = true;
+      }
     }
     // Only entries are refused: truncate, meta, base and drop-group records are small and are
     // what a full WAL needs to be trimmed (and a promise must be persistable to stay safe).
     if (entries) checkDiskBudget(this.budget, this.usage(), bytes);
-    for (const r of records) {
+    for (const r of accepted) {
       applyRecord(this.groupIndex, this.open, r, this.release);
       this.counters.records++;
     }
+    return refused ?? NONE_REFUSED;
   }
 
   /**
@@ -218,8 +238,30 @@ export class ShardWal {
       diskBytes: this.segments.diskBytes,
       currentWriteOffset: cur.writeOffset,
       currentFileSize: cur.fileSize,
-      pendingBytes: this.open.length + (this.inflight?.length ?? 0) + this.heldBytes,
+      pendingBytes: this.open.length + (this.inflight?.length ?? 0) + this.held,
     };
+  }
+
+  /** Bytes held by this WAL's room for entries whose LSNs are assigned but which are not yet submitted. */
+  get heldBytes(): number {
+    return this.held;
+  }
+
+  /**
+   * The room the replicas reserve in before they assign LSNs (core's WalSpace), within `budget` minus a
+   * headroom for records that are never refused. The WAL's own `diskBudgetBytes` stays the last word at submit.
+   */
+  room(budget: number, headroom: number = defaultHeadroom(budget)): ShardWalSpace {
+    return new ShardWalSpace(
+      {
+        projectedBytes: (adding) => this.projectedBytes(adding),
+        hold: (bytes) => {
+          this.held = Math.max(0, this.held + bytes);
+        },
+      },
+      budget,
+      headroom,
+    );
   }
 
   /** The disk budget (`diskBudgetBytes`), if any. */
@@ -228,7 +270,7 @@ export class ShardWal {
   }
 
   /**
-   * Bytes on disk once everything queued, `heldBytes` and `adding` more are written: what the budget check of
+   * Bytes on disk once everything queued, held and `adding` more are written: what the budget check of
    * a submit compares with the budget (see projectedDiskBytes).
    */
   projectedBytes(adding = 0): number {
@@ -292,8 +334,8 @@ export class ShardWal {
     const seg = this.current;
     const from = seg.writeOffset;
     try {
-      rolledOver = await this.writeBatch(batch);
-      await this.syncCurrent();
+      rolledOver = await this.writer.write(batch);
+      await this.writer.sync();
     } catch (err) {
       // After a failed write or fdatasync the batch's bytes can stay in the page cache, marked clean but never
       // written (Linux): a restarted process would read them back and take them for durable records. Cut them
@@ -320,88 +362,12 @@ export class ShardWal {
     return result;
   }
 
-  /**
-   * Runs one write of the flush, waiting out a full disk: a write that meets ENOSPC is tried again later at the
-   * same offset with the same bytes (so a partial write is simply overwritten), and the flush, with every ack
-   * that waits for it, is held meanwhile instead of taking the WAL out of service. Only writes are retried,
-   * never an fdatasync (ENOSPC from one stays fatal), and only while `retryable` says no state moved (a rollover
-   * whose seal was written is not). close() ends the wait with the error (the WAL then fails).
-   */
-  private async whileNoSpace<T>(write: () => Promise<T>, retryable: () => boolean = () => true): Promise<T> {
-    let delay = 10;
-    for (;;) {
-      try {
-        const out = await write();
-        this.waitingForSpace = false;
-        return out;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOSPC" || !retryable() || this.closing) throw err;
-        this.waitingForSpace = true;
-        this.counters.noSpaceRetries++;
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 1000);
-      }
-    }
-  }
-
-  private async syncCurrent(): Promise<void> {
-    try {
-      await fdatasync(this.fs, this.current.fd);
-    } catch (err) {
-      if (!this.retrySync) throw err;
-      // The test-only breach: a second fdatasync that succeeds proves nothing about the pages the first lost.
-      await fdatasync(this.fs, this.current.fd);
-    }
-  }
-
   private newBatch(seq: number): WriteBatch {
     const spare = this.spare;
     if (spare === undefined) return new WriteBatch(seq, this.current.generation);
     this.spare = undefined;
     spare.reset(seq, this.current.generation);
     return spare;
-  }
-
-  /** Writes the batch in as few writes as segment boundaries allow; true if it rolled over. */
-  private async writeBatch(batch: WriteBatch): Promise<boolean> {
-    let rolledOver = false;
-    let from = 0;
-    while (from < batch.length) {
-      const seg = this.current;
-      const room = this.segmentBytes - SEAL_BYTES - seg.writeOffset;
-      let to = from;
-      if (batch.length - from <= room) to = batch.length;
-      else {
-        for (let n = recordSize(batch.view, to); to < batch.length && to + n - from <= room; ) {
-          to += n;
-          if (to < batch.length) n = recordSize(batch.view, to);
-        }
-      }
-      if (to === from) {
-        // Retried only while the seal is not in place (ENOSPC writing it); after that a failure is fatal.
-        const sealAt = seg.writeOffset;
-        await this.whileNoSpace(
-          () => this.segments.rollOver(),
-          () => this.current === seg && !seg.sealed && seg.writeOffset === sealAt,
-        );
-        rolledOver = true;
-        continue;
-      }
-      if (batch.generation !== seg.generation) {
-        for (let at = from; at < to; at += recordSize(batch.view, at)) {
-          setGeneration(batch.buf, batch.view, at, seg.generation);
-        }
-      }
-      await this.whileNoSpace(() => writeAll(this.fs, seg.fd, batch.buf, from, to - from, seg.writeOffset));
-      batch.chunkStart.push(from);
-      batch.chunkGen.push(seg.generation);
-      batch.chunkPos.push(seg.writeOffset);
-      seg.writeOffset += to - from;
-      seg.writeSeq = batch.seq;
-      this.segments.grew(seg);
-      from = to;
-    }
-    return rolledOver;
   }
 
   private fail(err: unknown): WalError {
@@ -538,8 +504,8 @@ export class ShardWal {
       groups: this.groupIndex.size,
       cacheHits: this.reads.hits,
       cacheMisses: this.reads.misses,
-      waitingForSpace: this.waitingForSpace,
-      noSpaceRetries: this.counters.noSpaceRetries,
+      waitingForSpace: this.writer.waitingForSpace,
+      noSpaceRetries: this.writer.noSpaceRetries,
       ...(this.tornTail ? { tornTail: this.tornTail } : {}),
     };
   }
@@ -547,7 +513,7 @@ export class ShardWal {
   /** Flushes what is queued (unless the WAL failed) and closes the files. */
   async close(): Promise<void> {
     if (this.closed) return;
-    this.closing = true;
+    this.writer.closing = true;
     if (this.failure === undefined) await this.flush();
     await this.chain;
     this.closed = true;

@@ -9,8 +9,17 @@
 
 /** NATS authenticators for credentials files (JWT + nkey seed) and bare nkey seeds, passed through `connection`. */
 export { credsAuthenticator, nkeyAuthenticator } from "@nats-io/transport-node";
+/** The one error table (every code from replica to client) and its types. */
 /** What ids and counters on the wire may be (the RPC decoder refuses the rest with BAD_REQUEST). */
-export { isCounter, isGroupId, MAX_COUNTER, MAX_GROUP_ID } from "@palf/core";
+export {
+  type ClientOnlyErrorCode,
+  ERROR_CODES,
+  type ErrorCode,
+  isCounter,
+  isGroupId,
+  MAX_COUNTER,
+  MAX_GROUP_ID,
+} from "@palf/core";
 export {
   CURSOR_GROUP,
   type CursorPosition,
@@ -20,6 +29,7 @@ export {
   decodeCursorRecord,
   encodeCursorRecord,
 } from "./cursor-record.ts";
+export type { DiskStatus } from "./disk-status.ts";
 export {
   type ConfigChange,
   changeHolds,
@@ -32,7 +42,12 @@ export {
 } from "./membership-protocol.ts";
 export { MemoryBus, MemoryTransport, type MemoryTransportOptions } from "./memory-transport.ts";
 export { type NatsClusterProcess, startNatsCluster } from "./nats-cluster-process.ts";
-export { type CredentialFiles, credentialsFromFiles } from "./nats-credentials.ts";
+export {
+  type CredentialFiles,
+  credentialsFromFiles,
+  readSecretFile,
+  SecretFileError,
+} from "./nats-credentials.ts";
 export {
   findNatsServer,
   type NatsServerOptions,

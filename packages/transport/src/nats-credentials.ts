@@ -13,26 +13,39 @@ export interface CredentialFiles {
   readonly tokenFile?: string;
 }
 
-/** The `connection` fields for NATS from credential files; throws naming the file it cannot read. */
-export function credentialsFromFiles(o: CredentialFiles): { user?: string; pass?: string; token?: string } {
-  const out: { user?: string; pass?: string; token?: string } = {};
-  if (o.user !== undefined) out.user = o.user;
-  if (o.passFile !== undefined) {
-    if (o.user === undefined) throw new Error("a password file needs a user");
-    out.pass = readSecret(o.passFile);
-  }
-  if (o.tokenFile !== undefined) out.token = readSecret(o.tokenFile);
-  return out;
+/** A secret file that cannot be used: unreadable, empty, or a password without a user. */
+export class SecretFileError extends Error {
+  override readonly name = "SecretFileError";
 }
 
-function readSecret(file: string): string {
+/**
+ * The text of a secret file (password, token, JWT credentials, nkey seed) without the trailing newline an
+ * editor or `echo` adds. Throws a SecretFileError naming `label` (the flag that named the file) and the file
+ * when it cannot be read or is empty: an empty secret is a mistake, never a credential.
+ */
+export function readSecretFile(file: string, label = "secret file"): string {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new Error(`cannot read the secret file ${file}: ${(e as Error).message}`);
+    throw new SecretFileError(`cannot read ${label} ${file}: ${(e as Error).message}`);
   }
   const secret = text.replace(/\r?\n$/, "");
-  if (secret.length === 0) throw new Error(`the secret file ${file} is empty`);
+  if (secret.length === 0) throw new SecretFileError(`${label} ${file} is empty`);
   return secret;
+}
+
+/**
+ * The `connection` fields for NATS from credential files (named by palfd's, palfctl's and the bench's flags
+ * `--pass-file` and `--token-file` in errors); a password without a user is refused, as NATS would.
+ */
+export function credentialsFromFiles(o: CredentialFiles): { user?: string; pass?: string; token?: string } {
+  const out: { user?: string; pass?: string; token?: string } = {};
+  if (o.user !== undefined) out.user = o.user;
+  if (o.passFile !== undefined) {
+    out.pass = readSecretFile(o.passFile, "--pass-file");
+    if (o.user === undefined) throw new SecretFileError("--pass-file needs a user (--user)");
+  }
+  if (o.tokenFile !== undefined) out.token = readSecretFile(o.tokenFile, "--token-file");
+  return out;
 }

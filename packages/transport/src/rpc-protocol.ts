@@ -1,4 +1,11 @@
-import { hasDuplicates, isCounter, isGroupId } from "@palf/core";
+import {
+  type ClientOnlyErrorCode,
+  type ErrorCode,
+  hasDuplicates,
+  isCounter,
+  isGroupId,
+  NODE_ERROR_CODES,
+} from "@palf/core";
 import { Packr } from "msgpackr";
 import {
   decodeMembershipRequest,
@@ -54,43 +61,11 @@ export type RpcRequest =
 /** Most timestamps one GTS request may ask for. */
 export const MAX_GTS_COUNT = 1 << 20;
 
-/** Why a request, or one append of a batch, was not done. */
-export type RpcErrorCode =
-  | "NOT_LEADER"
-  | "UNKNOWN_GROUP"
-  | "BAD_REQUEST"
-  | "BUSY"
-  | "BACKPRESSURE"
-  | "TOO_LARGE"
-  | "FAILED"
-  | "INDETERMINATE"
-  | "HALTED"
-  | "NOT_WRITABLE"
-  | "TIMEOUT"
-  | "STOPPING"
-  | "RECYCLED"
-  /** An admin request that did not come on the admin subject (only admin credentials may publish there). */
-  | "FORBIDDEN"
-  | "INTERNAL";
+/** Why a request, or one append of a batch, was not done: a node's codes of the one table (core's ERROR_CODES). */
+export type RpcErrorCode = Exclude<ErrorCode, ClientOnlyErrorCode>;
 
 /** Every code a node may answer with (a checker's list of clear answers). */
-export const RPC_ERROR_CODES: readonly RpcErrorCode[] = [
-  "NOT_LEADER",
-  "UNKNOWN_GROUP",
-  "BAD_REQUEST",
-  "BUSY",
-  "BACKPRESSURE",
-  "TOO_LARGE",
-  "FAILED",
-  "INDETERMINATE",
-  "HALTED",
-  "NOT_WRITABLE",
-  "TIMEOUT",
-  "STOPPING",
-  "RECYCLED",
-  "FORBIDDEN",
-  "INTERNAL",
-];
+export const RPC_ERROR_CODES: readonly RpcErrorCode[] = NODE_ERROR_CODES;
 
 export interface RpcError {
   readonly code: RpcErrorCode;

@@ -1,19 +1,27 @@
-import type { WalSpace } from "@palf/core";
-import { recordBytes, type ShardWal, type WalRecord } from "@palf/storage";
+import { recordBytes } from "./disk-budget.ts";
+import type { WalRecord } from "./types.ts";
+
+/** What a room needs of its WAL: the budget projection, and the held bytes it alone moves. */
+export interface HeldRoom {
+  /** Bytes on disk once everything queued, held and `adding` more are written (ShardWal.projectedBytes). */
+  projectedBytes(adding: number): number;
+  /** Holds `bytes` more (negative: gives them back; never below zero). */
+  hold(bytes: number): void;
+}
 
 /**
- * A shard's WalSpace: room in its WAL's disk budget, reserved by the replicas before they assign LSNs (see
- * WalSpace in @palf/core), so a burst of appends or pushes within one loop turn meets back-pressure instead
+ * A shard's WAL room (core's WalSpace, which this matches structurally: storage does not import core): room in
+ * the WAL's disk budget, reserved by the replicas before they assign LSNs, so a burst of appends or pushes within one loop turn meets back-pressure instead
  * of a WAL that refuses the turn's batch (DISK_FULL) and takes every group in it out of service.
  *
- * Reservations are held in the WAL (`heldBytes`), so its own budget checks (a submit, copy-forward) count
+ * Reservations are held in the WAL (`heldBytes`, which only its room changes), so its own budget checks (a submit, copy-forward) count
  * them as queued; a replica's reservation ends when it persists the entry it reserved for, and the held
  * bytes drop when the turn's batch is submitted. Entries may fill the budget up to a headroom; records that
  * must always be written (promises, ballots, bases, truncations: never refused) and what an entry record
  * costs beyond its log bytes are counted as they are queued and live in the headroom, which config and
  * StartWorking entries may also use, all but a last slice that absorbs the records queued after them.
  */
-export class ShardWalSpace implements WalSpace {
+export class ShardWalSpace {
   /** Log bytes of entries queued for the next submit: their reservations end when it takes them. */
   private persisted = 0;
   /** Bytes queued for the next submit that no reservation covered. */
@@ -24,7 +32,7 @@ export class ShardWalSpace implements WalSpace {
   private refused = 0;
 
   constructor(
-    private readonly wal: ShardWal,
+    private readonly wal: HeldRoom,
     budget: number,
     headroom: number = defaultHeadroom(budget),
   ) {
@@ -48,12 +56,12 @@ export class ShardWalSpace implements WalSpace {
       this.refused++;
       return false;
     }
-    this.wal.heldBytes += bytes;
+    this.wal.hold(bytes);
     return true;
   }
 
   release(bytes: number): void {
-    this.wal.heldBytes = Math.max(0, this.wal.heldBytes - bytes);
+    this.wal.hold(-bytes);
   }
 
   /** A record was queued for the next submit (an entry ends the reservation made for its log bytes). */

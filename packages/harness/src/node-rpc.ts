@@ -1,3 +1,4 @@
+// Node-addressed RPCs on a raw transport: one request to one named node, and a group's status there.
 import {
   decodeResponse,
   encodeRpc,
@@ -7,12 +8,12 @@ import {
   type Transport,
 } from "@palf/transport";
 
-/** One RPC to one node; transport errors come back as an error response. */
+/** One RPC to one node; a transport error comes back as an error response (never throws). */
 export async function rpc(
   t: Transport,
   node: string,
   req: RpcRequest,
-  timeoutMs = 5000,
+  timeoutMs = 3000,
 ): Promise<RpcResponse> {
   try {
     return decodeResponse(await t.request(node, encodeRpc(req), timeoutMs, { admin: isAdminOp(req.op) }));
@@ -21,37 +22,33 @@ export async function rpc(
   }
 }
 
-export async function until(
-  what: string,
-  cond: () => Promise<boolean> | boolean,
-  ms = 60_000,
-): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
+/** What a node reports for one group (the replica's status()). */
 export interface GroupView {
-  role: string;
-  leaseValid: boolean;
-  committedEnd: number;
-  leader?: string;
+  readonly role: string;
+  readonly leaseValid: boolean;
+  readonly committedEnd: number;
+  readonly leader?: string;
 }
 
-export async function groupStatus(t: Transport, node: string, group: number): Promise<GroupView | undefined> {
-  const res = await rpc(t, node, { op: "status", group }, 2000);
+export async function groupStatus(
+  t: Transport,
+  node: string,
+  group: number,
+  timeoutMs = 3000,
+): Promise<GroupView | undefined> {
+  const res = await rpc(t, node, { op: "status", group }, timeoutMs);
   return res.ok && res.op === "status" ? ((res.status as GroupView | null) ?? undefined) : undefined;
 }
 
+/** The node of `nodes` that leads `group` with a valid lease, if one answers so. */
 export async function leaderOf(
   t: Transport,
   nodes: readonly string[],
   group: number,
+  timeoutMs = 3000,
 ): Promise<string | undefined> {
   for (const n of nodes) {
-    const s = await groupStatus(t, n, group);
+    const s = await groupStatus(t, n, group, timeoutMs);
     if (s?.role === "leader" && s.leaseValid) return n;
   }
   return undefined;

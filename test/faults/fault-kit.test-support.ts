@@ -6,21 +6,22 @@ import os from "node:os";
 import path from "node:path";
 import { type ConnectOptions, connect, type PalfClient } from "@palf/client";
 import { Prng } from "@palf/core";
-import { LocalCluster, type LocalClusterOptions } from "@palf/palfd/local-cluster";
-import { connectNatsTransport, type NatsTransport, type Transport } from "@palf/transport";
-import { afterAll, beforeAll, onTestFailed } from "vitest";
 import {
   CLUSTER,
   createGroups,
   type GroupView,
   groupStatus,
+  type LoadResult,
   makePayload,
   pool,
   rpc,
+  runLoad,
   sleep,
-} from "../../apps/bench/src/cluster-kit.ts";
-import { type LoadResult, runLoad } from "../../apps/bench/src/load.ts";
-import { until } from "../cluster/rpc-helpers.ts";
+  until,
+} from "@palf/harness";
+import { LocalCluster, type LocalClusterOptions } from "@palf/palfd/local-cluster";
+import { connectNatsTransport, type NatsTransport, type Transport } from "@palf/transport";
+import { afterAll, beforeAll, onTestFailed } from "vitest";
 
 export { sleep };
 

@@ -1,6 +1,5 @@
-// The shard's WalSpace on a real WAL: reservations stay within the budget minus the headroom (control entries
-// may use the headroom), end when their records are submitted, and a burst of appends within one loop turn
-// meets back-pressure instead of a refused WAL batch that takes its groups out of service.
+// A shard on a WAL budget reserves room before it assigns LSNs (storage's ShardWalSpace): a burst of appends
+// within one loop turn meets back-pressure instead of a refused WAL batch that takes its groups out of service.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -8,10 +7,10 @@ import { openShardWal, type ShardWal } from "@palf/storage";
 import type { AppendOutcomeWire } from "@palf/transport";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
+import { loneShard } from "./lone-shard.test-support.ts";
 import type { NodeUnsafeSwitches } from "./node-unsafe.ts";
-import { Shard } from "./shard.ts";
+import type { Shard } from "./shard.ts";
 import { until } from "./wait-until.test-support.ts";
-import { defaultHeadroom, ShardWalSpace } from "./wal-space.ts";
 
 const log = pino({ level: "silent" });
 const SEGMENT = 8192;
@@ -37,16 +36,7 @@ async function freshWal(): Promise<ShardWal> {
 /** One shard of single-member groups (each commits on its own durability) on a small WAL budget. */
 async function shardOf(groups: number[], unsafe?: NodeUnsafeSwitches) {
   const wal = await freshWal();
-  const fatal: Error[] = [];
-  const shard: Shard = new Shard({
-    nodeId: "n1",
-    index: 0,
-    wal,
-    log,
-    send: () => {},
-    deliverLocal: (messages) => shard.receive(messages),
-    onLeader: () => {},
-    onFatal: (err) => fatal.push(err),
+  const { shard, fatal } = await loneShard(wal, log, groups, shards, {
     replica: {
       lease: { leaseMs: 600, renewMs: 100, electionJitterMs: 50, voteWindowMs: 20 },
       maxGroupEntryBytes: 2048,
@@ -54,39 +44,11 @@ async function shardOf(groups: number[], unsafe?: NodeUnsafeSwitches) {
     diskBudgetBytes: BUDGET,
     ...(unsafe ? { unsafe } : {}),
   });
-  shards.push(shard);
-  for (const g of groups) shard.addGroup(g, ["n1"], [], 0);
-  await until("every group led", () => groups.every((g) => shard.replica(g)?.role === "leader"));
   return { shard, wal, fatal };
 }
 
 const items = (n: number, bytes: number) =>
   Array.from({ length: n }, (_, i) => ({ payload: Buffer.alloc(bytes, i) }));
-
-describe("ShardWalSpace", () => {
-  it("reserves entries up to the budget minus the headroom, control entries into it, and ends reservations at submit", async () => {
-    const wal = await freshWal();
-    const space = new ShardWalSpace(wal, BUDGET);
-    const room = BUDGET - defaultHeadroom(BUDGET) - wal.projectedBytes(0);
-    let reserved = 0;
-    while (space.reserve(1000, false)) reserved += 1000;
-    expect(reserved).toBeGreaterThan(room - 1000);
-    expect(reserved).toBeLessThanOrEqual(room);
-    expect(wal.heldBytes).toBe(reserved);
-    expect(space.takeRefused()).toBe(1);
-    expect(space.takeRefused()).toBe(0);
-    // The headroom is for records that are never refused and for config and StartWorking entries.
-    expect(space.reserve(1000, true)).toBe(true);
-    reserved += 1000;
-    // The host persists part of what was reserved (an entry of 900 log bytes): submitting ends that part.
-    space.queued({ kind: "entry", group: 1, lsn: 0, end: 900, pid: 1, bytes: new Uint8Array(836) });
-    space.queued({ kind: "meta", group: 1, bytes: new Uint8Array(16) });
-    space.submitting();
-    expect(wal.heldBytes).toBe(reserved - 900);
-    space.release(100);
-    expect(wal.heldBytes).toBe(reserved - 1000);
-  });
-});
 
 describe("a shard on a disk budget", () => {
   it("a burst of appends within one loop turn meets back-pressure; no group leaves service", async () => {

@@ -1,0 +1,24 @@
+import { round } from "./rounding.ts";
+
+/**
+ * What each node's loop did between two nodeCounters snapshots, in counts that do not depend on how fast
+ * this machine was: turns and frames per second, and per turn the groups it touched and the messages it
+ * took in and sent; per committed append the peer messages it sent.
+ */
+export function loopWork(
+  a: Record<string, number>,
+  b: Record<string, number>,
+  seconds: number,
+): Record<string, number> {
+  const d = (k: string) => (b[k] ?? 0) - (a[k] ?? 0);
+  const turns = Math.max(1, d("turns"));
+  return {
+    turnsPerS: round(d("turns") / seconds),
+    groupsPerTurn: round(d("groupsTurned") / turns),
+    messagesInPerTurn: round(d("messagesIn") / turns),
+    messagesOutPerTurn: round(d("messagesOut") / turns),
+    framesSentPerS: round(d("framesSent") / seconds),
+    flushesPerS: round(d("walFlushes") / seconds),
+    committedPerS: round(d("committed") / seconds),
+  };
+}
