@@ -27,9 +27,9 @@ import {
   waitGroupsLed,
 } from "./bench-target.ts";
 import { printProfiles, profilingEnv, startProfile, waitForProfiles } from "./cpu-profiles.ts";
-import { loopWork } from "./loop-work.ts";
 import { type FlagSpec, nonNegative, positiveInt, positiveIntList, UsageError } from "./flags.ts";
 import { LiveProgress } from "./live-progress.ts";
+import { loopWork } from "./loop-work.ts";
 import { childPids, cpuSeconds } from "./proc-stats.ts";
 import { type ReaderKind, type RunningReaders, startReaders } from "./readers.ts";
 import { round } from "./rounding.ts";

@@ -11,8 +11,8 @@ import { GtsClient } from "@palf/gts";
 import { CLUSTER, createRealBenchCluster, Histogram } from "@palf/harness";
 import { connectNatsTransport, type Transport } from "@palf/transport";
 import { serveBenchProcess, spawnBenchProcess } from "./bench-process.ts";
-import { cpuSeconds } from "./proc-stats.ts";
 import { type FlagSpec, positiveInt } from "./flags.ts";
+import { cpuSeconds } from "./proc-stats.ts";
 import { round } from "./rounding.ts";
 
 /** The flags of `gts` (parsed by parseArgs here, listed by `--help`). */

@@ -461,4 +461,3 @@ export class PalfNode {
     if (this.lockFile) fs.rmSync(this.lockFile, { force: true });
   }
 }
-

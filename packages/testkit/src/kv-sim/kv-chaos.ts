@@ -593,7 +593,9 @@ class KvWorld {
     for (const t of taken) {
       const want = fingerprint(replay(t.p, logs.get(t.group)!, t.next));
       if (t.fingerprint !== want)
-        this.fail(`replay: ${t.id} partition ${t.p} is [${t.fingerprint}], a replay of its log to there is [${want}]`);
+        this.fail(
+          `replay: ${t.id} partition ${t.p} is [${t.fingerprint}], a replay of its log to there is [${want}]`,
+        );
     }
   }
 
