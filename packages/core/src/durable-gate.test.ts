@@ -29,6 +29,32 @@ const msg = (n: number): Message => ({
 });
 
 describe("DurableGate", () => {
+  it("a truncation not yet durable caps the durable end at the truncation point (the disk past it holds the old log)", () => {
+    // sim:node seed 132 (groups 3, chaos 15000): a candidate truncated its recovered tail and rewrote it; as
+    // leader it counted the old tail's durable end as its own and committed into the middle of a new entry.
+    const { sink } = recorder();
+    const g = new DurableGate(1, sink, 18732, 1);
+    const truncate: PersistRecord = { kind: "truncate", lsn: 18365 };
+    const t = g.persist(truncate, { end: 18365, lastPid: 1 });
+    expect([g.durableEnd, g.durableLastPid]).toEqual([18365, 1]);
+    g.persist(meta, { end: 18530, lastPid: 2 });
+    const last = g.persist(meta, { end: 18894, lastPid: 3 });
+    expect(g.durableEnd).toBe(18365);
+    g.durable(t);
+    expect(g.durableEnd).toBe(18365);
+    g.durable(last);
+    expect([g.durableEnd, g.durableLastPid]).toEqual([18894, 3]);
+  });
+
+  it("appends that follow earlier appends never lower the durable end", () => {
+    const { sink } = recorder();
+    const g = new DurableGate(1, sink, 100, 1);
+    const a = g.persist(meta, { end: 150, lastPid: 1 });
+    expect(g.durableEnd).toBe(100);
+    g.durable(a);
+    expect(g.durableEnd).toBe(150);
+  });
+
   it("holds a message until every earlier persist is durable, then releases it once", () => {
     const { sink, sent } = recorder();
     const g = new DurableGate(1, sink, 0, 0);
@@ -90,9 +116,9 @@ describe("DurableGate", () => {
     g.durable(3);
     expect(g.durableEnd).toBe(300);
     expect(g.durableLastPid).toBe(3);
-    // A truncation moves the durable end down once it is durable.
+    // A truncation moves the durable end down at once: past it the disk no longer holds this log.
     g.persist({ kind: "truncate", lsn: 150 }, { end: 150, lastPid: 2 });
-    expect(g.durableEnd).toBe(300);
+    expect(g.durableEnd).toBe(150);
     g.durable(4);
     expect(g.durableEnd).toBe(150);
   });

@@ -17,6 +17,13 @@ export class DurableGate {
   private marksHead = 0;
   private durableEndValue: Lsn;
   private durableLastPidValue: Pid;
+  /** The log's end after the last record that changes it (durable or not). */
+  private issuedEnd: Lsn;
+  /**
+   * A truncation (or reset) not yet durable: past `end` the log in memory no longer matches what the disk
+   * holds, even below the durable end, until record `seq` is durable. Undefined: none pending.
+   */
+  private shrink: { seq: number; end: Lsn; lastPid: Pid } | undefined;
   /** Test-only fault (UnsafeSwitches.sendBeforeDurable): let messages leave before their records are durable. */
   unsafeSendEarly: boolean;
 
@@ -30,16 +37,20 @@ export class DurableGate {
     this.unsafeSendEarly = unsafe.sendBeforeDurable === true;
     this.durableEndValue = end;
     this.durableLastPidValue = lastPid;
+    this.issuedEnd = end;
   }
 
   get durableSeq(): number {
     return this.durableSeqValue;
   }
+  /** End of the durable prefix that is also the log in memory (a pending truncation caps it). */
   get durableEnd(): Lsn {
-    return this.durableEndValue;
+    const s = this.shrink;
+    return s !== undefined && s.end < this.durableEndValue ? s.end : this.durableEndValue;
   }
   get durableLastPid(): Pid {
-    return this.durableLastPidValue;
+    const s = this.shrink;
+    return s !== undefined && s.end < this.durableEndValue ? s.lastPid : this.durableLastPidValue;
   }
   /** True when every record asked for so far is durable. */
   get settled(): boolean {
@@ -49,7 +60,19 @@ export class DurableGate {
   /** Asks the host to persist a record; `logEnd` is the log's end after it, for records that change the log. */
   persist(record: PersistRecord, logEnd?: { end: Lsn; lastPid: Pid }): number {
     const seq = ++this.lastSeq;
-    if (logEnd) this.marks.push({ seq, end: logEnd.end, lastPid: logEnd.lastPid });
+    if (logEnd) {
+      this.marks.push({ seq, end: logEnd.end, lastPid: logEnd.lastPid });
+      // The log got shorter: what the disk holds past logEnd.end is not this log any more (a leader that
+      // counted it would count rewritten entries as durable before they are).
+      if (logEnd.end < this.issuedEnd) {
+        const s = this.shrink;
+        this.shrink =
+          s !== undefined && s.end <= logEnd.end
+            ? { seq, end: s.end, lastPid: s.lastPid }
+            : { seq, end: logEnd.end, lastPid: logEnd.lastPid };
+      }
+      this.issuedEnd = logEnd.end;
+    }
     this.sink.persist(this.group, seq, record);
     return seq;
   }
@@ -69,6 +92,7 @@ export class DurableGate {
       this.durableEndValue = m.end;
       this.durableLastPidValue = m.lastPid;
     }
+    if (this.shrink !== undefined && this.shrink.seq <= this.durableSeqValue) this.shrink = undefined;
     if (this.marksHead > 256 && this.marksHead * 2 > this.marks.length) {
       this.marks = this.marks.slice(this.marksHead);
       this.marksHead = 0;

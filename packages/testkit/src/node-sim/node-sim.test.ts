@@ -70,4 +70,15 @@ describe("whole-node simulator (real PalfNode on simulated disks and network)", 
     const r = await runNodeChaos({ seed: 451 });
     expect(r.violations).toEqual([]);
   });
+
+  // Seed 132 (3 groups, 15 s of chaos) found it once the simulator reported its core checkers: a candidate
+  // truncated its recovered, uncommitted tail and rewrote it; as leader it counted the old tail's durable end
+  // as its own before the truncation was durable, and committed into the middle of a new group entry with
+  // one durable copy. The durable gate now caps the durable end at a truncation until it is durable.
+  it("seed 132: a leader never counts a truncated tail as durable (no commit point inside an entry)", {
+    timeout: 120_000,
+  }, async () => {
+    const r = await runNodeChaos({ seed: 132, groups: 3, chaosMs: 15_000 });
+    expect(r.violations).toEqual([]);
+  });
 });
