@@ -1,4 +1,4 @@
-import type { AppendItem, TimerHandle } from "@palf/transport";
+import { type AppendItem, MAX_REF_CSN, type TimerHandle } from "@palf/transport";
 import { AppendBatcher, type BatchItem } from "./append-batcher.ts";
 import { fromRpcError, PalfError } from "./palf-error.ts";
 import type { Requester } from "./requester.ts";
@@ -72,9 +72,9 @@ export class Appender {
 
   append(group: number, payload: Uint8Array, refCsn: number | undefined): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new PalfError("CLOSED", "the client is closed", { group }));
-    if (refCsn !== undefined && !(Number.isSafeInteger(refCsn) && refCsn >= 0))
+    if (refCsn !== undefined && !(Number.isSafeInteger(refCsn) && refCsn >= 0 && refCsn <= MAX_REF_CSN))
       return Promise.reject(
-        new PalfError("BAD_REQUEST", `refCsn ${refCsn} is not a natural number below 2^53`, { group }),
+        new PalfError("BAD_REQUEST", `refCsn ${refCsn} is not a natural number up to 2^52 - 2^32`, { group }),
       );
     if (payload.length > this.o.maxPayloadBytes)
       return Promise.reject(

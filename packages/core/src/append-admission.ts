@@ -1,4 +1,5 @@
 import type { AppendOutcome } from "./append-outcome.ts";
+import { MAX_COUNTER, MAX_REF_CSN } from "./counter-limits.ts";
 import * as leader from "./leader.ts";
 import { EntryKind, type SessionTag } from "./log-entry.ts";
 import type { ReplicaState } from "./replica-state.ts";
@@ -35,8 +36,8 @@ export function admitAppend(
     };
   }
   const refCsn = options?.refCsn ?? 0;
-  if (!Number.isSafeInteger(refCsn) || refCsn < 0)
-    return { ok: false, code: "BAD_REQUEST", reason: "refCsn" };
+  if (!Number.isSafeInteger(refCsn) || refCsn < 0 || refCsn > MAX_REF_CSN)
+    return { ok: false, code: "BAD_REQUEST", reason: "refCsn (a natural number up to 2^52 - 2^32)" };
   const session = options?.session;
   if (session) {
     if (!Number.isSafeInteger(session.id) || !Number.isSafeInteger(session.seq)) {
@@ -64,6 +65,14 @@ export function admitAppend(
   // Room in the WAL before the LSN: a write refused after it would take this replica out of service.
   if (r.walSpace && !r.walSpace.reserve(appendBytes(r, payload.length, session !== undefined), false))
     return NO_WAL_ROOM;
+  // Peers refuse an entry whose CSN is past MAX_COUNTER: refuse the append instead of wedging the group.
+  const lastCsn = r.open?.maxCsn ?? r.log.lastCsn;
+  if (Math.max(refCsn, lastCsn + 1, r.csnFloorValue() + 1) > MAX_COUNTER)
+    return {
+      ok: false,
+      code: "BAD_REQUEST",
+      reason: `the group's CSNs reached the limit (2^52) at ${lastCsn}`,
+    };
   const open = leader.openEntry(r, payload.length);
   const csn = Math.max(refCsn, open.maxCsn + 1, r.csnFloorValue() + 1);
   const lsn = open.add(EntryKind.data, csn, payload, session);

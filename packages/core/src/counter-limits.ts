@@ -13,6 +13,13 @@ export const MAX_GROUP_ID = 0xffff_ffff;
  */
 export const MAX_COUNTER = 2 ** 52;
 
+/**
+ * The largest refCsn a client may ask for: 2^32 below MAX_COUNTER, so a group pushed there by one append
+ * still has 2^32 CSNs left for the entries after it (each takes at least last + 1). A refCsn up to
+ * MAX_COUNTER itself would let the next entry's CSN pass the limit peers accept, and wedge the group.
+ */
+export const MAX_REF_CSN = MAX_COUNTER - 2 ** 32;
+
 /** A group id the WAL can store. */
 export function isGroupId(x: unknown): x is number {
   return Number.isInteger(x) && (x as number) >= 0 && (x as number) <= MAX_GROUP_ID;

@@ -8,7 +8,14 @@
 export type { AdminOutcome, AppendError, AppendOutcome } from "./append-outcome.ts";
 export { baseProblem } from "./base-check.ts";
 export type { CoalescedLeases } from "./coalesced-leases.ts";
-export { hasDuplicates, isCounter, isGroupId, MAX_COUNTER, MAX_GROUP_ID } from "./counter-limits.ts";
+export {
+  hasDuplicates,
+  isCounter,
+  isGroupId,
+  MAX_COUNTER,
+  MAX_GROUP_ID,
+  MAX_REF_CSN,
+} from "./counter-limits.ts";
 export type { CsnFloorSource } from "./csn-floor.ts";
 export type { AppendResult, EffectSink, PersistRecord, ReplicaEvent, Role } from "./effects.ts";
 export type { LeaseOptions } from "./election.ts";

@@ -5,6 +5,7 @@
 // calls made so far, on every send, in every test.
 import { describe, expect, it } from "vitest";
 import type { AppendResult, EffectSink, PersistRecord, ReplicaEvent } from "./effects.ts";
+import { MAX_COUNTER, MAX_REF_CSN } from "./counter-limits.ts";
 import { EntryKind } from "./log-entry.ts";
 import { initialConfig } from "./member-config.ts";
 import type { Message, Prepare, Push } from "./messages.ts";
@@ -318,6 +319,27 @@ describe("replica: appends and explicit results", () => {
     });
     h.settle();
     expect(L.log.end).toBe(end);
+  });
+
+  it("a refCsn at the client limit leaves the group replicating; past it, or at the CSN ceiling, the append is refused (seed 24)", () => {
+    // The hostile-input test (PALF_FAULT_SEED=1408894641) wedged a group: refCsn 2^52 was accepted, the next
+    // entry's CSN was 2^52 + 1, and followers refused every push of it as malformed.
+    const { h, L } = cluster(24);
+    expect(h.append(L.self, bytes(4), { refCsn: MAX_REF_CSN + 1 })).toMatchObject({
+      ok: false,
+      code: "BAD_REQUEST",
+    });
+    const top = h.append(L.self, bytes(4), { refCsn: MAX_REF_CSN });
+    expect(top).toMatchObject({ ok: true, csn: MAX_REF_CSN });
+    for (let i = 0; i < 5; i++) expect(h.append(L.self, bytes(4, i)).ok).toBe(true);
+    h.advance(300);
+    for (const f of h.followers()) expect(f.committedEnd, f.self).toBe(L.log.end);
+    // A group whose CSN floor reached the ceiling refuses the next append instead of creating an entry
+    // peers refuse (the floor stands in for 2^32 appends after a refCsn at the limit).
+    const { h: h2, L: L2 } = cluster(25);
+    internalsOf(L2).csnFloorValue = () => MAX_COUNTER;
+    expect(h2.append(L2.self, bytes(4))).toMatchObject({ ok: false, code: "BAD_REQUEST" });
+    expect(h.violations).toEqual([]);
   });
 
   it("appends on a follower return NOT_LEADER with the leader as hint (seed 23)", () => {

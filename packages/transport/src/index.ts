@@ -19,6 +19,7 @@ export {
   isGroupId,
   MAX_COUNTER,
   MAX_GROUP_ID,
+  MAX_REF_CSN,
 } from "@palf/core";
 export {
   CURSOR_GROUP,

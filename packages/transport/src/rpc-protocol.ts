@@ -4,6 +4,7 @@ import {
   hasDuplicates,
   isCounter,
   isGroupId,
+  MAX_REF_CSN,
   NODE_ERROR_CODES,
 } from "@palf/core";
 import { Packr } from "msgpackr";
@@ -138,8 +139,8 @@ export function decodeRequest(bytes: Uint8Array): RpcRequest | { bad: string } {
         const i = it as Record<string, unknown>;
         if (typeof i !== "object" || i === null || !(i.payload instanceof Uint8Array))
           return { bad: "item payload must be bytes" };
-        if (i.refCsn !== undefined && !nat(i.refCsn))
-          return { bad: "refCsn must be a natural number up to 2^52" };
+        if (i.refCsn !== undefined && !(nat(i.refCsn) && i.refCsn <= MAX_REF_CSN))
+          return { bad: "refCsn must be a natural number up to 2^52 - 2^32" };
         const s = i.session as Record<string, unknown> | undefined;
         if (s !== undefined && (typeof s !== "object" || s === null || !nat(s.id) || !nat(s.seq)))
           return { bad: "bad session" };
