@@ -4,8 +4,8 @@
 // Every message that must wait for durability (acks, promises, grants) is checked against the durable()
 // calls made so far, on every send, in every test.
 import { describe, expect, it } from "vitest";
-import type { AppendResult, EffectSink, PersistRecord, ReplicaEvent } from "./effects.ts";
 import { MAX_COUNTER, MAX_REF_CSN } from "./counter-limits.ts";
+import type { AppendResult, EffectSink, PersistRecord, ReplicaEvent } from "./effects.ts";
 import { EntryKind } from "./log-entry.ts";
 import { initialConfig } from "./member-config.ts";
 import type { Message, Prepare, Push } from "./messages.ts";
