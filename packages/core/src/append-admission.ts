@@ -62,19 +62,20 @@ export function admitAppend(
   }
   const pendingBytes = r.log.end - r.committedEnd + (r.open?.bytes ?? 0);
   if (pendingBytes > r.opts.maxPendingBytes) return { ok: false, code: "BACKPRESSURE" };
-  // Room in the WAL before the LSN: a write refused after it would take this replica out of service.
-  if (r.walSpace && !r.walSpace.reserve(appendBytes(r, payload.length, session !== undefined), false))
-    return NO_WAL_ROOM;
-  // Peers refuse an entry whose CSN is past MAX_COUNTER: refuse the append instead of wedging the group.
+  // The open entry's max CSN: an entry openEntry would open now starts at the log's last CSN.
   const lastCsn = r.open?.maxCsn ?? r.log.lastCsn;
-  if (Math.max(refCsn, lastCsn + 1, r.csnFloorValue() + 1) > MAX_COUNTER)
+  const csn = Math.max(refCsn, lastCsn + 1, r.csnFloorValue() + 1);
+  // Peers refuse an entry whose CSN is past MAX_COUNTER: refuse the append instead of wedging the group.
+  if (csn > MAX_COUNTER)
     return {
       ok: false,
       code: "BAD_REQUEST",
       reason: `the group's CSNs reached the limit (2^52) at ${lastCsn}`,
     };
+  // Room in the WAL before the LSN: a write refused after it would take this replica out of service.
+  if (r.walSpace && !r.walSpace.reserve(appendBytes(r, payload.length, session !== undefined), false))
+    return NO_WAL_ROOM;
   const open = leader.openEntry(r, payload.length);
-  const csn = Math.max(refCsn, open.maxCsn + 1, r.csnFloorValue() + 1);
   const lsn = open.add(EntryKind.data, csn, payload, session);
   if (session) r.sessions.record(session, lsn, csn);
   if (open.bytes >= r.opts.maxGroupEntryBytes) leader.freeze(r);
