@@ -1,25 +1,14 @@
+import { delay, type Runtime, realRuntime, type TimerHandle } from "@palf/transport";
+
 /**
  * Time as the store sees it: the server and the SDK take their timers from here (never from globals), so the
- * simulator can drive them on a virtual clock. Same shape as @palf/node's NodeRuntime, which fits as is.
+ * simulator can drive them on a virtual clock. The clock-and-timers part of transport's Runtime, as
+ * @palf/node's NodeRuntime is.
  */
-export type KvTimer = object;
+export type KvRuntime = Pick<Runtime, "now" | "setTimeout" | "clearTimeout">;
+export type KvTimer = TimerHandle;
 
-export interface KvRuntime {
-  /** Monotonic milliseconds. */
-  now(): number;
-  setTimeout(fn: () => void, ms: number): KvTimer;
-  clearTimeout(handle: KvTimer | undefined): void;
-}
-
-export const realKvRuntime: KvRuntime = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout | undefined),
-};
+export const realKvRuntime: KvRuntime = realRuntime;
 
 /** Resolves after `ms` on the runtime's clock. */
-export function delay(rt: KvRuntime, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    rt.setTimeout(resolve, ms);
-  });
-}
+export { delay };
