@@ -1,6 +1,6 @@
 import { isLiveness, type Message, messageProblem } from "@palf/core";
 import fc from "fast-check";
-import { Packr } from "msgpackr";
+import { Packr, Unpackr } from "msgpackr";
 import { describe, expect, it } from "vitest";
 import { base, groupEntry, messageArb, oneOfEach, pushOf } from "./messages.test-support.ts";
 import {
@@ -12,7 +12,7 @@ import {
   livenessFirst,
   PEER_FRAME_VERSION,
 } from "./peer-codec.ts";
-import { TYPE_CODES } from "./wire-schema.ts";
+import { RUN_CODE, TYPE_CODES } from "./wire-schema.ts";
 
 const decodeAll = (frames: readonly Uint8Array[]): DecodedBatch => {
   const out: DecodedBatch = { messages: [], rejected: [] };
@@ -29,7 +29,7 @@ function craft(
   strings: unknown,
   tuples: unknown,
   bodies: Uint8Array = new Uint8Array(0),
-  version = 1,
+  version = PEER_FRAME_VERSION,
 ): Buffer {
   const head = new Packr({ useRecords: false }).pack([strings, tuples]);
   const prefix = Buffer.alloc(5);
@@ -39,6 +39,30 @@ function craft(
 }
 
 const vote = oneOfEach[0]!;
+const ACK = TYPE_CODES.indexOf("ack");
+/** One ok ack in a run: group, inc, then pid, ok, end, committedEnd, retryFrom, promised. */
+const ackFlat = (group: unknown, end: unknown = 500) => [group, 1, 3, true, end, 400, 0, 3];
+const ackOf = (group: number, end = 500): Message => ({
+  type: "ack",
+  group,
+  inc: 1,
+  from: "n2",
+  to: "n1",
+  pid: 3,
+  ok: true,
+  end,
+  committedEnd: 400,
+  retryFrom: 0,
+  promised: 3,
+});
+/** The tuples of a frame's head. */
+const tuplesOf = (frame: Uint8Array): unknown[][] =>
+  (
+    new Unpackr({ useRecords: false }).unpack(frame.subarray(5, 5 + Buffer.from(frame).readUInt32BE(1))) as [
+      unknown,
+      unknown[][],
+    ]
+  )[1];
 const commitTuple = (committedEnd: unknown) => [10, 7, 1, 0, 1, 2, 439, 2, committedEnd];
 
 describe("peer codec round trip", () => {
@@ -127,6 +151,49 @@ describe("peer codec batching", () => {
   });
 });
 
+describe("per-peer runs (the ack vector)", () => {
+  it("a turn's acks to one peer travel as one tuple, in order, and come back as the same acks", () => {
+    const acks = Array.from({ length: 500 }, (_, g) => ackOf(g + 1, 1000 + g));
+    const [frame, ...more] = encodeBatches(acks);
+    expect(more).toEqual([]);
+    expect(tuplesOf(frame!)).toHaveLength(1);
+    expect(tuplesOf(frame!)[0]!.slice(0, 2)).toEqual([RUN_CODE, ACK]);
+    expect(decodeFrame(frame!)).toEqual({ messages: acks, rejected: [] });
+  });
+
+  it("a run ends where another type or another receiver comes between, so the order of messages is kept", () => {
+    const other = { ...ackOf(9), to: "n3" };
+    const batch = [ackOf(1), ackOf(2), pushOf(3, 1, 16), ackOf(4), other, ackOf(5)];
+    const [frame] = encodeBatches(batch);
+    expect(tuplesOf(frame!).map((t) => t[0])).toEqual([RUN_CODE, 8, RUN_CODE, RUN_CODE, RUN_CODE]);
+    expect(decodeFrame(frame!).messages).toEqual(batch);
+  });
+
+  it("a run cut by the frame limit goes on in the next frame, every frame under the limit", () => {
+    const acks = Array.from({ length: 3000 }, (_, g) => ackOf(g, 2 ** 40 + g));
+    const frames = encodeBatches(acks, 4096);
+    expect(frames.length).toBeGreaterThan(1);
+    for (const f of frames) {
+      expect(f.length).toBeLessThanOrEqual(4096);
+      expect(tuplesOf(f)).toHaveLength(1);
+    }
+    expect(decodeAll(frames)).toEqual({ messages: acks, rejected: [] });
+  });
+
+  it("a bad message inside a run is dropped alone; its neighbours are delivered", () => {
+    const frame = craft(
+      ["n2", "n1"],
+      [[RUN_CODE, ACK, 0, 1, [...ackFlat(1), ...ackFlat(2, "500"), ...ackFlat(2 ** 33), ...ackFlat(4)]]],
+    );
+    const { messages, rejected } = decodeFrame(frame);
+    expect(messages).toEqual([ackOf(1), ackOf(4)]);
+    expect(rejected).toEqual([
+      { reason: "bad ack", index: 0 },
+      { reason: "bad envelope", index: 0 },
+    ]);
+  });
+});
+
 describe("peer codec rejects garbage without throwing", () => {
   const good = encodeBatches(oneOfEach)[0]!;
   const frameLevel = (d: DecodedBatch) =>
@@ -167,10 +234,15 @@ describe("peer codec rejects garbage without throwing", () => {
       expect(frameLevel(decodeFrame(good.subarray(0, n))), `length ${n}`).toBe(true);
   });
 
-  it("a wrong version", () => {
-    const bad = Buffer.from(good);
-    bad[0] = 2;
-    expect(decodeFrame(bad)).toEqual({ messages: [], rejected: [{ reason: "frame has unknown version 2" }] });
+  it("a wrong version (also version 1, from before runs)", () => {
+    for (const version of [1, PEER_FRAME_VERSION + 1]) {
+      const bad = Buffer.from(good);
+      bad[0] = version;
+      expect(decodeFrame(bad)).toEqual({
+        messages: [],
+        rejected: [{ reason: `frame has unknown version ${version}` }],
+      });
+    }
   });
 
   it("things that are not frames at all", () => {
@@ -235,7 +307,7 @@ describe("peer codec rejects garbage without throwing", () => {
     expect(decodeFrame(craft(["n1", "n2"], [push(flat)], body)).messages).toHaveLength(1);
     const faults: Array<[string, Buffer]> = [
       ["tuples is not", craft(["n1"], "tuples")],
-      ["head is not", Buffer.concat([Buffer.from([1, 0, 0, 0, 1]), Buffer.from([0x80])])],
+      ["head is not", Buffer.concat([Buffer.from([PEER_FRAME_VERSION, 0, 0, 0, 1]), Buffer.from([0x80])])],
       ["string table", craft([1], [])],
       ["not a tuple", craft(["n1", "n2"], [{ type: "vote" }])],
       ["unknown type code", craft(["n1", "n2"], [[99, 7, 1, 0, 1]])],
@@ -246,8 +318,15 @@ describe("peer codec rejects garbage without throwing", () => {
       ["body length", craft(["n1", "n2"], [push([...flat.slice(0, -1), 11])], body)],
       ["body length", craft(["n1", "n2"], [push([...flat.slice(0, -1), -1])], body)],
       ["bodies take", craft(["n1", "n2"], [push(flat)], Buffer.alloc(11))],
-      ["head runs past", Buffer.from([1, 0, 0, 1, 0, 0x90])],
-      ["not msgpack", Buffer.from([1, 0, 0, 0, 2, 0xc1, 0xc1])],
+      ["head runs past", Buffer.from([PEER_FRAME_VERSION, 0, 0, 1, 0, 0x90])],
+      ["not msgpack", Buffer.from([PEER_FRAME_VERSION, 0, 0, 0, 2, 0xc1, 0xc1])],
+      ["run 0 has 4 slots", craft(["n1", "n2"], [[RUN_CODE, ACK, 0, 1]])],
+      ["never runs", craft(["n1", "n2"], [[RUN_CODE, 8, 0, 1, ackFlat(7)]])],
+      ["never runs", craft(["n1", "n2"], [[RUN_CODE, "ack", 0, 1, ackFlat(7)]])],
+      ["malformed messages", craft(["n1", "n2"], [[RUN_CODE, ACK, 0, 1, []]])],
+      ["malformed messages", craft(["n1", "n2"], [[RUN_CODE, ACK, 0, 1, ackFlat(7).slice(1)]])],
+      ["malformed messages", craft(["n1", "n2"], [[RUN_CODE, ACK, 0, 1, "flat"]])],
+      ["missing string", craft(["n1"], [[RUN_CODE, ACK, 0, 1, ackFlat(7)]])],
       [
         "not msgpack",
         Buffer.concat([craft([], []).subarray(0, 5), Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff])]),

@@ -2,20 +2,31 @@ import type { GroupEntry, Message } from "@palf/core";
 import { baseProblem, isLiveness, messageProblem } from "@palf/core";
 import { Packr, Unpackr } from "msgpackr";
 import { headerSize, numberSize, stringSize, valueSize } from "./encoded-size.ts";
-import { CODE_OF, ENTRY_WIDTH, ENVELOPE_SLOTS, Kind, PLANS, type Plan } from "./wire-schema.ts";
+import {
+  CODE_OF,
+  ENTRY_WIDTH,
+  ENVELOPE_SLOTS,
+  Kind,
+  PLANS,
+  type Plan,
+  RUN_CODE,
+  RUN_TUPLE_LENGTH,
+  RUN_WIDTH,
+} from "./wire-schema.ts";
 
 /**
  * A peer frame: everything one shard sends to one peer node in one loop turn, for many groups.
  *
  *   byte 0        PEER_FRAME_VERSION
  *   bytes 1..4    head length H (uint32 big-endian)
- *   bytes 5..5+H  msgpack [strings, tuples]   (tuples as in wire-schema.ts)
+ *   bytes 5..5+H  msgpack [strings, tuples]   (tuples and runs as in wire-schema.ts)
  *   the rest      every group entry body of the frame, concatenated in message and entry order
  *
  * Bodies sit outside msgpack because an array of many small Buffers is msgpackr's slow part: this way each
- * body is copied exactly once into the frame, and the head is a compact array of numbers.
+ * body is copied exactly once into the frame, and the head is a compact array of numbers. Version 2 added
+ * runs (one tuple for consecutive acks or commit infos to one peer: the per-peer ack vector).
  */
-export const PEER_FRAME_VERSION = 1;
+export const PEER_FRAME_VERSION = 2;
 
 /** Below NATS's default max payload (1 MiB), leaving room for the protocol line and future headroom. */
 export const DEFAULT_MAX_FRAME_BYTES = 900 * 1024;
@@ -80,10 +91,19 @@ export function livenessFirst(messages: readonly Message[]): readonly Message[] 
   return messages;
 }
 
+/** The run the last tuple of a frame holds, which the next message of the same kind extends. */
+interface OpenRun {
+  readonly code: number;
+  readonly from: string;
+  readonly to: string;
+  readonly flat: unknown[];
+}
+
 class FrameBuilder {
   private readonly strings: string[] = [];
   private readonly stringIds = new Map<string, number>();
   private readonly tuples: unknown[][] = [];
+  private run: OpenRun | undefined;
   private readonly bodies: Uint8Array[] = [];
   private bodyBytes = 0;
   /** Upper bound of the finished frame's size. */
@@ -95,7 +115,17 @@ class FrameBuilder {
 
   /** Upper bound of what adding `m` costs, counting node ids not yet in this frame's string table. */
   sizeOf(m: Message): number {
-    const plan = PLANS[CODE_OF[m.type]]!;
+    const code = CODE_OF[m.type];
+    const plan = PLANS[code]!;
+    if (RUN_WIDTH[code] !== undefined) {
+      // A run's own header (code, type, ids, the flat array's header) is paid once, by its first message.
+      let size = numberSize(m.group) + numberSize(m.inc);
+      if (!this.extends(m, code))
+        size += headerSize(RUN_TUPLE_LENGTH) + 2 + this.idSize(m.from) + this.idSize(m.to) + 5;
+      const fields = m as unknown as Record<string, unknown>;
+      for (const name of plan.names) size += valueSize(fields[name]);
+      return size;
+    }
     let size = headerSize(plan.tupleLength) + 1 + numberSize(m.group) + numberSize(m.inc);
     size += this.idSize(m.from) + this.idSize(m.to);
     const fields = m as unknown as Record<string, unknown>;
@@ -122,9 +152,22 @@ class FrameBuilder {
   }
 
   add(m: Message, size: number): void {
-    const plan = PLANS[CODE_OF[m.type]]!;
-    const t: unknown[] = [CODE_OF[m.type], m.group, m.inc, this.id(m.from), this.id(m.to)];
+    const code = CODE_OF[m.type];
+    const plan = PLANS[code]!;
     const fields = m as unknown as Record<string, unknown>;
+    this.bytes += size;
+    if (RUN_WIDTH[code] !== undefined) {
+      if (!this.extends(m, code)) {
+        this.run = { code, from: m.from, to: m.to, flat: [] };
+        this.tuples.push([RUN_CODE, code, this.id(m.from), this.id(m.to), this.run.flat]);
+      }
+      const flat = this.run!.flat;
+      flat.push(m.group, m.inc);
+      for (const name of plan.names) flat.push(fields[name]);
+      return;
+    }
+    this.run = undefined;
+    const t: unknown[] = [code, m.group, m.inc, this.id(m.from), this.id(m.to)];
     for (let i = 0; i < plan.names.length; i++) {
       const v = fields[plan.names[i]!];
       switch (plan.kinds[i]) {
@@ -145,7 +188,12 @@ class FrameBuilder {
       }
     }
     this.tuples.push(t);
-    this.bytes += size;
+  }
+
+  /** Whether `m` joins the run in the frame's last tuple (same type, same sender and receiver). */
+  private extends(m: Message, code: number): boolean {
+    const r = this.run;
+    return r !== undefined && r.code === code && r.from === m.from && r.to === m.to;
   }
 
   finish(maxBytes: number): Buffer {
@@ -220,7 +268,7 @@ function entrySize(e: GroupEntry): number {
 /** Why one message (or, without `index`, the whole frame) was dropped. */
 export interface Rejection {
   readonly reason: string;
-  /** Position of the message in the frame; absent when the frame as a whole is unusable. */
+  /** Position of the message's tuple (or run) in the frame; absent when the frame as a whole is unusable. */
   readonly index?: number;
 }
 
@@ -286,7 +334,17 @@ function decodeUnsafe(frame: Uint8Array, options: DecodeOptions): DecodedBatch {
   const rejected: Rejection[] = [];
   try {
     for (let i = 0; i < tuples.length; i++) {
-      const m = reader.read(tuples[i], i);
+      const t = tuples[i];
+      if (Array.isArray(t) && t[0] === RUN_CODE) {
+        // Each message of a run is checked alone: a bad one is dropped, its neighbours are kept.
+        for (const m of reader.readRun(t, i)) {
+          const problem = messageProblem(m);
+          if (problem === undefined) messages.push(m as unknown as Message);
+          else rejected.push({ reason: problem, index: i });
+        }
+        continue;
+      }
+      const m = reader.read(t, i);
       const problem = messageProblem(m) ?? nestedProblem(m);
       if (problem === undefined) messages.push(m as unknown as Message);
       else rejected.push({ reason: problem, index: i });
@@ -356,6 +414,27 @@ class TupleReader {
       }
     }
     return m;
+  }
+
+  /** The messages of a run tuple (see RUN_CODE); fields are checked by the caller, the shape here. */
+  readRun(t: unknown[], index: number): Record<string, unknown>[] {
+    if (t.length !== RUN_TUPLE_LENGTH) throw new FrameError(`run ${index} has ${t.length} slots`);
+    const code = t[1];
+    const width = Number.isInteger(code) ? RUN_WIDTH[code as number] : undefined;
+    if (width === undefined) throw new FrameError(`run ${index} has a type that never runs`);
+    const flat = t[4];
+    if (!Array.isArray(flat) || flat.length === 0 || flat.length % width !== 0)
+      throw new FrameError(`run ${index} has malformed messages`);
+    const plan = PLANS[code as number]!;
+    const from = this.string(t[2], index);
+    const to = this.string(t[3], index);
+    const out = new Array<Record<string, unknown>>(flat.length / width);
+    for (let j = 0, k = 0; k < flat.length; j++) {
+      const m: Record<string, unknown> = { type: plan.type, group: flat[k++], inc: flat[k++], from, to };
+      for (const name of plan.names) m[name] = flat[k++];
+      out[j] = m;
+    }
+    return out;
   }
 
   private string(id: unknown, index: number): string {

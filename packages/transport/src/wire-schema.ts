@@ -99,6 +99,34 @@ export const PLANS: readonly Plan[] = TYPE_CODES.map((type) => {
 export const CODE_OF = Object.fromEntries(TYPE_CODES.map((t, i) => [t, i])) as Record<MessageType, number>;
 
 /**
+ * A run: consecutive messages of one type between the same two replicas, as one tuple
+ *
+ *   [RUN_CODE, typeCode, fromId, toId, flat]
+ *
+ * where `flat` holds, per message, its group, its inc and its fields in FIELDS order (runWidth numbers or
+ * booleans each). A follower's acks of one loop turn travel this way as one ack vector per peer (and a
+ * leader's commit infos as one vector), instead of a tuple per group that repeats the type and both ids.
+ * Only types whose fields are all plain numbers or booleans travel in runs (RUN_WIDTH is undefined for the
+ * others).
+ */
+export const RUN_CODE = TYPE_CODES.length;
+export const RUN_TUPLE_LENGTH = 5;
+
+const RUN_TYPES: ReadonlySet<MessageType> = new Set([
+  "ack",
+  "commitInfo",
+  "prepare",
+  "prepareReply",
+  "fetch",
+  "timeoutNow",
+]);
+
+/** Per type code: numbers per message in a run (group, inc, then the fields), or undefined if it never runs. */
+export const RUN_WIDTH: readonly (number | undefined)[] = PLANS.map((p) =>
+  RUN_TYPES.has(p.type) && p.kinds.every((k) => k === Kind.plain) ? 2 + p.names.length : undefined,
+);
+
+/**
  * Group entry header fields in wire order, then the body length. `end` travels although it is derivable,
  * so a sender's inconsistent entry is caught by core's groupEntryProblem instead of silently repaired.
  */
