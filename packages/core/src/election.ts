@@ -52,6 +52,9 @@ interface Grant {
   expires: Millis;
 }
 
+/** computeLeaseEnd's scratch buffer, descending grant expiries (shared: core runs on one thread). */
+const EXPIRIES = new Float64Array(16);
+
 /**
  * Priority + lease election, Basic-Paxos style: members grant a lease for a ballot; a majority of grants is a
  * lease. A member never grants a new leader while a lease it granted to another is unexpired, and a lease
@@ -125,9 +128,17 @@ export class Election {
   }
 
   private computeLeaseEnd(cfg: MemberConfig): Millis {
-    const expiries = cfg.members.map((m) => this.memberGrant(m)).sort((a, b) => b - a);
+    const members = cfg.members;
+    // The q-th latest grant expiry, sorted in place into a reused buffer (no allocation per recompute).
+    const expiries = members.length <= EXPIRIES.length ? EXPIRIES : new Float64Array(members.length);
+    for (let i = 0; i < members.length; i++) {
+      const e = this.memberGrant(members[i]!);
+      let j = i;
+      for (; j > 0 && expiries[j - 1]! < e; j--) expiries[j] = expiries[j - 1]!;
+      expiries[j] = e;
+    }
     const q = Math.floor(cfg.replicaNum / 2) + 1;
-    return expiries[q - 1] ?? Number.NEGATIVE_INFINITY;
+    return q <= members.length ? expiries[q - 1]! : Number.NEGATIVE_INFINITY;
   }
 
   /** Checked at every use: the role alone is not enough. */

@@ -183,15 +183,25 @@ export function onAck(r: ReplicaState, m: Ack): void {
 
 /** Commit point = the quorum-th highest durable match, once our own StartWorking is on a quorum. */
 export function advanceCommit(r: ReplicaState): void {
-  const cfg = r.config;
-  const ends: number[] = [];
-  for (const m of cfg.members) ends.push(m === r.self ? ownEnd(r) : (r.progress.get(m)?.matchEnd ?? -1));
-  ends.sort((a, b) => b - a);
-  const c = ends[r.quorum() - 1] ?? -1;
+  const members = r.config.members;
+  // Runs on every ack: the ends go into a reused buffer, sorted in place (members are few), no allocation.
+  const ends = members.length <= ENDS.length ? ENDS : new Float64Array(members.length);
+  for (let i = 0; i < members.length; i++) {
+    const m = members[i]!;
+    const end = m === r.self ? ownEnd(r) : (r.progress.get(m)?.matchEnd ?? -1);
+    let j = i;
+    for (; j > 0 && ends[j - 1]! < end; j--) ends[j] = ends[j - 1]!;
+    ends[j] = end;
+  }
+  const q = r.quorum();
+  const c = q >= 1 && q <= members.length ? ends[q - 1]! : -1;
   // Commit only your own pid: nothing before StartWorking counts until StartWorking itself is on a quorum.
   if (c > r.committedEnd && (c >= r.startWorkingEnd || r.opts.unsafe.commitBeforeStartWorking))
     r.setCommitted(c);
 }
+
+/** advanceCommit's scratch buffer, descending ends of the members (shared: core runs on one thread). */
+const ENDS = new Float64Array(16);
 
 /** The leader counts its own position as its synced end (UnsafeSwitches.leaderCountsLogEnd: its in-memory end). */
 function ownEnd(r: ReplicaState): Lsn {
