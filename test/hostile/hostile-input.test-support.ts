@@ -1,7 +1,13 @@
 // Test-only: fast-check generators of hostile input for a live cluster (peer frames, RPC requests, bundles,
 // events), well-formed and not. Every generator is sampled with the suite's seed, so a run replays exactly.
 import type { Message } from "@palf/core";
-import { encodeBatches, encodeRpc, encodeWatermarks, RPC_VERSION } from "@palf/transport";
+import {
+  APPEND_REQUEST_FORMAT,
+  encodeBatches,
+  encodeRpc,
+  encodeWatermarks,
+  RPC_VERSION,
+} from "@palf/transport";
 import fc from "fast-check";
 import { messageArb } from "../../packages/transport/src/messages.test-support.ts";
 
@@ -132,6 +138,10 @@ export const malformedRequest: fc.Arbitrary<{ kind: string; bytes: Uint8Array }>
   fc
     .uint8Array({ maxLength: 200 })
     .map((b) => ({ kind: "malformed bundle", bytes: Buffer.concat([Buffer.from([0xb1, 3, 0, 0, 0]), b]) })),
+  fc.uint8Array({ maxLength: 300 }).map((b) => ({
+    kind: "binary append + junk",
+    bytes: Buffer.concat([Buffer.from([APPEND_REQUEST_FORMAT]), b]),
+  })),
   fc.array(fc.uint8Array({ maxLength: 40 }), { minLength: 1, maxLength: 5 }).map((items) => {
     // Well-framed bundle, junk items: each item must be answered on its own.
     const parts: Buffer[] = [Buffer.from([0xb1, items.length, 0, 0, 0])];

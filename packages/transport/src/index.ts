@@ -21,6 +21,7 @@ export {
   MAX_GROUP_ID,
   MAX_REF_CSN,
 } from "@palf/core";
+export { APPEND_ANSWER_FORMAT, APPEND_REQUEST_FORMAT } from "./append-wire.ts";
 export {
   CURSOR_GROUP,
   type CursorPosition,

@@ -9,13 +9,22 @@ import {
 } from "@palf/core";
 import { Packr } from "msgpackr";
 import {
+  APPEND_ANSWER_FORMAT,
+  APPEND_REQUEST_FORMAT,
+  decodeAppendAnswer,
+  decodeAppendRequest,
+  encodeAppendAnswer,
+  encodeAppendRequest,
+} from "./append-wire.ts";
+import {
   decodeMembershipRequest,
   type MembershipRequest,
   type MembershipResponse,
 } from "./membership-protocol.ts";
 
 /**
- * Client <-> node RPC on `palf.<cluster>.rpc.<nodeId>`: one msgpack request, one msgpack response.
+ * Client <-> node RPC on `palf.<cluster>.rpc.<nodeId>`: one msgpack request, one msgpack response; appends
+ * and their answers in the binary layout of append-wire.ts (the first byte tells the two apart).
  * Appends are answered once their explicit result is known (committed, or an error per entry), so a
  * client that got `{lsn, csn}` knows the entry is committed.
  */
@@ -113,6 +122,15 @@ export interface LeaderEvent {
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
 export function encodeRpc(value: RpcRequest | RpcResponse | readonly LeaderEvent[]): Uint8Array {
+  const v = value as Record<string, unknown>;
+  if (v.op === "append") {
+    if (v.ok === undefined) {
+      const bytes = encodeAppendRequest(v.group, v.items);
+      if (bytes) return bytes;
+    } else if (v.ok === true && Array.isArray(v.results)) {
+      return encodeAppendAnswer(v.results as AppendOutcomeWire[], (e) => packr.pack(e));
+    }
+  }
   const body = packr.pack(value);
   const out = Buffer.allocUnsafe(body.length + 1);
   out[0] = RPC_VERSION;
@@ -122,6 +140,10 @@ export function encodeRpc(value: RpcRequest | RpcResponse | readonly LeaderEvent
 
 /** Decodes and checks the shape of a request; bad input gives a reason, never a throw. */
 export function decodeRequest(bytes: Uint8Array): RpcRequest | { bad: string } {
+  if (bytes instanceof Uint8Array && bytes[0] === APPEND_REQUEST_FORMAT) {
+    const a = decodeAppendRequest(bytes);
+    return "bad" in a ? a : { op: "append", group: a.group, items: a.items };
+  }
   const v = unpack(bytes);
   if (typeof v === "string") return { bad: v };
   const r = v as Record<string, unknown>;
@@ -202,6 +224,12 @@ export function decodeRequest(bytes: Uint8Array): RpcRequest | { bad: string } {
 }
 
 export function decodeResponse(bytes: Uint8Array): RpcResponse {
+  if (bytes instanceof Uint8Array && bytes[0] === APPEND_ANSWER_FORMAT) {
+    const results = decodeAppendAnswer(bytes, decodeError);
+    if (typeof results === "string")
+      return { ok: false, error: { code: "INTERNAL", message: `bad response: ${results}` } };
+    return { ok: true, op: "append", results: results as AppendOutcomeWire[] };
+  }
   const v = unpack(bytes);
   if (typeof v === "string") return { ok: false, error: { code: "INTERNAL", message: `bad response: ${v}` } };
   return v as RpcResponse;
@@ -218,6 +246,15 @@ export function decodeLeaderEvents(bytes: Uint8Array): LeaderEvent[] {
       typeof e.leader === "string" &&
       Number.isSafeInteger(e.pid),
   );
+}
+
+/** An error item of a binary append answer (msgpack); an unreadable one reads as INTERNAL. */
+function decodeError(bytes: Uint8Array): unknown {
+  try {
+    return packr.unpack(bytes);
+  } catch (err) {
+    return { code: "INTERNAL", message: `undecodable error: ${(err as Error).message}` };
+  }
 }
 
 function unpack(bytes: Uint8Array): unknown {
