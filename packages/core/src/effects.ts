@@ -9,8 +9,11 @@ export type PersistRecord =
   | { readonly kind: "truncate"; readonly lsn: Lsn }
   | { readonly kind: "base"; readonly base: BaseInfo; readonly reset: boolean };
 
-/** The explicit result of appends: every append this replica issued in [from, to) under `pid`. */
-export interface AppendResult {
+/**
+ * The explicit result of one group entry this replica issued as leader: every append in [from, to) under
+ * `pid`. (The client's `CommittedAppend` is one append's answer to its caller.)
+ */
+export interface GroupEntryResult {
   readonly group: GroupId;
   readonly outcome: "committed" | "failed" | "indeterminate";
   readonly pid: Pid;
@@ -56,7 +59,7 @@ export type ReplicaEvent =
 export interface EffectSink {
   persist(group: GroupId, seq: number, record: PersistRecord): void;
   send(message: Message): void;
-  result(result: AppendResult): void;
+  result(result: GroupEntryResult): void;
   event(event: ReplicaEvent): void;
   /** The replica wants `tick` no later than `at` (replaces any earlier request). */
   wake(group: GroupId, at: Millis): void;

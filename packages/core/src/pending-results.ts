@@ -1,4 +1,4 @@
-import type { AppendResult, EffectSink } from "./effects.ts";
+import type { EffectSink, GroupEntryResult } from "./effects.ts";
 import type { GroupLog } from "./group-log.ts";
 import type { GroupId, Lsn, Pid } from "./types.ts";
 
@@ -46,7 +46,7 @@ export class PendingResults {
     const lastCommittedPid = committedEnd > log.base.lsn ? log.pidEndingAt(committedEnd) : log.base.pid;
     while (this.head < this.queue.length) {
       const it = this.queue[this.head]!;
-      let outcome: AppendResult["outcome"];
+      let outcome: GroupEntryResult["outcome"];
       if (committedEnd > it.from) {
         if (it.from < log.base.lsn) outcome = this.unknown;
         else {

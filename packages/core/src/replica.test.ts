@@ -5,7 +5,7 @@
 // calls made so far, on every send, in every test.
 import { describe, expect, it } from "vitest";
 import { MAX_COUNTER, MAX_REF_CSN } from "./counter-limits.ts";
-import type { AppendResult, EffectSink, PersistRecord, ReplicaEvent } from "./effects.ts";
+import type { EffectSink, GroupEntryResult, PersistRecord, ReplicaEvent } from "./effects.ts";
 import { EntryKind } from "./log-entry.ts";
 import { initialConfig } from "./member-config.ts";
 import type { Message, Prepare, Push } from "./messages.ts";
@@ -26,7 +26,7 @@ const LEASE = {
 interface NodeLog {
   persists: Array<{ seq: number; record: PersistRecord }>;
   sends: Message[];
-  results: AppendResult[];
+  results: GroupEntryResult[];
   events: ReplicaEvent[];
   /** Everything this node did, in order (to check what left before which durable()). */
   trace: Array<
@@ -220,8 +220,8 @@ class Harness {
     return this.leader()!;
   }
 
-  append(id: string, payload: Uint8Array, options?: Parameters<Replica["append"]>[2]) {
-    const out = this.r(id).append(payload, this.now, options);
+  append(id: string, payload: Uint8Array, options?: Parameters<Replica["propose"]>[2]) {
+    const out = this.r(id).propose(payload, this.now, options);
     this.r(id).endTurn(this.now);
     return out;
   }
@@ -231,7 +231,7 @@ class Harness {
     return [...this.replicas.values()].filter((r) => r !== l && r.log.config.members.includes(r.self));
   }
 
-  committedResults(id: string, outcome: AppendResult["outcome"], lsn: number): AppendResult[] {
+  committedResults(id: string, outcome: GroupEntryResult["outcome"], lsn: number): GroupEntryResult[] {
     return this.log(id).results.filter((r) => r.outcome === outcome && r.from <= lsn && lsn < r.to);
   }
 }
@@ -345,12 +345,12 @@ describe("replica: appends and explicit results", () => {
   it("appends on a follower return NOT_LEADER with the leader as hint (seed 23)", () => {
     const h = new Harness(23, ["a", "b", "c"]);
     // Before any election nobody knows a leader.
-    expect(h.r("a").append(bytes(4), h.now)).toEqual({ ok: false, code: "NOT_LEADER" });
+    expect(h.r("a").propose(bytes(4), h.now)).toEqual({ ok: false, code: "NOT_LEADER" });
     const L = h.elect();
     h.append(L.self, bytes(4));
     h.advance(50);
     for (const f of h.followers()) {
-      const out = f.append(bytes(4), h.now);
+      const out = f.propose(bytes(4), h.now);
       expect(out, `seed 23 follower ${f.self}`).toEqual({ ok: false, code: "NOT_LEADER", leader: L.self });
       expect(f.status().leader).toBe(L.self);
     }

@@ -1,4 +1,4 @@
-import type { AppendResult } from "@palf/core";
+import type { GroupEntryResult } from "@palf/core";
 import type { AppendOutcomeWire } from "@palf/transport";
 import { describe, expect, it } from "vitest";
 import { AppendWaiters, RequestAnswers } from "./append-waiters.ts";
@@ -18,7 +18,12 @@ function waiting(w: AppendWaiters, pid: number, lsns: number[]): Map<number, App
 /** Lets settled request promises run their callbacks. */
 const flush = () => new Promise<void>((r) => setImmediate(r));
 
-const result = (outcome: AppendResult["outcome"], pid: number, from: number, to: number): AppendResult => ({
+const result = (
+  outcome: GroupEntryResult["outcome"],
+  pid: number,
+  from: number,
+  to: number,
+): GroupEntryResult => ({
   group: 1,
   outcome,
   pid,

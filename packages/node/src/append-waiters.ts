@@ -1,4 +1,4 @@
-import type { AppendResult, Replica } from "@palf/core";
+import type { GroupEntryResult, Replica } from "@palf/core";
 import type { AppendOutcomeWire, RpcError } from "@palf/transport";
 
 /**
@@ -48,7 +48,7 @@ interface RetryWatcher extends AppendWaiter {
 }
 
 /** What a group entry's explicit result tells each of its appends (undefined: committed, answer {lsn, csn}). */
-function outcomeError(r: AppendResult): AppendOutcomeWire | undefined {
+function outcomeError(r: GroupEntryResult): AppendOutcomeWire | undefined {
   if (r.outcome === "failed")
     return {
       error: { code: "FAILED", message: "not committed: a new leader's log holds something else there" },
@@ -79,7 +79,7 @@ export class AppendWaiters {
   }
 
   /** Settles the appends inside the result's range; returns how many were answered committed. */
-  settle(r: AppendResult): number {
+  settle(r: GroupEntryResult): number {
     const error = outcomeError(r);
     const inRange = (w: AppendWaiter) => w.pid === r.pid && w.lsn >= r.from && w.lsn < r.to;
     const settle = (w: AppendWaiter) => answer(w, error ?? { lsn: w.lsn, csn: w.csn });

@@ -167,7 +167,7 @@ export class PalfNode {
         hub: this.hub,
         replica: (g) => this.shardOf(g).replica(g),
         replicas: () => this.allReplicas(),
-        append: (g, items) => this.shardOf(g).append(g, items),
+        serveAppends: (g, items) => this.shardOf(g).serveAppends(g, items),
       },
       this.opts.gts,
     );

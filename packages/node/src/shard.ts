@@ -1,9 +1,9 @@
 import {
-  type AppendResult,
   type CoalescedLeases,
   type CsnFloorSource,
   type DurableImage,
   type EffectSink,
+  type GroupEntryResult,
   hashSeed,
   initialConfig,
   type LogEntry,
@@ -80,7 +80,7 @@ export interface ShardOptions {
 /** Read-only observer of a node's replicas (the whole-node simulator's checkers). */
 export interface NodeInspector {
   event?(group: number, event: ReplicaEvent, replica: Replica): void;
-  result?(group: number, result: AppendResult, replica: Replica): void;
+  result?(group: number, result: GroupEntryResult, replica: Replica): void;
 }
 
 /**
@@ -218,7 +218,7 @@ export class Shard {
         }
         list.push(m);
       },
-      result: (r: AppendResult) => {
+      result: (r: GroupEntryResult) => {
         this.opts.inspect?.result?.(slot.group, r, slot.replica);
         this.onResult(slot, r);
       },
@@ -260,8 +260,8 @@ export class Shard {
     this.scheduleTurn();
   }
 
-  /** Client appends: answered with {lsn, csn} once committed, or an error per item. */
-  append(group: number, items: readonly AppendItem[]): Promise<AppendOutcomeWire[]> {
+  /** Serves one append request's items (the RPC's, or GTS ceilings): each answered {lsn, csn} once committed, or an error. */
+  serveAppends(group: number, items: readonly AppendItem[]): Promise<AppendOutcomeWire[]> {
     const slot = this.groups.get(group);
     if (!slot)
       return Promise.resolve(
@@ -282,7 +282,7 @@ export class Shard {
       const options = item.session
         ? { refCsn: item.refCsn ?? 0, session: item.session, retry: item.retry === true }
         : { refCsn: item.refCsn ?? 0 };
-      const res = r.append(item.payload, now, options);
+      const res = r.propose(item.payload, now, options);
       if (!res.ok) {
         const error: { code: RpcError["code"]; leader?: string; message?: string } = { code: res.code };
         if (res.leader !== undefined) error.leader = res.leader;
@@ -494,7 +494,7 @@ export class Shard {
 
   // ------------------------------------------------------------------ results and events
 
-  private onResult(slot: GroupSlot, r: AppendResult): void {
+  private onResult(slot: GroupSlot, r: GroupEntryResult): void {
     this.stats.committed += slot.waiters.settle(r);
   }
 
