@@ -80,7 +80,7 @@ class World {
     this.event(id, { type: "role", group: G, role: "leader", pid, at: 0 });
   }
   result(id: string, outcome: GroupEntryResult["outcome"], pid: number, from: number, to: number): void {
-    this.checker.onResult(id, { group: G, outcome, pid, from, to });
+    this.checker.onResult(id, { group: G, outcome, pid, from, to, appends: [] });
   }
   append(id: string, ge: GroupEntry, i: number, overrides: Partial<AppendRecord> = {}): AppendRecord {
     const lsn = entryLsn(ge, i);
