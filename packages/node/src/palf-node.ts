@@ -397,7 +397,7 @@ export class PalfNode {
         const r = slot.replica;
         pending += slot.waiters.size;
         if (r.halted) halted++;
-        for (const m of r.log.config.members) nodes.add(m);
+        for (const m of r.latestConfig.members) nodes.add(m);
       }
       const led = s.leaders().length;
       groups += s.groups.size;
