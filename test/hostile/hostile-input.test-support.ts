@@ -8,8 +8,8 @@ import {
   encodeWatermarks,
   RPC_VERSION,
 } from "@palf/transport";
+import { messageArb } from "@palf/transport/testing";
 import fc from "fast-check";
-import { messageArb } from "../../packages/transport/src/messages.test-support.ts";
 
 /** Values at and around every limit a field may meet: uint32, 2^52 (MAX_COUNTER), 2^53, negatives, fractions. */
 export const extreme = fc.constantFrom(
