@@ -331,6 +331,10 @@ export async function main(argv: string[]): Promise<void> {
 
     const total = recorder.total();
     const errorsByCode = total.errors;
+    // Where the time went, and each process's CPU per 1000 acked appends over the profiled (measured) part.
+    const profileCost = profileDir
+      ? printProfiles(profileDir, "append", { count: total.acked, what: "acked appends" })
+      : undefined;
     const summary = {
       bench: "append",
       ackedPerS: Math.round(total.acked / elapsedS),
@@ -369,11 +373,11 @@ export async function main(argv: string[]): Promise<void> {
           }
         : {}),
       ...(local ? { cpuPct } : {}),
+      ...(profileCost ? { profileCpuMsPer1000Acked: profileCost } : {}),
       ...(Object.keys(loop).length > 0 ? { loop } : {}),
       ...(outDir ? { out: outDir } : {}),
     };
     for (const f of readerFailures.slice(0, 5)) console.error(`[append] reader: ${f}`);
-    if (profileDir) printProfiles(profileDir, "append");
     if (outDir) {
       const files = await writeReport(outDir, recorder, summary, {
         title: `palf bench append: ${summary.mode}${rate === undefined ? "" : ` at ${rate}/s`}, ${groups} groups, ${nodes.length} nodes`,

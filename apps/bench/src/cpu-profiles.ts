@@ -17,13 +17,21 @@ interface ProfileNode {
 export function summarizeProfile(
   file: string,
   top = 15,
-): { ms: number; areas: Record<string, number>; top: string[] } {
+): { ms: number; busyMs: number; areas: Record<string, number>; top: string[] } {
   const p = JSON.parse(fs.readFileSync(file, "utf8")) as {
     nodes: ProfileNode[];
     samples: number[];
     timeDeltas: number[];
   };
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  /** Samples under node:inspector are the profiler's own work (serializing the profile at its stop). */
+  const profilerOwn = (id: number): boolean => {
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at))
+      if (byId.get(at)?.callFrame.url === "node:inspector") return true;
+    return false;
+  };
   const self = new Map<number, number>();
   let total = 0;
   for (let i = 0; i < p.samples.length; i++) {
@@ -35,7 +43,7 @@ export function summarizeProfile(
   const fns = new Map<string, number>();
   for (const [id, t] of self) {
     const f = byId.get(id)!.callFrame;
-    const area = areaOf(f.url, f.functionName);
+    const area = profilerOwn(id) ? "profiler" : areaOf(f.url, f.functionName);
     areas[area] = (areas[area] ?? 0) + t;
     const short = f.url.replace(/^.*\/(packages|apps|node_modules)\//, "$1/").replace(/^file:\/\//, "");
     const key = `${f.functionName || "(anonymous)"} ${short}:${f.lineNumber + 1}`;
@@ -44,6 +52,7 @@ export function summarizeProfile(
   const pct = (t: number) => Math.round((1000 * t) / total) / 10;
   return {
     ms: Math.round(total / 1000),
+    busyMs: Math.round((total - (areas.idle ?? 0) - (areas.profiler ?? 0)) / 1000),
     areas: Object.fromEntries(
       Object.entries(areas)
         .sort((a, b) => b[1] - a[1])
@@ -83,15 +92,27 @@ export function profilingEnv(dir: string): Record<string, string> {
   };
 }
 
-/** Prints the summary of every profile in `dir` to stderr. */
-export function printProfiles(dir: string, tag: string): void {
+/**
+ * Prints the summary of every profile in `dir` to stderr. With `work` (e.g. the appends acked in the profiled
+ * window), also each process's CPU ms per 1000 of them: busy time (not idle, not the profiler's own), a
+ * count that depends far less on what else runs on the machine than a rate does. Returns those by profile.
+ */
+export function printProfiles(
+  dir: string,
+  tag: string,
+  work?: { count: number; what: string },
+): Record<string, number> {
+  const per1000: Record<string, number> = {};
   for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"))) {
     const s = summarizeProfile(path.join(dir, f));
+    const cost = work && work.count > 0 ? Math.round((s.busyMs / work.count) * 10_000) / 10 : undefined;
+    if (cost !== undefined) per1000[f.replace(/-\d+\.cpuprofile$/, "")] = cost;
     console.error(
-      `[${tag}] profile ${f} (${s.ms} ms sampled): self time % by area ${JSON.stringify(s.areas)}`,
+      `[${tag}] profile ${f} (${s.ms} ms sampled, ${s.busyMs} ms busy${cost === undefined ? "" : `, ${cost} ms per 1000 ${work!.what}`}): self time % by area ${JSON.stringify(s.areas)}`,
     );
     for (const line of s.top) console.error(`    ${line}`);
   }
+  return per1000;
 }
 
 /** Profiles this process (the client side) until the returned function writes the profile. */

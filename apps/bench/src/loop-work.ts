@@ -18,6 +18,8 @@ export function loopWork(
     messagesInPerTurn: round(d("messagesIn") / turns),
     messagesOutPerTurn: round(d("messagesOut") / turns),
     framesSentPerS: round(d("framesSent") / seconds),
+    // Peer frames per loop turn: one per destination node, more only when a turn's output is cut at the size limit.
+    framesPerTurn: round(d("framesSent") / turns),
     flushesPerS: round(d("walFlushes") / seconds),
     committedPerS: round(d("committed") / seconds),
   };
