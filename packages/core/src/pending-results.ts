@@ -10,12 +10,17 @@ import type { Csn, GroupId, Lsn, Pid } from "./types.ts";
 export function retryAnswer(
   lsn: Lsn,
   session: SessionTag,
-  read: (lsn: Lsn) => LogEntry | undefined,
+  log: CommittedReader,
 ): { lsn: Lsn; csn: Csn } | undefined {
-  const e = read(lsn);
+  const e = log.readCommitted(lsn);
   return e?.session && e.session.id === session.id && e.session.seq === session.seq
     ? { lsn, csn: e.csn }
     : undefined;
+}
+
+/** The committed entry at an LSN (undefined: none starts there, not committed, or below the base). */
+export interface CommittedReader {
+  readCommitted(lsn: Lsn): LogEntry | undefined;
 }
 
 interface Issued {
@@ -95,11 +100,11 @@ export class PendingResults {
   /**
    * Resolves what the committed prefix of `log` (up to `committedEnd`) decides. Older entries are always
    * decided no later than newer ones, so it stops at the first undecided one. Then answers the watched
-   * retries the commit point passed (`read`: the committed entry at an LSN).
+   * retries the commit point passed.
    */
-  resolve(log: GroupLog, committedEnd: Lsn, read: (lsn: Lsn) => LogEntry | undefined): void {
+  resolve(log: GroupLog, committedEnd: Lsn, reader: CommittedReader): void {
     if (this.head < this.queue.length) this.resolveIssued(log, committedEnd);
-    if (this.retries.length > 0) this.resolveRetries(committedEnd, read);
+    if (this.retries.length > 0) this.resolveRetries(committedEnd, reader);
   }
 
   private resolveIssued(log: GroupLog, committedEnd: Lsn): void {
@@ -125,11 +130,11 @@ export class PendingResults {
     }
   }
 
-  private resolveRetries(committedEnd: Lsn, read: (lsn: Lsn) => LogEntry | undefined): void {
+  private resolveRetries(committedEnd: Lsn, reader: CommittedReader): void {
     const sink = this.sink;
     this.retries = this.retries.filter((w) => {
       if (w.lsn >= committedEnd) return true;
-      const answer = retryAnswer(w.lsn, w.session, read);
+      const answer = retryAnswer(w.lsn, w.session, reader);
       sink.retryResult?.(
         answer
           ? { group: this.group, id: w.id, outcome: "committed", lsn: w.lsn, csn: answer.csn }
