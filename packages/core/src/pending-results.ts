@@ -50,7 +50,8 @@ export class PendingResults {
   private head = 0;
   /** Ids of the appends in the open group entry, in order. */
   private open: AppendId[] = [];
-  private retries: RetryWatch[] = [];
+  /** Watched retries; none on almost every replica, so made on the first. */
+  private retries: RetryWatch[] | undefined;
   private nextId = 0;
 
   /** What an entry whose fate cannot be known here gets (`failed` only under UnsafeSwitches.unknownAsFailed). */
@@ -79,7 +80,7 @@ export class PendingResults {
   /** A retry of the append at `lsn`, above the commit point: its id, answered by a RetryResult. */
   watchRetry(lsn: Lsn, session: SessionTag): AppendId {
     const id = this.nextId++;
-    this.retries.push({ id, lsn, session });
+    (this.retries ??= []).push({ id, lsn, session });
     return id;
   }
 
@@ -104,7 +105,7 @@ export class PendingResults {
    */
   resolve(log: GroupLog, committedEnd: Lsn, reader: CommittedReader): void {
     if (this.head < this.queue.length) this.resolveIssued(log, committedEnd);
-    if (this.retries.length > 0) this.resolveRetries(committedEnd, reader);
+    if (this.retries !== undefined) this.resolveRetries(this.retries, committedEnd, reader);
   }
 
   private resolveIssued(log: GroupLog, committedEnd: Lsn): void {
@@ -130,18 +131,20 @@ export class PendingResults {
     }
   }
 
-  private resolveRetries(committedEnd: Lsn, reader: CommittedReader): void {
-    const sink = this.sink;
-    this.retries = this.retries.filter((w) => {
-      if (w.lsn >= committedEnd) return true;
+  private resolveRetries(retries: RetryWatch[], committedEnd: Lsn, reader: CommittedReader): void {
+    const passed = retries.filter((w) => w.lsn < committedEnd);
+    if (passed.length === 0) return;
+    // Updated before any answer leaves, so a host that proposes from inside its callback loses no watch.
+    const left = retries.filter((w) => w.lsn >= committedEnd);
+    this.retries = left.length > 0 ? left : undefined;
+    for (const w of passed) {
       const answer = retryAnswer(w.lsn, w.session, reader);
-      sink.retryResult?.(
+      this.sink.retryResult?.(
         answer
           ? { group: this.group, id: w.id, outcome: "committed", lsn: w.lsn, csn: answer.csn }
           : { group: this.group, id: w.id, outcome: "indeterminate", lsn: w.lsn, csn: 0 },
       );
-      return false;
-    });
+    }
   }
 
   private emit(outcome: GroupEntryResult["outcome"], it: Issued): void {
