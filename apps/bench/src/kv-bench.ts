@@ -20,7 +20,10 @@ import { accountNames, initAccounts, quantile, runBank, snapshotRead } from "@pa
 import { runListAppend } from "@palf/kv-app/list-append-workload";
 import { LocalStore } from "@palf/kv-app/local-store";
 import { checkBank, checkListAppend } from "@palf/testkit";
+import { printProfiles, profilingEnv } from "./cpu-profiles.ts";
+import { CpuWindow } from "./cpu-window.ts";
 import { type FlagSpec, positiveInt, UsageError } from "./flags.ts";
+import { childPids } from "./proc-stats.ts";
 import { round } from "./rounding.ts";
 
 /** The flags of `kv` (parsed by parseArgs here, listed by `--help`). */
@@ -32,6 +35,11 @@ export const flags = {
   partitions: { type: "string", default: "8", help: "partitions (PALF groups) of the store", arg: "n" },
   servers: { type: "string", default: "2", help: "store servers", arg: "n" },
   "read-fence": { type: "string", default: "watermark", help: "watermark | append | both", arg: "kind" },
+  profile: {
+    type: "string",
+    help: "V8 CPU profiles of the bench, every store server and palfd over the measured run",
+    arg: "dir",
+  },
 } satisfies FlagSpec;
 
 interface CostMark {
@@ -96,7 +104,24 @@ export async function main(argv: string[]): Promise<void> {
   const partitions = positiveInt("partitions", values.partitions);
   const servers = Array.from({ length: positiveInt("servers", values.servers) }, (_, i) => `kv${i + 1}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "palf-kv-bench-"));
-  const store = new LocalStore({ dataDir: dir, partitions, servers, readFence: fence });
+  const profileDir = values.profile ? path.resolve(values.profile) : undefined;
+  if (profileDir) fs.mkdirSync(profileDir, { recursive: true });
+  const store = new LocalStore({
+    dataDir: dir,
+    partitions,
+    servers,
+    readFence: fence,
+    ...(profileDir ? { env: profilingEnv(profileDir) } : {}),
+  });
+  // The local processes whose CPU is measured (and, with --profile, profiled) over the measured run.
+  const window = () => {
+    const pids = new Map<string, number>();
+    for (const [n, p] of [...store.cluster.procs, ...store.procs]) if (p.pid) pids.set(n, p.pid);
+    const profiled = [...pids.keys()];
+    const nats = childPids("nats-server");
+    for (const [i, pid] of nats.entries()) pids.set(nats.length > 1 ? `nats${i + 1}` : "nats", pid);
+    return new CpuWindow(pids, profiled, profileDir);
+  };
   process.on("exit", () => {
     for (const p of store.cluster.procs.values()) p.kill("SIGKILL");
   });
@@ -113,7 +138,12 @@ export async function main(argv: string[]): Promise<void> {
     let out: Record<string, unknown>;
     let start = await costMark(store, kv, counts, service);
     let cost: Record<string, number> = {};
+    let cpu: CpuWindow | undefined;
+    let cpuS: Record<string, number> = {};
+    let committedInRun = 0;
     if (workload === "list-append") {
+      cpu = window();
+      await cpu.start();
       const { history, latenciesMs } = await runListAppend({
         kv,
         keys: accounts,
@@ -122,6 +152,8 @@ export async function main(argv: string[]): Promise<void> {
         seed: 1,
       });
       const s = elapsed();
+      cpuS = await cpu.stop();
+      committedInRun = latenciesMs.length;
       cost = perAttempt(start, await costMark(store, kv, counts, service));
       const check = checkListAppend(history as never);
       out = {
@@ -151,8 +183,10 @@ export async function main(argv: string[]): Promise<void> {
           lastSeen = t.commitVersion;
         }
       })();
-      const t1 = performance.now();
       start = await costMark(store, kv, counts, service);
+      cpu = window();
+      await cpu.start();
+      const t1 = performance.now();
       let r: {
         latenciesMs: number[];
         committed: number;
@@ -184,6 +218,8 @@ export async function main(argv: string[]): Promise<void> {
       } else
         r = await runBank({ kv, accounts: names, concurrency, done: () => stop, seed: 1, snapshotEvery: 50 });
       const s = (performance.now() - t1) / 1000;
+      cpuS = await cpu.stop();
+      committedInRun = r.committed;
       cost = perAttempt(start, await costMark(store, kv, counts, service));
       const final = await snapshotRead(kv, accounts);
       const check = checkBank({ initialTotal: total, reads: r.snapshots, finalBalances: final.balances });
@@ -236,8 +272,13 @@ export async function main(argv: string[]): Promise<void> {
       ),
       // Load-independent cost per attempt of the measured run (counts, not times).
       perAttempt: cost,
+      // CPU ms per committed transaction per process over the measured run (bench = SDK + workload + CDC).
+      cpuMsPerTxn: Object.fromEntries(
+        Object.entries(cpuS).map(([k, v]) => [k, round((v * 1000) / Math.max(1, committedInRun), 3)]),
+      ),
       indeterminate: kv.stats.indeterminate,
     };
+    if (profileDir) printProfiles(profileDir, `kv ${workload}`);
     console.log(JSON.stringify(out));
     await cdcSide.close();
     await close();

@@ -33,6 +33,8 @@ export interface LocalStoreOptions {
   readonly recycle?: boolean;
   /** nats-servers, clustered with routes when more than one (default 1). */
   readonly natsServers?: number;
+  /** Extra environment for every palfd and store server (e.g. the CPU-profile preload of `bench kv`). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -58,6 +60,7 @@ export class LocalStore {
       dataDir: o.dataDir,
       leaseMs: o.leaseMs ?? 1000,
       ...(o.natsServers === undefined ? {} : { natsServers: o.natsServers }),
+      ...(o.env === undefined ? {} : { env: o.env }),
     });
   }
 
@@ -155,7 +158,10 @@ export class LocalStore {
         : []),
     ];
     const log = fs.openSync(path.join(this.o.dataDir, `${id}.log`), "a");
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", log] });
+    const child = spawn(process.execPath, args, {
+      stdio: ["ignore", "pipe", log],
+      ...(this.o.env ? { env: { ...process.env, ...this.o.env } } : {}),
+    });
     this.procs.set(id, child);
     return new Promise((resolve, reject) => {
       let buf = "";
