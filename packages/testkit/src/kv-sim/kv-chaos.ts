@@ -215,7 +215,9 @@ class KvWorld {
       map: this.map,
       runtime: life.rt,
       checkpoints: {
-        save: (p, readFrom, bytes) => m.disk.set(p, { readFrom, bytes: Uint8Array.from(bytes) }),
+        save: (p, readFrom, bytes) => {
+          m.disk.set(p, { readFrom, bytes: Uint8Array.from(bytes) });
+        },
       },
       restored,
       checkpointEveryMs: 1500,
