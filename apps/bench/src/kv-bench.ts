@@ -14,6 +14,7 @@ import {
   type KvCallCounts,
   type ReadFence,
   type RemoteKvService,
+  readFenceKinds,
   type TxnChange,
 } from "@palf/kv";
 import { accountNames, initAccounts, quantile, runBank, snapshotRead } from "@palf/kv-app/bank-workload";
@@ -34,7 +35,7 @@ export const flags = {
   seconds: { type: "string", default: "15", help: "length of the measured run", arg: "s" },
   partitions: { type: "string", default: "8", help: "partitions (PALF groups) of the store", arg: "n" },
   servers: { type: "string", default: "2", help: "store servers", arg: "n" },
-  "read-fence": { type: "string", default: "watermark", help: "watermark | append | both", arg: "kind" },
+  "read-fence": { type: "string", default: "leader", help: readFenceKinds.join(" | "), arg: "kind" },
   profile: {
     type: "string",
     help: "V8 CPU profiles of the bench, every store server and palfd over the measured run",
@@ -96,8 +97,8 @@ export async function main(argv: string[]): Promise<void> {
   if (!["bank", "single", "list-append"].includes(workload))
     throw new UsageError(`--workload must be bank, single or list-append, got ${workload}`);
   const fence = values["read-fence"] as ReadFence;
-  if (!["watermark", "append", "both"].includes(fence))
-    throw new UsageError("--read-fence must be watermark, append or both");
+  if (!readFenceKinds.includes(fence))
+    throw new UsageError(`--read-fence must be one of ${readFenceKinds.join(", ")}`);
   const accounts = positiveInt("accounts", values.accounts);
   const concurrency = positiveInt("concurrency", values.concurrency);
   const seconds = positiveInt("seconds", values.seconds);

@@ -26,6 +26,7 @@ export interface LocalStoreOptions {
   readonly dataDir: string;
   readonly partitions: number;
   readonly leaseMs?: number;
+  /** Default leader (the leader-answered fence). */
   readonly readFence?: ReadFence;
   readonly lockTimeoutMs?: number;
   readonly checkpointMs?: number;
@@ -111,7 +112,7 @@ export class LocalStore {
       cluster,
       map: this.map!,
       ...(service === undefined ? {} : { service }),
-      host: { readFence: this.o.readFence ?? "watermark", lockTimeoutMs: this.o.lockTimeoutMs ?? 2000 },
+      host: { readFence: this.o.readFence ?? "leader", lockTimeoutMs: this.o.lockTimeoutMs ?? 2000 },
       ...(o.maxAttempts === undefined ? {} : { maxAttempts: o.maxAttempts }),
     });
     return {
@@ -140,7 +141,7 @@ export class LocalStore {
       "--nodes",
       this.nodes.join(","),
       "--read-fence",
-      this.o.readFence ?? "watermark",
+      this.o.readFence ?? "leader",
       "serve",
       "--id",
       id,

@@ -133,6 +133,20 @@ export class ClientRpcServer {
           entry: e ? { lsn: e.lsn, csn: e.csn, payload: Buffer.from(e.payload) } : null,
         };
       }
+      case "fence": {
+        const a = await this.host.gts().fence.ask(req.group, req.csn, this.host.appendTimeoutMs ?? 10_000);
+        if ("error" in a) {
+          const message =
+            a.error === "NOT_LEADER"
+              ? `not the leader of group ${req.group}`
+              : `no watermark of group ${req.group} at ${req.csn} in time`;
+          return {
+            ok: false,
+            error: { code: a.error, message, ...(a.leader === undefined ? {} : { leader: a.leader }) },
+          };
+        }
+        return { ok: true, op: "fence", w: a.w, lsn: a.lsn };
+      }
       case "status":
         return {
           ok: true,
