@@ -35,6 +35,10 @@ describe("store server checkpoint files", () => {
       got = loadCheckpoints(dir, map, (m) => warnings.push(m));
       expect(got.size).toBe(0);
       expect(warnings.join()).toMatch(/unreadable/);
+      // A directory that does not exist yet is made on the first save.
+      const fresh = path.join(dir, "not-yet");
+      await saveCheckpoint(fresh, map, 0, 7, s.checkpoint());
+      expect(loadCheckpoints(fresh, map, (m) => warnings.push(m)).get(0)!.readFrom).toBe(7);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

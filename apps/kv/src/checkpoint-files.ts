@@ -26,10 +26,14 @@ export async function saveCheckpoint(
   readFrom: number,
   state: Uint8Array,
 ): Promise<void> {
-  await fs.promises.mkdir(dir, { recursive: true });
   const file = fileOf(dir, p);
   const tmp = `${file}.tmp`;
-  const fh = await fs.promises.open(tmp, "w");
+  // The directory exists after the first save: make it only when the open says it is missing.
+  const fh = await fs.promises.open(tmp, "w").catch(async (e: NodeJS.ErrnoException) => {
+    if (e.code !== "ENOENT") throw e;
+    await fs.promises.mkdir(dir, { recursive: true });
+    return fs.promises.open(tmp, "w");
+  });
   try {
     await fh.writeFile(packr.pack([FORMAT, map.version, map.groups[p], readFrom, state]));
     await fh.sync();
