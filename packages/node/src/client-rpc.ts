@@ -139,7 +139,9 @@ export class ClientRpcServer {
           const message =
             a.error === "NOT_LEADER"
               ? `not the leader of group ${req.group}`
-              : `no watermark of group ${req.group} at ${req.csn} in time`;
+              : a.error === "BAD_REQUEST"
+                ? `csn ${req.csn} is above GTS: a fence is asked at a timestamp GTS gave out`
+                : `no watermark of group ${req.group} at ${req.csn} in time`;
           return {
             ok: false,
             error: { code: a.error, message, ...(a.leader === undefined ? {} : { leader: a.leader }) },

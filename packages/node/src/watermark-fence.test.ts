@@ -132,6 +132,21 @@ describe("leader-answered read fence", () => {
     expect(node.fence.stats.answeredAtOnce).toBe(1);
   });
 
+  it("a fence at a snapshot GTS never gave out is refused after one round, not chased with more", async () => {
+    const node = modelNode();
+    const g = node.groups[0]!;
+    node.append(g);
+    g.committedEnd = g.nextLsn;
+    let answer: FenceAnswer | undefined;
+    void node.fence.ask(1, 2 ** 52, 10_000).then((a) => {
+      answer = a;
+    });
+    await node.rt.settle();
+    await node.ack();
+    expect(answer).toEqual({ error: "BAD_REQUEST" });
+    expect(node.pub.stats.fetches).toBe(1);
+  });
+
   it("a node that does not lead the group answers NOT_LEADER with its hint", async () => {
     const node = modelNode();
     const g = node.groups[1]!;

@@ -9,8 +9,11 @@ import type { WatermarkPublisher } from "./watermarks.ts";
 
 export type FenceAnswer =
   | { readonly w: number; readonly lsn: number }
-  /** This node does not lead the group (the reader asks the leader), or no vouch came in time. */
-  | { readonly error: "NOT_LEADER" | "TIMEOUT"; readonly leader?: string };
+  /**
+   * This node does not lead the group (the reader asks the leader), no vouch came in time, or `csn` is not
+   * a timestamp GTS gave out before the request (a round fetched after it came back lower).
+   */
+  | { readonly error: "NOT_LEADER" | "TIMEOUT" | "BAD_REQUEST"; readonly leader?: string };
 
 /**
  * Test-only breach of the fence's rule (a fence answers only a vouch a round published), for
@@ -27,6 +30,8 @@ export interface FenceUnsafeSwitches {
 interface FenceWaiter {
   readonly group: number;
   readonly csn: number;
+  /** Rounds fetched before the request (publisher.requested): a later one's value is above an honest csn. */
+  readonly fetchesBefore: number;
   readonly resolve: (a: FenceAnswer) => void;
   timer: TimerHandle | undefined;
 }
@@ -65,7 +70,13 @@ export class WatermarkFence {
       return Promise.resolve(now);
     }
     return new Promise((resolve) => {
-      const wt: FenceWaiter = { group, csn, resolve, timer: undefined };
+      const wt: FenceWaiter = {
+        group,
+        csn,
+        fetchesBefore: this.publisher.requested,
+        resolve,
+        timer: undefined,
+      };
       wt.timer = this.rt.setTimeout(() => {
         this.waiters = this.waiters.filter((x) => x !== wt);
         this.stats.timeouts++;
@@ -98,7 +109,12 @@ export class WatermarkFence {
     if (this.waiters.length === 0) return;
     const still: FenceWaiter[] = [];
     for (const wt of this.waiters) {
-      const a = this.answer(wt.group, wt.csn);
+      // GTS never goes back: a value fetched after the request below csn means csn was never given out, and
+      // more rounds would not reach it (a hostile snapshot far ahead must not keep rounds running).
+      const a =
+        this.publisher.valueFetch > wt.fetchesBefore && this.publisher.value < wt.csn
+          ? ({ error: "BAD_REQUEST" } as const)
+          : this.answer(wt.group, wt.csn);
       if (a === undefined) still.push(wt);
       else {
         this.rt.clearTimeout(wt.timer);
