@@ -134,6 +134,11 @@ export class ClientRpcServer {
         };
       }
       case "fence": {
+        if (req.group === GTS_GROUP)
+          return {
+            ok: false,
+            error: { code: "BAD_REQUEST", message: "group 0 is the GTS group: no watermarks" },
+          };
         const a = await this.host.gts().fence.ask(req.group, req.csn, this.host.appendTimeoutMs ?? 10_000);
         if ("error" in a) {
           const message =

@@ -1,12 +1,16 @@
 import type { NodeRuntime, TimerHandle } from "./runtime.ts";
 
-/** A NodeRuntime whose interval and timeouts run only when a test says so (immediates run on settle). */
+/**
+ * A NodeRuntime whose interval and timeouts run only when a test says so (immediates run on settle); its
+ * clock moves by hand (`t`).
+ */
 export class ManualRuntime implements NodeRuntime {
   interval: (() => void) | undefined;
+  t = 0;
   private immediates: Array<() => void> = [];
   private timeouts: Array<() => void> = [];
   now(): number {
-    return 0;
+    return this.t;
   }
   setTimeout(fn: () => void): TimerHandle {
     this.timeouts.push(fn);
