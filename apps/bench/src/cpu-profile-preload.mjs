@@ -1,4 +1,4 @@
-// Preloaded into palfd by `pnpm bench append --profile <dir>` (NODE_OPTIONS="--import <this file>", since
+// Preloaded into palfd (and store servers) by `pnpm bench append|idle|kv --profile <dir>` (NODE_OPTIONS="--import <this file>", since
 // Node 20 refuses --cpu-prof in NODE_OPTIONS): the first SIGUSR2 starts a V8 CPU profile, the second
 // stops it and writes <dir>/<node>-<pid>.cpuprofile, so the profile covers just the measuring window.
 import fs from "node:fs";
@@ -7,7 +7,8 @@ import path from "node:path";
 
 const dir = process.env.PALF_CPU_PROFILE_DIR;
 if (dir) {
-  const i = process.argv.indexOf("--node");
+  // palfd names itself with --node, a store server (palfkv serve) with --id.
+  const i = process.argv.findIndex((a) => a === "--node" || a === "--id");
   const name = i >= 0 ? process.argv[i + 1] : "proc";
   const session = new Session();
   session.connect();

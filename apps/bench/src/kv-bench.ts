@@ -14,13 +14,17 @@ import {
   type KvCallCounts,
   type ReadFence,
   type RemoteKvService,
+  readFenceKinds,
   type TxnChange,
 } from "@palf/kv";
 import { accountNames, initAccounts, quantile, runBank, snapshotRead } from "@palf/kv-app/bank-workload";
 import { runListAppend } from "@palf/kv-app/list-append-workload";
 import { LocalStore } from "@palf/kv-app/local-store";
 import { checkBank, checkListAppend } from "@palf/testkit";
+import { printProfiles, profilingEnv } from "./cpu-profiles.ts";
+import { CpuWindow } from "./cpu-window.ts";
 import { type FlagSpec, positiveInt, UsageError } from "./flags.ts";
+import { childPids } from "./proc-stats.ts";
 import { round } from "./rounding.ts";
 
 /** The flags of `kv` (parsed by parseArgs here, listed by `--help`). */
@@ -31,13 +35,18 @@ export const flags = {
   seconds: { type: "string", default: "15", help: "length of the measured run", arg: "s" },
   partitions: { type: "string", default: "8", help: "partitions (PALF groups) of the store", arg: "n" },
   servers: { type: "string", default: "2", help: "store servers", arg: "n" },
-  "read-fence": { type: "string", default: "watermark", help: "watermark | append | both", arg: "kind" },
+  "read-fence": { type: "string", default: "leader", help: readFenceKinds.join(" | "), arg: "kind" },
+  profile: {
+    type: "string",
+    help: "V8 CPU profiles of the bench, every store server and palfd over the measured run",
+    arg: "dir",
+  },
 } satisfies FlagSpec;
 
 interface CostMark {
   readonly calls: KvCallCounts;
-  /** Summed over the store servers: pages of committed entries read from PALF. */
-  readonly servers: { pagesRead: number };
+  /** Summed over the store servers: pages of committed entries read from PALF, read fences asked. */
+  readonly servers: { pagesRead: number; fences: number };
   readonly rpc: { requests: number; bytesSent: number; bytesReceived: number };
   readonly attempts: number;
 }
@@ -48,13 +57,14 @@ async function costMark(
   calls: KvCallCounts,
   service: RemoteKvService | undefined,
 ): Promise<CostMark> {
-  const servers = { pagesRead: 0 };
+  const servers = { pagesRead: 0, fences: 0 };
   for (const id of store.servers) {
     const st = (await store.serverStatus(id).catch(() => undefined)) as
-      | { partitions?: Array<{ pagesRead?: number }> }
+      | { partitions?: Array<{ pagesRead?: number; fences?: number }> }
       | undefined;
     for (const p of st?.partitions ?? []) {
       servers.pagesRead += p.pagesRead ?? 0;
+      servers.fences += p.fences ?? 0;
     }
   }
   return {
@@ -79,6 +89,8 @@ function perAttempt(from: CostMark, to: CostMark): Record<string, number> {
     serverBytes: per(to.rpc.bytesSent + to.rpc.bytesReceived - from.rpc.bytesSent - from.rpc.bytesReceived),
     // Every store server replays every partition: its pages of the logs, summed over the servers.
     serversPagesRead: per(to.servers.pagesRead - from.servers.pagesRead),
+    // Fence requests (leader-answered, or fence appends) the store servers made, summed over them.
+    serversFences: per(to.servers.fences - from.servers.fences),
   };
 }
 
@@ -88,15 +100,32 @@ export async function main(argv: string[]): Promise<void> {
   if (!["bank", "single", "list-append"].includes(workload))
     throw new UsageError(`--workload must be bank, single or list-append, got ${workload}`);
   const fence = values["read-fence"] as ReadFence;
-  if (!["watermark", "append", "both"].includes(fence))
-    throw new UsageError("--read-fence must be watermark, append or both");
+  if (!readFenceKinds.includes(fence))
+    throw new UsageError(`--read-fence must be one of ${readFenceKinds.join(", ")}`);
   const accounts = positiveInt("accounts", values.accounts);
   const concurrency = positiveInt("concurrency", values.concurrency);
   const seconds = positiveInt("seconds", values.seconds);
   const partitions = positiveInt("partitions", values.partitions);
   const servers = Array.from({ length: positiveInt("servers", values.servers) }, (_, i) => `kv${i + 1}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "palf-kv-bench-"));
-  const store = new LocalStore({ dataDir: dir, partitions, servers, readFence: fence });
+  const profileDir = values.profile ? path.resolve(values.profile) : undefined;
+  if (profileDir) fs.mkdirSync(profileDir, { recursive: true });
+  const store = new LocalStore({
+    dataDir: dir,
+    partitions,
+    servers,
+    readFence: fence,
+    ...(profileDir ? { env: profilingEnv(profileDir) } : {}),
+  });
+  // The local processes whose CPU is measured (and, with --profile, profiled) over the measured run.
+  const window = () => {
+    const pids = new Map<string, number>();
+    for (const [n, p] of [...store.cluster.procs, ...store.procs]) if (p.pid) pids.set(n, p.pid);
+    const profiled = [...pids.keys()];
+    const nats = childPids("nats-server");
+    for (const [i, pid] of nats.entries()) pids.set(nats.length > 1 ? `nats${i + 1}` : "nats", pid);
+    return new CpuWindow(pids, profiled, profileDir);
+  };
   process.on("exit", () => {
     for (const p of store.cluster.procs.values()) p.kill("SIGKILL");
   });
@@ -113,7 +142,12 @@ export async function main(argv: string[]): Promise<void> {
     let out: Record<string, unknown>;
     let start = await costMark(store, kv, counts, service);
     let cost: Record<string, number> = {};
+    let cpu: CpuWindow | undefined;
+    let cpuS: Record<string, number> = {};
+    let committedInRun = 0;
     if (workload === "list-append") {
+      cpu = window();
+      await cpu.start();
       const { history, latenciesMs } = await runListAppend({
         kv,
         keys: accounts,
@@ -122,6 +156,8 @@ export async function main(argv: string[]): Promise<void> {
         seed: 1,
       });
       const s = elapsed();
+      cpuS = await cpu.stop();
+      committedInRun = latenciesMs.length;
       cost = perAttempt(start, await costMark(store, kv, counts, service));
       const check = checkListAppend(history as never);
       out = {
@@ -140,19 +176,27 @@ export async function main(argv: string[]): Promise<void> {
       const total = accounts * 100;
       // The CDC copy of the balances must sum to the total after every transaction.
       const copy = new Map<string, number>();
+      let copySum = 0;
       let cdcViolations = 0;
       let lastSeen = 0;
       const cdc = cdcSide.kv.changes();
       const following = (async () => {
         for await (const t of cdc as AsyncIterable<TxnChange>) {
-          for (const w of t.writes) if (w.key.startsWith("acct-")) copy.set(w.key, Number(w.value));
-          if (copy.size === accounts && [...copy.values()].reduce((a, b) => a + b, 0) !== total)
-            cdcViolations++;
+          for (const w of t.writes)
+            if (w.key.startsWith("acct-")) {
+              // A running sum: summing 1000 balances per transaction was a visible part of the bench's CPU.
+              const v = Number(w.value);
+              copySum += v - (copy.get(w.key) ?? 0);
+              copy.set(w.key, v);
+            }
+          if (copy.size === accounts && copySum !== total) cdcViolations++;
           lastSeen = t.commitVersion;
         }
       })();
-      const t1 = performance.now();
       start = await costMark(store, kv, counts, service);
+      cpu = window();
+      await cpu.start();
+      const t1 = performance.now();
       let r: {
         latenciesMs: number[];
         committed: number;
@@ -184,6 +228,8 @@ export async function main(argv: string[]): Promise<void> {
       } else
         r = await runBank({ kv, accounts: names, concurrency, done: () => stop, seed: 1, snapshotEvery: 50 });
       const s = (performance.now() - t1) / 1000;
+      cpuS = await cpu.stop();
+      committedInRun = r.committed;
       cost = perAttempt(start, await costMark(store, kv, counts, service));
       const final = await snapshotRead(kv, accounts);
       const check = checkBank({ initialTotal: total, reads: r.snapshots, finalBalances: final.balances });
@@ -193,7 +239,6 @@ export async function main(argv: string[]): Promise<void> {
         if (workload === "single") break;
         await sleep(100);
         if (lastSeen === 0 && copy.size === 0) continue;
-        const copySum = [...copy.values()].reduce((a, b) => a + b, 0);
         if (copySum === total && [...copy.entries()].every(([k, v]) => final.balances.get(k) === v)) break;
       }
       if (workload === "bank" && [...final.balances.entries()].some(([k, v]) => copy.get(k) !== v))
@@ -236,8 +281,13 @@ export async function main(argv: string[]): Promise<void> {
       ),
       // Load-independent cost per attempt of the measured run (counts, not times).
       perAttempt: cost,
+      // CPU ms per committed transaction per process over the measured run (bench = SDK + workload + CDC).
+      cpuMsPerTxn: Object.fromEntries(
+        Object.entries(cpuS).map(([k, v]) => [k, round((v * 1000) / Math.max(1, committedInRun), 3)]),
+      ),
       indeterminate: kv.stats.indeterminate,
     };
+    if (profileDir) printProfiles(profileDir, `kv ${workload}`);
     console.log(JSON.stringify(out));
     await cdcSide.close();
     await close();

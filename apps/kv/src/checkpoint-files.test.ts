@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { loadCheckpoints, saveCheckpoint } from "./checkpoint-files.ts";
 
 describe("store server checkpoint files", () => {
-  it("a saved checkpoint restores the same state; one for another map version or a torn file is ignored with a warning", () => {
+  it("a saved checkpoint restores the same state; one for another map version or a torn file is ignored with a warning", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "palfkv-ckpt-"));
     try {
       const map = { version: 2, scheme: "hash" as const, groups: [5, 6] };
@@ -23,8 +23,8 @@ describe("store server checkpoint files", () => {
           participants: [0],
         }),
       });
-      saveCheckpoint(dir, map, 0, 123, s.checkpoint());
-      saveCheckpoint(dir, { ...map, version: 1 }, 1, 50, new PartitionState(1).checkpoint());
+      await saveCheckpoint(dir, map, 0, 123, s.checkpoint());
+      await saveCheckpoint(dir, { ...map, version: 1 }, 1, 50, new PartitionState(1).checkpoint());
       const warnings: string[] = [];
       let got = loadCheckpoints(dir, map, (m) => warnings.push(m));
       expect([...got.keys()]).toEqual([0]);
@@ -35,6 +35,10 @@ describe("store server checkpoint files", () => {
       got = loadCheckpoints(dir, map, (m) => warnings.push(m));
       expect(got.size).toBe(0);
       expect(warnings.join()).toMatch(/unreadable/);
+      // A directory that does not exist yet is made on the first save.
+      const fresh = path.join(dir, "not-yet");
+      await saveCheckpoint(fresh, map, 0, 7, s.checkpoint());
+      expect(loadCheckpoints(fresh, map, (m) => warnings.push(m)).get(0)!.readFrom).toBe(7);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

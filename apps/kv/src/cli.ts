@@ -10,6 +10,7 @@ import {
   palfKvCluster,
   type ReadFence,
   RemoteKvService,
+  readFenceKinds,
   readPartitionMap,
   type TxnCdcCheckpoint,
 } from "@palf/kv";
@@ -74,8 +75,8 @@ export async function runKvCli(argv: readonly string[], io: KvCliIo): Promise<nu
     .option("--catalog <group>", "catalog group id", nat, DEFAULT_CATALOG_GROUP)
     .addOption(
       new Option("--read-fence <how>", "how reads learn the log is complete up to their snapshot")
-        .choices(["watermark", "append", "both"])
-        .default("watermark"),
+        .choices(readFenceKinds)
+        .default("leader"),
     );
   const g = () => program.opts<Globals>();
 

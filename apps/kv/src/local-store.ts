@@ -26,6 +26,7 @@ export interface LocalStoreOptions {
   readonly dataDir: string;
   readonly partitions: number;
   readonly leaseMs?: number;
+  /** Default leader (the leader-answered fence). */
   readonly readFence?: ReadFence;
   readonly lockTimeoutMs?: number;
   readonly checkpointMs?: number;
@@ -33,6 +34,8 @@ export interface LocalStoreOptions {
   readonly recycle?: boolean;
   /** nats-servers, clustered with routes when more than one (default 1). */
   readonly natsServers?: number;
+  /** Extra environment for every palfd and store server (e.g. the CPU-profile preload of `bench kv`). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -58,6 +61,7 @@ export class LocalStore {
       dataDir: o.dataDir,
       leaseMs: o.leaseMs ?? 1000,
       ...(o.natsServers === undefined ? {} : { natsServers: o.natsServers }),
+      ...(o.env === undefined ? {} : { env: o.env }),
     });
   }
 
@@ -108,7 +112,7 @@ export class LocalStore {
       cluster,
       map: this.map!,
       ...(service === undefined ? {} : { service }),
-      host: { readFence: this.o.readFence ?? "watermark", lockTimeoutMs: this.o.lockTimeoutMs ?? 2000 },
+      host: { readFence: this.o.readFence ?? "leader", lockTimeoutMs: this.o.lockTimeoutMs ?? 2000 },
       ...(o.maxAttempts === undefined ? {} : { maxAttempts: o.maxAttempts }),
     });
     return {
@@ -137,7 +141,7 @@ export class LocalStore {
       "--nodes",
       this.nodes.join(","),
       "--read-fence",
-      this.o.readFence ?? "watermark",
+      this.o.readFence ?? "leader",
       "serve",
       "--id",
       id,
@@ -155,7 +159,10 @@ export class LocalStore {
         : []),
     ];
     const log = fs.openSync(path.join(this.o.dataDir, `${id}.log`), "a");
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", log] });
+    const child = spawn(process.execPath, args, {
+      stdio: ["ignore", "pipe", log],
+      ...(this.o.env ? { env: { ...process.env, ...this.o.env } } : {}),
+    });
     this.procs.set(id, child);
     return new Promise((resolve, reject) => {
       let buf = "";

@@ -122,7 +122,8 @@ try {
   events.sort((a, b) => a[0] - b[0]);
   const start = performance.now();
   let last = 0;
-  while (performance.now() - start < S) {
+  // Every event runs even when an earlier one (a restart on a loaded machine) took past the end.
+  while (performance.now() - start < S || events.length > 0) {
     await sleep(1000);
     const at = performance.now() - start;
     while (events.length > 0 && events[0]![0] <= at) {

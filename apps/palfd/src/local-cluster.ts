@@ -32,6 +32,8 @@ export interface LocalClusterOptions {
   /** Extra palfd flags per node, e.g. its credentials (--user n1 --pass-file ...) or
    * --disk-reserve-mb for the node on a small filesystem. */
   readonly nodeArgs?: (node: string) => readonly string[];
+  /** Extra environment for every palfd (e.g. the CPU-profile preload of the benchmarks). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -96,7 +98,10 @@ export class LocalCluster {
       ...(this.opts.nodeArgs?.(node) ?? []),
     ];
     const log = fs.openSync(path.join(this.opts.logDir ?? this.opts.dataDir, `${node}.log`), "a");
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", log] });
+    const child = spawn(process.execPath, args, {
+      stdio: ["ignore", "pipe", log],
+      ...(this.opts.env ? { env: { ...process.env, ...this.opts.env } } : {}),
+    });
     this.procs.set(node, child);
     this.paused.delete(node);
     return new Promise((resolve, reject) => {

@@ -347,6 +347,10 @@ export class FakeCluster {
       }
       case "locate":
         return { ok: true, op: "locate", entry: g.log.find((e) => e.csn >= r.csn) ?? null };
+      case "fence":
+        // Later entries take CSNs above lastCsn, so raising it to csn makes (csn, end) a true vouch here.
+        g.lastCsn = Math.max(g.lastCsn, r.csn);
+        return { ok: true, op: "fence", w: g.lastCsn, lsn: g.end };
       case "transferLeader":
         if (!g.members.includes(r.target))
           return { ok: false, error: { code: "BAD_REQUEST", message: `${r.target} is not a member` } };

@@ -133,6 +133,29 @@ export class Group {
     }
   }
 
+  /**
+   * A read fence at `csn` answered by the group's leader: `(w, lsn)` with w >= csn, a watermark vouch (no
+   * entry with CSN <= w will be committed at or past `lsn`). The leader starts a watermark round at once
+   * for it rather than at its next tick. `csn` must be a GTS timestamp already given out.
+   */
+  async fence(
+    csn: number,
+    o: { readonly signal?: AbortSignal; readonly timeoutMs?: number } = {},
+  ): Promise<{ readonly w: number; readonly lsn: number }> {
+    checkNat("csn", csn, this.id);
+    const r = await this.c.requester.toGroup(
+      this.id,
+      { op: "fence", group: this.id, csn },
+      {
+        timeoutMs: o.timeoutMs ?? this.c.operationTimeoutMs,
+        signal: o.signal,
+        what: `fence of group ${this.id} at ${csn}`,
+      },
+    );
+    if (r.op !== "fence") throw new PalfError("INTERNAL", `fence of group ${this.id}: answered ${r.op}`);
+    return { w: r.w, lsn: r.lsn };
+  }
+
   /** The first committed entry with csn >= `csn`, or null when there is none (yet). */
   async locate(csn: number, o: { readonly signal?: AbortSignal } = {}): Promise<ReadEntry | null> {
     checkNat("csn", csn, this.id);

@@ -10,11 +10,20 @@ export interface KvCallCounts {
   appendBytes: number;
   /** Pages of committed entries read. */
   reads: number;
+  /** Leader-answered read fences asked for. */
+  fences: number;
 }
 
 /** Wraps a KvCluster so that every call it makes is counted in `counts`. */
 export function countedKvCluster(inner: KvCluster): { cluster: KvCluster; counts: KvCallCounts } {
-  const counts: KvCallCounts = { timestamps: 0, gtsWaits: 0, appends: 0, appendBytes: 0, reads: 0 };
+  const counts: KvCallCounts = {
+    timestamps: 0,
+    gtsWaits: 0,
+    appends: 0,
+    appendBytes: 0,
+    reads: 0,
+    fences: 0,
+  };
   const cluster: KvCluster = {
     append: (group, payload, refCsn) => {
       counts.appends++;
@@ -34,6 +43,14 @@ export function countedKvCluster(inner: KvCluster): { cluster: KvCluster; counts
       return inner.waitGtsAbove(csn);
     },
     onWatermark: (fn) => inner.onWatermark(fn),
+    ...(inner.fence === undefined
+      ? {}
+      : {
+          fence: (group: number, csn: number) => {
+            counts.fences++;
+            return inner.fence!(group, csn);
+          },
+        }),
   };
   return { cluster, counts };
 }

@@ -67,7 +67,12 @@ export {
   type PartitionMap,
   partitionOf,
 } from "./partition-map.ts";
-export { PartitionReplica, type ReadFence, type ReplicaOptions } from "./partition-replica.ts";
+export {
+  PartitionReplica,
+  type ReadFence,
+  type ReplicaOptions,
+  readFenceKinds,
+} from "./partition-replica.ts";
 export {
   type ApplyOutcome,
   compareKeys,

@@ -40,6 +40,12 @@ export interface KvCluster {
    * will ever be committed in it (DESIGN.md section 4). Returns an unsubscribe function.
    */
   onWatermark(fn: (group: number, w: number, lsn: number) => void): () => void;
+  /**
+   * The leader-answered read fence (optional): a watermark vouch `(w >= csn, lsn)` of the group, the same
+   * kind `onWatermark` delivers, from a round the group's leader starts at once for it. `csn` is a GTS
+   * timestamp already given out. Without it, the `leader` read fence waits for the watermark stream.
+   */
+  fence?(group: number, csn: number): Promise<{ readonly w: number; readonly lsn: number }>;
 }
 
 /** An append that did not succeed, with the code that says whether it may still be in the log. */

@@ -10,7 +10,7 @@ import { type PartitionMap, partitionOf } from "./partition-map.ts";
 const map: PartitionMap = { version: 1, scheme: "hash", groups: [11, 12, 13, 14] };
 const open: Kv[] = [];
 
-async function store(o: { lockTimeoutMs?: number; fence?: "append" | "watermark" } = {}) {
+async function store(o: { lockTimeoutMs?: number; fence?: "append" | "watermark" | "leader" } = {}) {
   const cluster = new MemoryKvCluster(realKvRuntime, map.groups);
   const kv = await openKv({
     cluster,
@@ -198,6 +198,16 @@ describe("kv store over an in-memory cluster", () => {
     await cluster.waitGtsAbove(commitVersion);
     expect(await kv.get(a)).toBe("v");
     expect(await kv.get(b)).toBe("v");
+  });
+
+  it("serves reads with the leader fence without a watermark round; reads waiting together share a request", async () => {
+    const { kv, cluster } = await store({ fence: "leader" });
+    await kv.put("x", "1");
+    const before = cluster.fences;
+    const reads = await Promise.all(Array.from({ length: 20 }, () => kv.get("x")));
+    expect(reads).toEqual(Array(20).fill("1"));
+    expect(cluster.fences - before).toBeGreaterThan(0);
+    expect(cluster.fences - before).toBeLessThan(20);
   });
 
   it("serves reads with the watermark fence as well", async () => {

@@ -92,6 +92,18 @@ export class MemoryKvCluster implements KvCluster {
     return () => this.watchers.delete(fn);
   }
 
+  /** Leader-answered fences asked for. */
+  fences = 0;
+
+  /** A round for one group, as its leader starts for a fence: a GTS value fetched now, the floor raised to it. */
+  async fence(group: number, csn: number): Promise<{ w: number; lsn: number }> {
+    this.fences++;
+    const w = Math.max(await this.timestamp(), csn);
+    const l = this.log(group);
+    l.lastCsn = Math.max(l.lastCsn, w);
+    return { w, lsn: l.end };
+  }
+
   /** One watermark round: every group's floor is raised to a fresh GTS value w, vouched at its log end. */
   async tick(): Promise<void> {
     const w = await this.timestamp();

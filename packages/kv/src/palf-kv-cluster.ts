@@ -12,6 +12,7 @@ export function palfKvCluster(client: PalfClient, o: { readonly pageEntries?: nu
     },
     timestamp: () => client.timestamp(),
     waitGtsAbove: (csn) => client.waitGtsAbove(csn),
+    fence: (group, csn) => client.group(group).fence(csn, { timeoutMs: 5000 }),
     onWatermark: (fn) => {
       // One view per subscriber: it expands the nodes' delta batches into (group, w, lsn) vouches.
       const view = new WatermarkView();

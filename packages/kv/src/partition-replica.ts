@@ -8,10 +8,15 @@ import { type ApplyOutcome, type PartitionEntry, PartitionState } from "./partit
 /**
  * How a replica learns that it has seen every entry with CSN <= s (the read fence):
  *   watermark: wait for the group leader's watermark w >= s (free, but up to one watermark round, ~50 ms);
+ *   leader:    ask the group's leader for a watermark w >= s (KvCluster.fence: it starts a round at once;
+ *              one request in flight per partition, shared by every read waiting), the stream as well;
  *   append:    append an empty fence record with refCsn = s (one append, shared by every read waiting);
- *   both:      whichever comes first.
+ *   both:      append and watermark, whichever comes first.
  */
-export type ReadFence = "watermark" | "append" | "both";
+export type ReadFence = "watermark" | "leader" | "append" | "both";
+
+/** Every read fence kind (for flags and their checks). */
+export const readFenceKinds: readonly ReadFence[] = ["watermark", "leader", "append", "both"];
 
 export interface ReplicaOptions {
   readonly readFence?: ReadFence;
@@ -95,7 +100,8 @@ export class PartitionReplica {
     const mode = this.opts.readFence ?? "watermark";
     if (this.w < csn && mode !== "watermark") {
       if (csn > this.fenceWanted) this.fenceWanted = csn;
-      this.appendFence();
+      if (mode === "leader") this.askLeader();
+      else this.appendFence();
     }
     return p;
   }
@@ -163,6 +169,30 @@ export class PartitionReplica {
         this.fenceInFlight = false;
         // A fence that failed (or whose result is unknown) tells nothing: try again while reads still wait.
         if (this.fenceWanted > this.w && !this.closed) void delay(this.rt, 50).then(() => this.appendFence());
+      },
+    );
+  }
+
+  /**
+   * Asks the group's leader for a watermark at the highest snapshot waiting. Its answer is a vouch like the
+   * stream's, trusted the same way (once the log is applied below its LSN); a failed ask tells nothing and
+   * is repeated while reads still wait (the stream may answer first).
+   */
+  private askLeader(): void {
+    const fence = this.cluster.fence;
+    if (fence === undefined || this.fenceInFlight || this.closed) return;
+    this.fenceInFlight = true;
+    const s = this.fenceWanted;
+    this.stats.fences++;
+    fence.call(this.cluster, this.group, s).then(
+      (v) => {
+        this.fenceInFlight = false;
+        this.vouch(v.w, v.lsn);
+        if (this.fenceWanted > Math.max(v.w, this.w)) this.askLeader();
+      },
+      () => {
+        this.fenceInFlight = false;
+        if (this.fenceWanted > this.w && !this.closed) void delay(this.rt, 50).then(() => this.askLeader());
       },
     );
   }

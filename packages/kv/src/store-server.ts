@@ -8,8 +8,11 @@ import type { PartitionState } from "./partition-state.ts";
 
 /** Where a store server keeps its checkpoints (files for palfkv serve, a simulated disk in the simulator). */
 export interface CheckpointStore {
-  /** Stores partition `p`'s state at read position `readFrom` durably before returning. */
-  save(p: number, readFrom: number, state: Uint8Array): void;
+  /**
+   * Stores partition `p`'s state at read position `readFrom` durably before returning (or before the
+   * returned promise resolves: files are written off the event loop, whose fsync would stall every read).
+   */
+  save(p: number, readFrom: number, state: Uint8Array): void | Promise<void>;
 }
 
 export interface StoreServerOptions {
@@ -81,14 +84,17 @@ export class StoreServer {
     };
   }
 
-  /** Checkpoints every partition now, then runs afterCheckpoint. */
+  /** Checkpoints every partition that applied something since its last checkpoint, then runs afterCheckpoint. */
   async checkpoint(): Promise<void> {
     for (const p of this.host.partitions) {
       const r = this.host.replica(p);
+      // Only applying entries changes a state, and it moves readFrom: an unmoved partition's last file holds.
+      if (this.checkpointed.get(p) === r.readFrom) continue;
       // State and position are taken in one turn: they describe the same point of the log.
       const bytes = r.state.checkpoint();
       const readFrom = r.readFrom;
-      this.o.checkpoints.save(p, readFrom, bytes);
+      const saving = this.o.checkpoints.save(p, readFrom, bytes);
+      if (saving) await saving;
       this.checkpointed.set(p, readFrom);
       this.stats.checkpoints++;
     }

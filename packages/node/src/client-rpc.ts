@@ -133,6 +133,27 @@ export class ClientRpcServer {
           entry: e ? { lsn: e.lsn, csn: e.csn, payload: Buffer.from(e.payload) } : null,
         };
       }
+      case "fence": {
+        if (req.group === GTS_GROUP)
+          return {
+            ok: false,
+            error: { code: "BAD_REQUEST", message: "group 0 is the GTS group: no watermarks" },
+          };
+        const a = await this.host.gts().fence.ask(req.group, req.csn, this.host.appendTimeoutMs ?? 10_000);
+        if ("error" in a) {
+          const message =
+            a.error === "NOT_LEADER"
+              ? `not the leader of group ${req.group}`
+              : a.error === "BAD_REQUEST"
+                ? `csn ${req.csn} is above GTS: a fence is asked at a timestamp GTS gave out`
+                : `no watermark of group ${req.group} at ${req.csn} in time`;
+          return {
+            ok: false,
+            error: { code: a.error, message, ...(a.leader === undefined ? {} : { leader: a.leader }) },
+          };
+        }
+        return { ok: true, op: "fence", w: a.w, lsn: a.lsn };
+      }
       case "status":
         return {
           ok: true,

@@ -100,6 +100,38 @@ describe("hostile client requests (3 nodes in one process, real WALs)", { timeou
     expect(seen).toBe(14);
   });
 
+  it("a read fence is answered by the group's leader at or above a GTS timestamp; a csn GTS never gave out, the GTS group and a follower are refused", async () => {
+    const { all, client } = await cluster();
+    const gtsLeader = await ledGroup(all, 0);
+    const leader = await ledGroup(all, 8);
+    await rpc(client, leader, {
+      op: "append",
+      group: 8,
+      items: [{ payload: Buffer.from("x") }],
+    });
+    // A GTS timestamp given out before the fence, as a reader's snapshot is (the new GTS leader may not serve yet).
+    let s = 0;
+    for (let i = 0; s === 0 && i < 400; i++) {
+      const { res } = await rpc(client, gtsLeader, { op: "gts", count: 1 });
+      if (res.ok && res.op === "gts") s = res.start;
+      else await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(s).toBeGreaterThan(0);
+    const { res } = await rpc(client, leader, { op: "fence", group: 8, csn: s });
+    expect(res).toMatchObject({ ok: true, op: "fence" });
+    const v = res as { w: number; lsn: number };
+    expect(v.w).toBeGreaterThanOrEqual(s);
+    // The vouch covers the append made before it: the group's log below lsn holds it.
+    expect(v.lsn).toBeGreaterThan(0);
+    const ahead = await rpc(client, leader, { op: "fence", group: 8, csn: 2 ** 52 });
+    expect(ahead.res).toMatchObject({ ok: false, error: { code: "BAD_REQUEST" } });
+    const gts = await rpc(client, leader, { op: "fence", group: 0, csn: s });
+    expect(gts.res).toMatchObject({ ok: false, error: { code: "BAD_REQUEST" } });
+    const follower = ids.find((id) => id !== leader)!;
+    const off = await rpc(client, follower, { op: "fence", group: 8, csn: s });
+    expect(off.res).toMatchObject({ ok: false, error: { code: "NOT_LEADER" } });
+  });
+
   it("an append of 30,000 empty items is refused with BAD_REQUEST before anything is appended", async () => {
     const { all, client } = await cluster();
     const leader = await ledGroup(all, 6);
@@ -116,7 +148,16 @@ describe("hostile client requests (3 nodes in one process, real WALs)", { timeou
     const { all, client } = await cluster();
     const leader = await ledGroup(all, 7);
     for (const group of [2 ** 32, 2 ** 40, Number.MAX_SAFE_INTEGER]) {
-      for (const op of ["createGroup", "read", "append", "deleteGroup", "status", "advanceBase", "locate"]) {
+      for (const op of [
+        "createGroup",
+        "read",
+        "append",
+        "deleteGroup",
+        "status",
+        "advanceBase",
+        "locate",
+        "fence",
+      ]) {
         const req = {
           op,
           group,

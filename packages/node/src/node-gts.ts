@@ -4,6 +4,7 @@ import type { AppendItem, AppendOutcomeWire, RpcResponse, Transport } from "@pal
 import type { Logger } from "pino";
 import type { LeaseHub } from "./lease-hub.ts";
 import type { NodeRuntime, TimerHandle } from "./runtime.ts";
+import { WatermarkFence } from "./watermark-fence.ts";
 import { WatermarkPublisher } from "./watermarks.ts";
 
 export interface NodeGtsOptions {
@@ -42,6 +43,8 @@ export class NodeGts {
   readonly server: GtsServer;
   readonly client: GtsClient;
   readonly floor: WatermarkPublisher;
+  /** Read fences answered by this node's rounds (started at once for a waiting reader). */
+  readonly fence: WatermarkFence;
 
   constructor(
     private readonly host: NodeGtsHost,
@@ -81,6 +84,11 @@ export class NodeGts {
       },
       host.rt,
       { intervalMs: opts.watermarkMs ?? 50 },
+    );
+    this.fence = new WatermarkFence(
+      this.floor,
+      (g) => (g === GTS_GROUP ? undefined : host.replica(g)),
+      host.rt,
     );
     host.hub.onAcked = () => this.floor.onAck();
   }

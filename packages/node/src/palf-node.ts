@@ -421,6 +421,8 @@ export class PalfNode {
       shardStats,
       lease: this.hub.stats,
       watermarks: this.gts.floor.stats,
+      /** Leader-answered read fences: asked, answered from a published vouch at once, rounds started, timeouts. */
+      readFences: this.gts.fence.stats,
       /** How far this node's newest published watermark trails its clock (null: none published yet). */
       watermarkLagMs: published > 0 ? Math.max(0, nowUs - published) / 1000 : null,
       gts: { hosted: gts !== undefined, leader: gts?.role === "leader", server: this.gts.server.stats },

@@ -6,7 +6,7 @@
 import { type MemberConfig, Prng, type Replica } from "@palf/core";
 import { decodeWatermarks, WatermarkView } from "@palf/transport";
 import { describe, expect, it } from "vitest";
-import type { NodeRuntime, TimerHandle } from "./runtime.ts";
+import { ManualRuntime } from "./manual-runtime.test-support.ts";
 import {
   WatermarkPublisher,
   type WatermarkUnsafeSwitches,
@@ -34,46 +34,6 @@ class ModelGroup {
   }
   floorReady(): boolean {
     return true;
-  }
-}
-
-/** A runtime whose timers run only when the test says so. */
-class ManualRuntime implements NodeRuntime {
-  interval: (() => void) | undefined;
-  private immediates: Array<() => void> = [];
-  private timeouts: Array<() => void> = [];
-  now(): number {
-    return 0;
-  }
-  setTimeout(fn: () => void): TimerHandle {
-    this.timeouts.push(fn);
-    return {};
-  }
-  clearTimeout(): void {}
-  setInterval(fn: () => void): TimerHandle {
-    this.interval = fn;
-    return {};
-  }
-  clearInterval(): void {}
-  setImmediate(fn: () => void): void {
-    this.immediates.push(fn);
-  }
-  /** Runs pending promise callbacks and immediates (and what they queue), not the timeouts. */
-  async settle(): Promise<void> {
-    for (;;) {
-      await new Promise((r) => setImmediate(r));
-      const q = this.immediates;
-      if (q.length === 0) return;
-      this.immediates = [];
-      for (const fn of q) fn();
-    }
-  }
-  /** Fires the timeouts set so far (the round's forced check). */
-  async fireTimeouts(): Promise<void> {
-    const q = this.timeouts;
-    this.timeouts = [];
-    for (const fn of q) fn();
-    await this.settle();
   }
 }
 

@@ -313,6 +313,38 @@ export class WatermarkPublisher implements CsnFloorSource {
         groups,
       }),
     );
+    for (const fn of this.publishedFns) fn(groups);
+  }
+
+  // On-demand rounds for read fences (watermark-fence.ts): the hooks it needs, kept together here.
+  private readonly publishedFns: Array<(groups: readonly number[]) => void> = [];
+
+  /** Calls `fn` after every published batch with the quads it named (group, pid, lsn, w); carried ones aside. */
+  onPublished(fn: (groups: readonly number[]) => void): void {
+    this.publishedFns.push(fn);
+  }
+
+  /** A round is being fetched or is open (not yet published): a new one now would cut it short. */
+  get roundOpen(): boolean {
+    return this.fetching || (this.rounds[0] !== undefined && !this.rounds[0].published);
+  }
+
+  /**
+   * The newest published vouch of a group led here, `(w, lsn)`: after each publish every carried group is
+   * vouched at that round's w with its carried LSN (a fresh vouch is carried from then on), and a vouch once
+   * published stays true. Undefined when the group is not carried (not led, busy, or changed and not yet
+   * looked at again).
+   */
+  vouchOf(group: number): { readonly w: number; readonly lsn: number } | undefined {
+    const snap = this.placeOf.get(group)?.snaps.get(group);
+    return snap && this.stats.batches > 0 ? { w: this.stats.w, lsn: snap.lsn } : undefined;
+  }
+
+  /** The open round's (w, noted LSN) of a group: NOT a vouch (its acks and commit are not in). Guards only. */
+  openRoundOf(group: number): { readonly w: number; readonly lsn: number } | undefined {
+    const open = this.rounds[0];
+    const snap = open?.snaps.get(group);
+    return open && !open.published && snap ? { w: open.w, lsn: snap.lsn } : undefined;
   }
 
   /** The round confirmed this leader's grant on a majority, and its commit point passed the LSN noted then. */

@@ -52,6 +52,8 @@ export type RpcRequest =
       readonly maxBytes?: number;
     }
   | { readonly op: "locate"; readonly group: number; readonly csn: number }
+  /** The leader-answered read fence: a watermark of the group at w >= csn (node's watermark-fence.ts). */
+  | { readonly op: "fence"; readonly group: number; readonly csn: number }
   | { readonly op: "status"; readonly group?: number }
   | {
       readonly op: "createGroup";
@@ -105,6 +107,8 @@ export type RpcResponse =
       readonly frameLimited?: true;
     }
   | { readonly ok: true; readonly op: "locate"; readonly entry: ReadEntryWire | null }
+  /** No entry of the group with CSN <= w will be committed at or past `lsn` (a published watermark vouch). */
+  | { readonly ok: true; readonly op: "fence"; readonly w: number; readonly lsn: number }
   | { readonly ok: true; readonly op: "status"; readonly status: unknown }
   | { readonly ok: true; readonly op: "createGroup" | "deleteGroup" | "transferLeader" }
   | { readonly ok: true; readonly op: "advanceBase"; readonly base: number }
@@ -184,6 +188,10 @@ export function decodeRequest(bytes: Uint8Array): RpcRequest | { bad: string } {
       return isGroupId(r.group) && nat(r.csn)
         ? (r as unknown as RpcRequest)
         : { bad: "locate needs group and csn" };
+    case "fence":
+      return isGroupId(r.group) && nat(r.csn)
+        ? (r as unknown as RpcRequest)
+        : { bad: "fence needs a group id (uint32) and csn" };
     case "status":
       return r.group === undefined || isGroupId(r.group)
         ? (r as unknown as RpcRequest)

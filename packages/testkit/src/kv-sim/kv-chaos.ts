@@ -158,7 +158,10 @@ class KvWorld {
     this.net = this.backend.net;
     this.map = { version: 1, scheme: "hash", groups };
     this.chaosMs = o.chaosMs ?? 8000;
-    this.readFence = this.rng.pick(["watermark", "append", "both"] as const);
+    const fence = this.rng.pick(["watermark", "append", "both"] as const);
+    // Real palfd nodes answer fences themselves: the leader-answered fence (which keeps the watermark
+    // stream too) stands in for the plain one there; the draw is the same, so memory seeds are unchanged.
+    this.readFence = o.backend === "node" && fence === "watermark" ? "leader" : fence;
     const clock = () => new SimClock(1 + (this.rng.next() * 2 - 1) * 0.005, this.rng.next() * 100_000);
     this.servers = SERVERS.map((id) => ({ id, clock: clock(), disk: new Map(), life: undefined, lives: 0 }));
     this.clients = Array.from({ length: o.clients ?? 4 }, (_, i) => ({
@@ -215,7 +218,9 @@ class KvWorld {
       map: this.map,
       runtime: life.rt,
       checkpoints: {
-        save: (p, readFrom, bytes) => m.disk.set(p, { readFrom, bytes: Uint8Array.from(bytes) }),
+        save: (p, readFrom, bytes) => {
+          m.disk.set(p, { readFrom, bytes: Uint8Array.from(bytes) });
+        },
       },
       restored,
       checkpointEveryMs: 1500,
