@@ -299,6 +299,8 @@ export class LeaseHub implements CoalescedLeases {
       if (complete) s.fullSets.delete(m.seq);
     }
     const fresh = m.epoch !== s.coveredEpoch;
+    // Coverage unchanged (a full set's replies refusing what was already left out): the acks only move on.
+    let changed = false;
     if (complete || fresh || m.refused.length > 0) {
       // Only a whole full set's replies say what the member grants; any other reply says what it stopped
       // granting. Starting from the whole set there would count again a group it refused before and still
@@ -306,7 +308,10 @@ export class LeaseHub implements CoalescedLeases {
       // still coming name what they refuse.
       const covered = new Map(complete || fresh ? set : s.covered);
       for (const g of complete ? full!.refused : m.refused) covered.delete(g);
-      s.covered = covered;
+      changed = fresh || !sameSet(covered, s.covered);
+      if (changed) s.covered = covered;
+    }
+    if (changed) {
       s.coveredEpoch = m.epoch;
       this.coverageVersion++;
       s.ackedSentAt = sentAt;
