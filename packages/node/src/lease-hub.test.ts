@@ -36,6 +36,8 @@ function fakeReplica(
 function pair(leaderReplicas: Replica[], memberReplicas: Replica[]) {
   const hubs: Record<string, LeaseHub> = {};
   const sent: Message[] = [];
+  /** Messages this says to drop are lost on the way (sent, never delivered). */
+  const net: { drop: (m: Message) => boolean } = { drop: () => false };
   const make = (id: string, replicas: Replica[]) => {
     const byGroup = new Map(replicas.map((r) => [r.group, r]));
     return new LeaseHub(
@@ -48,6 +50,7 @@ function pair(leaderReplicas: Replica[], memberReplicas: Replica[]) {
         send: (_to, messages) => {
           for (const m of messages) {
             sent.push(m);
+            if (net.drop(m)) continue;
             const target = hubs[m.to]!;
             if (m.type === "leaseRenew") target.onRenew(m, now.t);
             else if (m.type === "leaseRenewReply") target.onReply(m, now.t);
@@ -60,7 +63,7 @@ function pair(leaderReplicas: Replica[], memberReplicas: Replica[]) {
   const now = { t: 1000 };
   hubs.L = make("L", leaderReplicas);
   hubs.M = make("M", memberReplicas);
-  return { L: hubs.L, M: hubs.M, now, sent };
+  return { L: hubs.L, M: hubs.M, now, sent, net };
 }
 
 describe("coalesced lease renewals", () => {
@@ -181,6 +184,33 @@ describe("coalesced lease renewals", () => {
     expect(L.memberGrantUntil(0, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
     expect(L.memberGrantUntil(n - 1, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
     expect(L.memberGrantUntil(1, "M", 7)).toBeGreaterThan(now.t);
+  });
+
+  it("a new set whose second part is lost renews none of that part's groups at the leader", () => {
+    const n = 20_001;
+    const leader = Array.from({ length: n }, (_, g) =>
+      fakeReplica(g, { leads: true, ballot: 7, members: ["L", "M"] }),
+    );
+    const member = Array.from({ length: n }, (_, g) =>
+      fakeReplica(g, { members: ["L", "M"], grantTo: ["L", 7] }),
+    );
+    const { L, M, now, net } = pair(
+      leader.map((x) => x.r),
+      member.map((x) => x.r),
+    );
+    L.renewAll(now.t);
+    const counted = L.memberGrantUntil(n - 1, "M", 7);
+    expect(counted).toBeGreaterThan(now.t);
+    // A new set (a ballot changed) goes out in two parts; the second is lost, so M renews none of its groups.
+    now.t += 500;
+    (leader[0]!.r as { leaseBallot: number }).leaseBallot = 9;
+    member[0]!.setGrant(["L", 9]);
+    L.markDirty();
+    let parts = 0;
+    net.drop = (m) => m.type === "leaseRenew" && m.to === "M" && ++parts === 2;
+    L.renewAll(now.t);
+    expect(M.grantRenewedUntil(n - 1, "L", 7)).toBe(Number.NEGATIVE_INFINITY);
+    expect(L.memberGrantUntil(n - 1, "M", 7)).toBeLessThanOrEqual(counted);
   });
 
   it("a member that lost its state (restart) asks for the set instead of renewing blindly", () => {

@@ -299,13 +299,25 @@ export class LeaseHub implements CoalescedLeases {
       if (complete) s.fullSets.delete(m.seq);
     }
     const fresh = m.epoch !== s.coveredEpoch;
+    if (fresh && full !== undefined && full.epoch === m.epoch && !complete) {
+      // A part of a new set, other parts unanswered: the member has not renewed their groups yet (and may
+      // never, if a part is lost), so the acks count for nothing new. Refusals take effect at once.
+      const covered = new Map(s.covered);
+      for (const g of m.refused) covered.delete(g);
+      if (!sameSet(covered, s.covered)) {
+        s.covered = covered;
+        this.coverageVersion++;
+      }
+      this.version++;
+      for (const group of m.refused) this.askDirectly(group, m.from, now);
+      return;
+    }
     // Coverage unchanged (a full set's replies refusing what was already left out): the acks only move on.
     let changed = false;
     if (complete || fresh || m.refused.length > 0) {
       // Only a whole full set's replies say what the member grants; any other reply says what it stopped
       // granting. Starting from the whole set there would count again a group it refused before and still
-      // grants to someone else (two leases at once). A new set's first parts start from the set: the parts
-      // still coming name what they refuse.
+      // grants to someone else (two leases at once).
       const covered = new Map(complete || fresh ? set : s.covered);
       for (const g of complete ? full!.refused : m.refused) covered.delete(g);
       changed = fresh || !sameSet(covered, s.covered);
