@@ -36,17 +36,21 @@ function fakeReplica(
 function pair(leaderReplicas: Replica[], memberReplicas: Replica[]) {
   const hubs: Record<string, LeaseHub> = {};
   const sent: Message[] = [];
-  const make = (id: string, replicas: Replica[]) =>
-    new LeaseHub(
+  /** Messages this says to drop are lost on the way (sent, never delivered). */
+  const net: { drop: (m: Message) => boolean } = { drop: () => false };
+  const make = (id: string, replicas: Replica[]) => {
+    const byGroup = new Map(replicas.map((r) => [r.group, r]));
+    return new LeaseHub(
       {
         nodeId: id,
         replicas: () => replicas,
-        replica: (g) => replicas.find((r) => r.group === g),
+        replica: (g) => byGroup.get(g),
         touch: () => {},
         wake: () => {},
         send: (_to, messages) => {
           for (const m of messages) {
             sent.push(m);
+            if (net.drop(m)) continue;
             const target = hubs[m.to]!;
             if (m.type === "leaseRenew") target.onRenew(m, now.t);
             else if (m.type === "leaseRenewReply") target.onReply(m, now.t);
@@ -55,10 +59,11 @@ function pair(leaderReplicas: Replica[], memberReplicas: Replica[]) {
       },
       timing,
     );
+  };
   const now = { t: 1000 };
   hubs.L = make("L", leaderReplicas);
   hubs.M = make("M", memberReplicas);
-  return { L: hubs.L, M: hubs.M, now, sent };
+  return { L: hubs.L, M: hubs.M, now, sent, net };
 }
 
 describe("coalesced lease renewals", () => {
@@ -120,6 +125,92 @@ describe("coalesced lease renewals", () => {
     expect(M.grantRenewedUntil(1, "L", 7)).toBe(Number.NEGATIVE_INFINITY);
     L.renewAll(now.t);
     expect(L.memberGrantUntil(1, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
+  });
+
+  it("a group a member refused stays uncounted when the member later refuses another group", () => {
+    const leader = [1, 2].map((g) => fakeReplica(g, { leads: true, ballot: 7, members: ["L", "M"] }));
+    const member = [1, 2].map((g) => fakeReplica(g, { members: ["L", "M"], grantTo: ["L", 7] }));
+    const { L, M, now } = pair(
+      leader.map((x) => x.r),
+      member.map((x) => x.r),
+    );
+    L.renewAll(now.t);
+    expect(L.memberGrantUntil(1, "M", 7)).toBeGreaterThan(now.t);
+    // The lease lapsed at M: it grants group 1 to another candidate, and says so at its next reply.
+    now.t += 10_000;
+    member[0]!.setGrant(["X", 8]);
+    M.grantMoved(1, "X");
+    L.renewAll(now.t);
+    expect(L.memberGrantUntil(1, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
+    // Later M moves group 2 as well. Its reply names group 2 only: group 1 is still granted to X, so L must
+    // not count M for it (two leases for group 1 at once: L's with M's ack, X's with M's grant).
+    now.t += 500;
+    member[1]!.setGrant(["Y", 8]);
+    M.grantMoved(2, "Y");
+    L.renewAll(now.t);
+    expect(L.memberGrantUntil(2, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
+    expect(L.memberGrantUntil(1, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
+    // A full set (sent every few renewals) has M check every group again: still none for L.
+    for (let i = 0; i < 8; i++) {
+      now.t += 500;
+      L.renewAll(now.t);
+    }
+    expect(L.memberGrantUntil(1, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
+    expect(L.memberGrantUntil(2, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
+    // Once M grants L group 1 again, a full set counts it again.
+    member[0]!.setGrant(["L", 7]);
+    for (let i = 0; i < 8; i++) {
+      now.t += 500;
+      L.renewAll(now.t);
+    }
+    expect(L.memberGrantUntil(1, "M", 7)).toBeGreaterThan(now.t);
+    expect(L.memberGrantUntil(2, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
+  });
+
+  it("a set sent in parts counts what every part's reply refused", () => {
+    // One group more than a message carries: the set travels in two parts, each answered on its own.
+    const n = 20_001;
+    const leader = Array.from({ length: n }, (_, g) =>
+      fakeReplica(g, { leads: true, ballot: 7, members: ["L", "M"] }),
+    );
+    const member = Array.from({ length: n }, (_, g) =>
+      fakeReplica(g, { members: ["L", "M"], grantTo: g === 0 || g === n - 1 ? ["X", 8] : ["L", 7] }),
+    );
+    const { L, now } = pair(
+      leader.map((x) => x.r),
+      member.map((x) => x.r),
+    );
+    L.renewAll(now.t);
+    expect(L.memberGrantUntil(0, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
+    expect(L.memberGrantUntil(n - 1, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
+    expect(L.memberGrantUntil(1, "M", 7)).toBeGreaterThan(now.t);
+  });
+
+  it("a new set whose second part is lost renews none of that part's groups at the leader", () => {
+    const n = 20_001;
+    const leader = Array.from({ length: n }, (_, g) =>
+      fakeReplica(g, { leads: true, ballot: 7, members: ["L", "M"] }),
+    );
+    const member = Array.from({ length: n }, (_, g) =>
+      fakeReplica(g, { members: ["L", "M"], grantTo: ["L", 7] }),
+    );
+    const { L, M, now, net } = pair(
+      leader.map((x) => x.r),
+      member.map((x) => x.r),
+    );
+    L.renewAll(now.t);
+    const counted = L.memberGrantUntil(n - 1, "M", 7);
+    expect(counted).toBeGreaterThan(now.t);
+    // A new set (a ballot changed) goes out in two parts; the second is lost, so M renews none of its groups.
+    now.t += 500;
+    (leader[0]!.r as { leaseBallot: number }).leaseBallot = 9;
+    member[0]!.setGrant(["L", 9]);
+    L.markDirty();
+    let parts = 0;
+    net.drop = (m) => m.type === "leaseRenew" && m.to === "M" && ++parts === 2;
+    L.renewAll(now.t);
+    expect(M.grantRenewedUntil(n - 1, "L", 7)).toBe(Number.NEGATIVE_INFINITY);
+    expect(L.memberGrantUntil(n - 1, "M", 7)).toBeLessThanOrEqual(counted);
   });
 
   it("a member that lost its state (restart) asks for the set instead of renewing blindly", () => {

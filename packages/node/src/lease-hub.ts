@@ -51,6 +51,18 @@ interface SentTo {
   /** Latest renewal (seq) the member acked for `coveredEpoch`: watermarks wait for a round after their GTS value. */
   ackedSeq: number;
   needFull: boolean;
+  /** Full sets sent, by seq, whose parts' replies are still coming in. */
+  readonly fullSets: Map<number, FullSetReplies>;
+}
+
+/**
+ * The replies to one full set: the member checks every group of a full set, so once each part has answered,
+ * what it refused across them is all it does not grant. Any other reply names only what changed since.
+ */
+interface FullSetReplies {
+  readonly epoch: number;
+  partsLeft: number;
+  readonly refused: Set<number>;
 }
 
 /** Pairs per LeaseRenew message, so one message stays well below a frame (about 9 bytes a number). */
@@ -208,6 +220,7 @@ export class LeaseHub implements CoalescedLeases {
           ackedSentAt: Number.NEGATIVE_INFINITY,
           ackedSeq: 0,
           needFull: true,
+          fullSets: new Map(),
         };
         this.sent.set(peer, s);
       }
@@ -229,7 +242,12 @@ export class LeaseHub implements CoalescedLeases {
       this.stats.renewals++;
       if (sendFull) this.stats.fullSets++;
       this.stats.pairsSent += pairs.length / 2;
-      this.host.send(peer, this.renewMessages(peer, seq, s.epoch, sendFull ? pairs : []));
+      const messages = this.renewMessages(peer, seq, s.epoch, sendFull ? pairs : []);
+      if (sendFull) {
+        s.fullSets.set(seq, { epoch: s.epoch, partsLeft: messages.length, refused: new Set() });
+        for (const old of s.fullSets.keys()) if (old <= seq - 64) s.fullSets.delete(old);
+      }
+      this.host.send(peer, messages);
     }
   }
 
@@ -273,10 +291,39 @@ export class LeaseHub implements CoalescedLeases {
     if (m.epoch < s.coveredEpoch) return;
     const set = s.sets.get(m.epoch);
     if (!set) return;
-    if (m.epoch !== s.coveredEpoch || m.refused.length > 0) {
-      const covered = new Map(set);
+    const full = s.fullSets.get(m.seq);
+    let complete = false;
+    if (full !== undefined && full.epoch === m.epoch) {
+      for (const g of m.refused) full.refused.add(g);
+      complete = --full.partsLeft === 0;
+      if (complete) s.fullSets.delete(m.seq);
+    }
+    const fresh = m.epoch !== s.coveredEpoch;
+    if (fresh && full !== undefined && full.epoch === m.epoch && !complete) {
+      // A part of a new set, other parts unanswered: the member has not renewed their groups yet (and may
+      // never, if a part is lost), so the acks count for nothing new. Refusals take effect at once.
+      const covered = new Map(s.covered);
       for (const g of m.refused) covered.delete(g);
-      s.covered = covered;
+      if (!sameSet(covered, s.covered)) {
+        s.covered = covered;
+        this.coverageVersion++;
+      }
+      this.version++;
+      for (const group of m.refused) this.askDirectly(group, m.from, now);
+      return;
+    }
+    // Coverage unchanged (a full set's replies refusing what was already left out): the acks only move on.
+    let changed = false;
+    if (complete || fresh || m.refused.length > 0) {
+      // Only a whole full set's replies say what the member grants; any other reply says what it stopped
+      // granting. Starting from the whole set there would count again a group it refused before and still
+      // grants to someone else (two leases at once).
+      const covered = new Map(complete || fresh ? set : s.covered);
+      for (const g of complete ? full!.refused : m.refused) covered.delete(g);
+      changed = fresh || !sameSet(covered, s.covered);
+      if (changed) s.covered = covered;
+    }
+    if (changed) {
       s.coveredEpoch = m.epoch;
       this.coverageVersion++;
       s.ackedSentAt = sentAt;
