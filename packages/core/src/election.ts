@@ -73,6 +73,8 @@ export class Election {
   private grants = new Map<ReplicaId, Millis>();
   private held = false;
   private leaseEndCache: Millis | undefined;
+  /** The cached lease end is a coalesced ack's (the host wakes us when it lapses), not a per-group grant's. */
+  private leaseEndByHost = false;
   private leaseEndFor: MemberConfig | undefined;
   private leaseEndVersion = 0;
   /** A campaign not yet won: it ends (and its self-grant is released) at this time. */
@@ -125,9 +127,16 @@ export class Election {
   }
 
   private computeLeaseEnd(cfg: MemberConfig): Millis {
-    const expiries = cfg.members.map((m) => this.memberGrant(m)).sort((a, b) => b - a);
-    const q = Math.floor(cfg.replicaNum / 2) + 1;
-    return expiries[q - 1] ?? Number.NEGATIVE_INFINITY;
+    const c = this.host.coalesced();
+    const ends = cfg.members.map((m) => {
+      const own = this.grants.get(m) ?? Number.NEGATIVE_INFINITY;
+      const acked = c ? c.memberGrantUntil(this.host.group, m, this.ballot) : Number.NEGATIVE_INFINITY;
+      return acked > own ? { at: acked, byHost: true } : { at: own, byHost: false };
+    });
+    ends.sort((a, b) => b.at - a.at);
+    const end = ends[Math.floor(cfg.replicaNum / 2)];
+    this.leaseEndByHost = end?.byHost ?? false;
+    return end?.at ?? Number.NEGATIVE_INFINITY;
   }
 
   /** Checked at every use: the role alone is not enough. */
@@ -139,10 +148,21 @@ export class Election {
     // Coalesced renewals are driven by the host's per-node timer, not by a deadline per group.
     const renewAt = this.opts.coalesced ? Number.POSITIVE_INFINITY : this.nextRenewAt;
     let t = this.held
-      ? Math.min(renewAt, this.leaseEnd())
+      ? Math.min(renewAt, this.leaseEndDeadline())
       : Math.min(this.electionDueAt, this.campaignEndsAt);
     if (this.window) t = Math.min(t, this.window.closesAt);
     return t;
+  }
+
+  /**
+   * When to look at the lease end: a lease resting on a coalesced ack needs no timer of its own, since the
+   * host wakes every group an ack covers when that ack lapses or stops covering it (CoalescedLeases), and
+   * renewals would otherwise move such a deadline every interval (a tick per led group per lease at idle).
+   * Only a wake: serving checks `leaseValid(now)` at every use whatever the timers do.
+   */
+  private leaseEndDeadline(): Millis {
+    const end = this.leaseEnd();
+    return this.leaseEndByHost && this.host.coalesced() ? Number.POSITIVE_INFINITY : end;
   }
 
   tick(now: Millis): void {

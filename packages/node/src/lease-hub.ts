@@ -51,6 +51,8 @@ interface SentTo {
   /** Latest renewal (seq) the member acked for `coveredEpoch`: watermarks wait for a round after their GTS value. */
   ackedSeq: number;
   needFull: boolean;
+  /** The groups of `covered` were woken because the acks lapsed; cleared by the next ack. */
+  lapsed: boolean;
 }
 
 /** Pairs per LeaseRenew message, so one message stays well below a frame (about 9 bytes a number). */
@@ -81,7 +83,11 @@ export class LeaseHub implements CoalescedLeases {
   private readonly moved = new Map<string, Set<number>>();
   private dirty = true;
   private timer: TimerHandle | undefined;
-  readonly stats = { renewals: 0, fullSets: 0, pairsSent: 0, refused: 0, needSet: 0 };
+  /** Leader side: one timer for the node, at the earliest time some member's acks stop counting. */
+  private coverTimer: TimerHandle | undefined;
+  private coverTimerAt = Number.POSITIVE_INFINITY;
+  /** `lapseWakes`: led groups woken because a member's acks lapsed or stopped covering them. */
+  readonly stats = { renewals: 0, fullSets: 0, pairsSent: 0, refused: 0, needSet: 0, lapseWakes: 0 };
 
   constructor(
     private readonly host: LeaseHubHost,
@@ -96,6 +102,8 @@ export class LeaseHub implements CoalescedLeases {
 
   stop(): void {
     this.rt.clearInterval(this.timer);
+    if (this.coverTimer) this.rt.clearTimeout(this.coverTimer);
+    this.coverTimer = undefined;
   }
 
   /** A leadership, ballot or membership changed somewhere: rebuild the sets at the next renewal. */
@@ -122,8 +130,12 @@ export class LeaseHub implements CoalescedLeases {
   memberGrantUntil(group: number, member: string, ballot: number): number {
     const s = this.sent.get(member);
     if (!s || s.covered.get(group) !== ballot) return Number.NEGATIVE_INFINITY;
+    return this.coveredUntil(s);
+  }
+
+  /** Counted from when the acked renewal left, like a per-group grant: L(1 - 2 drift) - guard. */
+  private coveredUntil(s: SentTo): number {
     const t = this.timing;
-    // Counted from when the renewal left, like a per-group grant: L(1 - 2 drift) - guard.
     return s.ackedSentAt + t.leaseMs * (1 - 2 * t.maxDrift) - t.leaseGuardMs;
   }
 
@@ -208,6 +220,7 @@ export class LeaseHub implements CoalescedLeases {
           ackedSentAt: Number.NEGATIVE_INFINITY,
           ackedSeq: 0,
           needFull: true,
+          lapsed: false,
         };
         this.sent.set(peer, s);
       }
@@ -276,6 +289,8 @@ export class LeaseHub implements CoalescedLeases {
     if (m.epoch !== s.coveredEpoch || m.refused.length > 0) {
       const covered = new Map(set);
       for (const g of m.refused) covered.delete(g);
+      // Leaders whose lease rested on these acks keep no timer of their own: wake those no longer covered.
+      for (const [g, ballot] of s.covered) if (covered.get(g) !== ballot) this.wakeLeader(g);
       s.covered = covered;
       s.coveredEpoch = m.epoch;
       this.coverageVersion++;
@@ -285,9 +300,47 @@ export class LeaseHub implements CoalescedLeases {
       s.ackedSentAt = Math.max(s.ackedSentAt, sentAt);
       s.ackedSeq = Math.max(s.ackedSeq, m.seq);
     }
+    s.lapsed = false;
+    this.armCoverTimer();
     this.onAcked?.();
     this.version++;
     for (const group of m.refused) this.askDirectly(group, m.from, now);
+  }
+
+  private wakeLeader(group: number): void {
+    this.stats.lapseWakes++;
+    this.host.wake(group);
+  }
+
+  /**
+   * Arms the node's one lapse timer at the earliest time some member's acks stop counting (if earlier than
+   * the one armed). Acks only move those times later, so a timer that fires early just re-arms.
+   */
+  private armCoverTimer(): void {
+    let at = Number.POSITIVE_INFINITY;
+    for (const s of this.sent.values())
+      if (!s.lapsed && s.covered.size > 0) at = Math.min(at, this.coveredUntil(s));
+    if (at >= this.coverTimerAt) return;
+    if (this.coverTimer) this.rt.clearTimeout(this.coverTimer);
+    this.coverTimerAt = at;
+    this.coverTimer = this.rt.setTimeout(
+      () => {
+        this.coverTimer = undefined;
+        this.coverTimerAt = Number.POSITIVE_INFINITY;
+        this.wakeUncovered(this.rt.now());
+        this.armCoverTimer();
+      },
+      Math.max(0, at - this.rt.now()),
+    );
+  }
+
+  /** Members whose acks lapsed: wake every group they covered, whose lease may have ended with them. */
+  private wakeUncovered(now: number): void {
+    for (const s of this.sent.values()) {
+      if (s.lapsed || s.covered.size === 0 || now < this.coveredUntil(s)) continue;
+      s.lapsed = true;
+      for (const group of s.covered.keys()) this.wakeLeader(group);
+    }
   }
 
   /** A member that refused: one per-group vote (which can grant anew), at most once a lease. */
