@@ -74,7 +74,7 @@ class StepClock implements NodeRuntime {
 function pair(leaderReplicas: Replica[], memberReplicas: Replica[], clock?: StepClock) {
   const hubs: Record<string, LeaseHub> = {};
   const sent: Message[] = [];
-  const woken: Record<string, number[]> = { L: [], M: [] };
+  const woken = { L: [] as number[], M: [] as number[] };
   const make = (id: string, replicas: Replica[]) =>
     new LeaseHub(
       {
@@ -82,7 +82,7 @@ function pair(leaderReplicas: Replica[], memberReplicas: Replica[], clock?: Step
         replicas: () => replicas,
         replica: (g) => replicas.find((r) => r.group === g),
         touch: () => {},
-        wake: (g) => woken[id]!.push(g),
+        wake: (g) => woken[id as "L" | "M"].push(g),
         send: (_to, messages) => {
           for (const m of messages) {
             sent.push(m);

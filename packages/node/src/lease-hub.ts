@@ -7,7 +7,7 @@ import {
   type Replica,
 } from "@palf/core";
 import type { NodeUnsafeSwitches } from "./node-unsafe.ts";
-import { type Runtime, realRuntime, type TimerHandle } from "./runtime.ts";
+import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 
 /** What the hub needs from its node. */
 export interface LeaseHubHost {
@@ -92,7 +92,7 @@ export class LeaseHub implements CoalescedLeases {
   constructor(
     private readonly host: LeaseHubHost,
     private readonly timing: LeaseTiming,
-    private readonly rt: Runtime = realRuntime,
+    private readonly rt: NodeRuntime = realRuntime,
     private readonly unsafe: NodeUnsafeSwitches = {},
   ) {}
 
