@@ -1,11 +1,4 @@
-import {
-  type CoalescedLeases,
-  type LeaseRenew,
-  type LeaseRenewReply,
-  type Message,
-  quorum,
-  type Replica,
-} from "@palf/core";
+import type { CoalescedLeases, LeaseRenew, LeaseRenewReply, Message, Replica } from "@palf/core";
 import type { NodeUnsafeSwitches } from "./node-unsafe.ts";
 import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 
@@ -48,8 +41,6 @@ interface SentTo {
   coveredEpoch: number;
   /** Send time of the latest renewal the member acked for `coveredEpoch`. */
   ackedSentAt: number;
-  /** Latest renewal (seq) the member acked for `coveredEpoch`: watermarks wait for a round after their GTS value. */
-  ackedSeq: number;
   needFull: boolean;
   /** The groups of `covered` were woken because the acks lapsed; cleared by the next ack. */
   lapsed: boolean;
@@ -72,7 +63,6 @@ export class LeaseHub implements CoalescedLeases {
   /** Bumped whenever the grants some member's acks cover are replaced (a new set, or refusals). */
   coverageVersion = 0;
   private seq = 0;
-  private periodicRounds = 0;
   private readonly sentAt = new Map<number, number>();
   private readonly heard = new Map<string, HeardFrom>();
   private readonly sent = new Map<string, SentTo>();
@@ -130,11 +120,27 @@ export class LeaseHub implements CoalescedLeases {
   memberGrantUntil(group: number, member: string, ballot: number): number {
     const s = this.sent.get(member);
     if (!s || s.covered.get(group) !== ballot) return Number.NEGATIVE_INFINITY;
-    return this.coveredUntil(s);
+    return this.until(s);
+  }
+
+  /** Until when `member`'s acks count toward every lease they cover (memberGrantUntil of each). */
+  coveredUntil(member: string): number {
+    const s = this.sent.get(member);
+    return s ? this.until(s) : Number.NEGATIVE_INFINITY;
+  }
+
+  /**
+   * The members (of its latest config) whose acks cover this leader's lease ballot: with `coverageVersion`
+   * unchanged they keep covering it, so their `coveredUntil` shows the lease holds (watermarks count them
+   * once per member set for all carried groups).
+   */
+  coveringMembers(r: Replica): string[] {
+    const ballot = r.leaseBallot;
+    return r.latestConfig.members.filter((m) => this.sent.get(m)?.covered.get(r.group) === ballot);
   }
 
   /** Counted from when the acked renewal left, like a per-group grant: L(1 - 2 drift) - guard. */
-  private coveredUntil(s: SentTo): number {
+  private until(s: SentTo): number {
     const t = this.timing;
     return s.ackedSentAt + t.leaseMs * (1 - 2 * t.maxDrift) - t.leaseGuardMs;
   }
@@ -155,57 +161,13 @@ export class LeaseHub implements CoalescedLeases {
 
   // ------------------------------------------------------------------ leader side
 
-  /** Called after each renewal ack (watermarks re-check their rounds). */
-  onAcked: (() => void) | undefined;
-
-  /** A renewal round now, outside the interval; its seq. Acks of it or later rounds confirm grants as of now. */
-  renewNow(): number {
-    this.renewAll(this.rt.now(), false);
-    return this.seq;
-  }
-
-  /**
-   * A majority of the group's members (this node included) acked a renewal of this leader's grant sent in
-   * round `seq` or later: no member had moved its grant to another candidate when it answered, so any
-   * higher pid can only be promised after that answer.
-   */
-  confirmedSince(r: Replica, seq: number): boolean {
-    const ballot = r.leaseBallot;
-    const config = r.latestConfig;
-    let acks = 0;
-    for (const m of config.members) {
-      if (m === this.host.nodeId) acks++;
-      else {
-        const s = this.sent.get(m);
-        if (s && s.ackedSeq >= seq && s.covered.get(r.group) === ballot) acks++;
-      }
-    }
-    return acks >= quorum(config);
-  }
-
-  /**
-   * A majority (`need`) of `members` (this node included) acked a renewal of round `seq` or later. With
-   * `coverageVersion` unchanged since a group's grant was confirmed, this confirms it again (watermarks
-   * vouch for carried groups by member set, not one by one).
-   */
-  acksSince(members: readonly string[], need: number, seq: number): boolean {
-    let acks = 0;
-    for (const m of members) {
-      if (m === this.host.nodeId) acks++;
-      else if ((this.sent.get(m)?.ackedSeq ?? -1) >= seq) acks++;
-    }
-    return acks >= need;
-  }
-
-  /** One renewal to every peer; `periodic` (the interval's own rounds) counts toward the periodic full set. */
-  renewAll(now: number, periodic = true): void {
+  /** One renewal to every peer. */
+  renewAll(now: number): void {
     this.wakeLapsed(now);
     const seq = ++this.seq;
     this.sentAt.set(seq, now);
     this.sentAt.delete(seq - 64);
-    // Extra rounds (watermarks ask for one every 50 ms) must not make the full set travel more often.
-    if (periodic) this.periodicRounds++;
-    const full = this.dirty || (periodic && this.periodicRounds % FULL_EVERY === 0);
+    const full = this.dirty || seq % FULL_EVERY === 0;
     const sets = full ? this.buildSets() : undefined;
     this.dirty = false;
     const peers = new Set([...this.sent.keys(), ...(sets?.keys() ?? [])]);
@@ -218,7 +180,6 @@ export class LeaseHub implements CoalescedLeases {
           covered: new Map(),
           coveredEpoch: -1,
           ackedSentAt: Number.NEGATIVE_INFINITY,
-          ackedSeq: 0,
           needFull: true,
           lapsed: false,
         };
@@ -295,14 +256,11 @@ export class LeaseHub implements CoalescedLeases {
       s.coveredEpoch = m.epoch;
       this.coverageVersion++;
       s.ackedSentAt = sentAt;
-      s.ackedSeq = m.seq;
     } else {
       s.ackedSentAt = Math.max(s.ackedSentAt, sentAt);
-      s.ackedSeq = Math.max(s.ackedSeq, m.seq);
     }
     s.lapsed = false;
     this.armCoverTimer();
-    this.onAcked?.();
     this.version++;
     for (const group of m.refused) this.askDirectly(group, m.from, now);
   }
@@ -318,8 +276,7 @@ export class LeaseHub implements CoalescedLeases {
    */
   private armCoverTimer(): void {
     let at = Number.POSITIVE_INFINITY;
-    for (const s of this.sent.values())
-      if (!s.lapsed && s.covered.size > 0) at = Math.min(at, this.coveredUntil(s));
+    for (const s of this.sent.values()) if (!s.lapsed && s.covered.size > 0) at = Math.min(at, this.until(s));
     if (at >= this.coverTimerAt) return;
     if (this.coverTimer) this.rt.clearTimeout(this.coverTimer);
     this.coverTimerAt = at;
@@ -337,7 +294,7 @@ export class LeaseHub implements CoalescedLeases {
   /** Members whose acks lapsed: wake every group they covered, whose lease may have ended with them. */
   private wakeUncovered(now: number): void {
     for (const s of this.sent.values()) {
-      if (s.lapsed || s.covered.size === 0 || now < this.coveredUntil(s)) continue;
+      if (s.lapsed || s.covered.size === 0 || now < this.until(s)) continue;
       s.lapsed = true;
       for (const group of s.covered.keys()) this.wakeLeader(group);
     }
