@@ -75,9 +75,9 @@ export class NodeGts {
         gtsExpected: () => opts.required === true || gtsReplica() !== undefined,
         replica: (g) => (g === GTS_GROUP ? undefined : host.replica(g)),
         timestamp: () => this.floorTimestamp(),
-        renewNow: () => host.hub.renewNow(),
-        confirmedSince: (r, seq) => host.hub.confirmedSince(r, seq),
-        acksSince: (members, need, seq) => host.hub.acksSince(members, need, seq),
+        renewBusy: () => host.hub.renewNow(),
+        coveringMembers: (r) => host.hub.coveringMembers(r),
+        coveredUntil: (member) => host.hub.coveredUntil(member),
         coverageVersion: () => host.hub.coverageVersion,
         publish: (batch) => host.transport.publish("events.watermarks", batch),
         onError: (err) => host.log.warn({ err: err.message }, "watermark round without a GTS value"),
@@ -90,7 +90,6 @@ export class NodeGts {
       (g) => (g === GTS_GROUP ? undefined : host.replica(g)),
       host.rt,
     );
-    host.hub.onAcked = () => this.floor.onAck();
   }
 
   start(): void {

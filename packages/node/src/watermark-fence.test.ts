@@ -1,8 +1,8 @@
 /**
- * The leader-answered read fence over a model of a node's groups (fake replicas, a hand-driven runtime and
- * lease acks): a waiting reader gets a published vouch from a round started at once, readers share rounds,
- * and the fenceFromOpenRound guard: answering from a round its acks have not proved vouches for a deposed
- * leader whose successor appended below the vouched value.
+ * The leader-answered read fence over a model of a node's groups (fake replicas with a lease flag, a
+ * hand-driven runtime): a waiting reader gets a published vouch from a round started at once, readers share
+ * rounds, and the fenceFromOpenRound guard: answering from a round not yet published vouches for a deposed
+ * leader (no lease at the snapshot) whose successor appended below the vouched value.
  */
 import type { MemberConfig, Replica } from "@palf/core";
 import { describe, expect, it } from "vitest";
@@ -26,7 +26,12 @@ class ModelGroup {
   committedEnd = 0;
   readonly latestConfig = config;
   readonly csns: number[] = [];
+  /** The leader's lease holds (false once a majority promised a successor). */
+  leased = true;
   constructor(readonly group: number) {}
+  leaseValid(_at: number): boolean {
+    return this.leased;
+  }
   get nextLsn(): number {
     return this.csns.length;
   }
@@ -39,10 +44,7 @@ function modelNode(unsafe?: FenceUnsafeSwitches) {
   const rt = new ManualRuntime();
   const groups = [new ModelGroup(1), new ModelGroup(2)];
   let gts = 0;
-  let renewSeq = 0;
-  let ackedSeq = 0;
-  /** Groups whose majority moved its grant to another leader: no ack confirms this node for them. */
-  const deposed = new Set<number>();
+  let coverage = 0;
   const replica = (g: number) => groups[g - 1] as unknown as Replica | undefined;
   const pub = new WatermarkPublisher(
     {
@@ -50,10 +52,11 @@ function modelNode(unsafe?: FenceUnsafeSwitches) {
       gtsExpected: () => true,
       replica,
       timestamp: async () => (gts += 1_000_000),
-      renewNow: () => ++renewSeq,
-      confirmedSince: (r, seq) => ackedSeq >= seq && !deposed.has(r.group),
-      acksSince: (_members, _need, seq) => ackedSeq >= seq,
-      coverageVersion: () => deposed.size,
+      renewBusy: () => {},
+      // Every member's acks cover a leased group; none cover a deposed one.
+      coveringMembers: (r) => ((r as unknown as ModelGroup).leased ? config.members : []),
+      coveredUntil: () => Number.POSITIVE_INFINITY,
+      coverageVersion: () => coverage,
       publish: () => {},
       onError: (err) => {
         throw err;
@@ -68,11 +71,16 @@ function modelNode(unsafe?: FenceUnsafeSwitches) {
     pub,
     fence,
     groups,
-    deposed,
     gts: () => gts,
-    async ack(): Promise<void> {
-      ackedSeq = renewSeq;
-      pub.onAck();
+    /** A majority promised a successor: this leader's lease no longer holds (it does not know yet). */
+    depose(g: ModelGroup): void {
+      g.leased = false;
+      coverage++;
+    },
+    /** The group commits what it appended; the next round (fetched now) publishes the open one. */
+    async commit(g: ModelGroup): Promise<void> {
+      g.committedEnd = g.nextLsn;
+      pub.wanted();
       await rt.settle();
     },
     append(g: ModelGroup): void {
@@ -93,7 +101,6 @@ describe("leader-answered read fence", () => {
     const node = modelNode();
     const g = node.groups[0]!;
     node.append(g);
-    g.committedEnd = g.nextLsn;
     // The reader's snapshot: a GTS value given out before its request.
     const snapshot = node.gts() + 1;
     let answer: FenceAnswer | undefined;
@@ -101,8 +108,8 @@ describe("leader-answered read fence", () => {
       answer = a;
     });
     await node.rt.settle();
-    expect(answer, "answered before the round's acks").toBeUndefined();
-    await node.ack();
+    expect(answer, "answered before the group committed the LSN the round noted").toBeUndefined();
+    await node.commit(g);
     expect(answer).toBeDefined();
     expect("error" in answer!).toBe(false);
     const v = answer as { w: number; lsn: number };
@@ -124,7 +131,6 @@ describe("leader-answered read fence", () => {
     const answers: FenceAnswer[] = [];
     for (let i = 1; i <= 20; i++) void node.fence.ask(1, base + i, 10_000).then((a) => answers.push(a));
     await node.rt.settle();
-    await node.ack();
     expect(answers).toHaveLength(20);
     expect(node.fence.stats.rounds).toBe(1);
     expect(node.pub.stats.fetches).toBe(1);
@@ -142,7 +148,6 @@ describe("leader-answered read fence", () => {
       answer = a;
     });
     await node.rt.settle();
-    await node.ack();
     expect(answer).toEqual({ error: "BAD_REQUEST" });
     expect(node.pub.stats.fetches).toBe(1);
   });
@@ -158,20 +163,22 @@ describe("leader-answered read fence", () => {
 
 /**
  * A leader deposed while its round is open: the round raised this node's floor to g and noted LSN L, but a
- * majority had already promised a successor whose floor is older than g; the successor appends at L with a
- * CSN <= g. Only the round's acks (which cannot confirm the deposed leader) keep (g, L) from being vouched.
+ * majority had already promised a successor whose floor is older than g, so the lease did not hold at the
+ * snapshot; the successor appends at L with a CSN <= g. Only answering from published batches (which name
+ * the group HELD) keeps (g, L) from being vouched. Another group still committing keeps the round open.
  */
 async function deposedLeaderRead(unsafe?: FenceUnsafeSwitches): Promise<FenceAnswer | undefined> {
   const node = modelNode(unsafe);
-  const g = node.groups[0]!;
+  const [g, busy] = node.groups as [ModelGroup, ModelGroup];
   node.append(g);
   g.committedEnd = g.nextLsn;
+  node.append(busy);
   const successorFloor = node.gts();
-  node.deposed.add(1);
-  let answer: FenceAnswer | undefined;
-  node.pub.changed(1);
+  node.depose(g);
   node.pub.wanted();
   await node.rt.settle();
+  expect(node.pub.roundOpen, "the round waits for the busy group").toBe(true);
+  let answer: FenceAnswer | undefined;
   // The round is open: floor raised to g, L noted. A reader at a snapshot below g asks.
   void node.fence.ask(1, node.pub.value - 1, 1000).then((a) => {
     answer = a;
@@ -179,8 +186,7 @@ async function deposedLeaderRead(unsafe?: FenceUnsafeSwitches): Promise<FenceAns
   await node.rt.settle();
   g.csns.push(successorFloor + 1);
   g.committedEnd = g.nextLsn;
-  await node.ack();
-  await node.rt.fireTimeouts();
+  // The reader's timeout, then the round's second look (which publishes it).
   await node.rt.fireTimeouts();
   return answer !== undefined && passes(g, answer) ? answer : undefined;
 }

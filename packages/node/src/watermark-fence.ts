@@ -127,7 +127,7 @@ export class WatermarkFence {
 
   /**
    * Starts a round for waiters that the newest round's value does not cover. One at a time: an open round
-   * is left to finish (a new one would publish it before its acks), and the next starts when it publishes.
+   * is left to finish (a new one would force it out before its busy groups committed), and the next starts when it publishes.
    */
   private roundIfNeeded(): void {
     if (this.queued || this.waiters.length === 0) return;
