@@ -40,6 +40,9 @@ class ModelGroup {
 /** A runtime whose timers run only when the test says so. */
 class ManualRuntime implements NodeRuntime {
   interval: (() => void) | undefined;
+  random(): number {
+    return 0.5;
+  }
   private immediates: Array<() => void> = [];
   private timeouts: Array<() => void> = [];
   now(): number {
