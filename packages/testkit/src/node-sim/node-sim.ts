@@ -56,6 +56,8 @@ export interface NodeSimOptions {
   readonly diskBudgetBytes?: number;
   /** WAL segment size (default 16 KiB). */
   readonly segmentBytes?: number;
+  /** Every replica's ReplicaOptions.commitInfoDelayMs (default: the core default, commit info at once). */
+  readonly commitInfoDelayMs?: number;
 }
 
 /** Lease timing of the simulated cluster (short, so a seed covers many elections). */
@@ -242,6 +244,9 @@ export class NodeSim {
             prepareTimeoutMs: 500,
             maxGroupEntryBytes: 2048,
             maxPushBytes: 8192,
+            ...(this.opts.commitInfoDelayMs !== undefined
+              ? { commitInfoDelayMs: this.opts.commitInfoDelayMs }
+              : {}),
           },
           runtime: rt,
           fs: life.fs,
