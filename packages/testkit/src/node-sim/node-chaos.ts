@@ -268,6 +268,7 @@ export function heal(sim: NodeSim): void {
     h.disk.faults.slow = 0;
     h.disk.faults.ioError = 0;
     h.disk.faults.failNext = 0;
+    h.disk.faults.failNextSync = 0;
   }
 }
 
@@ -371,7 +372,13 @@ function chaosAction(
       });
     }
   } else if (roll < 0.62) {
-    if (up.length > 1) sim.failNextSync(rng.pick(up));
+    // Half the time the next fdatasync fails (the rule "never retry an fsync" is then tested whatever the
+    // disk was doing); otherwise whichever I/O comes next, usually a write.
+    if (up.length > 1) {
+      const id = rng.pick(up);
+      if (rng.chance(0.5)) sim.failNextSync(id);
+      else sim.failNextIo(id);
+    }
   } else if (roll < 0.68) {
     const leader = sim.leaderOf(g);
     const members = sim.groups.get(g)!;

@@ -371,8 +371,15 @@ export class NodeSim {
     host.life?.rt.clockChanged();
   }
 
-  /** The next fdatasync (or write, or directory fsync) on this machine's disk fails with EIO. */
+  /** The next fdatasync on this machine's disk fails with EIO. */
   failNextSync(id: string): void {
+    const host = this.hosts.get(id)!;
+    if (host.life?.node === undefined) return;
+    host.disk.faults.failNextSync = 1;
+  }
+
+  /** The next I/O on this machine's disk (a write, an fdatasync or a directory fsync) fails with EIO. */
+  failNextIo(id: string): void {
     const host = this.hosts.get(id)!;
     if (host.life?.node === undefined) return;
     host.disk.faults.failNext = 1;
