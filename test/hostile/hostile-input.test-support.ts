@@ -2,8 +2,8 @@
 // events), well-formed and not. Every generator is sampled with the suite's seed, so a run replays exactly.
 import type { Message } from "@palf/core";
 import { encodeBatches, encodeRpc, encodeWatermarks, RPC_VERSION } from "@palf/transport";
+import { messageArb } from "@palf/transport/testing";
 import fc from "fast-check";
-import { messageArb } from "../../packages/transport/src/messages.test-support.ts";
 
 /** Values at and around every limit a field may meet: uint32, 2^52 (MAX_COUNTER), 2^53, negatives, fractions. */
 export const extreme = fc.constantFrom(

@@ -8,16 +8,17 @@ import type { Message } from "@palf/core";
 import { CLUSTER, rpc } from "@palf/harness";
 import {
   connectNatsTransport,
+  decodeBundle,
   decodeResponse,
   encodeRpc,
   isAdminOp,
+  isBundle,
   type NatsTransport,
   RPC_ERROR_CODES,
   type RpcResponse,
 } from "@palf/transport";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { decodeBundle, isBundle } from "../../packages/transport/src/rpc-bundle.ts";
 import {
   AckLog,
   assertNothingLost,

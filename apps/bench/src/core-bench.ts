@@ -47,7 +47,7 @@ export async function main(argv: string[]): Promise<void> {
     const t = now();
     for (const r of leaders) {
       for (let i = 0; i < perTurn; i++) {
-        const out = r.append(payload, t);
+        const out = r.propose(payload, t);
         if (out.ok) appended++;
         else refused++;
       }

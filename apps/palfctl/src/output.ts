@@ -1,9 +1,9 @@
-import type { LogEntry } from "@palf/client";
+import type { ReadEntry } from "@palf/client";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** One JSON line for a log entry: the payload as `text` when it is UTF-8, else as `base64`. */
-export function entryLine(group: number, e: LogEntry): string {
+export function entryLine(group: number, e: ReadEntry): string {
   let payload: { text: string } | { base64: string };
   try {
     payload = { text: utf8.decode(e.payload) };

@@ -5,8 +5,8 @@ import type { Requester } from "./requester.ts";
 import { type BackoffOptions, backoffMs, decide } from "./retry-policy.ts";
 import type { ClientSession } from "./session.ts";
 
-/** A committed append: its place in the group's log and its commit sequence number. */
-export interface AppendResult {
+/** One append's answer to its caller once committed: its place in the group's log and its commit sequence number. */
+export interface CommittedAppend {
   readonly lsn: number;
   readonly csn: number;
 }
@@ -34,7 +34,7 @@ interface Pending extends BatchItem {
   readonly refCsn: number | undefined;
   readonly seq: number;
   readonly started: number;
-  readonly resolve: (r: AppendResult) => void;
+  readonly resolve: (r: CommittedAppend) => void;
   readonly reject: (e: PalfError) => void;
   attempts: number;
   /** Some attempt may have reached a leader: giving up now means INDETERMINATE, not "not appended". */
@@ -70,7 +70,8 @@ export class Appender {
     return this.batcher.inFlightCount;
   }
 
-  append(group: number, payload: Uint8Array, refCsn: number | undefined): Promise<AppendResult> {
+  /** Queues one append into its group's next batch; resolves once committed. */
+  enqueue(group: number, payload: Uint8Array, refCsn: number | undefined): Promise<CommittedAppend> {
     if (this.closed) return Promise.reject(new PalfError("CLOSED", "the client is closed", { group }));
     if (refCsn !== undefined && !(Number.isSafeInteger(refCsn) && refCsn >= 0 && refCsn <= MAX_REF_CSN))
       return Promise.reject(
@@ -93,7 +94,7 @@ export class Appender {
           { group },
         ),
       );
-    return new Promise<AppendResult>((resolve, reject) => {
+    return new Promise<CommittedAppend>((resolve, reject) => {
       const now = this.o.requester.runtime.now();
       this.batcher.enqueue({
         group,

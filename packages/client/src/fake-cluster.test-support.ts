@@ -10,7 +10,7 @@ import {
   type RpcVia,
   type Transport,
 } from "@palf/transport";
-import type { LogEntry } from "./group.ts";
+import type { ReadEntry } from "./group.ts";
 
 /** What a fake node does with a request before the model sees it. */
 export type Intercept = (
@@ -47,7 +47,7 @@ interface FakeGroup {
   readonly hosts: Set<string>;
   leader: string | undefined;
   pid: number;
-  readonly log: LogEntry[];
+  readonly log: ReadEntry[];
   end: number;
   lastCsn: number;
   /** (session id, seq) -> the result first given, for idempotent retries. */
@@ -136,7 +136,7 @@ export class FakeCluster {
   }
 
   /** The group's committed log. */
-  log(group: number): readonly LogEntry[] {
+  log(group: number): readonly ReadEntry[] {
     return this.mustGroup(group).log;
   }
 
@@ -332,7 +332,7 @@ export class FakeCluster {
       case "read": {
         const maxEntries = r.maxEntries ?? 1000;
         const maxBytes = r.maxBytes ?? 1 << 20;
-        const entries: LogEntry[] = [];
+        const entries: ReadEntry[] = [];
         let bytes = 0;
         for (const e of g.log) {
           if (e.lsn < r.fromLsn) continue;
@@ -399,7 +399,7 @@ export class FakeCluster {
   }
 }
 
-function size(e: LogEntry): number {
+function size(e: ReadEntry): number {
   return ENTRY_HEADER + e.payload.length;
 }
 

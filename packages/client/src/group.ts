@@ -1,11 +1,11 @@
 import { isGroupId, MAX_GROUP_ID } from "@palf/transport";
-import type { Appender, AppendResult } from "./appender.ts";
+import type { Appender, CommittedAppend } from "./appender.ts";
 import { PalfError } from "./palf-error.ts";
 import type { Requester } from "./requester.ts";
 import { sleep } from "./retry-policy.ts";
 
-/** A committed log entry. */
-export interface LogEntry {
+/** A committed data entry as a reader gets it (reads, tails, locate). */
+export interface ReadEntry {
   readonly lsn: number;
   readonly csn: number;
   readonly payload: Uint8Array;
@@ -31,7 +31,7 @@ export interface ReadOptions {
 
 /** One page of committed entries. */
 export interface ReadPage {
-  readonly entries: readonly LogEntry[];
+  readonly entries: readonly ReadEntry[];
   /** The group's committed end (LSN) when the node answered. */
   readonly committedEnd: number;
   /** The LSN to read from next. */
@@ -67,9 +67,9 @@ export class Group {
   }
 
   /** Appends one entry; resolves with its LSN and CSN once it is committed. */
-  append(payload: Uint8Array | string, o: AppendOptions = {}): Promise<AppendResult> {
+  append(payload: Uint8Array | string, o: AppendOptions = {}): Promise<CommittedAppend> {
     const bytes = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
-    return this.c.appender.append(this.id, bytes, o.refCsn);
+    return this.c.appender.enqueue(this.id, bytes, o.refCsn);
   }
 
   /** Reads one page of committed entries from `fromLsn`. */
@@ -93,7 +93,7 @@ export class Group {
   }
 
   /** Every committed entry from `fromLsn` up to the committed end (as of the last page), page by page. */
-  async *entries(fromLsn = 0, o: ReadOptions = {}): AsyncGenerator<LogEntry, void, undefined> {
+  async *entries(fromLsn = 0, o: ReadOptions = {}): AsyncGenerator<ReadEntry, void, undefined> {
     let from = fromLsn;
     for (;;) {
       const page = await this.read(from, o);
@@ -109,7 +109,7 @@ export class Group {
    * Follows the group from `fromLsn`: yields committed entries as they come, polling every pollMs once
    * caught up, until the signal aborts (then it just ends) or a read fails for good (then it throws).
    */
-  async *tail(fromLsn = 0, o: TailOptions = {}): AsyncGenerator<LogEntry, void, undefined> {
+  async *tail(fromLsn = 0, o: TailOptions = {}): AsyncGenerator<ReadEntry, void, undefined> {
     const pollMs = o.pollMs ?? 100;
     let from = fromLsn;
     for (;;) {
@@ -134,7 +134,7 @@ export class Group {
   }
 
   /** The first committed entry with csn >= `csn`, or null when there is none (yet). */
-  async locate(csn: number, o: { readonly signal?: AbortSignal } = {}): Promise<LogEntry | null> {
+  async locate(csn: number, o: { readonly signal?: AbortSignal } = {}): Promise<ReadEntry | null> {
     checkNat("csn", csn, this.id);
     const r = await this.c.requester.toGroup(
       this.id,

@@ -29,7 +29,7 @@ export {
   readSecretFile,
   SecretFileError,
 } from "@palf/transport";
-export type { AppendResult } from "./appender.ts";
+export type { CommittedAppend } from "./appender.ts";
 export {
   type ClientOptions,
   type ConnectOptions,
@@ -41,7 +41,7 @@ export {
   PalfClient,
 } from "./client.ts";
 export { type CursorReport, Cursors } from "./cursors.ts";
-export type { AppendOptions, Group, LogEntry, ReadOptions, ReadPage, TailOptions } from "./group.ts";
+export type { AppendOptions, Group, ReadEntry, ReadOptions, ReadPage, TailOptions } from "./group.ts";
 export {
   type ChangeOptions,
   type ChangeResult,

@@ -2,8 +2,9 @@ import type { AppendOutcome } from "./append-outcome.ts";
 import { MAX_COUNTER, MAX_REF_CSN } from "./counter-limits.ts";
 import * as leader from "./leader.ts";
 import { EntryKind, type SessionTag } from "./log-entry.ts";
+import { retryAnswer } from "./pending-results.ts";
 import type { ReplicaState } from "./replica-state.ts";
-import type { Csn, Millis } from "./types.ts";
+import type { Csn, Lsn, Millis } from "./types.ts";
 import { appendBytes } from "./wal-reservations.ts";
 
 /** An append refused for lack of room in the WAL: back-pressure the client retries (recycling frees room). */
@@ -50,7 +51,7 @@ export function admitAppend(
           options?.retry === true,
           r.log.base.lsn === 0 || r.opts.unsafe.retryIgnoresRecycling === true,
         );
-    if (known.kind === "duplicate") return { ok: true, lsn: known.lsn, csn: known.csn, duplicate: true };
+    if (known.kind === "duplicate") return retried(r, known.lsn, known.csn, session);
     if (known.kind === "forgotten" && !r.opts.unsafe.forgottenSeqIsNew) {
       return {
         ok: false,
@@ -78,8 +79,22 @@ export function admitAppend(
   const open = leader.openEntry(r, payload.length);
   const lsn = open.add(EntryKind.data, csn, payload, session);
   if (session) r.sessions.record(session, lsn, csn);
+  const id = r.pending.admitted();
   if (open.bytes >= r.opts.maxGroupEntryBytes) leader.freeze(r);
-  return { ok: true, lsn, csn };
+  return { ok: true, lsn, csn, id };
+}
+
+/**
+ * A retry of an append the log holds at `lsn`: answered now if its entry is committed, else watched (its
+ * RetryResult comes once the commit point passes it).
+ */
+function retried(r: ReplicaState, lsn: Lsn, csn: Csn, session: SessionTag): AppendOutcome {
+  if (lsn < r.committedEnd) {
+    const answer = retryAnswer(lsn, session, r);
+    if (answer) return { ok: true, lsn, csn: answer.csn, duplicate: true };
+    return { ok: false, code: "INDETERMINATE", reason: "retried append: read the log to know" };
+  }
+  return { ok: true, lsn, csn, id: r.pending.watchRetry(lsn, session), duplicate: true };
 }
 
 /** Why this replica takes no append now, or undefined if it may. */

@@ -17,7 +17,15 @@ export {
   MAX_REF_CSN,
 } from "./counter-limits.ts";
 export type { CsnFloorSource } from "./csn-floor.ts";
-export type { AppendResult, EffectSink, PersistRecord, ReplicaEvent, Role } from "./effects.ts";
+export type {
+  AppendId,
+  EffectSink,
+  GroupEntryResult,
+  PersistRecord,
+  ReplicaEvent,
+  RetryResult,
+  Role,
+} from "./effects.ts";
 export type { LeaseOptions } from "./election.ts";
 export { type ClientOnlyErrorCode, ERROR_CODES, type ErrorCode, NODE_ERROR_CODES } from "./error-codes.ts";
 export {

@@ -10,7 +10,7 @@ export interface SessionTag {
   readonly seq: number;
 }
 
-/** One decoded entry as readers see it. */
+/** One entry of a group's log, decoded from its group entry: with its kind and session (the client's `ReadEntry` is a data entry as a user reads it). */
 export interface LogEntry {
   readonly lsn: Lsn;
   readonly csn: Csn;

@@ -1,4 +1,5 @@
 import type { CoalescedLeases } from "./coalesced-leases.ts";
+import { readCommitted } from "./committed-reads.ts";
 import type { CsnFloorSource } from "./csn-floor.ts";
 import { DurableGate } from "./durable-gate.ts";
 import type { EffectSink, PersistRecord, Role } from "./effects.ts";
@@ -6,7 +7,7 @@ import { Election } from "./election.ts";
 import { GROUP_HEADER_BYTES, type GroupEntry, GroupFlag } from "./group-entry.ts";
 import { GroupLog } from "./group-log.ts";
 import * as leader from "./leader.ts";
-import { forEachSession } from "./log-entry.ts";
+import { forEachSession, type LogEntry } from "./log-entry.ts";
 import { isMember, quorum } from "./member-config.ts";
 import type { Message } from "./messages.ts";
 import type { OpenGroupEntry } from "./open-group-entry.ts";
@@ -115,6 +116,10 @@ export class ReplicaCore implements ReplicaState {
     );
   }
 
+  readCommitted(lsn: Lsn): LogEntry | undefined {
+    return readCommitted(this, lsn);
+  }
+
   isServing(): boolean {
     return this.role === "leader" || (this.role === "candidate" && this.rc?.phase === "startWorking");
   }
@@ -200,7 +205,7 @@ export class ReplicaCore implements ReplicaState {
   setCommitted(end: Lsn): void {
     if (end <= this.committedEnd) return;
     this.committedEnd = end;
-    this.pending.resolve(this.log, end);
+    this.pending.resolve(this.log, end, this);
     this.sink.event({ type: "committed", group: this.group, committedEnd: end });
     if (this.role === "candidate" && this.rc?.phase === "startWorking" && end >= this.startWorkingEnd) {
       this.rc = undefined;
@@ -261,8 +266,7 @@ export class ReplicaCore implements ReplicaState {
     this.open = undefined;
     this.walSpace?.release(o.nextLsn - o.lsn);
     this.sessions.truncate(o.lsn);
-    if (o.count > 0)
-      this.sink.result({ group: this.group, outcome: "failed", pid: this.myPid, from: o.lsn, to: o.nextLsn });
+    this.pending.discardOpen(this.myPid, o.lsn, o.nextLsn);
   }
 
   reject(message: unknown, reason: string): void {

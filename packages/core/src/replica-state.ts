@@ -3,6 +3,7 @@ import type { EffectSink, PersistRecord, Role } from "./effects.ts";
 import type { Election } from "./election.ts";
 import type { GroupEntry } from "./group-entry.ts";
 import type { GroupLog } from "./group-log.ts";
+import type { LogEntry } from "./log-entry.ts";
 import type { Message } from "./messages.ts";
 import type { OpenGroupEntry } from "./open-group-entry.ts";
 import type { ResolvedOptions } from "./options.ts";
@@ -61,6 +62,8 @@ export interface ReplicaState {
   readonly gate: DurableGate;
   readonly election: Election;
   readonly pending: PendingResults;
+  /** The committed entry at an LSN (undefined: none starts there, not committed, or below the base). */
+  readCommitted(lsn: Lsn): LogEntry | undefined;
   readonly sessions: SessionTable;
   role: Role;
   promisedPid: Pid;

@@ -5,7 +5,7 @@
 // calls made so far, on every send, in every test.
 import { describe, expect, it } from "vitest";
 import { MAX_COUNTER, MAX_REF_CSN } from "./counter-limits.ts";
-import type { AppendResult, EffectSink, PersistRecord, ReplicaEvent } from "./effects.ts";
+import type { EffectSink, GroupEntryResult, PersistRecord, ReplicaEvent, RetryResult } from "./effects.ts";
 import { EntryKind } from "./log-entry.ts";
 import { initialConfig } from "./member-config.ts";
 import type { Message, Prepare, Push } from "./messages.ts";
@@ -26,7 +26,8 @@ const LEASE = {
 interface NodeLog {
   persists: Array<{ seq: number; record: PersistRecord }>;
   sends: Message[];
-  results: AppendResult[];
+  results: GroupEntryResult[];
+  retries: RetryResult[];
   events: ReplicaEvent[];
   /** Everything this node did, in order (to check what left before which durable()). */
   trace: Array<
@@ -67,6 +68,7 @@ class Harness {
       persists: [],
       sends: [],
       results: [],
+      retries: [],
       events: [],
       trace: [],
       wakeAt: Number.POSITIVE_INFINITY,
@@ -85,6 +87,7 @@ class Harness {
         this.queue.push(msg);
       },
       result: (r) => log.results.push(r),
+      retryResult: (r) => log.retries.push(r),
       event: (e) => log.events.push(e),
       wake: (_g, at) => {
         log.wakeAt = at;
@@ -220,8 +223,8 @@ class Harness {
     return this.leader()!;
   }
 
-  append(id: string, payload: Uint8Array, options?: Parameters<Replica["append"]>[2]) {
-    const out = this.r(id).append(payload, this.now, options);
+  append(id: string, payload: Uint8Array, options?: Parameters<Replica["propose"]>[2]) {
+    const out = this.r(id).propose(payload, this.now, options);
     this.r(id).endTurn(this.now);
     return out;
   }
@@ -231,7 +234,7 @@ class Harness {
     return [...this.replicas.values()].filter((r) => r !== l && r.log.config.members.includes(r.self));
   }
 
-  committedResults(id: string, outcome: AppendResult["outcome"], lsn: number): AppendResult[] {
+  committedResults(id: string, outcome: GroupEntryResult["outcome"], lsn: number): GroupEntryResult[] {
     return this.log(id).results.filter((r) => r.outcome === outcome && r.from <= lsn && lsn < r.to);
   }
 }
@@ -345,12 +348,12 @@ describe("replica: appends and explicit results", () => {
   it("appends on a follower return NOT_LEADER with the leader as hint (seed 23)", () => {
     const h = new Harness(23, ["a", "b", "c"]);
     // Before any election nobody knows a leader.
-    expect(h.r("a").append(bytes(4), h.now)).toEqual({ ok: false, code: "NOT_LEADER" });
+    expect(h.r("a").propose(bytes(4), h.now)).toEqual({ ok: false, code: "NOT_LEADER" });
     const L = h.elect();
     h.append(L.self, bytes(4));
     h.advance(50);
     for (const f of h.followers()) {
-      const out = f.append(bytes(4), h.now);
+      const out = f.propose(bytes(4), h.now);
       expect(out, `seed 23 follower ${f.self}`).toEqual({ ok: false, code: "NOT_LEADER", leader: L.self });
       expect(f.status().leader).toBe(L.self);
     }
@@ -422,7 +425,7 @@ describe("replica: idempotent appends", () => {
     expect(s1.ok).toBe(true);
     if (!s1.ok) return;
     const again = h.append(L.self, bytes(16, 1), { session: { id: 7, seq: 1 } });
-    expect(again).toEqual({ ok: true, lsn: s1.lsn, csn: s1.csn, duplicate: true });
+    expect(again).toEqual({ ok: true, lsn: s1.lsn, csn: s1.csn, duplicate: true, id: expect.any(Number) });
     const s2 = h.append(L.self, bytes(16, 2), { session: { id: 7, seq: 2 } });
     expect(s2.ok && s2.lsn).toBeGreaterThan(s1.lsn);
     // An older seq still in the session's window is a duplicate of its own append, even after newer ones.
@@ -431,6 +434,7 @@ describe("replica: idempotent appends", () => {
       lsn: s1.lsn,
       csn: s1.csn,
       duplicate: true,
+      id: expect.any(Number),
     });
     // A seq that fell out of the window cannot be told from a new append: INDETERMINATE, never a second copy.
     for (let seq = 1000; seq < 1300; seq++)
@@ -457,6 +461,47 @@ describe("replica: idempotent appends", () => {
       ok: true,
       lsn: (s2 as { lsn: number }).lsn,
       csn: (s2 as { csn: number }).csn,
+      duplicate: true,
+    });
+    expect(h.violations).toEqual([]);
+  });
+});
+
+describe("replica: append results by id", () => {
+  it("each group entry's result names its appends by id; a retry above the commit point is answered once, when it commits (seed 33)", () => {
+    const { h, L } = cluster(33);
+    const ids: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const out = h.append(L.self, bytes(16, i), { session: { id: 5, seq: i } });
+      expect(out.ok && out.id !== undefined).toBe(true);
+      if (out.ok) ids.push(out.id!);
+    }
+    expect(new Set(ids).size).toBe(4);
+    const retry = h.append(L.self, bytes(16, 2), { session: { id: 5, seq: 2 } });
+    expect(retry).toMatchObject({ ok: true, duplicate: true });
+    const retryId = retry.ok ? retry.id : undefined;
+    expect(retryId).toBeDefined();
+    expect(ids).not.toContain(retryId);
+    expect(h.log(L.self).retries).toEqual([]);
+    h.advance(300);
+    const results = h.log(L.self).results.filter((r) => r.appends.length > 0);
+    expect(results.every((r) => r.outcome === "committed")).toBe(true);
+    expect(results.flatMap((r) => r.appends)).toEqual(ids);
+    const third = h.append(L.self, bytes(16, 2), { session: { id: 5, seq: 2 } });
+    expect(h.log(L.self).retries).toEqual([
+      {
+        group: 1,
+        id: retryId,
+        outcome: "committed",
+        lsn: (third as { lsn: number }).lsn,
+        csn: (third as { csn: number }).csn,
+      },
+    ]);
+    // Committed by now: the retry's answer is final at once, with no id to wait on.
+    expect(third).toEqual({
+      ok: true,
+      lsn: (third as { lsn: number }).lsn,
+      csn: expect.any(Number),
       duplicate: true,
     });
     expect(h.violations).toEqual([]);

@@ -158,10 +158,10 @@ export class Replica {
   // ---------------------------------------------------------------- client and admin calls
 
   /**
-   * Appends on the leader: returns {lsn, csn} at once, before replication; the explicit result
-   * (committed / failed) follows later through the sink, exactly once.
+   * Proposes one entry on the leader (admission: append-admission.ts): returns {lsn, csn} at once, before
+   * replication; the explicit result (committed / failed) follows later through the sink, exactly once.
    */
-  append(
+  propose(
     payload: Uint8Array,
     now: Millis,
     options?: { refCsn?: Csn; session?: SessionTag; retry?: boolean },

@@ -3,7 +3,7 @@
 // takes and acks nothing (or the run that fits), config and StartWorking entries may use the headroom, and
 // every reservation ends exactly once: when its entry is persisted or when it is given back.
 import { describe, expect, it } from "vitest";
-import type { AppendResult, PersistRecord, ReplicaEvent } from "./effects.ts";
+import type { GroupEntryResult, PersistRecord, ReplicaEvent } from "./effects.ts";
 import { GROUP_HEADER_BYTES } from "./group-entry.ts";
 import { initialConfig } from "./member-config.ts";
 import type { Ack, Message } from "./messages.ts";
@@ -40,7 +40,7 @@ interface Node {
   readonly space: Space;
   readonly persists: PersistRecord[];
   readonly sends: Message[];
-  readonly results: AppendResult[];
+  readonly results: GroupEntryResult[];
   readonly events: ReplicaEvent[];
   lastSeq: number;
   durableSeq: number;
@@ -176,7 +176,7 @@ class Host {
   }
 
   append(r: Replica, n: number) {
-    const out = r.append(new Uint8Array(n).fill(7), this.now);
+    const out = r.propose(new Uint8Array(n).fill(7), this.now);
     r.endTurn(this.now);
     return out;
   }

@@ -1,16 +1,16 @@
-import type { AppendResult } from "@palf/core";
+import type { GroupEntryResult } from "@palf/core";
 import type { AppendOutcomeWire } from "@palf/transport";
 import { describe, expect, it } from "vitest";
 import { AppendWaiters, RequestAnswers } from "./append-waiters.ts";
 
-/** Each lsn as its own one-item request; the map shows each one's answer (undefined: none yet). */
-function waiting(w: AppendWaiters, pid: number, lsns: number[]): Map<number, AppendOutcomeWire | undefined> {
+/** Appends with these ids, each its own one-item request at lsn = id * 10; the map shows each one's answer. */
+function waiting(w: AppendWaiters, ids: number[]): Map<number, AppendOutcomeWire | undefined> {
   const answers = new Map<number, AppendOutcomeWire | undefined>();
-  for (const lsn of lsns) {
-    answers.set(lsn, undefined);
+  for (const id of ids) {
+    answers.set(id, undefined);
     const request = new RequestAnswers(1);
-    void request.all.then(([o]) => answers.set(lsn, o));
-    w.add({ pid, lsn, csn: lsn * 10, answers: request, index: 0 });
+    void request.all.then(([o]) => answers.set(id, o));
+    w.add(id, { lsn: id * 10, csn: id * 100, answers: request, index: 0 });
   }
   return answers;
 }
@@ -18,70 +18,92 @@ function waiting(w: AppendWaiters, pid: number, lsns: number[]): Map<number, App
 /** Lets settled request promises run their callbacks. */
 const flush = () => new Promise<void>((r) => setImmediate(r));
 
-const result = (outcome: AppendResult["outcome"], pid: number, from: number, to: number): AppendResult => ({
+const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
+
+/** A group entry's result naming these appends (its LSN range does not matter to the waiters). */
+const result = (outcome: GroupEntryResult["outcome"], appends: number[]): GroupEntryResult => ({
   group: 1,
   outcome,
-  pid,
-  from,
-  to,
+  pid: 3,
+  from: 0,
+  to: 1,
+  appends,
 });
 
 describe("AppendWaiters", () => {
-  it("answers only the appends inside a committed range, with their lsn and csn", async () => {
+  it("answers exactly the appends a result names, with their lsn and csn", async () => {
     const w = new AppendWaiters();
-    const answers = waiting(w, 3, [10, 11, 12, 13]);
-    expect(w.settle(result("committed", 3, 10, 12))).toBe(2);
+    const answers = waiting(w, [0, 1, 2, 3]);
+    expect(w.settle(result("committed", [0, 1]))).toBe(2);
     await flush();
-    expect(answers.get(10)).toEqual({ lsn: 10, csn: 100 });
-    expect(answers.get(11)).toEqual({ lsn: 11, csn: 110 });
-    expect(answers.get(12)).toBeUndefined();
+    expect(answers.get(0)).toEqual({ lsn: 0, csn: 0 });
+    expect(answers.get(1)).toEqual({ lsn: 10, csn: 100 });
+    expect(answers.get(2)).toBeUndefined();
     expect(w.size).toBe(2);
   });
 
-  it("answers a range that is not at the front (a stepping-down leader's open entry fails first)", async () => {
+  it("answers a result that is not at the front (a stepping-down leader's open entry fails first)", async () => {
     const w = new AppendWaiters();
-    const answers = waiting(w, 3, [10, 11, 20, 21]);
-    expect(w.settle(result("failed", 3, 20, 22))).toBe(0);
+    const answers = waiting(w, [0, 1, 2, 3]);
+    expect(w.settle(result("failed", [2, 3]))).toBe(0);
     await flush();
-    expect(answers.get(20)).toMatchObject({ error: { code: "FAILED" } });
-    expect(answers.get(21)).toMatchObject({ error: { code: "FAILED" } });
-    expect(answers.get(10)).toBeUndefined();
-    expect(w.settle(result("committed", 3, 10, 20))).toBe(2);
+    expect(answers.get(2)).toMatchObject({ error: { code: "FAILED" } });
+    expect(answers.get(3)).toMatchObject({ error: { code: "FAILED" } });
+    expect(answers.get(0)).toBeUndefined();
+    expect(w.settle(result("indeterminate", [0, 1]))).toBe(0);
     await flush();
-    expect(answers.get(11)).toEqual({ lsn: 11, csn: 110 });
+    expect(answers.get(1)).toMatchObject({ error: { code: "INDETERMINATE" } });
     expect(w.size).toBe(0);
   });
 
-  it("never settles another leadership's append at the same lsn", async () => {
+  it("answers an id once: a second result naming it, or an id it never held, answers nothing", async () => {
     const w = new AppendWaiters();
-    const answers = waiting(w, 3, [10]);
-    expect(w.settle(result("committed", 4, 10, 11))).toBe(0);
+    const answers = waiting(w, [5, 6]);
+    expect(w.settle(result("committed", [5]))).toBe(1);
+    expect(w.settle(result("failed", [5, 4, 99]))).toBe(0);
     await flush();
-    expect(answers.get(10)).toBeUndefined();
-    expect(w.settle(result("indeterminate", 3, 10, 11))).toBe(0);
-    await flush();
-    expect(answers.get(10)).toMatchObject({ error: { code: "INDETERMINATE" } });
+    expect(answers.get(5)).toEqual({ lsn: 50, csn: 500 });
+    expect(answers.get(6)).toBeUndefined();
+    expect(() => w.add(6, { lsn: 0, csn: 0, answers: new RequestAnswers(1), index: 0 })).toThrow(/not new/);
   });
 
-  it("keeps answering in order across many results (the head index compacts)", async () => {
+  it("answers a retried append with the committed entry's csn, or INDETERMINATE", async () => {
     const w = new AppendWaiters();
-    const lsns = Array.from({ length: 500 }, (_, i) => i);
-    const answers = waiting(w, 1, lsns);
-    for (let i = 0; i < 500; i += 5) expect(w.settle(result("committed", 1, i, i + 5))).toBe(5);
+    const answers = waiting(w, [0, 1]);
+    w.settleRetry({ group: 1, id: 1, outcome: "committed", lsn: 10, csn: 123 });
+    w.settleRetry({ group: 1, id: 0, outcome: "indeterminate", lsn: 0, csn: 0 });
     await flush();
-    expect([...answers.values()].every((a) => a !== undefined && "lsn" in a)).toBe(true);
+    expect(answers.get(1)).toEqual({ lsn: 10, csn: 123 });
+    expect(answers.get(0)).toMatchObject({ error: { code: "INDETERMINATE" } });
+  });
+
+  it("keeps answering across many results, in and out of order (the head index compacts)", async () => {
+    const w = new AppendWaiters();
+    const answers = waiting(w, range(500));
+    // Every fifth block of five answered late, the rest in order.
+    for (let i = 0; i < 500; i += 5)
+      if (i % 25 !== 0) expect(w.settle(result("committed", range(5, i)))).toBe(5);
+    expect(w.size).toBe(100);
+    const more = waiting(w, range(10, 500));
+    for (let i = 0; i < 500; i += 25) expect(w.settle(result("committed", range(5, i)))).toBe(5);
+    expect(w.settle(result("committed", range(10, 500)))).toBe(10);
+    await flush();
+    expect(
+      [...answers.entries()].every(([id, a]) => a !== undefined && "lsn" in a && a.lsn === id * 10),
+    ).toBe(true);
+    expect([...more.values()].every((a) => a !== undefined && "lsn" in a)).toBe(true);
     expect(w.size).toBe(0);
   });
 
-  it("failAll answers everything still waiting, retried appends included", async () => {
+  it("failAll answers everything still waiting", async () => {
     const w = new AppendWaiters();
-    const answers = waiting(w, 1, [1, 2]);
-    const retried = new RequestAnswers(1);
-    w.watch({ pid: 1, lsn: 0, csn: 0, answers: retried, index: 0 }, { id: 7, seq: 1 });
+    const answers = waiting(w, [1, 2, 3]);
+    w.settle(result("committed", [2]));
     w.failAll({ code: "STOPPING", message: "stop" });
     await flush();
     expect(answers.get(1)).toMatchObject({ error: { code: "STOPPING" } });
-    expect(await retried.all).toMatchObject([{ error: { code: "STOPPING" } }]);
+    expect(answers.get(2)).toEqual({ lsn: 20, csn: 200 });
+    expect(answers.get(3)).toMatchObject({ error: { code: "STOPPING" } });
     expect(w.size).toBe(0);
   });
 });

@@ -1,4 +1,4 @@
-import type { AppendResult, Replica } from "@palf/core";
+import type { AppendId, GroupEntryResult, RetryResult } from "@palf/core";
 import type { AppendOutcomeWire, RpcError } from "@palf/transport";
 
 /**
@@ -27,10 +27,8 @@ export class RequestAnswers {
   }
 }
 
-/** A client append the leader took: answered once its group entry has its explicit result. */
+/** A client append the leader took: answered once the core names its id in a result. */
 export interface AppendWaiter {
-  /** The leadership (proposal id) that took it: a result settles only its own leadership's appends. */
-  readonly pid: number;
   readonly lsn: number;
   readonly csn: number;
   /** Where its answer goes: item `index` of its request. */
@@ -42,13 +40,8 @@ function answer(w: AppendWaiter, outcome: AppendOutcomeWire): void {
   w.answers.answer(w.index, outcome);
 }
 
-/** A retried append the log already holds (same session): answered once the commit point passes it. */
-interface RetryWatcher extends AppendWaiter {
-  readonly session: { readonly id: number; readonly seq: number };
-}
-
 /** What a group entry's explicit result tells each of its appends (undefined: committed, answer {lsn, csn}). */
-function outcomeError(r: AppendResult): AppendOutcomeWire | undefined {
+function outcomeError(r: GroupEntryResult): AppendOutcomeWire | undefined {
   if (r.outcome === "failed")
     return {
       error: { code: "FAILED", message: "not committed: a new leader's log holds something else there" },
@@ -59,83 +52,89 @@ function outcomeError(r: AppendResult): AppendOutcomeWire | undefined {
 }
 
 /**
- * One group's client appends waiting for their answer. The core tracks issued group entries (PendingResults
- * ranges); this only maps a result's LSN range back to the appends in it. Results mostly come in issue
- * order, so a result settles a prefix (a head index: no scan, no splice); one that does not match the front
- * (the discarded open entry of a leader stepping down comes before its issued entries' results) is looked
- * for in the rest.
+ * One group's client appends waiting for their answer, by append id. The core owns the results
+ * (PendingResults names the ids each result settles); this only maps an id to its reply: ids increase, so
+ * the waiters sit in an array indexed by id (a head index drops the answered front; no search, no scan).
  */
 export class AppendWaiters {
-  private queue: AppendWaiter[] = [];
+  private slots: Array<AppendWaiter | undefined> = [];
+  /** The id of slots[0]. */
+  private firstId = 0;
+  /** Slots below it are answered. */
   private head = 0;
-  private watchers: RetryWatcher[] = [];
+  private waiting = 0;
 
   get size(): number {
-    return this.queue.length - this.head + this.watchers.length;
+    return this.waiting;
   }
 
-  add(w: AppendWaiter): void {
-    this.queue.push(w);
+  add(id: AppendId, w: AppendWaiter): void {
+    if (this.waiting === 0) {
+      this.slots = [];
+      this.firstId = id;
+      this.head = 0;
+    }
+    const at = id - this.firstId;
+    if (at < this.slots.length) throw new Error(`append id ${id} is not new`);
+    // Ids the host never waits on (none today) leave empty slots.
+    while (this.slots.length < at) this.slots.push(undefined);
+    this.slots.push(w);
+    this.waiting++;
   }
 
-  /** Settles the appends inside the result's range; returns how many were answered committed. */
-  settle(r: AppendResult): number {
+  /** Answers the appends a group entry's result names; returns how many were answered committed. */
+  settle(r: GroupEntryResult): number {
     const error = outcomeError(r);
-    const inRange = (w: AppendWaiter) => w.pid === r.pid && w.lsn >= r.from && w.lsn < r.to;
-    const settle = (w: AppendWaiter) => answer(w, error ?? { lsn: w.lsn, csn: w.csn });
-    const q = this.queue;
-    const first = this.head;
-    while (this.head < q.length && inRange(q[this.head]!)) settle(q[this.head++]!);
-    let settled = this.head - first;
-    if (settled === 0 && this.head < q.length) {
-      const rest: AppendWaiter[] = [];
-      for (let i = this.head; i < q.length; i++) {
-        const w = q[i]!;
-        if (inRange(w)) {
-          settle(w);
-          settled++;
-        } else rest.push(w);
-      }
-      this.queue = rest;
-      this.head = 0;
-    } else if (this.head === q.length) {
-      this.queue = [];
-      this.head = 0;
-    } else if (this.head >= 64 && this.head * 2 >= q.length) {
-      this.queue = q.slice(this.head);
-      this.head = 0;
+    let settled = 0;
+    for (const id of r.appends) {
+      const w = this.take(id);
+      if (!w) continue;
+      answer(w, error ?? { lsn: w.lsn, csn: w.csn });
+      settled++;
     }
     return error ? 0 : settled;
   }
 
-  watch(w: AppendWaiter, session: { readonly id: number; readonly seq: number }): void {
-    this.watchers.push({ ...w, session });
+  /** Answers a retried append the log already held. */
+  settleRetry(r: RetryResult): void {
+    const w = this.take(r.id);
+    if (!w) return;
+    if (r.outcome === "committed") answer(w, { lsn: r.lsn, csn: r.csn });
+    else answer(w, { error: { code: "INDETERMINATE", message: "retried append: read the log to know" } });
   }
 
-  get watching(): boolean {
-    return this.watchers.length > 0;
-  }
-
-  /** Answers the retried appends the commit point passed: committed if the entry at its LSN carries its session. */
-  checkWatchers(r: Replica): void {
-    if (this.watchers.length === 0) return;
-    this.watchers = this.watchers.filter((w) => {
-      if (w.lsn >= r.committedEnd) return true;
-      const e = r.read(w.lsn);
-      if (e?.session && e.session.id === w.session.id && e.session.seq === w.session.seq)
-        answer(w, { lsn: w.lsn, csn: e.csn });
-      else answer(w, { error: { code: "INDETERMINATE", message: "retried append: read the log to know" } });
-      return false;
-    });
+  private take(id: AppendId): AppendWaiter | undefined {
+    const at = id - this.firstId;
+    if (at < this.head || at >= this.slots.length) return undefined;
+    const w = this.slots[at];
+    if (!w) return undefined;
+    this.slots[at] = undefined;
+    this.waiting--;
+    if (this.waiting === 0) {
+      this.slots = [];
+      this.firstId = id + 1;
+      this.head = 0;
+      return w;
+    }
+    if (at === this.head) {
+      while (this.slots[this.head] === undefined) this.head++;
+      if (this.head >= 64 && this.head * 2 >= this.slots.length) {
+        this.slots = this.slots.slice(this.head);
+        this.firstId += this.head;
+        this.head = 0;
+      }
+    }
+    return w;
   }
 
   /** Answers everything still waiting with `error` (group deleted, node stopping). */
   failAll(error: RpcError): void {
-    const q = this.queue;
-    for (let i = this.head; i < q.length; i++) answer(q[i]!, { error });
-    for (const w of this.watchers) answer(w, { error });
-    this.queue = [];
+    for (let i = this.head; i < this.slots.length; i++) {
+      const w = this.slots[i];
+      if (w) answer(w, { error });
+    }
+    this.slots = [];
     this.head = 0;
-    this.watchers = [];
+    this.waiting = 0;
   }
 }

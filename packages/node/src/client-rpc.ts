@@ -78,7 +78,7 @@ export class ClientRpcServer {
         const arrived = this.host.rt.now();
         const results = await withTimeout(
           this.host.rt,
-          this.host.shardOf(req.group).append(req.group, req.items),
+          this.host.shardOf(req.group).serveAppends(req.group, req.items),
           timeout,
           () =>
             req.items.map(() => ({

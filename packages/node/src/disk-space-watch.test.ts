@@ -74,12 +74,12 @@ describe("the NOSPACE alarm", () => {
   it("refuses appends with BACKPRESSURE below the reserve, raises the alarm, and clears it when space returns", async () => {
     const { shard, watch, disk, fatal, lines } = await freeSpaceShard([1, 2]);
     expect(watch.status()).toMatchObject({ mode: "free-space", alarm: null, reserveBytes: RESERVE });
-    expect((await shard.append(1, payload(1000)))[0]).not.toHaveProperty("error");
+    expect((await shard.serveAppends(1, payload(1000)))[0]).not.toHaveProperty("error");
 
     // Someone else fills the disk: less free than the reserve.
     disk.free = RESERVE - 1;
     await watch.tick();
-    const refused = (await shard.append(1, payload(1000)))[0]!;
+    const refused = (await shard.serveAppends(1, payload(1000)))[0]!;
     expect(refused).toMatchObject({ error: { code: "BACKPRESSURE" } });
     // The shard counts the refusal at the end of its loop turn.
     await until("the refusal counted", () => shard.stats.noWalRoom > 0);
@@ -100,7 +100,7 @@ describe("the NOSPACE alarm", () => {
     // A refusal counted between the two looks keeps it one more tick at most.
     await watch.tick();
     expect(watch.status().alarm).toBeNull();
-    expect((await shard.append(1, payload(1000)))[0]).not.toHaveProperty("error");
+    expect((await shard.serveAppends(1, payload(1000)))[0]).not.toHaveProperty("error");
     expect(lines.some((l) => l.msg.startsWith("NOSPACE cleared"))).toBe(true);
   });
 
@@ -109,7 +109,7 @@ describe("the NOSPACE alarm", () => {
     // 64 KiB above the reserve: about sixty 1000-byte appends fit, a few hundred do not.
     disk.free = RESERVE + 64 * 1024;
     await watch.tick();
-    const outs = await shard.append(
+    const outs = await shard.serveAppends(
       1,
       Array.from({ length: 300 }, () => payload(1000)[0]!),
     );

@@ -74,7 +74,7 @@ export class MembershipRpc {
         if (this.host.rt.now() < deadline) continue;
         return fail("TIMEOUT", "the change is still running; look at the group's config");
       }
-      if (committed(r, target)) return { ok: true, op: "changeConfig", config: r.log.config };
+      if (committed(r, target)) return { ok: true, op: "changeConfig", config: r.latestConfig };
       if (r.role !== "leader")
         return fail("INDETERMINATE", "leadership moved during the change: look at the group's config");
       return fail(
@@ -87,7 +87,7 @@ export class MembershipRpc {
 
 /** The target config is the group's latest config and its entry is committed. */
 function committed(r: Replica, target: MemberConfig): boolean {
-  return compareVersion(r.log.config.version, target.version) === 0 && r.committedEnd > r.log.configLsn;
+  return compareVersion(r.latestConfig.version, target.version) === 0 && r.committedEnd > r.log.configLsn;
 }
 
 /** One replica's view of its group: role, leader, config, log ends and, on the leader, each replica's lag. */
@@ -115,7 +115,7 @@ export function summarize(r: Replica): GroupSummary {
     end: s.end,
     committedEnd: s.committedEnd,
     changing: r.pendingConfig !== undefined,
-    configCommitted: r.committedEnd > r.log.configLsn || r.log.configLsn <= r.log.base.lsn,
+    configCommitted: r.committedEnd > r.log.configLsn || r.log.configLsn <= r.base.lsn,
     ...(lag === undefined ? {} : { lag }),
   };
 }

@@ -29,7 +29,7 @@ export interface NodeGtsHost {
   readonly hub: LeaseHub;
   replica(group: number): Replica | undefined;
   replicas(): Iterable<Replica>;
-  append(group: number, items: readonly AppendItem[]): Promise<AppendOutcomeWire[]>;
+  serveAppends(group: number, items: readonly AppendItem[]): Promise<AppendOutcomeWire[]>;
 }
 
 /** How long a watermark round waits for the local GTS server before asking over the network instead. */
@@ -132,7 +132,7 @@ export class NodeGts {
   }
 
   private async appendCeiling(value: number): Promise<boolean> {
-    const [out] = await this.host.append(GTS_GROUP, [{ payload: CEILING_PAYLOAD, refCsn: value }]);
+    const [out] = await this.host.serveAppends(GTS_GROUP, [{ payload: CEILING_PAYLOAD, refCsn: value }]);
     if (!out || !("lsn" in out)) return false;
     // The ceiling is the entry's CSN, which the base keeps when older entries are recycled.
     this.host.replica(GTS_GROUP)?.advanceBase(out.lsn, this.host.rt.now());

@@ -175,7 +175,7 @@ export class PalfNode {
         hub: this.hub,
         replica: (g) => this.shardOf(g).replica(g),
         replicas: () => this.allReplicas(),
-        append: (g, items) => this.shardOf(g).append(g, items),
+        serveAppends: (g, items) => this.shardOf(g).serveAppends(g, items),
       },
       this.opts.gts,
     );
@@ -405,7 +405,7 @@ export class PalfNode {
         const r = slot.replica;
         pending += slot.waiters.size;
         if (r.halted) halted++;
-        for (const m of r.log.config.members) nodes.add(m);
+        for (const m of r.latestConfig.members) nodes.add(m);
       }
       const led = s.leaders().length;
       groups += s.groups.size;

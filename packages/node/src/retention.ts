@@ -86,7 +86,7 @@ export class Retention {
         const hold = this.o.unsafeIgnoreCursors ? Number.POSITIVE_INFINITY : this.table.holdFor(r.group);
         const to = Math.min(policy, hold);
         if (hold < policy) this.stats.heldByCursor++;
-        if (to <= r.log.base.lsn) continue;
+        if (to <= r.base.lsn) continue;
         if (r.advanceBase(to, now)) {
           advanced++;
           this.host.touch(r.group);
@@ -125,7 +125,7 @@ export class Retention {
     const local = this.host.replica(CURSOR_GROUP);
     if (local) {
       this.seen();
-      if (local.log.base.lsn > this.next) return false;
+      if (local.base.lsn > this.next) return false;
       for (const e of local.entries(this.next)) {
         const rec = decodeCursorRecord(e.payload);
         if (rec) this.table.apply(rec);

@@ -55,7 +55,7 @@ describe("a shard on a disk budget", () => {
     const groups = [1, 2, 3, 4, 5, 6, 7, 8];
     const { shard, wal, fatal } = await shardOf(groups);
     // 8 groups x 40 appends of 200 bytes, all before the next loop turn: about 70 KiB for a 48 KiB budget.
-    const outs = (await Promise.all(groups.map((g) => shard.append(g, items(40, 200))))).flat();
+    const outs = (await Promise.all(groups.map((g) => shard.serveAppends(g, items(40, 200))))).flat();
     const codes = new Set(outs.map((o) => ("error" in o ? o.error.code : "ok")));
     expect([...codes].sort()).toEqual(["BACKPRESSURE", "ok"]);
     for (const g of groups) expect(shard.replica(g)!.halted).toBeUndefined();
@@ -73,7 +73,7 @@ describe("a shard on a disk budget", () => {
     }
     let got: AppendOutcomeWire | undefined;
     for (let i = 0; i < 200 && (got === undefined || "error" in got); i++) {
-      got = (await shard.append(1, items(1, 200)))[0];
+      got = (await shard.serveAppends(1, items(1, 200)))[0];
       if ("error" in got!) await new Promise((r) => setTimeout(r, 20));
     }
     expect(got).not.toHaveProperty("error");
@@ -84,7 +84,7 @@ describe("a shard on a disk budget", () => {
     const groups = [1, 2, 3, 4, 5, 6, 7, 8];
     const { shard } = await shardOf(groups, { assignBeyondBudget: true });
     // Their results never come (the groups leave service): do not wait for them.
-    for (const g of groups) void shard.append(g, items(40, 200));
+    for (const g of groups) void shard.serveAppends(g, items(40, 200));
     await until("a group out of service", () => groups.some((g) => shard.replica(g)!.halted !== undefined));
     const halted = groups.map((g) => shard.replica(g)!.halted).filter((h) => h !== undefined);
     expect(halted[0]).toMatch(/DISK_FULL/);

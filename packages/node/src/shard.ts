@@ -1,9 +1,9 @@
 import {
-  type AppendResult,
   type CoalescedLeases,
   type CsnFloorSource,
   type DurableImage,
   type EffectSink,
+  type GroupEntryResult,
   hashSeed,
   initialConfig,
   type LogEntry,
@@ -12,6 +12,7 @@ import {
   Replica,
   type ReplicaEvent,
   type ReplicaOptions,
+  type RetryResult,
 } from "@palf/core";
 import { GTS_GROUP } from "@palf/gts";
 import type { ShardWal, ShardWalSpace, WalRecord } from "@palf/storage";
@@ -80,7 +81,7 @@ export interface ShardOptions {
 /** Read-only observer of a node's replicas (the whole-node simulator's checkers). */
 export interface NodeInspector {
   event?(group: number, event: ReplicaEvent, replica: Replica): void;
-  result?(group: number, result: AppendResult, replica: Replica): void;
+  result?(group: number, result: GroupEntryResult, replica: Replica): void;
 }
 
 /**
@@ -218,10 +219,11 @@ export class Shard {
         }
         list.push(m);
       },
-      result: (r: AppendResult) => {
+      result: (r: GroupEntryResult) => {
         this.opts.inspect?.result?.(slot.group, r, slot.replica);
-        this.onResult(slot, r);
+        this.stats.committed += slot.waiters.settle(r);
       },
+      retryResult: (r: RetryResult) => slot.waiters.settleRetry(r),
       event: (e: ReplicaEvent) => {
         this.opts.inspect?.event?.(slot.group, e, slot.replica);
         this.onEvent(slot, e);
@@ -260,8 +262,8 @@ export class Shard {
     this.scheduleTurn();
   }
 
-  /** Client appends: answered with {lsn, csn} once committed, or an error per item. */
-  append(group: number, items: readonly AppendItem[]): Promise<AppendOutcomeWire[]> {
+  /** Serves one append request's items (the RPC's, or GTS ceilings): each answered {lsn, csn} once committed, or an error. */
+  serveAppends(group: number, items: readonly AppendItem[]): Promise<AppendOutcomeWire[]> {
     const slot = this.groups.get(group);
     if (!slot)
       return Promise.resolve(
@@ -282,7 +284,7 @@ export class Shard {
       const options = item.session
         ? { refCsn: item.refCsn ?? 0, session: item.session, retry: item.retry === true }
         : { refCsn: item.refCsn ?? 0 };
-      const res = r.append(item.payload, now, options);
+      const res = r.propose(item.payload, now, options);
       if (!res.ok) {
         const error: { code: RpcError["code"]; leader?: string; message?: string } = { code: res.code };
         if (res.leader !== undefined) error.leader = res.leader;
@@ -291,13 +293,11 @@ export class Shard {
         continue;
       }
       this.stats.appends++;
-      const w = { lsn: res.lsn, csn: res.csn, pid: r.myPid, answers, index };
       // Test-only breach (answerBeforeCommit): the later explicit result finds the item already answered.
-      if (this.opts.unsafe?.answerBeforeCommit) answers.answer(index, { lsn: res.lsn, csn: res.csn });
-      if (res.duplicate && item.session) {
-        slot.waiters.watch(w, item.session);
-        slot.waiters.checkWatchers(r);
-      } else slot.waiters.add(w);
+      if (this.opts.unsafe?.answerBeforeCommit || res.id === undefined)
+        answers.answer(index, { lsn: res.lsn, csn: res.csn });
+      // No id: a retry of an append already committed, answered above.
+      if (res.id !== undefined) slot.waiters.add(res.id, { lsn: res.lsn, csn: res.csn, answers, index });
     }
     this.touched.add(slot);
     this.scheduleTurn();
@@ -494,10 +494,6 @@ export class Shard {
 
   // ------------------------------------------------------------------ results and events
 
-  private onResult(slot: GroupSlot, r: AppendResult): void {
-    this.stats.committed += slot.waiters.settle(r);
-  }
-
   private onEvent(slot: GroupSlot, e: ReplicaEvent): void {
     switch (e.type) {
       case "config":
@@ -512,9 +508,6 @@ export class Shard {
           this.stats.leaderships++;
           this.opts.onLeader({ group: slot.group, leader: this.opts.nodeId, pid: slot.replica.myPid });
         }
-        break;
-      case "committed":
-        if (slot.waiters.watching) slot.waiters.checkWatchers(slot.replica);
         break;
       case "removed":
         this.removed.push(slot.group);

@@ -2,10 +2,10 @@
 // property and must report it (and a clean history must report nothing). A checker that cannot fail proves
 // nothing about the runs it passes.
 import {
-  type AppendResult,
   type EffectSink,
   GROUP_HEADER_BYTES,
   type GroupEntry,
+  type GroupEntryResult,
   initialConfig,
   Replica,
   type ReplicaEvent,
@@ -79,8 +79,8 @@ class World {
   leader(id: string, pid: number): void {
     this.event(id, { type: "role", group: G, role: "leader", pid, at: 0 });
   }
-  result(id: string, outcome: AppendResult["outcome"], pid: number, from: number, to: number): void {
-    this.checker.onResult(id, { group: G, outcome, pid, from, to });
+  result(id: string, outcome: GroupEntryResult["outcome"], pid: number, from: number, to: number): void {
+    this.checker.onResult(id, { group: G, outcome, pid, from, to, appends: [] });
   }
   append(id: string, ge: GroupEntry, i: number, overrides: Partial<AppendRecord> = {}): AppendRecord {
     const lsn = entryLsn(ge, i);

@@ -1,11 +1,11 @@
 import {
-  type AppendResult,
   type ConfigVersion,
   compareVersion,
   decodeConfig,
   EntryKind,
   entriesOf,
   type GroupEntry,
+  type GroupEntryResult,
   type GroupId,
   type Lsn,
   type MemberConfig,
@@ -34,7 +34,7 @@ export interface AppendRecord {
   readonly lsn: Lsn;
   readonly csn: number;
   readonly payload: Uint8Array;
-  result: AppendResult["outcome"] | undefined;
+  result: GroupEntryResult["outcome"] | undefined;
   /** Its node crashed before the result: no result is owed. */
   lost: boolean;
 }
@@ -276,7 +276,7 @@ export class Checker {
     list.push(a);
   }
 
-  onResult(node: ReplicaId, r: AppendResult): void {
+  onResult(node: ReplicaId, r: GroupEntryResult): void {
     const key = `${node}/${r.group}`;
     const range = `${key}/${r.pid}/${r.from}`;
     if (this.resultRanges.has(range))

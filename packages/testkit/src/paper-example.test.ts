@@ -4,7 +4,7 @@
 // entry. When A comes back it is a pendingFollower until every append it issued has its explicit result:
 // log2 `committed` (it is in the new leader's committed log), log3 `failed` (C's higher pid holds something
 // else at its LSN). Driven by hand, no random faults; the seed only sets clocks, delays and jitter.
-import { type AppendResult, EntryKind, type ReplicaEvent } from "@palf/core";
+import { EntryKind, type GroupEntryResult, type ReplicaEvent } from "@palf/core";
 import { describe, expect, it } from "vitest";
 import type { AppendRecord } from "./checker.ts";
 import { Simulation } from "./simulation.ts";
@@ -34,7 +34,7 @@ function paperScenario(seed: number) {
     appends.push(a);
     record(a);
   };
-  const results: Array<{ node: string; result: AppendResult }> = [];
+  const results: Array<{ node: string; result: GroupEntryResult }> = [];
   const onResult = sim.checker.onResult.bind(sim.checker);
   sim.checker.onResult = (node, result) => {
     results.push({ node, result });

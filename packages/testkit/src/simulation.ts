@@ -133,7 +133,7 @@ export class Simulation {
         this.scheduleSync(node);
       },
       send: (msg: Message) => this.send(node, msg),
-      result: (r: import("@palf/core").AppendResult) => this.checker.onResult(node.id, r),
+      result: (r: import("@palf/core").GroupEntryResult) => this.checker.onResult(node.id, r),
       event: (e: import("@palf/core").ReplicaEvent) => {
         this.opts.trace?.(this.now, node.id, e);
         this.checker.onEvent(node.id, e);
@@ -292,7 +292,7 @@ export class Simulation {
     const id = this.nextAppendId++;
     const payload = bytes ?? this.newPayload(id, size);
     const t = this.nodes.get(node)!.local(this.now);
-    const out = r.append(payload, t, session ? { refCsn, session, retry } : { refCsn });
+    const out = r.propose(payload, t, session ? { refCsn, session, retry } : { refCsn });
     if (!out.ok) return false;
     this.lastAccepted = { lsn: out.lsn, csn: out.csn };
     if (out.duplicate) return true;

@@ -68,6 +68,8 @@ export {
 } from "./peer-codec.ts";
 export { ADMIN_OPS, isAdminOp } from "./peer-identity.ts";
 export { maxAppendItems, REPLY_FRAMING_BYTES } from "./reply-limit.ts";
+/** How several RPC requests (and their replies) share one NATS message: what a raw caller of the subject decodes. */
+export { type BundleItem, decodeBundle, isBundle } from "./rpc-bundle.ts";
 export {
   type AppendItem,
   type AppendOutcomeWire,

@@ -4,7 +4,7 @@
  * under the key g + k * INC_STRIDE (client histories, the white-box Checker, lease and log-matching checks),
  * and violation texts name it "g#k". Incarnation 0 keeps the plain group number.
  */
-import type { AppendResult, Replica, ReplicaEvent } from "@palf/core";
+import type { GroupEntryResult, Replica, ReplicaEvent } from "@palf/core";
 
 /** Group ids of the simulator stay below this. */
 export const INC_STRIDE = 1000;
@@ -40,7 +40,7 @@ export function keyedEvent(e: ReplicaEvent, inc: number): ReplicaEvent {
   return inc === 0 ? e : { ...e, group: incKey(e.group, inc) };
 }
 
-export function keyedResult(res: AppendResult, inc: number): AppendResult {
+export function keyedResult(res: GroupEntryResult, inc: number): GroupEntryResult {
   return inc === 0 ? res : { ...res, group: incKey(res.group, inc) };
 }
 

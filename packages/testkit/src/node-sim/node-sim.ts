@@ -5,7 +5,13 @@
  * same disk. Checkers watch every replica event (through the node's inspector), every step (two leaders
  * with valid leases at one true instant) and, at the end, the logs and the client history.
  */
-import { type AppendResult, Prng, type Replica, type ReplicaEvent, type UnsafeSwitches } from "@palf/core";
+import {
+  type GroupEntryResult,
+  Prng,
+  type Replica,
+  type ReplicaEvent,
+  type UnsafeSwitches,
+} from "@palf/core";
 import { type NodeUnsafeSwitches, PalfNode } from "@palf/node";
 import { decodeRequest, type RpcRequest } from "@palf/transport";
 import pino from "pino";
@@ -458,7 +464,7 @@ export class NodeSim {
     this.checker.onEvent(host.id, keyedEvent(e, r.inc));
   }
 
-  private onReplicaResult(host: SimHost, life: Life, group: number, res: AppendResult, r: Replica): void {
+  private onReplicaResult(host: SimHost, life: Life, group: number, res: GroupEntryResult, r: Replica): void {
     if (life.proc.dead) return;
     life.replicas.set(group, r);
     this.checker.onResult(host.id, keyedResult(res, r.inc));

@@ -1,4 +1,4 @@
-import type { AppendResult, LogEntry } from "@palf/client";
+import type { CommittedAppend, ReadEntry } from "@palf/client";
 import { describe, expect, it } from "vitest";
 import { NodeSim, SIM_LEASE } from "./node-sim.ts";
 import { simClient } from "./sim-process.ts";
@@ -8,7 +8,7 @@ async function appendThroughCrash(seed: number) {
   const sim = new NodeSim({ seed, nodes: 3, groups: 2 });
   for (const id of sim.hosts.keys()) sim.start(id);
   const c = simClient(sim, "c1", { appendTimeoutMs: 20_000, maxAttempts: 100 });
-  const results: Array<AppendResult | string> = [];
+  const results: Array<CommittedAppend | string> = [];
   const times: number[] = [];
   sim.sched.at(SIM_LEASE.leaseMs * 2, () => {
     for (let i = 0; i < 30; i++) {
@@ -32,10 +32,10 @@ async function appendThroughCrash(seed: number) {
     if (leader !== undefined) sim.crash(leader);
   });
   await sim.sched.run(SIM_LEASE.leaseMs * 10);
-  let entries: LogEntry[] | undefined;
+  let entries: ReadEntry[] | undefined;
   sim.sched.at(sim.sched.now, () => {
     void (async () => {
-      const out: LogEntry[] = [];
+      const out: ReadEntry[] = [];
       for await (const e of c.client.group(1).entries(0)) out.push(e);
       entries = out;
     })();
@@ -63,7 +63,7 @@ describe("the real client SDK inside the whole-node simulator", () => {
     expect(new Set(ours).size).toBe(30);
     expect(ours).toHaveLength(30);
     for (const [i, r] of results.entries()) {
-      const lsn = (r as AppendResult).lsn;
+      const lsn = (r as CommittedAppend).lsn;
       expect(Buffer.from(entries!.find((e) => e.lsn === lsn)!.payload).toString()).toBe(`entry ${i}`);
     }
     expect(sim.violations).toEqual([]);
