@@ -147,9 +147,8 @@ node = await PalfNode.start({
   ...(o.diskBudgetMb ? { diskBudgetBytes: o.diskBudgetMb * 2 ** 20 } : {}),
   diskFreeSpace: o.diskReserveMb ? { reserveBytes: o.diskReserveMb * 2 ** 20 } : {},
   replica: {
-    // Commit points may ride on the next push (--commit-info-delay-ms): off by default until the whole-node
-    // simulator runs with a delay (with 100 ms its retryFailedSync guard stopped catching at known seeds).
-    ...(o.commitInfoDelayMs ? { commitInfoDelayMs: o.commitInfoDelayMs } : {}),
+    // Commit points ride on the next push (--commit-info-delay-ms, default PalfNode's; 0: commit info at once).
+    ...(o.commitInfoDelayMs !== undefined ? { commitInfoDelayMs: o.commitInfoDelayMs } : {}),
     ...(recordCap === undefined
       ? {}
       : {

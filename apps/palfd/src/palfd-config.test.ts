@@ -111,6 +111,16 @@ describe("palfd settings: flags > PALFD_* env > --config file > defaults", () =>
     expect(errorOf(() => resolve(["--config", inFile]))).toMatch(/secret\.yaml: pass: .*use pass-file/);
   });
 
+  it("commit points ride on the next push by default (100 ms); 0 turns the delay off, a negative value is refused", () => {
+    const base = ["--node", "n1", "--data", "/d"];
+    expect(resolve(base).commitInfoDelayMs).toBe(100);
+    expect(resolve([...base, "--commit-info-delay-ms", "0"]).commitInfoDelayMs).toBe(0);
+    expect(resolve(base, { PALFD_COMMIT_INFO_DELAY_MS: "20" }).commitInfoDelayMs).toBe(20);
+    expect(errorOf(() => resolve([...base, "--commit-info-delay-ms", "-5"]))).toMatch(
+      /commit-info-delay-ms.*non-negative integer/,
+    );
+  });
+
   it("node and data are required, and the message says how to give them", () => {
     expect(errorOf(() => resolve(["--node", "n1"]))).toMatch(/data is required: --data, PALFD_DATA/);
   });

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { DEFAULT_COMMIT_INFO_DELAY_MS } from "@palf/node";
 import { Command, Option } from "commander";
 import { parse as parseYaml } from "yaml";
 
@@ -18,7 +19,7 @@ export interface PalfdConfig {
   readonly segmentBytes?: number;
   readonly diskBudgetMb?: number;
   readonly diskReserveMb?: number;
-  /** Hold a leader's commit info back this long so the next push carries it (0: send it at once). */
+  /** Hold a leader's commit info back this long so the next push carries it (0: send it at once; default 100). */
   readonly commitInfoDelayMs?: number;
   /** Log retention: keep at least the newest n bytes of each group (then recycle). */
   readonly retainBytes?: number;
@@ -40,7 +41,7 @@ export interface PalfdConfig {
   readonly tlsKey?: string;
 }
 
-type Kind = "id" | "ids" | "urls" | "text" | "file" | "positive" | "level" | "hostport";
+type Kind = "id" | "ids" | "urls" | "text" | "file" | "positive" | "count" | "level" | "hostport";
 
 interface Setting {
   readonly key: keyof PalfdConfig;
@@ -106,9 +107,10 @@ const settings: readonly Setting[] = [
   },
   {
     key: "commitInfoDelayMs",
-    kind: "positive",
+    kind: "count",
     arg: "ms",
-    help: "hold a leader's commit info back up to ms so the next push carries it (fewer peer messages; followers' reads lag by up to ms). Default 0: the whole-node simulator does not yet cover a delay",
+    help: "hold a leader's commit info back up to ms so the next push carries it (fewer peer messages; followers' reads lag by up to ms); 0 sends it at once",
+    fallback: DEFAULT_COMMIT_INFO_DELAY_MS,
   },
   {
     key: "retainBytes",
@@ -295,6 +297,11 @@ function check(kind: Kind, raw: unknown, where: string): unknown {
       const n =
         typeof raw === "number" ? raw : typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : NaN;
       return Number.isSafeInteger(n) && n >= 1 ? n : bad("must be a positive integer");
+    }
+    case "count": {
+      const n =
+        typeof raw === "number" ? raw : typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : NaN;
+      return Number.isSafeInteger(n) && n >= 0 ? n : bad("must be a non-negative integer");
     }
     case "level":
       return typeof raw === "string" && LEVELS.includes(raw)

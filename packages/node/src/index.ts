@@ -14,7 +14,7 @@ export {
 } from "./disk-space-watch.ts";
 export { type LaggingGroup, laggingGroups, type NodeObserver } from "./node-metrics.ts";
 export { type NodeUnsafeSwitches, nodeUnsafeSwitchNames } from "./node-unsafe.ts";
-export { PalfNode, type PalfNodeOptions } from "./palf-node.ts";
+export { DEFAULT_COMMIT_INFO_DELAY_MS, PalfNode, type PalfNodeOptions } from "./palf-node.ts";
 export type { RetentionOptions } from "./retention.ts";
 export { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 export type { NodeInspector } from "./shard.ts";

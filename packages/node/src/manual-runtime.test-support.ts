@@ -7,6 +7,9 @@ import type { NodeRuntime, TimerHandle } from "./runtime.ts";
 export class ManualRuntime implements NodeRuntime {
   interval: (() => void) | undefined;
   t = 0;
+  random(): number {
+    return 0.5;
+  }
   private immediates: Array<() => void> = [];
   private timeouts: Array<() => void> = [];
   now(): number {

@@ -3,7 +3,7 @@ import { CEILING_PAYLOAD, GTS_GROUP, GtsClient, GtsServer, microsFrom } from "@p
 import type { AppendItem, AppendOutcomeWire, RpcResponse, Transport } from "@palf/transport";
 import type { Logger } from "pino";
 import type { LeaseHub } from "./lease-hub.ts";
-import type { NodeRuntime, TimerHandle } from "./runtime.ts";
+import type { NodeRuntime, Runtime, TimerHandle } from "./runtime.ts";
 import { WatermarkFence } from "./watermark-fence.ts";
 import { WatermarkPublisher } from "./watermarks.ts";
 
@@ -24,7 +24,8 @@ export interface NodeGtsOptions {
 export interface NodeGtsHost {
   readonly nodeId: string;
   readonly transport: Transport;
-  readonly rt: NodeRuntime;
+  /** Randomness too: the watermark publisher draws its boot id from it. */
+  readonly rt: NodeRuntime & Pick<Runtime, "random">;
   readonly log: Logger;
   readonly hub: LeaseHub;
   replica(group: number): Replica | undefined;

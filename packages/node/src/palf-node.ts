@@ -27,6 +27,14 @@ import { type Runtime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { type NodeInspector, Shard } from "./shard.ts";
 import { recoverGroups } from "./wal-binding.ts";
 
+/**
+ * How long a leader holds commit info back for the next push to carry the commit point, unless
+ * `replica.commitInfoDelayMs` says otherwise: a group appended to at least this often sends no commit info
+ * and no ack of it; only reads served by followers see a commit point up to this much later. Both
+ * simulators draw the delay per seed (0-100 ms), so this value is covered.
+ */
+export const DEFAULT_COMMIT_INFO_DELAY_MS = 100;
+
 export interface PalfNodeOptions {
   readonly nodeId: string;
   readonly dataDir: string;
@@ -139,7 +147,7 @@ export class PalfNode {
     if (this.opts.fs === undefined) this.lockFile = lockDataDir(dataDir);
     const shardCount = await readShardCount(wfs, dataDir, this.opts.shards, log);
     const lease = { leaseMs: 4000, renewMs: 500, ...this.opts.replica?.lease, coalesced: true };
-    const replicaOptions = { ...this.opts.replica, lease };
+    const replicaOptions = { commitInfoDelayMs: DEFAULT_COMMIT_INFO_DELAY_MS, ...this.opts.replica, lease };
     this.hub = new LeaseHub(
       {
         nodeId: this.nodeId,

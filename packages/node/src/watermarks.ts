@@ -1,6 +1,6 @@
 import { type CsnFloorSource, quorum, type Replica } from "@palf/core";
 import { encodeWatermarks, WATERMARK_GONE, WATERMARK_HELD } from "@palf/transport";
-import type { NodeRuntime, TimerHandle } from "./runtime.ts";
+import type { NodeRuntime, Runtime, TimerHandle } from "./runtime.ts";
 
 export interface WatermarkHost {
   readonly nodeId: string;
@@ -114,7 +114,7 @@ export class WatermarkPublisher implements CsnFloorSource {
   private soon = false;
   private rounds: Round[] = [];
   private roundNo = 0;
-  private readonly boot = Math.floor(Math.random() * 2 ** 48);
+  private readonly boot: number;
   private batchSeq = 0;
   private timer: TimerHandle | undefined;
   /** Groups whose leadership, config or next LSN changed since the last snapshot. */
@@ -134,10 +134,12 @@ export class WatermarkPublisher implements CsnFloorSource {
 
   constructor(
     private readonly host: WatermarkHost,
-    private readonly rt: NodeRuntime,
+    private readonly rt: NodeRuntime & Pick<Runtime, "random">,
     private readonly opts: WatermarkOptions,
   ) {
     this.fullEvery = opts.fullEvery ?? 20;
+    // From the runtime, not Math.random: a simulator run must replay exactly from its seed.
+    this.boot = Math.floor(rt.random() * 2 ** 48);
   }
 
   start(): void {

@@ -1,4 +1,5 @@
 import type { ConfigChange, GroupId, SessionTag } from "@palf/core";
+import { drawCommitInfoDelayMs } from "./commit-info-delay.ts";
 import { type SimOptions, Simulation } from "./simulation.ts";
 
 /** One seeded run: random appends, faults and admin calls, then a healing phase that checks liveness. */
@@ -13,6 +14,8 @@ export interface ChaosOptions extends SimOptions {
 
 export interface SeedReport {
   readonly seed: number;
+  /** The run's commit-info delay (pinned by `opts.replica`, else drawn from the seed). */
+  readonly commitInfoDelayMs: number;
   readonly violations: string[];
   readonly appends: number;
   readonly committed: number;
@@ -24,9 +27,13 @@ export interface SeedReport {
   readonly virtualMs: number;
 }
 
-/** Runs one seed to completion and reports what the checkers found. */
+/**
+ * Runs one seed to completion and reports what the checkers found. Unless `opts.replica` pins it, the
+ * commit-info delay is drawn from the seed (drawCommitInfoDelayMs).
+ */
 export function runChaos(opts: ChaosOptions): SeedReport {
-  const sim = new Simulation(opts);
+  const commitInfoDelayMs = opts.replica?.commitInfoDelayMs ?? drawCommitInfoDelayMs(opts.seed);
+  const sim = new Simulation({ ...opts, replica: { ...opts.replica, commitInfoDelayMs } });
   const rng = sim.rng;
   const leaseMs = 2000;
   const nodeIds = [...sim.nodes.keys()];
@@ -168,6 +175,7 @@ export function runChaos(opts: ChaosOptions): SeedReport {
   const c = sim.checker.counts();
   return {
     seed: opts.seed,
+    commitInfoDelayMs,
     violations: sim.checker.violations,
     appends: c.appends,
     committed: c.committed,

@@ -24,3 +24,8 @@ export function switchesArg<N extends string>(
   }
   return on;
 }
+
+/** `--commit-info-delay-ms N`: pins the delay a simulator otherwise draws per seed; undefined when absent. */
+export function commitInfoDelayArg(value: string | undefined): number | undefined {
+  return value === undefined ? undefined : natArg("commit-info-delay-ms", value);
+}

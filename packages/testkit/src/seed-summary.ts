@@ -1,12 +1,15 @@
 /**
- * The one JSON line both simulators end with (`{"seeds":N,"violations":0,"failedSeeds":[],...totals,
- * "seconds":s}`), plus, per failing seed, its first violations and the command that replays it.
+ * The one JSON line the simulators end with (`{"seeds":N,"violations":0,"failedSeeds":[],...totals,
+ * "commitInfoDelayMs":{"0ms":n,"1-10ms":n,"11-99ms":n,"100ms":n},"seconds":s}`), plus, per failing seed, its
+ * commit-info delay, its first violations and the command that replays it.
  */
 export class SeedSummary<K extends string> {
   private seeds = 0;
   private violations = 0;
   private readonly failedSeeds: number[] = [];
   private readonly totals: Record<string, number> = {};
+  /** Seeds per commit-info delay band (only runs that report a delay). */
+  private readonly delays: Record<string, number> = {};
   private readonly began = performance.now();
 
   constructor(private readonly keys: readonly K[]) {
@@ -15,16 +18,26 @@ export class SeedSummary<K extends string> {
 
   add(
     seed: number,
-    report: { readonly violations: readonly string[] } & Readonly<Record<K, number>>,
+    report: { readonly violations: readonly string[]; readonly commitInfoDelayMs?: number } & Readonly<
+      Record<K, number>
+    >,
     replay: string,
     verbose = false,
   ): void {
     this.seeds++;
     for (const k of this.keys) this.totals[k]! += report[k];
+    const delay = report.commitInfoDelayMs;
+    if (delay !== undefined) {
+      if (Object.keys(this.delays).length === 0)
+        for (const b of ["0ms", "1-10ms", "11-99ms", "100ms"]) this.delays[b] = 0;
+      const band = delay === 0 ? "0ms" : delay <= 10 ? "1-10ms" : delay < 100 ? "11-99ms" : "100ms";
+      this.delays[band]! += 1;
+    }
     if (report.violations.length > 0) {
       this.violations += report.violations.length;
       this.failedSeeds.push(seed);
-      console.log(`seed ${seed}: ${report.violations.length} violation(s)`);
+      const shape = delay === undefined ? "" : ` (commit-info delay ${delay} ms)`;
+      console.log(`seed ${seed}${shape}: ${report.violations.length} violation(s)`);
       for (const v of report.violations.slice(0, 5)) console.log(`  ${v.slice(0, 2000)}`);
       console.log(`  replay: ${replay}`);
     } else if (verbose) console.log(JSON.stringify(report));
@@ -38,6 +51,7 @@ export class SeedSummary<K extends string> {
         violations: this.violations,
         failedSeeds: this.failedSeeds.slice(0, 20),
         ...this.totals,
+        ...(Object.keys(this.delays).length > 0 ? { commitInfoDelayMs: this.delays } : {}),
         seconds: Math.round((performance.now() - this.began) / 100) / 10,
       }),
     );

@@ -1,12 +1,14 @@
-// `pnpm sim --seeds N [--start S] [--groups G] [--replicas 3|5] [--steps K] [--unsafe name,...]`: runs seeded
-// chaos simulations, prints a replay command for each failing seed, and ends with one JSON summary line. Exit 1
-// on any violation. `--unsafe` turns safety rules off (core's UnsafeSwitches) to watch a guard fire:
+// `pnpm sim --seeds N [--start S] [--groups G] [--replicas 3|5] [--steps K] [--unsafe name,...]
+// [--commit-info-delay-ms N]`: runs seeded chaos simulations, prints a replay command for each failing seed, and
+// ends with one JSON summary line. Exit 1 on any violation. Each seed draws its commit-info delay (0-100 ms,
+// commit-info-delay.ts) unless `--commit-info-delay-ms` pins it. `--unsafe` turns safety rules off (core's UnsafeSwitches) to watch a guard fire:
 // `pnpm sim --seeds 50 --unsafe prepareReplyPromisedPid`; `--unsafe list` prints the names.
 
 import { parseArgs } from "node:util";
 import { type UnsafeSwitches, unsafeSwitchNames } from "@palf/core";
 import { runChaos } from "./chaos.ts";
-import { natArg, switchesArg } from "./cli-args.ts";
+import { commitInfoDelayArg, natArg, switchesArg } from "./cli-args.ts";
+import { drawCommitInfoDelayMs } from "./commit-info-delay.ts";
 import { SeedSummary } from "./seed-summary.ts";
 
 const { values } = parseArgs({
@@ -18,6 +20,7 @@ const { values } = parseArgs({
     steps: { type: "string", default: "300" },
     verbose: { type: "boolean", default: false },
     unsafe: { type: "string", default: "" },
+    "commit-info-delay-ms": { type: "string" },
   },
 });
 if (values.unsafe === "list") {
@@ -31,6 +34,7 @@ const start = natArg("start", values.start);
 const groups = Math.max(1, natArg("groups", values.groups));
 const replicas = natArg("replicas", values.replicas);
 const steps = natArg("steps", values.steps);
+const pinnedDelay = commitInfoDelayArg(values["commit-info-delay-ms"]);
 if (replicas !== 3 && replicas !== 5) {
   console.error("--replicas must be 3 or 5");
   process.exit(2);
@@ -48,10 +52,18 @@ const summary = new SeedSummary([
 for (let seed = start; seed < start + seeds; seed++) {
   let report: ReturnType<typeof runChaos>;
   try {
-    report = runChaos({ seed, groups, replicas, steps, ...unsafeOpts });
+    report = runChaos({
+      seed,
+      groups,
+      replicas,
+      steps,
+      ...unsafeOpts,
+      ...(pinnedDelay !== undefined ? { replica: { commitInfoDelayMs: pinnedDelay } } : {}),
+    });
   } catch (err) {
     report = {
       seed,
+      commitInfoDelayMs: pinnedDelay ?? drawCommitInfoDelayMs(seed),
       violations: [`crash: ${(err as Error).stack}`],
       appends: 0,
       committed: 0,
@@ -67,7 +79,8 @@ for (let seed = start; seed < start + seeds; seed++) {
     seed,
     report,
     `pnpm sim --seeds 1 --start ${seed} --groups ${groups} --replicas ${replicas} --steps ${steps}` +
-      (values.unsafe ? ` --unsafe ${values.unsafe}` : ""),
+      (values.unsafe ? ` --unsafe ${values.unsafe}` : "") +
+      ` --commit-info-delay-ms ${report.commitInfoDelayMs}`,
     values.verbose,
   );
 }

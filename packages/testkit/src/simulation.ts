@@ -32,8 +32,14 @@ export interface SimOptions {
   readonly maxEvents?: number;
   /** Test-only: safety rules every replica runs without (guard tests; see core's UnsafeSwitches). */
   readonly unsafe?: Partial<UnsafeSwitches>;
-  /** Overrides of the simulator's replica settings (2 KB group entries, 8 KB pushes, 200 ms retransmits). */
-  readonly replica?: Pick<ReplicaOptions, "maxGroupEntryBytes" | "maxPushBytes" | "retransmitMs">;
+  /**
+   * Overrides of the simulator's replica settings (2 KB group entries, 8 KB pushes, 200 ms retransmits,
+   * commit info at once).
+   */
+  readonly replica?: Pick<
+    ReplicaOptions,
+    "maxGroupEntryBytes" | "maxPushBytes" | "retransmitMs" | "commitInfoDelayMs"
+  >;
   /** Longest delay of a message the network delivers late (NetworkFaults.late); default two leases. */
   readonly lateMaxMs?: number;
   /** Called with every replica event (debugging a seed). */

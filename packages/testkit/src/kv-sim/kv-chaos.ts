@@ -29,6 +29,7 @@ import {
   type TxnChange,
   withKvUnsafe,
 } from "@palf/kv";
+import { drawCommitInfoDelayMs } from "../commit-info-delay.ts";
 import type { SimNetwork, SimTransport } from "../node-sim/sim-network.ts";
 import { Proc, SimClock, SimRuntime, type SimScheduler } from "../node-sim/sim-scheduler.ts";
 import { checkBank } from "../txn-check/bank-check.ts";
@@ -60,10 +61,14 @@ export interface KvChaosOptions {
   readonly trace?: (line: string) => void;
   /** The PALF side: simulated groups (default) or real palfd nodes in the whole-node simulator. */
   readonly backend?: KvSimBackendKind;
+  /** The node backend's commit-info delay (default: drawn from the seed, drawCommitInfoDelayMs). */
+  readonly commitInfoDelayMs?: number;
 }
 
 export interface KvSeedReport {
   readonly seed: number;
+  /** The node backend's commit-info delay (the memory backend has no replicas). */
+  readonly commitInfoDelayMs?: number;
   readonly violations: string[];
   readonly committed: number;
   readonly failed: number;
@@ -152,7 +157,7 @@ class KvWorld {
     this.gtsTickMs = this.rng.pick([1, 10, 100]);
     this.backend =
       o.backend === "node"
-        ? new NodeKvBackend(o.seed, groups)
+        ? new NodeKvBackend(o.seed, groups, o.commitInfoDelayMs ?? drawCommitInfoDelayMs(o.seed))
         : new SimKvCluster(this.rng, groups, this.gtsTickMs);
     this.sched = this.backend.sched;
     this.net = this.backend.net;
@@ -638,6 +643,7 @@ class KvWorld {
   private report(): KvSeedReport {
     return {
       seed: this.o.seed,
+      ...(this.backend instanceof NodeKvBackend ? { commitInfoDelayMs: this.backend.commitInfoDelayMs } : {}),
       violations: this.violations,
       committed: this.history.counts.committed,
       failed: this.history.counts.failed,

@@ -30,8 +30,10 @@ export class NodeKvBackend implements KvSimBackend {
     seed: number,
     /** The partitions' groups: 1..P, the groups the node simulator creates. */
     readonly groups: readonly number[],
+    /** Every replica's commit-info delay (drawn from the seed by the caller unless pinned). */
+    readonly commitInfoDelayMs: number,
   ) {
-    this.sim = new NodeSim({ seed, nodes: 3, groups: groups.length, replicas: 3 });
+    this.sim = new NodeSim({ seed, nodes: 3, groups: groups.length, replicas: 3, commitInfoDelayMs });
     // GTS lives in group 0, on every machine (created with the others on first boot).
     this.sim.groups.set(GTS_GROUP, [...this.sim.hosts.keys()]);
     this.sched = this.sim.sched;

@@ -1,10 +1,10 @@
 // `pnpm sim:kv --seeds N [--start S] [--chaos-ms MS] [--backend memory|node] [--unsafe a,b] [--byzantine]
-// [--verbose] [--trace]`: runs seeded store simulations (real store servers and SDK over simulated PALF groups
+// [--commit-info-delay-ms N] [--verbose] [--trace]` (the delay: node backend; drawn per seed unless pinned): runs seeded store simulations (real store servers and SDK over simulated PALF groups
 // (memory) or real palfd nodes in the whole-node simulator (node), on the simulated network and clocks),
 // prints a replay command for each failing seed, and ends with one JSON summary line. Exit 1 on any violation.
 import { parseArgs } from "node:util";
 import { type KvUnsafeSwitches, kvUnsafeSwitchNames } from "@palf/kv";
-import { natArg, switchesArg } from "../cli-args.ts";
+import { commitInfoDelayArg, natArg, switchesArg } from "../cli-args.ts";
 import { SeedSummary } from "../seed-summary.ts";
 import { runKvChaos } from "./kv-chaos.ts";
 import type { KvSimBackendKind } from "./kv-sim-backend.ts";
@@ -17,6 +17,7 @@ const { values } = parseArgs({
     unsafe: { type: "string" },
     backend: { type: "string", default: "memory" },
     byzantine: { type: "boolean", default: false },
+    "commit-info-delay-ms": { type: "string" },
     verbose: { type: "boolean", default: false },
     trace: { type: "boolean", default: false },
   },
@@ -24,6 +25,7 @@ const { values } = parseArgs({
 const seeds = natArg("seeds", values.seeds);
 const start = natArg("start", values.start);
 const chaosMs = natArg("chaos-ms", values["chaos-ms"]);
+const pinnedDelay = commitInfoDelayArg(values["commit-info-delay-ms"]);
 const backend = values.backend as KvSimBackendKind;
 if (backend !== "memory" && backend !== "node") {
   console.error("--backend must be memory or node");
@@ -52,6 +54,7 @@ for (let seed = start; seed < start + seeds; seed++) {
     unsafe,
     backend,
     byzantine: values.byzantine,
+    ...(pinnedDelay !== undefined ? { commitInfoDelayMs: pinnedDelay } : {}),
     ...(values.trace ? { trace: (line: string) => console.log(line) } : {}),
   });
   const flags = [
@@ -59,6 +62,7 @@ for (let seed = start; seed < start + seeds; seed++) {
     backend !== "memory" ? ` --backend ${backend}` : "",
     values.unsafe ? ` --unsafe ${values.unsafe}` : "",
     values.byzantine ? " --byzantine" : "",
+    report.commitInfoDelayMs !== undefined ? ` --commit-info-delay-ms ${report.commitInfoDelayMs}` : "",
   ].join("");
   summary.add(seed, report, `pnpm sim:kv ${flags}`, values.verbose);
 }

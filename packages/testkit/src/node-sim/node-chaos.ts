@@ -7,6 +7,7 @@
 import type { UnsafeSwitches } from "@palf/core";
 import type { NodeUnsafeSwitches } from "@palf/node";
 import { encodeRpc, isAdminOp, type RpcRequest } from "@palf/transport";
+import { drawCommitInfoDelayMs } from "../commit-info-delay.ts";
 import { analyzeHistory } from "../history/index.ts";
 import { startByzantineClient } from "./byzantine-client.ts";
 import { GroupRecreator, type RecreateMode } from "./group-recreate.ts";
@@ -45,11 +46,14 @@ export interface NodeChaosOptions {
   readonly membership?: MembershipMode;
   /** The "Byzantine client" fault class (byzantine-client.ts): extreme-valued requests during the chaos. */
   readonly byzantineClients?: boolean;
+  /** Every replica's commit-info delay (default: drawn from the seed, drawCommitInfoDelayMs). */
+  readonly commitInfoDelayMs?: number;
   readonly trace?: (line: string) => void;
 }
 
 export interface NodeSeedReport {
   readonly seed: number;
+  readonly commitInfoDelayMs: number;
   readonly violations: string[];
   readonly appends: number;
   readonly committed: number;
@@ -88,8 +92,10 @@ export async function runNodeChaos(opts: NodeChaosOptions): Promise<NodeSeedRepo
   // Drawn from a stream of its own, so seeds without a budget run exactly as they did before budgets existed.
   const diskBudgetBytes =
     opts.diskBudgetBytes ?? (new Prng0(opts.seed ^ 0x5bd1e995).chance(0.3) ? SIM_DISK_BUDGET : 0);
+  const commitInfoDelayMs = opts.commitInfoDelayMs ?? drawCommitInfoDelayMs(opts.seed);
   const sim = new NodeSim({
     seed: opts.seed,
+    commitInfoDelayMs,
     nodes,
     groups: opts.groups ?? 3,
     replicas: nodes >= 5 && pre.chance(0.5) ? 5 : 3,
@@ -218,6 +224,7 @@ export async function runNodeChaos(opts: NodeChaosOptions): Promise<NodeSeedRepo
   }
   return {
     seed: opts.seed,
+    commitInfoDelayMs,
     violations: sim.violations,
     appends: s.appends,
     committed: s.committed,
@@ -261,6 +268,7 @@ export function heal(sim: NodeSim): void {
     h.disk.faults.slow = 0;
     h.disk.faults.ioError = 0;
     h.disk.faults.failNext = 0;
+    h.disk.faults.failNextSync = 0;
   }
 }
 
@@ -364,7 +372,13 @@ function chaosAction(
       });
     }
   } else if (roll < 0.62) {
-    if (up.length > 1) sim.failNextSync(rng.pick(up));
+    // Half the time the next fdatasync fails (the rule "never retry an fsync" is then tested whatever the
+    // disk was doing); otherwise whichever I/O comes next, usually a write.
+    if (up.length > 1) {
+      const id = rng.pick(up);
+      if (rng.chance(0.5)) sim.failNextSync(id);
+      else sim.failNextIo(id);
+    }
   } else if (roll < 0.68) {
     const leader = sim.leaderOf(g);
     const members = sim.groups.get(g)!;

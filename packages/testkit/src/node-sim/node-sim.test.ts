@@ -16,6 +16,18 @@ describe("whole-node simulator (real PalfNode on simulated disks and network)", 
     expect(a.linearizableReads).toBeGreaterThan(10);
   });
 
+  it("the commit-info delay reaches every node: with 100 ms fewer peer frames per committed append than with 0", {
+    timeout: 300_000,
+  }, async () => {
+    const run = (commitInfoDelayMs: number) =>
+      runNodeChaos({ seed: 11, chaosMs: 4000, membership: "never", recreate: "never", commitInfoDelayMs });
+    const atOnce = await run(0);
+    const delayed = await run(100);
+    expect([atOnce.violations, delayed.violations]).toEqual([[], []]);
+    expect(delayed.commitInfoDelayMs).toBe(100);
+    expect(delayed.frames / delayed.committed).toBeLessThan(atOnce.frames / atOnce.committed);
+  });
+
   it("a node whose fdatasync fails stops and recovers from its WAL; nobody retries the fsync", {
     timeout: 120_000,
   }, async () => {

@@ -62,6 +62,8 @@ export interface NodeSimOptions {
   readonly diskBudgetBytes?: number;
   /** WAL segment size (default 16 KiB). */
   readonly segmentBytes?: number;
+  /** Every replica's ReplicaOptions.commitInfoDelayMs (default: the core default, commit info at once). */
+  readonly commitInfoDelayMs?: number;
 }
 
 /** Lease timing of the simulated cluster (short, so a seed covers many elections). */
@@ -248,6 +250,9 @@ export class NodeSim {
             prepareTimeoutMs: 500,
             maxGroupEntryBytes: 2048,
             maxPushBytes: 8192,
+            ...(this.opts.commitInfoDelayMs !== undefined
+              ? { commitInfoDelayMs: this.opts.commitInfoDelayMs }
+              : {}),
           },
           runtime: rt,
           fs: life.fs,
@@ -372,8 +377,15 @@ export class NodeSim {
     host.life?.rt.clockChanged();
   }
 
-  /** The next fdatasync (or write, or directory fsync) on this machine's disk fails with EIO. */
+  /** The next fdatasync on this machine's disk fails with EIO. */
   failNextSync(id: string): void {
+    const host = this.hosts.get(id)!;
+    if (host.life?.node === undefined) return;
+    host.disk.faults.failNextSync = 1;
+  }
+
+  /** The next I/O on this machine's disk (a write, an fdatasync or a directory fsync) fails with EIO. */
+  failNextIo(id: string): void {
     const host = this.hosts.get(id)!;
     if (host.life?.node === undefined) return;
     host.disk.faults.failNext = 1;

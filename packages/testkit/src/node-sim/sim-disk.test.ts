@@ -124,6 +124,18 @@ describe("simulated disk", () => {
     expect(read(w.fs, "/data/f")).toBe("");
   });
 
+  it("failNextSync lets writes through and fails the next fdatasync, whatever was in flight when it was set", async () => {
+    const w = setup(7);
+    const fd = await w.await(create(w.fs, "/data/g"));
+    await w.await(syncDir(w.fs, "/data"));
+    w.disk.faults.failNextSync = 1;
+    await w.await(write(w.fs, fd, "kept in cache", 0)); // a write is not what it aims at
+    await expect(w.await(sync(w.fs, fd))).rejects.toThrow(/EIO/);
+    expect(w.disk.faults.failNextSync).toBe(0);
+    await w.await(sync(w.fs, fd)); // a retry of that fsync is what the guard looks for
+    expect(w.disk.violations.join()).toMatch(/retried/);
+  });
+
   it("runs the real ShardWal: flushed records survive a crash, recovery cuts a torn tail", async () => {
     for (let seed = 1; seed <= 20; seed++) {
       const w = setup(seed);

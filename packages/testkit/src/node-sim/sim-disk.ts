@@ -139,6 +139,11 @@ export interface DiskFaults {
   ioError: number;
   /** The next this many fdatasyncs, directory fsyncs or writes fail with EIO. */
   failNext: number;
+  /**
+   * The next this many fdatasyncs fail with EIO (writes and directory fsyncs go on). `failNext` hits an
+   * fdatasync only when one is in flight as it is set; otherwise the next write takes it.
+   */
+  failNextSync: number;
   /** Chance that one fsync is slow (completes after `slowMs` more). */
   slow: number;
   slowMs: number;
@@ -150,7 +155,7 @@ function ioError(what: string): Error {
 
 /** The disk of one simulated machine; it outlives process lives (each gets a `view`). */
 export class SimDisk {
-  readonly faults: DiskFaults = { ioError: 0, failNext: 0, slow: 0, slowMs: 500 };
+  readonly faults: DiskFaults = { ioError: 0, failNext: 0, failNextSync: 0, slow: 0, slowMs: 500 };
   /** Told at every injected I/O error (the simulator expects the node to stop). */
   onIoError: (() => void) | undefined;
   /** Failures of the processes using this disk (an fsync retried after it failed). */
@@ -275,9 +280,10 @@ export class SimFs implements WalFs {
     return this.rng.chance(f.slow) ? base + this.rng.next() * f.slowMs : base;
   }
 
-  private fails(): boolean {
+  private fails(sync = false): boolean {
     const f = this.disk.faults;
-    if (f.failNext > 0) f.failNext--;
+    if (sync && f.failNextSync > 0) f.failNextSync--;
+    else if (f.failNext > 0) f.failNext--;
     else if (!this.rng.chance(f.ioError)) return false;
     this.disk.stats.ioErrors++;
     this.disk.onIoError?.();
@@ -381,7 +387,7 @@ export class SimFs implements WalFs {
     const upTo = this.disk.nextSeq();
     this.later(this.syncLatency(), () => {
       this.disk.stats.fsyncs++;
-      if (this.fails()) {
+      if (this.fails(true)) {
         // Linux drops the dirty pages it could not write: those writes are gone, whatever comes later.
         for (const op of f.ops) if (op.seq <= upTo) op.lost = true;
         this.failed.add(f);

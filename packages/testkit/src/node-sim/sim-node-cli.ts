@@ -1,12 +1,14 @@
 // `pnpm sim:node --seeds N [--start S] [--nodes 3|5] [--groups G] [--chaos-ms MS] [--unsafe a,b]
-// [--no-recovery-check] [--recreate random|always|never] [--membership random|always|never] [--byzantine] [--verbose] [--trace]`:
-// runs seeded whole-node simulations (real PalfNode on simulated disks and network), prints a replay command
-// for each failing seed, and ends with one JSON summary line. Exit 1 on any violation. `--unsafe` takes node
-// switches (NodeUnsafeSwitches) and core ones (UnsafeSwitches, applied to every replica).
+// [--no-recovery-check] [--recreate random|always|never] [--membership random|always|never] [--byzantine]
+// [--commit-info-delay-ms N] [--verbose] [--trace]`: runs seeded whole-node simulations (real PalfNode on
+// simulated disks and network), prints a replay command for each failing seed, and ends with one JSON summary
+// line. Exit 1 on any violation. `--unsafe` takes node switches (NodeUnsafeSwitches) and core ones
+// (UnsafeSwitches, applied to every replica). Each seed draws its commit-info delay (0-100 ms) unless
+// `--commit-info-delay-ms` pins it.
 import { parseArgs } from "node:util";
 import { type UnsafeSwitch, unsafeSwitchNames } from "@palf/core";
 import { type NodeUnsafeSwitches, nodeUnsafeSwitchNames } from "@palf/node";
-import { natArg, switchesArg } from "../cli-args.ts";
+import { commitInfoDelayArg, natArg, switchesArg } from "../cli-args.ts";
 import { SeedSummary } from "../seed-summary.ts";
 import type { RecreateMode } from "./group-recreate.ts";
 import type { MembershipMode } from "./membership-chaos.ts";
@@ -24,6 +26,7 @@ const { values } = parseArgs({
     recreate: { type: "string", default: "random" },
     membership: { type: "string", default: "random" },
     byzantine: { type: "boolean", default: false },
+    "commit-info-delay-ms": { type: "string" },
     verbose: { type: "boolean", default: false },
     trace: { type: "boolean", default: false },
   },
@@ -32,6 +35,7 @@ const seeds = natArg("seeds", values.seeds);
 const start = natArg("start", values.start);
 const groups = Math.max(1, natArg("groups", values.groups));
 const chaosMs = natArg("chaos-ms", values["chaos-ms"]);
+const pinnedDelay = commitInfoDelayArg(values["commit-info-delay-ms"]);
 const nodes = values.nodes === undefined ? undefined : natArg("nodes", values.nodes);
 if (nodes !== undefined && nodes !== 3 && nodes !== 5) {
   console.error("--nodes must be 3 or 5");
@@ -99,6 +103,7 @@ for (let seed = start; seed < start + seeds; seed++) {
     ...(values.trace ? { trace: (line: string) => console.log(line) } : {}),
     ...(values["no-recovery-check"] ? { recoveryCheck: false } : {}),
     ...(values.byzantine ? { byzantineClients: true } : {}),
+    ...(pinnedDelay !== undefined ? { commitInfoDelayMs: pinnedDelay } : {}),
   });
   const flags = [
     `--seeds 1 --start ${seed} --groups ${groups} --chaos-ms ${chaosMs}`,
@@ -108,6 +113,7 @@ for (let seed = start; seed < start + seeds; seed++) {
     recreate !== "random" ? ` --recreate ${recreate}` : "",
     membership !== "random" ? ` --membership ${membership}` : "",
     values.byzantine ? " --byzantine" : "",
+    ` --commit-info-delay-ms ${report.commitInfoDelayMs}`,
   ].join("");
   summary.add(seed, report, `pnpm sim:node ${flags}`, values.verbose);
 }
