@@ -90,7 +90,7 @@ export function admitAppend(
  */
 function retried(r: ReplicaState, lsn: Lsn, csn: Csn, session: SessionTag): AppendOutcome {
   if (lsn < r.committedEnd) {
-    const answer = retryAnswer(lsn, session, r.readCommitted);
+    const answer = retryAnswer(lsn, session, r);
     if (answer) return { ok: true, lsn, csn: answer.csn, duplicate: true };
     return { ok: false, code: "INDETERMINATE", reason: "retried append: read the log to know" };
   }

@@ -10,12 +10,17 @@ import type { Csn, GroupId, Lsn, Pid } from "./types.ts";
 export function retryAnswer(
   lsn: Lsn,
   session: SessionTag,
-  read: (lsn: Lsn) => LogEntry | undefined,
+  log: CommittedReader,
 ): { lsn: Lsn; csn: Csn } | undefined {
-  const e = read(lsn);
+  const e = log.readCommitted(lsn);
   return e?.session && e.session.id === session.id && e.session.seq === session.seq
     ? { lsn, csn: e.csn }
     : undefined;
+}
+
+/** The committed entry at an LSN (undefined: none starts there, not committed, or below the base). */
+export interface CommittedReader {
+  readCommitted(lsn: Lsn): LogEntry | undefined;
 }
 
 interface Issued {
@@ -45,7 +50,8 @@ export class PendingResults {
   private head = 0;
   /** Ids of the appends in the open group entry, in order. */
   private open: AppendId[] = [];
-  private retries: RetryWatch[] = [];
+  /** Watched retries; none on almost every replica, so made on the first. */
+  private retries: RetryWatch[] | undefined;
   private nextId = 0;
 
   /** What an entry whose fate cannot be known here gets (`failed` only under UnsafeSwitches.unknownAsFailed). */
@@ -74,7 +80,7 @@ export class PendingResults {
   /** A retry of the append at `lsn`, above the commit point: its id, answered by a RetryResult. */
   watchRetry(lsn: Lsn, session: SessionTag): AppendId {
     const id = this.nextId++;
-    this.retries.push({ id, lsn, session });
+    (this.retries ??= []).push({ id, lsn, session });
     return id;
   }
 
@@ -95,11 +101,11 @@ export class PendingResults {
   /**
    * Resolves what the committed prefix of `log` (up to `committedEnd`) decides. Older entries are always
    * decided no later than newer ones, so it stops at the first undecided one. Then answers the watched
-   * retries the commit point passed (`read`: the committed entry at an LSN).
+   * retries the commit point passed.
    */
-  resolve(log: GroupLog, committedEnd: Lsn, read: (lsn: Lsn) => LogEntry | undefined): void {
+  resolve(log: GroupLog, committedEnd: Lsn, reader: CommittedReader): void {
     if (this.head < this.queue.length) this.resolveIssued(log, committedEnd);
-    if (this.retries.length > 0) this.resolveRetries(committedEnd, read);
+    if (this.retries !== undefined) this.resolveRetries(this.retries, committedEnd, reader);
   }
 
   private resolveIssued(log: GroupLog, committedEnd: Lsn): void {
@@ -125,18 +131,20 @@ export class PendingResults {
     }
   }
 
-  private resolveRetries(committedEnd: Lsn, read: (lsn: Lsn) => LogEntry | undefined): void {
-    const sink = this.sink;
-    this.retries = this.retries.filter((w) => {
-      if (w.lsn >= committedEnd) return true;
-      const answer = retryAnswer(w.lsn, w.session, read);
-      sink.retryResult?.(
+  private resolveRetries(retries: RetryWatch[], committedEnd: Lsn, reader: CommittedReader): void {
+    const passed = retries.filter((w) => w.lsn < committedEnd);
+    if (passed.length === 0) return;
+    // Updated before any answer leaves, so a host that proposes from inside its callback loses no watch.
+    const left = retries.filter((w) => w.lsn >= committedEnd);
+    this.retries = left.length > 0 ? left : undefined;
+    for (const w of passed) {
+      const answer = retryAnswer(w.lsn, w.session, reader);
+      this.sink.retryResult?.(
         answer
           ? { group: this.group, id: w.id, outcome: "committed", lsn: w.lsn, csn: answer.csn }
           : { group: this.group, id: w.id, outcome: "indeterminate", lsn: w.lsn, csn: 0 },
       );
-      return false;
-    });
+    }
   }
 
   private emit(outcome: GroupEntryResult["outcome"], it: Issued): void {

@@ -63,8 +63,6 @@ export class ReplicaCore implements ReplicaState {
   lastWake = Number.NaN;
   coalesced: CoalescedLeases | undefined;
   csnFloor: CsnFloorSource | undefined;
-  /** The committed entry at an LSN (PendingResults answers watched retries with it). */
-  readonly readCommitted = (lsn: Lsn): LogEntry | undefined => readCommitted(this, lsn);
   /** Leader: appends wait until the floor comes from a GTS request sent after this one (see CsnFloorSource). */
   private floorAfterFetch = 0;
 
@@ -116,6 +114,10 @@ export class ReplicaCore implements ReplicaState {
       now,
       this.opts.unsafe,
     );
+  }
+
+  readCommitted(lsn: Lsn): LogEntry | undefined {
+    return readCommitted(this, lsn);
   }
 
   isServing(): boolean {
@@ -203,7 +205,7 @@ export class ReplicaCore implements ReplicaState {
   setCommitted(end: Lsn): void {
     if (end <= this.committedEnd) return;
     this.committedEnd = end;
-    this.pending.resolve(this.log, end, this.readCommitted);
+    this.pending.resolve(this.log, end, this);
     this.sink.event({ type: "committed", group: this.group, committedEnd: end });
     if (this.role === "candidate" && this.rc?.phase === "startWorking" && end >= this.startWorkingEnd) {
       this.rc = undefined;

@@ -63,7 +63,7 @@ export interface ReplicaState {
   readonly election: Election;
   readonly pending: PendingResults;
   /** The committed entry at an LSN (undefined: none starts there, not committed, or below the base). */
-  readonly readCommitted: (lsn: Lsn) => LogEntry | undefined;
+  readCommitted(lsn: Lsn): LogEntry | undefined;
   readonly sessions: SessionTable;
   role: Role;
   promisedPid: Pid;
