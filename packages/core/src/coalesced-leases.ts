@@ -10,7 +10,11 @@ export interface CoalescedLeases {
   grantRenewedUntil(group: number, peer: ReplicaId, ballot: number): Millis;
   /** Member side: some leader's renewals named this group until then; do not stand for election before. */
   leaderHeardUntil(group: number): Millis;
-  /** Leader side: `member`'s grant for our (group, ballot) counts until then (from its acks of our renewals). */
+  /**
+   * Leader side: `member`'s grant for our (group, ballot) counts until then (from its acks of our renewals).
+   * The host wakes the group (a tick) once this could have passed without a newer ack, and when the group
+   * leaves what the member's acks cover: a lease end that rests on it needs no per-group timer.
+   */
   memberGrantUntil(group: number, member: ReplicaId, ballot: number): Millis;
   /**
    * Member side: we just granted this group's lease to `to`. Any other leader whose renewals name the group

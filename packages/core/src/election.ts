@@ -54,6 +54,7 @@ interface Grant {
 
 /** computeLeaseEnd's scratch buffer, descending grant expiries (shared: core runs on one thread). */
 const EXPIRIES = new Float64Array(16);
+const BY_HOST = new Uint8Array(16);
 
 /**
  * Priority + lease election, Basic-Paxos style: members grant a lease for a ballot; a majority of grants is a
@@ -76,6 +77,8 @@ export class Election {
   private grants = new Map<ReplicaId, Millis>();
   private held = false;
   private leaseEndCache: Millis | undefined;
+  /** The cached lease end is a coalesced ack's (the host wakes us when it lapses), not a per-group grant's. */
+  private leaseEndByHost = false;
   private leaseEndFor: MemberConfig | undefined;
   private leaseEndVersion = 0;
   /** A campaign not yet won: it ends (and its self-grant is released) at this time. */
@@ -129,16 +132,33 @@ export class Election {
 
   private computeLeaseEnd(cfg: MemberConfig): Millis {
     const members = cfg.members;
-    // The q-th latest grant expiry, sorted in place into a reused buffer (no allocation per recompute).
-    const expiries = members.length <= EXPIRIES.length ? EXPIRIES : new Float64Array(members.length);
+    const c = this.host.coalesced();
+    // The q-th latest expiry, sorted in place into reused buffers (no allocation per recompute); BY_HOST
+    // says whether that expiry is a coalesced ack's (the host wakes us when it lapses) or a per-group grant's.
+    const big = members.length > EXPIRIES.length;
+    const expiries = big ? new Float64Array(members.length) : EXPIRIES;
+    const byHost = big ? new Uint8Array(members.length) : BY_HOST;
     for (let i = 0; i < members.length; i++) {
-      const e = this.memberGrant(members[i]!);
+      const m = members[i]!;
+      const own = this.grants.get(m) ?? Number.NEGATIVE_INFINITY;
+      const acked = c ? c.memberGrantUntil(this.host.group, m, this.ballot) : Number.NEGATIVE_INFINITY;
+      const e = acked > own ? acked : own;
+      const h = acked > own ? 1 : 0;
       let j = i;
-      for (; j > 0 && expiries[j - 1]! < e; j--) expiries[j] = expiries[j - 1]!;
+      for (; j > 0 && expiries[j - 1]! < e; j--) {
+        expiries[j] = expiries[j - 1]!;
+        byHost[j] = byHost[j - 1]!;
+      }
       expiries[j] = e;
+      byHost[j] = h;
     }
     const q = Math.floor(cfg.replicaNum / 2) + 1;
-    return q <= members.length ? expiries[q - 1]! : Number.NEGATIVE_INFINITY;
+    if (q > members.length) {
+      this.leaseEndByHost = false;
+      return Number.NEGATIVE_INFINITY;
+    }
+    this.leaseEndByHost = byHost[q - 1] === 1;
+    return expiries[q - 1]!;
   }
 
   /** Checked at every use: the role alone is not enough. */
@@ -150,10 +170,21 @@ export class Election {
     // Coalesced renewals are driven by the host's per-node timer, not by a deadline per group.
     const renewAt = this.opts.coalesced ? Number.POSITIVE_INFINITY : this.nextRenewAt;
     let t = this.held
-      ? Math.min(renewAt, this.leaseEnd())
+      ? Math.min(renewAt, this.leaseEndDeadline())
       : Math.min(this.electionDueAt, this.campaignEndsAt);
     if (this.window) t = Math.min(t, this.window.closesAt);
     return t;
+  }
+
+  /**
+   * When to look at the lease end: a lease resting on a coalesced ack needs no timer of its own, since the
+   * host wakes every group an ack covers when that ack lapses or stops covering it (CoalescedLeases), and
+   * renewals would otherwise move such a deadline every interval (a tick per led group per lease at idle).
+   * Only a wake: serving checks `leaseValid(now)` at every use whatever the timers do.
+   */
+  private leaseEndDeadline(): Millis {
+    const end = this.leaseEnd();
+    return this.leaseEndByHost && this.host.coalesced() ? Number.POSITIVE_INFINITY : end;
   }
 
   tick(now: Millis): void {

@@ -1,6 +1,7 @@
 import type { Message, Replica } from "@palf/core";
 import { describe, expect, it } from "vitest";
 import { LeaseHub } from "./lease-hub.ts";
+import type { NodeRuntime, TimerHandle } from "./runtime.ts";
 
 const timing = { renewMs: 500, leaseMs: 4000, maxDrift: 0.01, leaseGuardMs: 50 };
 
@@ -32,10 +33,48 @@ function fakeReplica(
   };
 }
 
+/** A clock moved by the test; timeouts run when `advance` passes them. */
+class StepClock implements NodeRuntime {
+  t = 1000;
+  private timeouts = new Map<object, { at: number; fn: () => void }>();
+  now(): number {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const h = {};
+    this.timeouts.set(h, { at: this.t + ms, fn });
+    return h;
+  }
+  clearTimeout(h: TimerHandle | undefined): void {
+    if (h) this.timeouts.delete(h as object);
+  }
+  setInterval(): TimerHandle {
+    return {};
+  }
+  clearInterval(): void {}
+  setImmediate(fn: () => void): void {
+    queueMicrotask(fn);
+  }
+  advance(ms: number): void {
+    this.t += ms;
+    for (;;) {
+      const due = [...this.timeouts].find(([, x]) => x.at <= this.t);
+      if (!due) return;
+      this.timeouts.delete(due[0]);
+      due[1].fn();
+    }
+  }
+  /** Timeouts armed now. */
+  get armed(): number {
+    return this.timeouts.size;
+  }
+}
+
 /** Two hubs (leader node L, member node M) wired back to back, delivering synchronously. */
-function pair(leaderReplicas: Replica[], memberReplicas: Replica[]) {
+function pair(leaderReplicas: Replica[], memberReplicas: Replica[], clock?: StepClock) {
   const hubs: Record<string, LeaseHub> = {};
   const sent: Message[] = [];
+  const woken = { L: [] as number[], M: [] as number[] };
   const make = (id: string, replicas: Replica[]) =>
     new LeaseHub(
       {
@@ -43,7 +82,7 @@ function pair(leaderReplicas: Replica[], memberReplicas: Replica[]) {
         replicas: () => replicas,
         replica: (g) => replicas.find((r) => r.group === g),
         touch: () => {},
-        wake: () => {},
+        wake: (g) => woken[id as "L" | "M"].push(g),
         send: (_to, messages) => {
           for (const m of messages) {
             sent.push(m);
@@ -54,11 +93,12 @@ function pair(leaderReplicas: Replica[], memberReplicas: Replica[]) {
         },
       },
       timing,
+      clock,
     );
-  const now = { t: 1000 };
+  const now = clock ?? { t: 1000 };
   hubs.L = make("L", leaderReplicas);
   hubs.M = make("M", memberReplicas);
-  return { L: hubs.L, M: hubs.M, now, sent };
+  return { L: hubs.L, M: hubs.M, now, sent, woken };
 }
 
 describe("coalesced lease renewals", () => {
@@ -156,5 +196,40 @@ describe("coalesced lease renewals", () => {
     L.renewAll(now.t);
     const renew = sent.find((m) => m.type === "leaseRenew" && m.to === "M");
     expect(renew?.type === "leaseRenew" && renew.groups).toEqual([1, 7]);
+  });
+
+  it("a leader keeps no timer per group: its node wakes the groups a member's acks covered once they lapse or stop covering them", () => {
+    const clock = new StepClock();
+    const leaders = [1, 2, 3].map((g) => fakeReplica(g, { leads: true, ballot: 7, members: ["L", "M"] }));
+    const member = [1, 2, 3].map((g) => fakeReplica(g, { members: ["L", "M"], grantTo: ["L", 7] }));
+    const { L, woken } = pair(
+      leaders.map((x) => x.r),
+      member.map((x) => x.r),
+      clock,
+    );
+    L.renewAll(clock.t);
+    const until = L.memberGrantUntil(2, "M", 7);
+    // One timer for the node, whatever the number of groups.
+    expect(clock.armed).toBe(1);
+    // Acked renewals every interval move the lapse time on; nothing is woken.
+    for (let i = 0; i < 20; i++) {
+      clock.advance(timing.renewMs);
+      L.renewAll(clock.t);
+    }
+    expect(woken.L).toEqual([]);
+    expect(L.memberGrantUntil(2, "M", 7)).toBeGreaterThan(until);
+    // M refuses group 3 (its grant moved): that group alone is woken at once.
+    member[2]!.setGrant(["X", 9]);
+    L.markDirty();
+    L.renewAll(clock.t);
+    expect(woken.L).toEqual([3]);
+    // No renewal is acked any more (M went silent): once the lapse time passes, every group M still covered
+    // is woken.
+    const lapse = L.memberGrantUntil(1, "M", 7);
+    clock.advance(lapse - clock.t - 1);
+    expect(woken.L).toEqual([3]);
+    clock.advance(1);
+    expect(woken.L.slice(1).sort()).toEqual([1, 2]);
+    expect(L.stats.lapseWakes).toBe(3);
   });
 });

@@ -1,13 +1,6 @@
-import {
-  type CoalescedLeases,
-  type LeaseRenew,
-  type LeaseRenewReply,
-  type Message,
-  quorum,
-  type Replica,
-} from "@palf/core";
+import type { CoalescedLeases, LeaseRenew, LeaseRenewReply, Message, Replica } from "@palf/core";
 import type { NodeUnsafeSwitches } from "./node-unsafe.ts";
-import { type Runtime, realRuntime, type TimerHandle } from "./runtime.ts";
+import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 
 /** What the hub needs from its node. */
 export interface LeaseHubHost {
@@ -48,9 +41,9 @@ interface SentTo {
   coveredEpoch: number;
   /** Send time of the latest renewal the member acked for `coveredEpoch`. */
   ackedSentAt: number;
-  /** Latest renewal (seq) the member acked for `coveredEpoch`: watermarks wait for a round after their GTS value. */
-  ackedSeq: number;
   needFull: boolean;
+  /** The groups of `covered` were woken because the acks lapsed; cleared by the next ack. */
+  lapsed: boolean;
 }
 
 /** Pairs per LeaseRenew message, so one message stays well below a frame (about 9 bytes a number). */
@@ -70,7 +63,6 @@ export class LeaseHub implements CoalescedLeases {
   /** Bumped whenever the grants some member's acks cover are replaced (a new set, or refusals). */
   coverageVersion = 0;
   private seq = 0;
-  private periodicRounds = 0;
   private readonly sentAt = new Map<number, number>();
   private readonly heard = new Map<string, HeardFrom>();
   private readonly sent = new Map<string, SentTo>();
@@ -81,12 +73,16 @@ export class LeaseHub implements CoalescedLeases {
   private readonly moved = new Map<string, Set<number>>();
   private dirty = true;
   private timer: TimerHandle | undefined;
-  readonly stats = { renewals: 0, fullSets: 0, pairsSent: 0, refused: 0, needSet: 0 };
+  /** Leader side: one timer for the node, at the earliest time some member's acks stop counting. */
+  private coverTimer: TimerHandle | undefined;
+  private coverTimerAt = Number.POSITIVE_INFINITY;
+  /** `lapseWakes`: led groups woken because a member's acks lapsed or stopped covering them. */
+  readonly stats = { renewals: 0, fullSets: 0, pairsSent: 0, refused: 0, needSet: 0, lapseWakes: 0 };
 
   constructor(
     private readonly host: LeaseHubHost,
     private readonly timing: LeaseTiming,
-    private readonly rt: Runtime = realRuntime,
+    private readonly rt: NodeRuntime = realRuntime,
     private readonly unsafe: NodeUnsafeSwitches = {},
   ) {}
 
@@ -96,6 +92,8 @@ export class LeaseHub implements CoalescedLeases {
 
   stop(): void {
     this.rt.clearInterval(this.timer);
+    if (this.coverTimer) this.rt.clearTimeout(this.coverTimer);
+    this.coverTimer = undefined;
   }
 
   /** A leadership, ballot or membership changed somewhere: rebuild the sets at the next renewal. */
@@ -122,8 +120,28 @@ export class LeaseHub implements CoalescedLeases {
   memberGrantUntil(group: number, member: string, ballot: number): number {
     const s = this.sent.get(member);
     if (!s || s.covered.get(group) !== ballot) return Number.NEGATIVE_INFINITY;
+    return this.until(s);
+  }
+
+  /** Until when `member`'s acks count toward every lease they cover (memberGrantUntil of each). */
+  coveredUntil(member: string): number {
+    const s = this.sent.get(member);
+    return s ? this.until(s) : Number.NEGATIVE_INFINITY;
+  }
+
+  /**
+   * The members (of its latest config) whose acks cover this leader's lease ballot: with `coverageVersion`
+   * unchanged they keep covering it, so their `coveredUntil` shows the lease holds (watermarks count them
+   * once per member set for all carried groups).
+   */
+  coveringMembers(r: Replica): string[] {
+    const ballot = r.leaseBallot;
+    return r.latestConfig.members.filter((m) => this.sent.get(m)?.covered.get(r.group) === ballot);
+  }
+
+  /** Counted from when the acked renewal left, like a per-group grant: L(1 - 2 drift) - guard. */
+  private until(s: SentTo): number {
     const t = this.timing;
-    // Counted from when the renewal left, like a per-group grant: L(1 - 2 drift) - guard.
     return s.ackedSentAt + t.leaseMs * (1 - 2 * t.maxDrift) - t.leaseGuardMs;
   }
 
@@ -143,57 +161,13 @@ export class LeaseHub implements CoalescedLeases {
 
   // ------------------------------------------------------------------ leader side
 
-  /** Called after each renewal ack (watermarks re-check their rounds). */
-  onAcked: (() => void) | undefined;
-
-  /** A renewal round now, outside the interval; its seq. Acks of it or later rounds confirm grants as of now. */
-  renewNow(): number {
-    this.renewAll(this.rt.now(), false);
-    return this.seq;
-  }
-
-  /**
-   * A majority of the group's members (this node included) acked a renewal of this leader's grant sent in
-   * round `seq` or later: no member had moved its grant to another candidate when it answered, so any
-   * higher pid can only be promised after that answer.
-   */
-  confirmedSince(r: Replica, seq: number): boolean {
-    const ballot = r.leaseBallot;
-    const config = r.latestConfig;
-    let acks = 0;
-    for (const m of config.members) {
-      if (m === this.host.nodeId) acks++;
-      else {
-        const s = this.sent.get(m);
-        if (s && s.ackedSeq >= seq && s.covered.get(r.group) === ballot) acks++;
-      }
-    }
-    return acks >= quorum(config);
-  }
-
-  /**
-   * A majority (`need`) of `members` (this node included) acked a renewal of round `seq` or later. With
-   * `coverageVersion` unchanged since a group's grant was confirmed, this confirms it again (watermarks
-   * vouch for carried groups by member set, not one by one).
-   */
-  acksSince(members: readonly string[], need: number, seq: number): boolean {
-    let acks = 0;
-    for (const m of members) {
-      if (m === this.host.nodeId) acks++;
-      else if ((this.sent.get(m)?.ackedSeq ?? -1) >= seq) acks++;
-    }
-    return acks >= need;
-  }
-
-  /** One renewal to every peer; `periodic` (the interval's own rounds) counts toward the periodic full set. */
-  renewAll(now: number, periodic = true): void {
+  /** One renewal to every peer. */
+  renewAll(now: number): void {
     this.wakeLapsed(now);
     const seq = ++this.seq;
     this.sentAt.set(seq, now);
     this.sentAt.delete(seq - 64);
-    // Extra rounds (watermarks ask for one every 50 ms) must not make the full set travel more often.
-    if (periodic) this.periodicRounds++;
-    const full = this.dirty || (periodic && this.periodicRounds % FULL_EVERY === 0);
+    const full = this.dirty || seq % FULL_EVERY === 0;
     const sets = full ? this.buildSets() : undefined;
     this.dirty = false;
     const peers = new Set([...this.sent.keys(), ...(sets?.keys() ?? [])]);
@@ -206,8 +180,8 @@ export class LeaseHub implements CoalescedLeases {
           covered: new Map(),
           coveredEpoch: -1,
           ackedSentAt: Number.NEGATIVE_INFINITY,
-          ackedSeq: 0,
           needFull: true,
+          lapsed: false,
         };
         this.sent.set(peer, s);
       }
@@ -276,18 +250,54 @@ export class LeaseHub implements CoalescedLeases {
     if (m.epoch !== s.coveredEpoch || m.refused.length > 0) {
       const covered = new Map(set);
       for (const g of m.refused) covered.delete(g);
+      // Leaders whose lease rested on these acks keep no timer of their own: wake those no longer covered.
+      for (const [g, ballot] of s.covered) if (covered.get(g) !== ballot) this.wakeLeader(g);
       s.covered = covered;
       s.coveredEpoch = m.epoch;
       this.coverageVersion++;
       s.ackedSentAt = sentAt;
-      s.ackedSeq = m.seq;
     } else {
       s.ackedSentAt = Math.max(s.ackedSentAt, sentAt);
-      s.ackedSeq = Math.max(s.ackedSeq, m.seq);
     }
-    this.onAcked?.();
+    s.lapsed = false;
+    this.armCoverTimer();
     this.version++;
     for (const group of m.refused) this.askDirectly(group, m.from, now);
+  }
+
+  private wakeLeader(group: number): void {
+    this.stats.lapseWakes++;
+    this.host.wake(group);
+  }
+
+  /**
+   * Arms the node's one lapse timer at the earliest time some member's acks stop counting (if earlier than
+   * the one armed). Acks only move those times later, so a timer that fires early just re-arms.
+   */
+  private armCoverTimer(): void {
+    let at = Number.POSITIVE_INFINITY;
+    for (const s of this.sent.values()) if (!s.lapsed && s.covered.size > 0) at = Math.min(at, this.until(s));
+    if (at >= this.coverTimerAt) return;
+    if (this.coverTimer) this.rt.clearTimeout(this.coverTimer);
+    this.coverTimerAt = at;
+    this.coverTimer = this.rt.setTimeout(
+      () => {
+        this.coverTimer = undefined;
+        this.coverTimerAt = Number.POSITIVE_INFINITY;
+        this.wakeUncovered(this.rt.now());
+        this.armCoverTimer();
+      },
+      Math.max(0, at - this.rt.now()),
+    );
+  }
+
+  /** Members whose acks lapsed: wake every group they covered, whose lease may have ended with them. */
+  private wakeUncovered(now: number): void {
+    for (const s of this.sent.values()) {
+      if (s.lapsed || s.covered.size === 0 || now < this.until(s)) continue;
+      s.lapsed = true;
+      for (const group of s.covered.keys()) this.wakeLeader(group);
+    }
   }
 
   /** A member that refused: one per-group vote (which can grant anew), at most once a lease. */

@@ -72,9 +72,8 @@ export class NodeGts {
         gtsExpected: () => opts.required === true || gtsReplica() !== undefined,
         replica: (g) => (g === GTS_GROUP ? undefined : host.replica(g)),
         timestamp: () => this.floorTimestamp(),
-        renewNow: () => host.hub.renewNow(),
-        confirmedSince: (r, seq) => host.hub.confirmedSince(r, seq),
-        acksSince: (members, need, seq) => host.hub.acksSince(members, need, seq),
+        coveringMembers: (r) => host.hub.coveringMembers(r),
+        coveredUntil: (member) => host.hub.coveredUntil(member),
         coverageVersion: () => host.hub.coverageVersion,
         publish: (batch) => host.transport.publish("events.watermarks", batch),
         onError: (err) => host.log.warn({ err: err.message }, "watermark round without a GTS value"),
@@ -82,7 +81,6 @@ export class NodeGts {
       host.rt,
       { intervalMs: opts.watermarkMs ?? 50 },
     );
-    host.hub.onAcked = () => this.floor.onAck();
   }
 
   start(): void {

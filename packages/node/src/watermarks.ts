@@ -9,11 +9,10 @@ export interface WatermarkHost {
   replica(group: number): Replica | undefined;
   /** One GTS timestamp from a request sent after this call. */
   timestamp(): Promise<number>;
-  /** Starts a lease renewal round; its seq. */
-  renewNow(): number;
-  confirmedSince(r: Replica, seq: number): boolean;
-  /** A majority (`need`) of `members` acked a renewal of round `seq` or later (grants aside). */
-  acksSince(members: readonly string[], need: number, seq: number): boolean;
+  /** Members whose renewal acks cover this leader's lease ballot (LeaseHub.coveringMembers). */
+  coveringMembers(r: Replica): readonly string[];
+  /** Until when `member`'s acks of this node's renewals count toward the leases they cover (LeaseHub.coveredUntil). */
+  coveredUntil(member: string): number;
   /** Changes whenever the grants the acks cover may have changed (LeaseHub.coverageVersion). */
   coverageVersion(): number;
   publish(batch: Uint8Array): void;
@@ -39,32 +38,43 @@ export interface WatermarkUnsafeSwitches {
    * newer GTS value (a stale carried-over watermark: readers pass entries whose CSN is below it).
    */
   readonly carryChangedGroups?: boolean;
+  /**
+   * A group is vouched only while its leader's lease holds at the snapshot: the publisher skips the lease
+   * checks (the leader's own, and its member set's acks for carried groups), so a leader whose lease ran out
+   * (a successor may already append with a lower floor) goes on vouching at every newer GTS value.
+   */
+  readonly vouchWithoutLease?: boolean;
 }
 
 /** Every watermark switch (the guard test checks that each has a guard). */
-export const watermarkUnsafeSwitchNames: readonly (keyof WatermarkUnsafeSwitches)[] = ["carryChangedGroups"];
+export const watermarkUnsafeSwitchNames: readonly (keyof WatermarkUnsafeSwitches)[] = [
+  "carryChangedGroups",
+  "vouchWithoutLease",
+];
 
 interface Snapshot {
   readonly r: Replica;
   readonly pid: number;
   readonly lsn: number;
+  /** The leader's lease held when the snapshot was taken. */
+  readonly leased: boolean;
 }
 
 interface Round {
   readonly w: number;
-  readonly seq: number;
+  /** When the snapshot was taken (after the GTS value came back): leases are checked at this time. */
+  readonly at: number;
   readonly full: boolean;
   /** Groups looked at this round: every led group (full) or those changed since the last round (delta). */
   readonly snaps: Map<number, Snapshot>;
   /** Quads named as they are: led but waiting for a floor (HELD), no longer led here (GONE). */
   readonly fixed: number[];
   published: boolean;
-  /** Its look-again time passed: publish what is vouched, busy groups at an older round. */
-  due: boolean;
 }
 
-/** Carried groups by member set: one ack count vouches for all of them. */
+/** Carried groups by the members whose acks cover their leases: one count vouches for all of them. */
 interface Placement {
+  /** The members whose acks covered each group's lease ballot when it was last checked on its own. */
   readonly members: readonly string[];
   readonly need: number;
   readonly snaps: Map<number, Snapshot>;
@@ -75,14 +85,16 @@ const ROUNDS_KEPT = 4;
 
 /**
  * Watermarks without keep-alive entries. Every interval the node fetches one GTS value g: it becomes the CSN
- * floor of every group led here (one assignment: this class is the replicas' CsnFloorSource), each group
- * notes the LSN its next entry gets, and a lease renewal round starts. A group is vouched at g once that
- * round's acks confirm its grant on a majority and its committed end reached the noted LSN.
+ * floor of every group led here (one assignment: this class is the replicas' CsnFloorSource), and each group
+ * notes the LSN its next entry gets and whether its leader's lease holds at that moment. A group is vouched
+ * at g once its committed end reached the noted LSN, if its lease held then: no successor can be elected
+ * before the lease ends, and a successor serves only with a floor fetched after it was elected, above g.
  *
  * Per round, only groups that changed are visited: a group vouched at the last round whose leadership and
  * next LSN did not change since (the shard reports every change through `changed`) is carried, vouched at
- * the new g with the same (pid, LSN) once acks of the new round from a majority of its member set arrive;
- * carried groups share one ack count per member set. A full batch every `fullEvery` rounds names every
+ * the new g with the same (pid, LSN) while the acks of a majority of the members that cover its lease still
+ * count at the snapshot; carried groups share one count per covering member set, and no message is sent for
+ * a round (the node's lease renewals keep the acks fresh). A full batch every `fullEvery` rounds names every
  * group led here, the carried ones from memory, so a reader that missed a batch can start over; no round
  * visits an unchanged group. Idle groups add nothing to any log and cost nothing per round. The safety
  * argument is in docs/design.md ("Watermarks").
@@ -103,14 +115,13 @@ export class WatermarkPublisher implements CsnFloorSource {
   private readonly boot = Math.floor(Math.random() * 2 ** 48);
   private batchSeq = 0;
   private timer: TimerHandle | undefined;
-  private checkQueued = false;
   /** Groups whose leadership, config or next LSN changed since the last snapshot. */
   private dirty = new Set<number>();
   /** Groups readers know as led here (named since the last full batch and not GONE since). */
   private known = new Set<number>();
   private readonly places = new Map<string, Placement>();
   private readonly placeOf = new Map<number, Placement>();
-  /** Coverage version under which the carried groups' grants were last checked one by one. */
+  /** Coverage version under which the carried groups' covering members were last checked one by one. */
   private coverageSeen = -1;
   private readonly fullEvery: number;
   /** `w`: the GTS value of the newest published batch (its distance to now is the watermark lag). */
@@ -150,17 +161,6 @@ export class WatermarkPublisher implements CsnFloorSource {
     });
   }
 
-  /** A renewal ack arrived: the open round may be complete (checked once per turn). */
-  onAck(): void {
-    const round = this.rounds[0];
-    if (!round || round.published || this.checkQueued) return;
-    this.checkQueued = true;
-    this.rt.setImmediate(() => {
-      this.checkQueued = false;
-      this.check(round.due, false);
-    });
-  }
-
   private async fetch(): Promise<void> {
     if (this.fetching || !this.required) return;
     this.fetching = true;
@@ -168,7 +168,7 @@ export class WatermarkPublisher implements CsnFloorSource {
     try {
       const g = await this.host.timestamp();
       this.stats.fetches++;
-      this.check(true, true);
+      this.check(true);
       if (g > this.value) this.value = g;
       this.valueFetch = fetchNo;
       // The floor is raised and the snapshot taken in one synchronous step: whatever is appended after it
@@ -176,14 +176,12 @@ export class WatermarkPublisher implements CsnFloorSource {
       const round = this.snapshot(this.value, this.roundNo++ % this.fullEvery === 0);
       this.rounds.unshift(round);
       if (this.rounds.length > ROUNDS_KEPT) this.rounds.pop();
-      // Acks trigger the checks; busy groups commit their noted LSN a little after them: look again then.
-      this.rt.setTimeout(
-        () => {
-          round.due = true;
-          this.check(true, false);
-        },
-        Math.max(1, this.opts.intervalMs / 4),
-      );
+      // Idle groups are vouched at once; busy groups commit their noted LSN a little later: look again then.
+      this.check(false);
+      const lookAgain = () => {
+        if (this.rounds[0] === round) this.check(true);
+      };
+      if (!round.published) this.rt.setTimeout(lookAgain, Math.max(1, this.opts.intervalMs / 4));
     } catch (err) {
       this.host.onError(err as Error);
     } finally {
@@ -192,11 +190,12 @@ export class WatermarkPublisher implements CsnFloorSource {
   }
 
   private snapshot(w: number, full: boolean): Round {
+    const at = this.rt.now();
     const snaps = new Map<number, Snapshot>();
     const fixed: number[] = [];
     const look = (r: Replica) => {
       if (r.role !== "leader" || r.halted) return false;
-      if (r.floorReady()) snaps.set(r.group, { r, pid: r.myPid, lsn: r.nextLsn });
+      if (r.floorReady()) snaps.set(r.group, { r, pid: r.myPid, lsn: r.nextLsn, leased: this.leased(r, at) });
       else fixed.push(r.group, r.myPid, WATERMARK_HELD, 0);
       return true;
     };
@@ -209,16 +208,59 @@ export class WatermarkPublisher implements CsnFloorSource {
     }
     this.stats.visited += this.dirty.size;
     this.dirty = new Set();
-    return { w, seq: this.host.renewNow(), full, snaps, fixed, published: false, due: false };
+    // Carried groups whose leases can no longer be shown to hold at this snapshot are named HELD.
+    for (const snap of this.uncoveredCarried(at)) {
+      this.uncarry(snap.r.group);
+      this.dirty.add(snap.r.group);
+      fixed.push(snap.r.group, snap.pid, WATERMARK_HELD, 0);
+    }
+    return { w, at, full, snaps, fixed, published: false };
+  }
+
+  /** The leader's lease holds at `at` (a test-only breach skips the check). */
+  private leased(r: Replica, at: number): boolean {
+    return this.opts.unsafe?.vouchWithoutLease === true || r.leaseValid(at);
+  }
+
+  /** A majority (`need`) of `members` have acks that still count at `at`. */
+  private covered(members: readonly string[], need: number, at: number): boolean {
+    if (this.opts.unsafe?.vouchWithoutLease) return true;
+    let n = 0;
+    for (const m of members) if (this.host.coveredUntil(m) > at) n++;
+    return n >= need;
   }
 
   /**
-   * Publishes the newest round once every group in it is vouched (or when forced): each group at the newest
-   * round whose acks confirm its grant and whose noted LSN it has committed, so one busy group does not
-   * hold its node's whole batch back. Carried groups wait for their member set's acks until `final` (the
-   * next round is about to start): acks late on a loaded machine must not make them all be looked at again.
+   * Carried groups whose leases cannot be shown to hold at `at`: a covering member set without a majority
+   * of counting acks. When the coverage changed since they were last checked (a member refused, a new set),
+   * every carried group is checked on its own and carried on under the members that now cover it.
    */
-  private check(force: boolean, final: boolean): void {
+  private uncoveredCarried(at: number): Snapshot[] {
+    const out: Snapshot[] = [];
+    const coverage = this.host.coverageVersion();
+    const regrant = coverage !== this.coverageSeen;
+    this.coverageSeen = coverage;
+    const carried = regrant
+      ? [...this.placeOf.values()]
+      : [...this.places.values()].filter((p) => !this.covered(p.members, p.need, at));
+    for (const place of new Set(carried))
+      for (const snap of [...place.snaps.values()]) {
+        if (!regrant) {
+          out.push(snap);
+          continue;
+        }
+        this.uncarry(snap.r.group);
+        if (!this.carry(snap, at)) out.push(snap);
+      }
+    return out;
+  }
+
+  /**
+   * Publishes the newest round once every group in it is vouched (or when forced): each group whose lease
+   * held at the snapshot and whose noted LSN it has committed, at this round, so one busy group does not
+   * hold its node's whole batch back; carried groups were settled at the snapshot.
+   */
+  private check(force: boolean): void {
     const round = this.rounds[0];
     if (!round || round.published) return;
     const groups: number[] = [...round.fixed];
@@ -235,56 +277,20 @@ export class WatermarkPublisher implements CsnFloorSource {
         vouched.push(snap);
         continue;
       }
-      // Most checks come before the round's acks: unless forced, give up at the first group not vouched.
-      if (!force) return;
+      // A group still committing its noted LSN may get there: unless forced, wait for it.
+      if (!force && snap.leased) return;
       const at = this.rounds.find((x) => x !== round && this.vouchedAt(r, snap.pid, x));
       if (at) groups.push(r.group, snap.pid, at.snaps.get(r.group)!.lsn, at.w);
       else groups.push(r.group, snap.pid, WATERMARK_HELD, 0);
     }
-    const coverage = this.host.coverageVersion();
-    const dropped = this.checkPlacements(round, force, final, coverage !== this.coverageSeen);
-    if (dropped === undefined) return;
-    for (const snap of dropped) groups.push(snap.r.group, snap.pid, WATERMARK_HELD, 0);
-    // A full batch names the carried groups too (vouched by their member sets' acks, like a delta's).
+    // A full batch names the carried groups too (vouched by their covering members' acks, like a delta's).
     if (round.full)
       for (const [group, place] of this.placeOf) {
         const snap = place.snaps.get(group)!;
         if (!round.snaps.has(group)) groups.push(group, snap.pid, snap.lsn, round.w);
       }
     round.published = true;
-    this.coverageSeen = coverage;
     this.publish(round, groups, vouched);
-  }
-
-  /**
-   * Carried groups at this round: each member set whose acks of the round reach a majority vouches for all
-   * its groups at once. Undefined: not yet (unforced, or a set's acks are missing before `final`). Else the
-   * groups that could not be vouched, which stop being carried (named HELD, looked at again next round).
-   * `regrant`: the grants the acks cover changed since the carried groups were last checked, so each is
-   * checked on its own.
-   */
-  private checkPlacements(
-    round: Round,
-    force: boolean,
-    final: boolean,
-    regrant: boolean,
-  ): Snapshot[] | undefined {
-    const dropped: Snapshot[] = [];
-    for (const place of this.places.values()) {
-      const acked = this.host.acksSince(place.members, place.need, round.seq);
-      if (!regrant && acked) continue;
-      if ((!force && !regrant) || (!acked && !final)) return undefined;
-      for (const snap of place.snaps.values()) {
-        if (this.host.confirmedSince(snap.r, round.seq)) continue;
-        if (!force) return undefined;
-        dropped.push(snap);
-      }
-    }
-    for (const snap of dropped) {
-      this.uncarry(snap.r.group);
-      this.dirty.add(snap.r.group);
-    }
-    return dropped;
   }
 
   private publish(round: Round, groups: number[], vouched: Snapshot[]): void {
@@ -297,7 +303,7 @@ export class WatermarkPublisher implements CsnFloorSource {
       // Named but not vouched at this round: look at it again next round.
       if (groups[i + 3] !== round.w) this.dirty.add(group);
     }
-    for (const snap of vouched) this.carry(snap);
+    for (const snap of vouched) if (!this.carry(snap, round.at)) this.dirty.add(snap.r.group);
     this.stats.batches++;
     this.stats.w = round.w;
     if (round.full) this.stats.fullBatches++;
@@ -315,25 +321,30 @@ export class WatermarkPublisher implements CsnFloorSource {
     );
   }
 
-  /** The round confirmed this leader's grant on a majority, and its commit point passed the LSN noted then. */
+  /** The leader's lease held at the round's snapshot, and its commit point passed the LSN noted then. */
   private vouchedAt(r: Replica, pid: number, round: Round): boolean {
     const s = round.snaps.get(r.group);
-    return (
-      s !== undefined && s.pid === pid && r.committedEnd >= s.lsn && this.host.confirmedSince(r, round.seq)
-    );
+    return s !== undefined && s.pid === pid && s.leased && r.committedEnd >= s.lsn;
   }
 
-  private carry(snap: Snapshot): void {
+  /**
+   * Carries a vouched group under the members whose acks cover its lease ballot, if a majority of its members
+   * do and their acks count at `at`; false if it cannot be carried (it is looked at again next round).
+   */
+  private carry(snap: Snapshot, at: number): boolean {
     const config = snap.r.latestConfig;
     const need = quorum(config);
-    const key = `${need}|${config.members.join(",")}`;
+    const members = this.opts.unsafe?.vouchWithoutLease ? config.members : this.host.coveringMembers(snap.r);
+    if (members.length < need || !this.covered(members, need, at)) return false;
+    const key = `${need}|${members.join(",")}`;
     let place = this.places.get(key);
     if (!place) {
-      place = { members: config.members, need, snaps: new Map() };
+      place = { members, need, snaps: new Map() };
       this.places.set(key, place);
     }
     place.snaps.set(snap.r.group, snap);
     this.placeOf.set(snap.r.group, place);
+    return true;
   }
 
   private uncarry(group: number): void {
