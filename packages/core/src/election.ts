@@ -1,4 +1,5 @@
 import type { CoalescedLeases } from "./coalesced-leases.ts";
+import { type LoopLag, roundTripMs } from "./loop-lag.ts";
 import type { Abdicate, VoteReply, VoteRequest } from "./messages.ts";
 import type { Prng } from "./prng.ts";
 import type { MemberConfig, Millis, ReplicaId } from "./types.ts";
@@ -30,6 +31,8 @@ export interface ElectionHost {
   readonly group: number;
   /** The host's coalesced renewals, when it runs them. */
   coalesced(): CoalescedLeases | undefined;
+  /** How slow the host's loop turns are (a campaign waits that much longer for its replies). */
+  loopLag(): LoopLag | undefined;
   config(): MemberConfig;
   send(
     message:
@@ -310,7 +313,7 @@ export class Election {
     this.highestBallot = this.ballot;
     this.grants.clear();
     this.leaseEndCache = undefined;
-    this.campaignEndsAt = now + this.opts.voteWindowMs * 4;
+    this.campaignEndsAt = now + roundTripMs(this.opts.voteWindowMs * 4, this.host.loopLag());
     this.request(now, false);
   }
 

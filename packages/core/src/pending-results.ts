@@ -80,7 +80,8 @@ export class PendingResults {
   /** A retry of the append at `lsn`, above the commit point: its id, answered by a RetryResult. */
   watchRetry(lsn: Lsn, session: SessionTag): AppendId {
     const id = this.nextId++;
-    (this.retries ??= []).push({ id, lsn, session });
+    this.retries ??= [];
+    this.retries.push({ id, lsn, session });
     return id;
   }
 

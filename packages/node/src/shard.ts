@@ -25,6 +25,7 @@ import type { NodeUnsafeSwitches } from "./node-unsafe.ts";
 import { type ReadPage, readPage } from "./read-paging.ts";
 import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { TimerWheel } from "./timer-wheel.ts";
+import type { TurnLag } from "./turn-lag.ts";
 import { decodeGroupEntry, toWalRecord } from "./wal-binding.ts";
 
 /** One group hosted by this shard. */
@@ -49,6 +50,8 @@ export interface ShardOptions {
   readonly onLeader: (event: LeaderEvent) => void;
   /** The node's coalesced lease renewals; told when leaderships or memberships change. */
   readonly leases?: CoalescedLeases & { markDirty(): void };
+  /** The node's measure of slow loop turns: each turn reports its duration, each replica reads it. */
+  readonly loopLag?: TurnLag;
   /**
    * A group's leadership, config or next LSN may have changed (an append, a role or config event, creation,
    * deletion). Called synchronously, before anything else can observe the change (watermark rounds).
@@ -174,6 +177,7 @@ export class Shard {
       image,
     );
     if (this.opts.leases) slot.replica.useCoalescedLeases(this.opts.leases);
+    if (this.opts.loopLag) slot.replica.useLoopLag(this.opts.loopLag);
     if (this.opts.csnFloor && group !== GTS_GROUP) slot.replica.useCsnFloor(this.opts.csnFloor);
     if (this.space) slot.replica.useWalSpace(this.space);
     const wal = this.opts.wal;
@@ -373,6 +377,7 @@ export class Shard {
     this.sendOutbound();
     this.recycleIfShort();
     this.armTimer();
+    this.opts.loopLag?.turnTook(this.now() - now);
     observer?.turn?.(this.opts.index, performance.now() - t0);
   }
 
