@@ -87,6 +87,9 @@ export interface NodeInspector {
   result?(group: number, result: GroupEntryResult, replica: Replica): void;
 }
 
+/** Inbound messages one loop turn takes at most (about 100 ms of work on this machine's cores). */
+const MAX_INBOUND_PER_TURN = 2048;
+
 /**
  * A shard: its groups, their deadlines on one timer wheel, one WAL and one loop. A loop turn drains inbound
  * messages, fires due deadlines, ends the turn of every touched replica (freezing group entries), submits
@@ -350,8 +353,15 @@ export class Shard {
     const observer = this.opts.observer;
     const t0 = observer ? performance.now() : 0;
     const now = this.now();
-    const inbound = this.inbound;
-    this.inbound = [];
+    // A bounded share of the inbound per turn: the rest waits for the next turn, and the event loop reads the
+    // network in between (lease renewals and their acks are answered on arrival, outside turns). One turn
+    // taking all of a backlog of tens of thousands of messages ran for seconds, leases lapsed for want of
+    // those answers, and the elections that followed made the next turns longer still.
+    const inbound =
+      this.inbound.length > MAX_INBOUND_PER_TURN
+        ? this.inbound.splice(0, MAX_INBOUND_PER_TURN)
+        : this.inbound;
+    if (inbound === this.inbound) this.inbound = [];
     this.stats.messagesIn += inbound.length;
     for (const m of inbound) {
       const slot = this.groups.get(m.group);
@@ -377,6 +387,7 @@ export class Shard {
     this.sendOutbound();
     this.recycleIfShort();
     this.armTimer();
+    if (this.inbound.length > 0) this.scheduleTurn();
     this.opts.loopLag?.turnTook(this.now() - now);
     observer?.turn?.(this.opts.index, performance.now() - t0);
   }
