@@ -84,6 +84,8 @@ export class Election {
   private leaseEndByHost = false;
   private leaseEndFor: MemberConfig | undefined;
   private leaseEndVersion = 0;
+  /** The host's coverageVersion when the cached lease end was computed. */
+  private leaseEndCoverage = 0;
   /** A campaign not yet won: it ends (and its self-grant is released) at this time. */
   private campaignEndsAt = Number.POSITIVE_INFINITY;
   private nextRenewAt = Number.POSITIVE_INFINITY;
@@ -129,6 +131,7 @@ export class Election {
     }
     this.leaseEndFor = cfg;
     this.leaseEndVersion = version;
+    this.leaseEndCoverage = this.host.coalesced()?.coverageVersion ?? 0;
     this.leaseEndCache = this.computeLeaseEnd(cfg);
     return this.leaseEndCache;
   }
@@ -166,7 +169,20 @@ export class Election {
 
   /** Checked at every use: the role alone is not enough. */
   leaseValid(now: Millis): boolean {
-    return this.held && now < this.leaseEnd();
+    if (!this.held) return false;
+    // Checked on every append. Since the cached end was computed, our own grants did not change (that clears
+    // the cache) and the host's answers only moved later unless its coverageVersion moved: an end still
+    // ahead of now holds, whatever newer acks added. Otherwise, recompute.
+    const cached = this.leaseEndCache;
+    if (
+      cached !== undefined &&
+      now < cached &&
+      this.leaseEndFor === this.host.config() &&
+      this.leaseEndCoverage === (this.host.coalesced()?.coverageVersion ?? 0)
+    ) {
+      return true;
+    }
+    return now < this.leaseEnd();
   }
 
   nextDeadline(): Millis {
