@@ -236,7 +236,7 @@ export class Election {
         return;
       }
       this.electionDueAt = now + this.opts.leaseMs / 2 + this.jitter();
-      if (this.mayCampaign(now)) this.campaign(now);
+      if (this.mayCampaign(now) && !this.loopTooSlowToLead()) this.campaign(now);
     }
   }
 
@@ -310,6 +310,15 @@ export class Election {
   /** After hearing from a leader, do not stand before its lease could have run out. */
   heardFromLeader(now: Millis): void {
     this.electionDueAt = Math.max(this.electionDueAt, now + this.opts.leaseMs + this.jitter());
+  }
+
+  /**
+   * Our loop turns are so slow that a round trip would eat half a lease: a lease won now would be mostly gone
+   * before its replies were read, and the campaign's messages would slow every turn further (a storm). Try
+   * again at the next election deadline, when the backlog may have drained. Standing down is always safe.
+   */
+  private loopTooSlowToLead(): boolean {
+    return roundTripMs(0, this.host.loopLag()) > this.opts.leaseMs / 2;
   }
 
   private mayCampaign(now: Millis): boolean {

@@ -25,10 +25,14 @@ function slowCluster(seed: number, lagMs: number) {
   const persisted = new Map<string, number>();
   const replicas = new Map<string, Replica>();
   let elections = 0;
+  let votesSent = 0;
   for (const id of ids) {
     const sink: EffectSink = {
       persist: (_g, seq) => persisted.set(id, seq),
-      send: (m) => inFlight.push({ at: now + DELAY_MS, m }),
+      send: (m) => {
+        if (m.type === "vote") votesSent++;
+        inFlight.push({ at: now + DELAY_MS, m });
+      },
       result: () => {},
       event: (e) => {
         if (e.type === "role" && e.role === "candidate") elections++;
@@ -73,7 +77,7 @@ function slowCluster(seed: number, lagMs: number) {
     }
   };
   const leaders = () => [...replicas.values()].filter((r) => r.role === "leader" && r.leaseValid(now));
-  return { run, leaders, elections: () => elections };
+  return { run, leaders, elections: () => elections, votesSent: () => votesSent };
 }
 
 describe("loop lag: round-trip timeouts stretch with slow loop turns", () => {
@@ -89,6 +93,13 @@ describe("loop lag: round-trip timeouts stretch with slow loop turns", () => {
       expect(c.elections(), `seed ${seed}`).toBe(won);
     });
   }
+
+  it("a node whose turns are so slow that a round trip would eat half a lease does not stand at all", () => {
+    const c = slowCluster(1, 400);
+    c.run(20_000);
+    expect(c.leaders()).toEqual([]);
+    expect(c.votesSent()).toBe(0);
+  });
 
   it(`without the lag reported, the same cluster never elects a leader (each campaign ends before its replies are read)`, () => {
     const c = slowCluster(1, 0);
