@@ -80,8 +80,9 @@ export class PendingResults {
   /** A retry of the append at `lsn`, above the commit point: its id, answered by a RetryResult. */
   watchRetry(lsn: Lsn, session: SessionTag): AppendId {
     const id = this.nextId++;
-    this.retries ??= [];
-    this.retries.push({ id, lsn, session });
+    const watch = { id, lsn, session };
+    if (this.retries) this.retries.push(watch);
+    else this.retries = [watch];
     return id;
   }
 
