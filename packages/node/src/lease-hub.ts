@@ -64,6 +64,7 @@ export class LeaseHub implements CoalescedLeases {
   /** Bumped whenever the grants some member's acks cover are replaced (a new set, or refusals). */
   coverageVersion = 0;
   private seq = 0;
+  private periodicRounds = 0;
   private readonly sentAt = new Map<number, number>();
   private readonly heard = new Map<string, HeardFrom>();
   private readonly sent = new Map<string, SentTo>();
@@ -161,13 +162,24 @@ export class LeaseHub implements CoalescedLeases {
 
   // ------------------------------------------------------------------ leader side
 
-  /** One renewal to every peer. */
-  renewAll(now: number): void {
+  /**
+   * A renewal round now, besides the interval's: a busy node renews with each watermark round, so its acks
+   * stay as fresh as they were when rounds waited for their own renewals (leases of busy groups on a loaded
+   * machine lapse less); an idle node sends none.
+   */
+  renewNow(): void {
+    this.renewAll(this.rt.now(), false);
+  }
+
+  /** One renewal to every peer; `periodic` (the interval's own rounds) counts toward the periodic full set. */
+  renewAll(now: number, periodic = true): void {
     this.wakeLapsed(now);
     const seq = ++this.seq;
     this.sentAt.set(seq, now);
     this.sentAt.delete(seq - 64);
-    const full = this.dirty || seq % FULL_EVERY === 0;
+    // Extra rounds must not make the full set travel more often.
+    if (periodic) this.periodicRounds++;
+    const full = this.dirty || (periodic && this.periodicRounds % FULL_EVERY === 0);
     const sets = full ? this.buildSets() : undefined;
     this.dirty = false;
     const peers = new Set([...this.sent.keys(), ...(sets?.keys() ?? [])]);

@@ -72,6 +72,7 @@ export class NodeGts {
         gtsExpected: () => opts.required === true || gtsReplica() !== undefined,
         replica: (g) => (g === GTS_GROUP ? undefined : host.replica(g)),
         timestamp: () => this.floorTimestamp(),
+        renewBusy: () => host.hub.renewNow(),
         coveringMembers: (r) => host.hub.coveringMembers(r),
         coveredUntil: (member) => host.hub.coveredUntil(member),
         coverageVersion: () => host.hub.coverageVersion,

@@ -54,16 +54,22 @@ async function append(
   return "error" in r ? r.error.code : r;
 }
 
+/** Three nodes on one bus, each with a replica of every group in `groups`, every group led. */
+async function ledCluster(groups: readonly number[]) {
+  const bus = new MemoryBus();
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), "palf-node-"));
+  dirs.push(base);
+  const ids = ["n1", "n2", "n3"];
+  const all = await Promise.all(ids.map((id) => startNode(bus, id, path.join(base, id))));
+  for (const n of all) for (const g of groups) n.createGroup(g, ids);
+  await until("a leader for every group", () => groups.every((g) => leaderOf(all, g)));
+  return { bus, base, all };
+}
+
 describe("palf node runtime (3 nodes in one process, real WALs, in-memory transport)", () => {
   it("elects leaders, commits appends durably, and a node stopped without handing over recovers from its WAL and catches up", async () => {
-    const bus = new MemoryBus();
-    const base = fs.mkdtempSync(path.join(os.tmpdir(), "palf-node-"));
-    dirs.push(base);
-    const ids = ["n1", "n2", "n3"];
-    const all = await Promise.all(ids.map((id) => startNode(bus, id, path.join(base, id))));
     const groups = [1, 2, 3, 4, 5, 6];
-    for (const n of all) for (const g of groups) n.createGroup(g, ids);
-    await until("a leader for every group", () => groups.every((g) => leaderOf(all, g)));
+    const { bus, base, all } = await ledCluster(groups);
 
     const acked = new Map<number, Array<{ lsn: number; text: string }>>();
     for (const g of groups) {
@@ -110,14 +116,8 @@ describe("palf node runtime (3 nodes in one process, real WALs, in-memory transp
   });
 
   it("idle leaders keep no timer per group: in a quiet window of three leases no led group is ticked", async () => {
-    const bus = new MemoryBus();
-    const base = fs.mkdtempSync(path.join(os.tmpdir(), "palf-node-"));
-    dirs.push(base);
-    const ids = ["n1", "n2", "n3"];
-    const all = await Promise.all(ids.map((id) => startNode(bus, id, path.join(base, id))));
     const groups = Array.from({ length: 30 }, (_, i) => i + 1);
-    for (const n of all) for (const g of groups) n.createGroup(g, ids);
-    await until("a leader for every group", () => groups.every((g) => leaderOf(all, g)));
+    const { all } = await ledCluster(groups);
     const counts = () => {
       const per = all.map((n) => n.status().shardStats);
       const sum = (k: "ticks" | "elections") => per.flat().reduce((x, s) => x + s[k], 0);

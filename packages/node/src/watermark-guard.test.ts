@@ -122,6 +122,7 @@ function modelNode(groups: number, unsafe?: WatermarkUnsafeSwitches) {
       // Once its members granted a successor, their acks stop covering the group (they refuse it).
       coveringMembers: (r) => ((r as unknown as ModelGroup).succeeded ? [] : config.members),
       coveredUntil: () => ackedAt + ACK_COUNTS_MS,
+      renewBusy: () => {},
       coverageVersion: () => coverage,
       publish: (bytes) => {
         const b = decodeWatermarks(bytes);

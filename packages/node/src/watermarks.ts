@@ -9,6 +9,8 @@ export interface WatermarkHost {
   replica(group: number): Replica | undefined;
   /** One GTS timestamp from a request sent after this call. */
   timestamp(): Promise<number>;
+  /** Some group led here changed since the last round: renew leases with this one (LeaseHub.renewNow). */
+  renewBusy(): void;
   /** Members whose renewal acks cover this leader's lease ballot (LeaseHub.coveringMembers). */
   coveringMembers(r: Replica): readonly string[];
   /** Until when `member`'s acks of this node's renewals count toward the leases they cover (LeaseHub.coveredUntil). */
@@ -117,6 +119,8 @@ export class WatermarkPublisher implements CsnFloorSource {
   private timer: TimerHandle | undefined;
   /** Groups whose leadership, config or next LSN changed since the last snapshot. */
   private dirty = new Set<number>();
+  /** `changed` was called since the last snapshot (the node is busy, not just looking again). */
+  private busy = false;
   /** Groups readers know as led here (named since the last full batch and not GONE since). */
   private known = new Set<number>();
   private readonly places = new Map<string, Placement>();
@@ -149,6 +153,7 @@ export class WatermarkPublisher implements CsnFloorSource {
     // Test-only breach (carryChangedGroups): a carried group's change goes unseen.
     if (this.opts.unsafe?.carryChangedGroups && this.placeOf.has(group)) return;
     this.dirty.add(group);
+    this.busy = true;
   }
 
   /** A new leader waits for a floor fetched after its StartWorking: fetch now rather than at the next tick. */
@@ -208,6 +213,9 @@ export class WatermarkPublisher implements CsnFloorSource {
     }
     this.stats.visited += this.dirty.size;
     this.dirty = new Set();
+    // Not for vouching (the lease at the snapshot does that): keeps busy groups' leases fresh.
+    if (this.busy) this.host.renewBusy();
+    this.busy = false;
     // Carried groups whose leases can no longer be shown to hold at this snapshot are named HELD.
     for (const snap of this.uncoveredCarried(at)) {
       this.uncarry(snap.r.group);
