@@ -5,17 +5,12 @@ import { describe, expect, it } from "vitest";
 import type { EffectSink } from "./effects.ts";
 import { initialConfig } from "./member-config.ts";
 import type { Message } from "./messages.ts";
+import { defaultLease } from "./options.ts";
 import { Replica } from "./replica.ts";
 
 const DELAY_MS = 600;
-const LEASE = {
-  leaseMs: 4000,
-  renewMs: 500,
-  maxDrift: 0.01,
-  leaseGuardMs: 50,
-  voteWindowMs: 100,
-  electionJitterMs: 500,
-};
+// The defaults palfd runs with: a 4 s lease, 100 ms vote window.
+const LEASE = defaultLease;
 
 function slowCluster(seed: number, lagMs: number) {
   let now = 0;
