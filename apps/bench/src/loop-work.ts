@@ -3,7 +3,7 @@ import { round } from "./rounding.ts";
 /**
  * What each node's loop did between two nodeCounters snapshots, in counts that do not depend on how fast
  * this machine was: turns and frames per second, and per turn the groups it touched and the messages it
- * took in and sent; per committed append the peer messages it sent.
+ * took in and sent; per committed append the peer messages it sent; elections started and won per minute.
  */
 export function loopWork(
   a: Record<string, number>,
@@ -22,5 +22,8 @@ export function loopWork(
     framesPerTurn: round(d("framesSent") / turns),
     flushesPerS: round(d("walFlushes") / seconds),
     committedPerS: round(d("committed") / seconds),
+    // Elections stood and leaderships won here: a steady load should start none (a storm starts thousands).
+    electionsPerMin: round((d("elections") * 60) / seconds),
+    leadershipsWonPerMin: round((d("leaderships") * 60) / seconds),
   };
 }

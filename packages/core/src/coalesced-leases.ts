@@ -21,6 +21,16 @@ export interface CoalescedLeases {
    * must hear that we no longer renew it (its acks would otherwise keep counting a grant we moved).
    */
   grantMoved(group: number, to: ReplicaId): void;
-  /** Changes whenever any answer above may have moved (cached lease ends compare it). */
+  /**
+   * Changes whenever a memberGrantUntil answer may have moved (cached lease ends compare it). The member
+   * side's answers are read fresh, so its renewals need not change it: a leader's 10,000 cached lease ends
+   * would otherwise all be recomputed after every renewal its node answered.
+   */
   readonly version: number;
+  /**
+   * Changes whenever a memberGrantUntil answer may have moved EARLIER (what a member's acks cover was
+   * replaced); between changes those answers only move later, as newer acks arrive. So a lease end computed
+   * since the last change, and still ahead, still holds (leaseValid needs no recompute per append).
+   */
+  readonly coverageVersion: number;
 }

@@ -1,4 +1,5 @@
 import type { CoalescedLeases } from "./coalesced-leases.ts";
+import { type LoopLag, roundTripMs } from "./loop-lag.ts";
 import type { Abdicate, VoteReply, VoteRequest } from "./messages.ts";
 import type { Prng } from "./prng.ts";
 import type { MemberConfig, Millis, ReplicaId } from "./types.ts";
@@ -30,6 +31,8 @@ export interface ElectionHost {
   readonly group: number;
   /** The host's coalesced renewals, when it runs them. */
   coalesced(): CoalescedLeases | undefined;
+  /** How slow the host's loop turns are (a campaign waits that much longer for its replies). */
+  loopLag(): LoopLag | undefined;
   config(): MemberConfig;
   send(
     message:
@@ -81,6 +84,8 @@ export class Election {
   private leaseEndByHost = false;
   private leaseEndFor: MemberConfig | undefined;
   private leaseEndVersion = 0;
+  /** The host's coverageVersion when the cached lease end was computed. */
+  private leaseEndCoverage = 0;
   /** A campaign not yet won: it ends (and its self-grant is released) at this time. */
   private campaignEndsAt = Number.POSITIVE_INFINITY;
   private nextRenewAt = Number.POSITIVE_INFINITY;
@@ -126,6 +131,7 @@ export class Election {
     }
     this.leaseEndFor = cfg;
     this.leaseEndVersion = version;
+    this.leaseEndCoverage = this.host.coalesced()?.coverageVersion ?? 0;
     this.leaseEndCache = this.computeLeaseEnd(cfg);
     return this.leaseEndCache;
   }
@@ -163,7 +169,20 @@ export class Election {
 
   /** Checked at every use: the role alone is not enough. */
   leaseValid(now: Millis): boolean {
-    return this.held && now < this.leaseEnd();
+    if (!this.held) return false;
+    // Checked on every append. Since the cached end was computed, our own grants did not change (that clears
+    // the cache) and the host's answers only moved later unless its coverageVersion moved: an end still
+    // ahead of now holds, whatever newer acks added. Otherwise, recompute.
+    const cached = this.leaseEndCache;
+    if (
+      cached !== undefined &&
+      now < cached &&
+      this.leaseEndFor === this.host.config() &&
+      this.leaseEndCoverage === (this.host.coalesced()?.coverageVersion ?? 0)
+    ) {
+      return true;
+    }
+    return now < this.leaseEnd();
   }
 
   nextDeadline(): Millis {
@@ -217,7 +236,7 @@ export class Election {
         return;
       }
       this.electionDueAt = now + this.opts.leaseMs / 2 + this.jitter();
-      if (this.mayCampaign(now)) this.campaign(now);
+      if (this.mayCampaign(now) && !this.loopTooSlowToLead()) this.campaign(now);
     }
   }
 
@@ -293,6 +312,15 @@ export class Election {
     this.electionDueAt = Math.max(this.electionDueAt, now + this.opts.leaseMs + this.jitter());
   }
 
+  /**
+   * Our loop turns are so slow that a round trip would eat half a lease: a lease won now would be mostly gone
+   * before its replies were read, and the campaign's messages would slow every turn further (a storm). Try
+   * again at the next election deadline, when the backlog may have drained. Standing down is always safe.
+   */
+  private loopTooSlowToLead(): boolean {
+    return roundTripMs(0, this.host.loopLag()) > this.opts.leaseMs / 2;
+  }
+
   private mayCampaign(now: Millis): boolean {
     // A negative priority (a node that is stopping) never stands; it still votes.
     if (now < this.silentUntil || this.priority < 0 || !this.host.mayStand()) return false;
@@ -310,7 +338,7 @@ export class Election {
     this.highestBallot = this.ballot;
     this.grants.clear();
     this.leaseEndCache = undefined;
-    this.campaignEndsAt = now + this.opts.voteWindowMs * 4;
+    this.campaignEndsAt = now + roundTripMs(this.opts.voteWindowMs * 4, this.host.loopLag());
     this.request(now, false);
   }
 

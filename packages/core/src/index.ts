@@ -43,6 +43,7 @@ export {
   type LogEntry,
   type SessionTag,
 } from "./log-entry.ts";
+export type { LoopLag } from "./loop-lag.ts";
 export {
   applyChange,
   type ConfigChange,

@@ -1,6 +1,7 @@
 import type { AdminOutcome } from "./append-outcome.ts";
 import type { GroupEntry } from "./group-entry.ts";
 import { EntryKind } from "./log-entry.ts";
+import { roundTripMs } from "./loop-lag.ts";
 import { applyChange, type ConfigChange, encodeConfig, isMember, replicasOf } from "./member-config.ts";
 import type { Ack, CommitInfo } from "./messages.ts";
 import { OpenGroupEntry } from "./open-group-entry.ts";
@@ -244,8 +245,10 @@ function sendCommitInfoToIdle(r: ReplicaState): void {
 /** Resends to peers that have not acked what they were sent (lost messages, restarts). */
 export function retransmit(r: ReplicaState): void {
   if (r.now >= r.commitInfoDueAt) sendCommitInfoToIdle(r);
+  // Slow loop turns delay acks too: resending what is still on its way would only add to the load.
+  const after = roundTripMs(r.opts.retransmitMs, r.loopLag);
   for (const [to, p] of r.progress) {
-    if (r.now < p.lastSentAt + r.opts.retransmitMs) continue;
+    if (r.now < p.lastSentAt + after) continue;
     if (p.matchEnd >= r.log.end && p.ackCommitted >= r.committedEnd) continue;
     p.nextLsn = p.matchEnd >= 0 ? p.matchEnd : p.floor;
     sendCatchUp(r, to, p);
@@ -256,9 +259,9 @@ export function retransmit(r: ReplicaState): void {
 
 export function nextDeadline(r: ReplicaState): Millis {
   let at = Number.POSITIVE_INFINITY;
+  const after = roundTripMs(r.opts.retransmitMs, r.loopLag);
   for (const p of r.progress.values()) {
-    if (p.matchEnd < r.log.end || p.ackCommitted < r.committedEnd)
-      at = Math.min(at, p.lastSentAt + r.opts.retransmitMs);
+    if (p.matchEnd < r.log.end || p.ackCommitted < r.committedEnd) at = Math.min(at, p.lastSentAt + after);
   }
   if (r.configChange?.appendedEnd === undefined && r.configChange) at = Math.min(at, r.configChange.deadline);
   // Waiting for the joiner's grant (grantFrom asks once per renewal interval).

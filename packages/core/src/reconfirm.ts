@@ -1,6 +1,7 @@
 import { groupEntryProblem } from "./group-entry.ts";
 import * as leader from "./leader.ts";
 import { EntryKind } from "./log-entry.ts";
+import { roundTripMs } from "./loop-lag.ts";
 import { isMember, replicasOf } from "./member-config.ts";
 import type { Fetch, FetchReply, Prepare, PrepareReply } from "./messages.ts";
 import type { ReplicaState } from "./replica-state.ts";
@@ -15,7 +16,7 @@ export function start(r: ReplicaState, now: Millis): void {
     pid,
     phase: "prepare",
     promises: new Map(),
-    deadline: now + r.opts.prepareTimeoutMs,
+    deadline: now + roundTripMs(r.opts.prepareTimeoutMs, r.loopLag),
     chosen: undefined,
     fetchFrom: 0,
     config,
@@ -87,7 +88,7 @@ export function onPrepareReply(r: ReplicaState, m: PrepareReply): void {
 
 function sendFetch(r: ReplicaState): void {
   const rc = r.rc!;
-  rc.deadline = r.now + r.opts.prepareTimeoutMs;
+  rc.deadline = r.now + roundTripMs(r.opts.prepareTimeoutMs, r.loopLag);
   const chosen = rc.chosen!;
   r.send({
     type: "fetch",

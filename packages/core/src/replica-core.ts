@@ -8,6 +8,7 @@ import { GROUP_HEADER_BYTES, type GroupEntry, GroupFlag } from "./group-entry.ts
 import { GroupLog } from "./group-log.ts";
 import * as leader from "./leader.ts";
 import { forEachSession, type LogEntry } from "./log-entry.ts";
+import type { LoopLag } from "./loop-lag.ts";
 import { isMember, quorum } from "./member-config.ts";
 import type { Message } from "./messages.ts";
 import type { OpenGroupEntry } from "./open-group-entry.ts";
@@ -62,6 +63,7 @@ export class ReplicaCore implements ReplicaState {
   /** The wake last asked of the host (NaN: ask again even for the same time). */
   lastWake = Number.NaN;
   coalesced: CoalescedLeases | undefined;
+  loopLag: LoopLag | undefined;
   csnFloor: CsnFloorSource | undefined;
   /** Leader: appends wait until the floor comes from a GTS request sent after this one (see CsnFloorSource). */
   private floorAfterFetch = 0;
@@ -91,6 +93,7 @@ export class ReplicaCore implements ReplicaState {
         self: this.self,
         group: this.group,
         coalesced: () => this.coalesced,
+        loopLag: () => this.loopLag,
         config: () => this.config,
         send: (m, durable) => {
           const msg = { ...m, group: this.group, inc: this.inc } as Message;

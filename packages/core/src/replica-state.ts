@@ -4,6 +4,7 @@ import type { Election } from "./election.ts";
 import type { GroupEntry } from "./group-entry.ts";
 import type { GroupLog } from "./group-log.ts";
 import type { LogEntry } from "./log-entry.ts";
+import type { LoopLag } from "./loop-lag.ts";
 import type { Message } from "./messages.ts";
 import type { OpenGroupEntry } from "./open-group-entry.ts";
 import type { ResolvedOptions } from "./options.ts";
@@ -94,6 +95,8 @@ export interface ReplicaState {
   highestPidSeen: Pid;
   /** Room in the host's WAL, reserved before an LSN is assigned (see WalSpace); none: no disk budget. */
   walSpace: WalSpace | undefined;
+  /** How slow the host's loop turns are: round-trip timeouts (reconfirm, retransmit) wait that much longer. */
+  loopLag: LoopLag | undefined;
   /** The config in effect (see ReplicaCore.config). */
   readonly config: MemberConfig;
 

@@ -9,6 +9,7 @@ import type { GroupEntry } from "./group-entry.ts";
 import type { LogView } from "./group-log.ts";
 import * as leader from "./leader.ts";
 import type { LogEntry, SessionTag } from "./log-entry.ts";
+import type { LoopLag } from "./loop-lag.ts";
 import { type ConfigChange, isMember } from "./member-config.ts";
 import { messageProblem } from "./message-check.ts";
 import type { Message } from "./messages.ts";
@@ -224,6 +225,11 @@ export class Replica {
   /** The host renews leases for many groups at once (see CoalescedLeases). */
   useCoalescedLeases(source: CoalescedLeases): void {
     this.s.coalesced = source;
+  }
+
+  /** The host's loop turns may be slow: timeouts that wait for a round trip stretch with them (see LoopLag). */
+  useLoopLag(source: LoopLag): void {
+    this.s.loopLag = source;
   }
 
   /** CSNs stay above the host's GTS floor, and a new leader waits for a fresh one. */

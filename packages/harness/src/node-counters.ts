@@ -29,6 +29,7 @@ export async function nodeCounters(
           "messagesIn",
           "messagesOut",
           "leaderships",
+          "elections",
         ])
           c[k] = (c[k] ?? 0) + (sh[k] ?? 0);
       // Lease renewals (and the full sets among them) and watermark rounds with the groups they looked at.

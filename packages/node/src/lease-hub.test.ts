@@ -167,6 +167,32 @@ describe("coalesced lease renewals", () => {
     expect(L.memberGrantUntil(1, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
   });
 
+  it("a member's acks move a lease end earlier only with a coverageVersion change (leaders trust a cached end until then)", () => {
+    const leader = [fakeReplica(1, { leads: true, ballot: 7, members: ["L", "M"] })];
+    const member = [fakeReplica(1, { members: ["L", "M"], grantTo: ["L", 7] })];
+    const { L, M, now } = pair(
+      leader.map((x) => x.r),
+      member.map((x) => x.r),
+    );
+    L.renewAll(now.t);
+    let until = L.memberGrantUntil(1, "M", 7);
+    const coverage = L.coverageVersion;
+    // Plain renewals: the end only moves later, and the coverage version stays.
+    for (let i = 0; i < 5; i++) {
+      now.t += 500;
+      L.renewAll(now.t);
+      expect(L.memberGrantUntil(1, "M", 7)).toBeGreaterThan(until);
+      until = L.memberGrantUntil(1, "M", 7);
+      expect(L.coverageVersion).toBe(coverage);
+    }
+    // The member moves its grant: the end drops, and the coverage version says so.
+    member[0]!.setGrant(["X", 8]);
+    M.grantMoved(1, "X");
+    L.renewAll(now.t);
+    expect(L.memberGrantUntil(1, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
+    expect(L.coverageVersion).not.toBe(coverage);
+  });
+
   it("a group a member refused stays uncounted when the member later refuses another group", () => {
     const leader = [1, 2].map((g) => fakeReplica(g, { leads: true, ballot: 7, members: ["L", "M"] }));
     const member = [1, 2].map((g) => fakeReplica(g, { members: ["L", "M"], grantTo: ["L", 7] }));

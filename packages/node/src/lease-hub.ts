@@ -71,6 +71,7 @@ const FULL_EVERY = 8;
  * not match is reported (refused) and gets a per-group vote instead, at most once a lease.
  */
 export class LeaseHub implements CoalescedLeases {
+  /** Bumped by acks only (the member side's answers are read fresh): see CoalescedLeases.version. */
   version = 0;
   /** Bumped whenever the grants some member's acks cover are replaced (a new set, or refusals). */
   coverageVersion = 0;
@@ -169,7 +170,6 @@ export class LeaseHub implements CoalescedLeases {
       }
       set.add(group);
     }
-    this.version++;
   }
 
   // ------------------------------------------------------------------ leader side
@@ -417,7 +417,6 @@ export class LeaseHub implements CoalescedLeases {
       for (const g of moved) if (!refused.includes(g)) refused.push(g);
       this.moved.delete(m.from);
     }
-    this.version++;
     this.host.send(m.from, [this.reply(m, refused, false)]);
   }
 

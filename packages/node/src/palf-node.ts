@@ -25,6 +25,7 @@ import type { NodeUnsafeSwitches } from "./node-unsafe.ts";
 import { Retention, type RetentionOptions } from "./retention.ts";
 import { type Runtime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { type NodeInspector, Shard } from "./shard.ts";
+import { TurnLag } from "./turn-lag.ts";
 import { recoverGroups } from "./wal-binding.ts";
 
 /**
@@ -89,6 +90,8 @@ export class PalfNode {
   private eventTimer: TimerHandle | undefined;
   private stopping = false;
   private hub!: LeaseHub;
+  /** Slow loop turns, measured across the shards: round-trip timeouts of every replica stretch with them. */
+  private readonly turnLag = new TurnLag();
   private gts!: NodeGts;
   private lockFile: string | undefined;
   private rebalanceTimer: TimerHandle | undefined;
@@ -212,6 +215,7 @@ export class PalfNode {
         deliverLocal: (messages) => this.route(messages),
         onLeader: (e) => this.onLeader(e),
         leases: this.hub,
+        loopLag: this.turnLag,
         onFatal: (err) => this.fatal(err),
         replica: replicaOptions,
         runtime: this.rt,

@@ -25,6 +25,7 @@ import type { NodeUnsafeSwitches } from "./node-unsafe.ts";
 import { type ReadPage, readPage } from "./read-paging.ts";
 import { type NodeRuntime, realRuntime, type TimerHandle } from "./runtime.ts";
 import { TimerWheel } from "./timer-wheel.ts";
+import type { TurnLag } from "./turn-lag.ts";
 import { decodeGroupEntry, toWalRecord } from "./wal-binding.ts";
 
 /** One group hosted by this shard. */
@@ -49,6 +50,8 @@ export interface ShardOptions {
   readonly onLeader: (event: LeaderEvent) => void;
   /** The node's coalesced lease renewals; told when leaderships or memberships change. */
   readonly leases?: CoalescedLeases & { markDirty(): void };
+  /** The node's measure of slow loop turns: each turn reports its duration, each replica reads it. */
+  readonly loopLag?: TurnLag;
   /**
    * A group's leadership, config or next LSN may have changed (an append, a role or config event, creation,
    * deletion). Called synchronously, before anything else can observe the change (watermark rounds).
@@ -83,6 +86,9 @@ export interface NodeInspector {
   event?(group: number, event: ReplicaEvent, replica: Replica): void;
   result?(group: number, result: GroupEntryResult, replica: Replica): void;
 }
+
+/** Inbound messages one loop turn takes at most (about 100 ms of work on this machine's cores). */
+const MAX_INBOUND_PER_TURN = 2048;
 
 /**
  * A shard: its groups, their deadlines on one timer wheel, one WAL and one loop. A loop turn drains inbound
@@ -174,6 +180,7 @@ export class Shard {
       image,
     );
     if (this.opts.leases) slot.replica.useCoalescedLeases(this.opts.leases);
+    if (this.opts.loopLag) slot.replica.useLoopLag(this.opts.loopLag);
     if (this.opts.csnFloor && group !== GTS_GROUP) slot.replica.useCsnFloor(this.opts.csnFloor);
     if (this.space) slot.replica.useWalSpace(this.space);
     const wal = this.opts.wal;
@@ -346,8 +353,15 @@ export class Shard {
     const observer = this.opts.observer;
     const t0 = observer ? performance.now() : 0;
     const now = this.now();
-    const inbound = this.inbound;
-    this.inbound = [];
+    // A bounded share of the inbound per turn: the rest waits for the next turn, and the event loop reads the
+    // network in between (lease renewals and their acks are answered on arrival, outside turns). One turn
+    // taking all of a backlog of tens of thousands of messages ran for seconds, leases lapsed for want of
+    // those answers, and the elections that followed made the next turns longer still.
+    const inbound =
+      this.inbound.length > MAX_INBOUND_PER_TURN
+        ? this.inbound.splice(0, MAX_INBOUND_PER_TURN)
+        : this.inbound;
+    if (inbound === this.inbound) this.inbound = [];
     this.stats.messagesIn += inbound.length;
     for (const m of inbound) {
       const slot = this.groups.get(m.group);
@@ -373,6 +387,8 @@ export class Shard {
     this.sendOutbound();
     this.recycleIfShort();
     this.armTimer();
+    if (this.inbound.length > 0) this.scheduleTurn();
+    this.opts.loopLag?.turnTook(this.now() - now);
     observer?.turn?.(this.opts.index, performance.now() - t0);
   }
 
