@@ -184,6 +184,26 @@ describe("appends", () => {
     expect(new Set(sent.map((s) => s.request.items[0]!.session!.seq)).size).toBe(1);
   });
 
+  it("an append whose answer cannot be read is retried on the same (session, seq), never reported failed", async () => {
+    const { cluster, client } = await setup();
+    cluster.addGroup(1, ["n1", "n2", "n3"], "n1");
+    let garbled = 0;
+    cluster.node("n1").intercept = (req) => {
+      if (req.op !== "append" || garbled > 0) return undefined;
+      garbled++;
+      return "garbleReply";
+    };
+    // The first attempt was applied; the retry finds it by its session and gets the original result.
+    expect(await client.group(1).append("x")).toEqual({ lsn: 0, csn: 1 });
+    expect(garbled).toBe(1);
+    const sent = cluster.requestsOf("append");
+    expect(sent.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(sent.map((s) => s.request.items[0]!.session!.seq)).size).toBe(1);
+    expect(cluster.log(1).map((e) => str(e.payload))).toEqual(["x"]);
+    // The leader recognised the retry by its session instead of appending it again.
+    expect(cluster.duplicates(1)).toBe(1);
+  });
+
   it("marks a resend as a retry only once an attempt's outcome is unknown (TIMEOUT), not after BUSY", async () => {
     const { cluster, client } = await setup();
     cluster.addGroup(1, ["n1"], "n1");

@@ -20,8 +20,9 @@ export type Intercept = (
   | RpcResponse
   | "silent"
   | "loseReply"
+  | "garbleReply"
   | undefined
-  | Promise<RpcResponse | "silent" | "loseReply" | undefined>;
+  | Promise<RpcResponse | "silent" | "loseReply" | "garbleReply" | undefined>;
 
 /** One fake node: serves the RPC protocol from the shared model on its own MemoryTransport. */
 export interface FakeNode {
@@ -207,8 +208,12 @@ export class FakeCluster {
     const intercepted = node.intercept === undefined ? undefined : await node.intercept(request, node);
     if (intercepted === "silent") return never();
     const response =
-      intercepted === "loseReply" || intercepted === undefined ? this.answer(node, request) : intercepted;
+      intercepted === "loseReply" || intercepted === "garbleReply" || intercepted === undefined
+        ? this.answer(node, request)
+        : intercepted;
     if (intercepted === "loseReply") return never();
+    // Applied, but the reply's bytes cannot be read (a version byte no client knows).
+    if (intercepted === "garbleReply") return new Uint8Array([0xee, 0x01, 0x02]);
     if (node.loseReplies > 0) {
       node.loseReplies--;
       return never();

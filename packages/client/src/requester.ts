@@ -100,14 +100,22 @@ export class Requester {
       return { ok: false, node, error: fromTransportError(e, node, group), answered: false };
     }
     const response = decodeResponse(bytes);
+    // An answer that cannot be read, or answers another op, says nothing of what the node did with the
+    // request (an append may have been applied): it counts as no answer, so an append is retried or
+    // reported INDETERMINATE, never failed.
     if (!response.ok)
-      return { ok: false, node, error: fromRpcError(response.error, node, group), answered: true };
+      return {
+        ok: false,
+        node,
+        error: fromRpcError(response.error, node, group),
+        answered: response.unreadable !== true,
+      };
     if (response.op !== request.op) {
       const error = new PalfError("INTERNAL", `node ${node} answered ${response.op} to ${request.op}`, {
         node,
         ...(group === undefined ? {} : { group }),
       });
-      return { ok: false, node, error, answered: true };
+      return { ok: false, node, error, answered: false };
     }
     return { ok: true, node, response };
   }

@@ -114,7 +114,12 @@ export type RpcResponse =
   | { readonly ok: true; readonly op: "advanceBase"; readonly base: number }
   | { readonly ok: true; readonly op: "gts"; readonly start: number; readonly count: number }
   | MembershipResponse
-  | { readonly ok: false; readonly error: RpcError };
+  | {
+      readonly ok: false;
+      readonly error: RpcError;
+      /** Set by the decoder when the answer's bytes could not be read: says nothing of what the node did. */
+      readonly unreadable?: true;
+    };
 
 /** Leadership events on `palf.<cluster>.events.leader`, batched per node. */
 export interface LeaderEvent {
@@ -235,11 +240,16 @@ export function decodeResponse(bytes: Uint8Array): RpcResponse {
   if (bytes instanceof Uint8Array && bytes[0] === APPEND_ANSWER_FORMAT) {
     const results = decodeAppendAnswer(bytes, decodeError);
     if (typeof results === "string")
-      return { ok: false, error: { code: "INTERNAL", message: `bad response: ${results}` } };
+      return {
+        ok: false,
+        error: { code: "INTERNAL", message: `bad response: ${results}` },
+        unreadable: true,
+      };
     return { ok: true, op: "append", results: results as AppendOutcomeWire[] };
   }
   const v = unpack(bytes);
-  if (typeof v === "string") return { ok: false, error: { code: "INTERNAL", message: `bad response: ${v}` } };
+  if (typeof v === "string")
+    return { ok: false, error: { code: "INTERNAL", message: `bad response: ${v}` }, unreadable: true };
   return v as RpcResponse;
 }
 
