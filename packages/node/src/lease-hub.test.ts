@@ -1,6 +1,7 @@
 import type { Message, Replica } from "@palf/core";
 import { describe, expect, it } from "vitest";
 import { LeaseHub } from "./lease-hub.ts";
+import type { NodeUnsafeSwitches } from "./node-unsafe.ts";
 import type { NodeRuntime, TimerHandle } from "./runtime.ts";
 
 const timing = { renewMs: 500, leaseMs: 4000, maxDrift: 0.01, leaseGuardMs: 50 };
@@ -71,7 +72,12 @@ class StepClock implements NodeRuntime {
 }
 
 /** Two hubs (leader node L, member node M) wired back to back, delivering synchronously. */
-function pair(leaderReplicas: Replica[], memberReplicas: Replica[], clock?: StepClock) {
+function pair(
+  leaderReplicas: Replica[],
+  memberReplicas: Replica[],
+  clock?: StepClock,
+  unsafe: NodeUnsafeSwitches = {},
+) {
   const hubs: Record<string, LeaseHub> = {};
   const sent: Message[] = [];
   /** Messages this says to drop are lost on the way (sent, never delivered). */
@@ -98,6 +104,7 @@ function pair(leaderReplicas: Replica[], memberReplicas: Replica[], clock?: Step
       },
       timing,
       clock,
+      unsafe,
     );
   };
   const now = clock ?? { t: 1000 };
@@ -348,5 +355,68 @@ describe("coalesced lease renewals", () => {
     clock.advance(1);
     expect(woken.L.slice(1).sort()).toEqual([1, 2]);
     expect(L.stats.lapseWakes).toBe(3);
+  });
+});
+
+/** Leader L and member M over `n` groups L leads at ballot 7; M grants each to whom `grantTo(g)` names. */
+function groupsOf(n: number, grantTo: (g: number) => [string, number], unsafe: NodeUnsafeSwitches) {
+  const leader = Array.from({ length: n }, (_, g) =>
+    fakeReplica(g, { leads: true, ballot: 7, members: ["L", "M"] }),
+  );
+  const member = Array.from({ length: n }, (_, g) =>
+    fakeReplica(g, { members: ["L", "M"], grantTo: grantTo(g) }),
+  );
+  const hubs = pair(
+    leader.map((x) => x.r),
+    member.map((x) => x.r),
+    undefined,
+    unsafe,
+  );
+  return { leader, member, ...hubs };
+}
+
+// Guard of "a member's acks cover only what it grants": with hubRecountRefused on, the hub rebuilds coverage
+// the naive way, and each scenario the tests above keep clean counts a group M does not grant L.
+describe("guard: hubRecountRefused (a member's acks cover only what it grants)", () => {
+  it("breaks: a group M refused earlier is counted again when M refuses another group", () => {
+    const { member, L, M, now } = groupsOf(3, () => ["L", 7], { hubRecountRefused: true });
+    L.renewAll(now.t);
+    now.t += 10_000;
+    member[1]!.setGrant(["X", 8]);
+    M.grantMoved(1, "X");
+    L.renewAll(now.t);
+    expect(L.memberGrantUntil(1, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
+    now.t += 500;
+    member[2]!.setGrant(["Y", 8]);
+    M.grantMoved(2, "Y");
+    L.renewAll(now.t);
+    // Group 1 is still granted to X, yet L counts M's ack for it: two leases at once.
+    expect(L.memberGrantUntil(1, "M", 7)).toBeGreaterThan(now.t);
+  });
+
+  it("breaks: a set sent in parts counts a group its first part's reply refused", () => {
+    const n = 20_001;
+    const { L, now } = groupsOf(n, (g) => (g === 0 || g === n - 1 ? ["X", 8] : ["L", 7]), {
+      hubRecountRefused: true,
+    });
+    L.renewAll(now.t);
+    expect(L.memberGrantUntil(0, "M", 7)).toBeGreaterThan(now.t);
+  });
+
+  it("breaks: a new set whose second part is lost renews that part's groups at the leader", () => {
+    const n = 20_001;
+    const { leader, member, L, M, now, net } = groupsOf(n, () => ["L", 7], { hubRecountRefused: true });
+    L.renewAll(now.t);
+    const counted = L.memberGrantUntil(n - 1, "M", 7);
+    now.t += 500;
+    (leader[0]!.r as { leaseBallot: number }).leaseBallot = 9;
+    member[0]!.setGrant(["L", 9]);
+    L.markDirty();
+    let parts = 0;
+    net.drop = (m) => m.type === "leaseRenew" && m.to === "M" && ++parts === 2;
+    L.renewAll(now.t);
+    // M never renewed group n-1 (its part was lost), yet L's count for it moved later.
+    expect(M.grantRenewedUntil(n - 1, "L", 7)).toBe(Number.NEGATIVE_INFINITY);
+    expect(L.memberGrantUntil(n - 1, "M", 7)).toBeGreaterThan(counted);
   });
 });
