@@ -1,6 +1,7 @@
 import type { Message, Replica } from "@palf/core";
 import { describe, expect, it } from "vitest";
 import { LeaseHub } from "./lease-hub.ts";
+import type { NodeUnsafeSwitches } from "./node-unsafe.ts";
 import type { NodeRuntime, TimerHandle } from "./runtime.ts";
 
 const timing = { renewMs: 500, leaseMs: 4000, maxDrift: 0.01, leaseGuardMs: 50 };
@@ -71,7 +72,12 @@ class StepClock implements NodeRuntime {
 }
 
 /** Two hubs (leader node L, member node M) wired back to back, delivering synchronously. */
-function pair(leaderReplicas: Replica[], memberReplicas: Replica[], clock?: StepClock) {
+function pair(
+  leaderReplicas: Replica[],
+  memberReplicas: Replica[],
+  clock?: StepClock,
+  unsafe: NodeUnsafeSwitches = {},
+) {
   const hubs: Record<string, LeaseHub> = {};
   const sent: Message[] = [];
   /** Messages this says to drop are lost on the way (sent, never delivered). */
@@ -98,6 +104,7 @@ function pair(leaderReplicas: Replica[], memberReplicas: Replica[], clock?: Step
       },
       timing,
       clock,
+      unsafe,
     );
   };
   const now = clock ?? { t: 1000 };
@@ -194,26 +201,11 @@ describe("coalesced lease renewals", () => {
   });
 
   it("a group a member refused stays uncounted when the member later refuses another group", () => {
-    const leader = [1, 2].map((g) => fakeReplica(g, { leads: true, ballot: 7, members: ["L", "M"] }));
-    const member = [1, 2].map((g) => fakeReplica(g, { members: ["L", "M"], grantTo: ["L", 7] }));
-    const { L, M, now } = pair(
-      leader.map((x) => x.r),
-      member.map((x) => x.r),
-    );
-    L.renewAll(now.t);
-    expect(L.memberGrantUntil(1, "M", 7)).toBeGreaterThan(now.t);
-    // The lease lapsed at M: it grants group 1 to another candidate, and says so at its next reply.
-    now.t += 10_000;
-    member[0]!.setGrant(["X", 8]);
-    M.grantMoved(1, "X");
-    L.renewAll(now.t);
-    expect(L.memberGrantUntil(1, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
-    // Later M moves group 2 as well. Its reply names group 2 only: group 1 is still granted to X, so L must
-    // not count M for it (two leases for group 1 at once: L's with M's ack, X's with M's grant).
-    now.t += 500;
-    member[1]!.setGrant(["Y", 8]);
-    M.grantMoved(2, "Y");
-    L.renewAll(now.t);
+    const h = groupsOf(3, () => ["L", 7], {});
+    const { member, L, now } = h;
+    moveGrantsOneByOne(h);
+    // M's last reply names group 2 only: group 1 is still granted to X, so L must not count M for it (two
+    // leases for group 1 at once: L's with M's ack, X's with M's grant).
     expect(L.memberGrantUntil(2, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
     expect(L.memberGrantUntil(1, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
     // A full set (sent every few renewals) has M check every group again: still none for L.
@@ -224,7 +216,7 @@ describe("coalesced lease renewals", () => {
     expect(L.memberGrantUntil(1, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
     expect(L.memberGrantUntil(2, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
     // Once M grants L group 1 again, a full set counts it again.
-    member[0]!.setGrant(["L", 7]);
+    member[1]!.setGrant(["L", 7]);
     for (let i = 0; i < 8; i++) {
       now.t += 500;
       L.renewAll(now.t);
@@ -254,29 +246,12 @@ describe("coalesced lease renewals", () => {
 
   it("a new set whose second part is lost renews none of that part's groups at the leader", () => {
     const n = 20_001;
-    const leader = Array.from({ length: n }, (_, g) =>
-      fakeReplica(g, { leads: true, ballot: 7, members: ["L", "M"] }),
-    );
-    const member = Array.from({ length: n }, (_, g) =>
-      fakeReplica(g, { members: ["L", "M"], grantTo: ["L", 7] }),
-    );
-    const { L, M, now, net } = pair(
-      leader.map((x) => x.r),
-      member.map((x) => x.r),
-    );
-    L.renewAll(now.t);
-    const counted = L.memberGrantUntil(n - 1, "M", 7);
-    expect(counted).toBeGreaterThan(now.t);
-    // A new set (a ballot changed) goes out in two parts; the second is lost, so M renews none of its groups.
-    now.t += 500;
-    (leader[0]!.r as { leaseBallot: number }).leaseBallot = 9;
-    member[0]!.setGrant(["L", 9]);
-    L.markDirty();
-    let parts = 0;
-    net.drop = (m) => m.type === "leaseRenew" && m.to === "M" && ++parts === 2;
-    L.renewAll(now.t);
-    expect(M.grantRenewedUntil(n - 1, "L", 7)).toBe(Number.NEGATIVE_INFINITY);
-    expect(L.memberGrantUntil(n - 1, "M", 7)).toBeLessThanOrEqual(counted);
+    const h = groupsOf(n, () => ["L", 7], {});
+    const counted = sendNewSetLosingSecondPart(h);
+    expect(counted).toBeGreaterThan(h.now.t);
+    // M renewed none of the lost part's groups, and L's count for them did not move.
+    expect(h.M.grantRenewedUntil(n - 1, "L", 7)).toBe(Number.NEGATIVE_INFINITY);
+    expect(h.L.memberGrantUntil(n - 1, "M", 7)).toBeLessThanOrEqual(counted);
   });
 
   it("a member that lost its state (restart) asks for the set instead of renewing blindly", () => {
@@ -350,3 +325,87 @@ describe("coalesced lease renewals", () => {
     expect(L.stats.lapseWakes).toBe(3);
   });
 });
+
+/** Leader L and member M over `n` groups L leads at ballot 7; M grants each to whom `grantTo(g)` names. */
+function groupsOf(n: number, grantTo: (g: number) => [string, number], unsafe: NodeUnsafeSwitches) {
+  const leader = Array.from({ length: n }, (_, g) =>
+    fakeReplica(g, { leads: true, ballot: 7, members: ["L", "M"] }),
+  );
+  const member = Array.from({ length: n }, (_, g) =>
+    fakeReplica(g, { members: ["L", "M"], grantTo: grantTo(g) }),
+  );
+  const hubs = pair(
+    leader.map((x) => x.r),
+    member.map((x) => x.r),
+    undefined,
+    unsafe,
+  );
+  return { leader, member, ...hubs };
+}
+
+// Guard of "a member's acks cover only what it grants": with hubRecountRefused on, the hub rebuilds coverage
+// the naive way, and each scenario the tests above keep clean counts a group M does not grant L.
+describe("guard: hubRecountRefused (a member's acks cover only what it grants)", () => {
+  it("breaks: a group M refused earlier is counted again when M refuses another group", () => {
+    const h = groupsOf(3, () => ["L", 7], { hubRecountRefused: true });
+    moveGrantsOneByOne(h);
+    expect(h.L.memberGrantUntil(2, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
+    // Group 1 is still granted to X, yet L counts M's ack for it: two leases at once.
+    expect(h.L.memberGrantUntil(1, "M", 7)).toBeGreaterThan(h.now.t);
+  });
+
+  it("breaks: a set sent in parts counts a group its first part's reply refused", () => {
+    const n = 20_001;
+    const { L, now } = groupsOf(n, (g) => (g === 0 || g === n - 1 ? ["X", 8] : ["L", 7]), {
+      hubRecountRefused: true,
+    });
+    L.renewAll(now.t);
+    expect(L.memberGrantUntil(0, "M", 7)).toBeGreaterThan(now.t);
+  });
+
+  it("breaks: a new set whose second part is lost renews that part's groups at the leader", () => {
+    const n = 20_001;
+    const h = groupsOf(n, () => ["L", 7], { hubRecountRefused: true });
+    const counted = sendNewSetLosingSecondPart(h);
+    // M never renewed group n-1 (its part was lost), yet L's count for it moved later.
+    expect(h.M.grantRenewedUntil(n - 1, "L", 7)).toBe(Number.NEGATIVE_INFINITY);
+    expect(h.L.memberGrantUntil(n - 1, "M", 7)).toBeGreaterThan(counted);
+  });
+});
+
+/**
+ * L renews its set; then group 0's ballot changes, so a new set goes out in two parts and the second part is
+ * lost on the way to M. Returns L's count for the last group (in the lost part) before the new set.
+ */
+function sendNewSetLosingSecondPart(h: ReturnType<typeof groupsOf>): number {
+  const { leader, member, L, now, net } = h;
+  L.renewAll(now.t);
+  const counted = L.memberGrantUntil(leader.length - 1, "M", 7);
+  now.t += 500;
+  (leader[0]!.r as { leaseBallot: number }).leaseBallot = 9;
+  member[0]!.setGrant(["L", 9]);
+  L.markDirty();
+  let parts = 0;
+  net.drop = (m) => m.type === "leaseRenew" && m.to === "M" && ++parts === 2;
+  L.renewAll(now.t);
+  return counted;
+}
+
+/**
+ * L renews; much later (the lease lapsed at M) M grants group 1 to X and says so at its next reply, which L
+ * must count; then M grants group 2 to Y, and its next reply names group 2 only.
+ */
+function moveGrantsOneByOne(h: ReturnType<typeof groupsOf>): void {
+  const { member, L, M, now } = h;
+  L.renewAll(now.t);
+  expect(L.memberGrantUntil(1, "M", 7)).toBeGreaterThan(now.t);
+  now.t += 10_000;
+  member[1]!.setGrant(["X", 8]);
+  M.grantMoved(1, "X");
+  L.renewAll(now.t);
+  expect(L.memberGrantUntil(1, "M", 7)).toBe(Number.NEGATIVE_INFINITY);
+  now.t += 500;
+  member[2]!.setGrant(["Y", 8]);
+  M.grantMoved(2, "Y");
+  L.renewAll(now.t);
+}

@@ -285,7 +285,10 @@ export class LeaseHub implements CoalescedLeases {
       if (complete) s.fullSets.delete(m.seq);
     }
     const fresh = m.epoch !== s.coveredEpoch;
-    if (fresh && full !== undefined && full.epoch === m.epoch && !complete) {
+    // Test-only breach (hubRecountRefused): a part's reply counts at once, and any reply with refusals
+    // rebuilds coverage from the whole set minus those refusals alone.
+    const recount = this.unsafe.hubRecountRefused === true;
+    if (!recount && fresh && full !== undefined && full.epoch === m.epoch && !complete) {
       // A part of a new set, other parts unanswered: the member has not renewed their groups yet (and may
       // never, if a part is lost), so the acks count for nothing new. Refusals take effect at once.
       const covered = new Map(s.covered);
@@ -306,8 +309,9 @@ export class LeaseHub implements CoalescedLeases {
       // Only a whole full set's replies say what the member grants; any other reply says what it stopped
       // granting. Starting from the whole set there would count again a group it refused before and still
       // grants to someone else (two leases at once).
-      const covered = new Map(complete || fresh ? set : s.covered);
-      for (const g of complete ? full!.refused : m.refused) covered.delete(g);
+      const whole = recount ? fresh || m.refused.length > 0 : complete || fresh;
+      const covered = new Map(whole ? set : s.covered);
+      for (const g of complete && !recount ? full!.refused : m.refused) covered.delete(g);
       changed = fresh || !sameSet(covered, s.covered);
       if (changed) {
         for (const [g, ballot] of s.covered) if (covered.get(g) !== ballot) this.wakeLeader(g);

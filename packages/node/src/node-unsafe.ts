@@ -25,6 +25,12 @@ export interface NodeUnsafeSwitches {
    */
   readonly hubLeaseFromAck?: boolean;
   /**
+   * A member's acks cover only what it grants: the lease hub rebuilds a member's coverage from the whole set
+   * minus the refusals of whatever reply names some (or a new epoch), and counts a part's reply at once, so a
+   * group refused earlier (still granted elsewhere) or one of a lost part is counted again: two leases at once.
+   */
+  readonly hubRecountRefused?: boolean;
+  /**
    * A new or renamed segment file is followed by an fsync of its directory: the shard's WAL skips those
    * directory fsyncs, so a crash may lose a whole segment whose records were fdatasynced.
    */
@@ -53,6 +59,7 @@ export const nodeUnsafeSwitchNames: readonly (keyof NodeUnsafeSwitches)[] = [
   "durableFromLaterFlush",
   "forgetPromiseOnRecovery",
   "hubLeaseFromAck",
+  "hubRecountRefused",
   "skipSegmentDirFsync",
   "retryFailedSync",
   "answerBeforeCommit",

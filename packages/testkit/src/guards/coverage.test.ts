@@ -5,40 +5,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { unsafeSwitchNames } from "@palf/core";
 import { kvUnsafeSwitchNames } from "@palf/kv";
-import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { runKvChaos } from "../kv-sim/kv-chaos.ts";
 import { KV_SIM_GUARDS } from "../kv-sim/kv-guards.test-support.ts";
-
-/** The unsafe switches that the tests in `source` turn on for a run. */
-function switchesTurnedOn(source: string, file = "guard.test.ts"): Set<string> {
-  const sf = ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
-  const on = new Set<string>();
-  // A switch object passed to a call: as an argument, or nested in an options object argument.
-  const collect = (arg: ts.Expression): void => {
-    if (!ts.isObjectLiteralExpression(arg)) return;
-    for (const p of arg.properties) {
-      if (!ts.isPropertyAssignment(p)) continue;
-      if (p.initializer.kind === ts.SyntaxKind.TrueKeyword) on.add(p.name.getText(sf));
-      else collect(p.initializer);
-    }
-  };
-  const visit = (node: ts.Node, inTest: boolean): void => {
-    if (ts.isCallExpression(node)) {
-      const callee = node.expression.getText(sf);
-      // `it.skip`, `it.todo`, `describe.skip`: nothing below runs.
-      if (/^(it|test|describe)\.(skip|todo)$/.test(callee)) return;
-      if (inTest) for (const a of node.arguments) collect(a);
-      if (callee === "it" || callee === "test" || /^(it|test)\.(only|concurrent)$/.test(callee)) {
-        for (const a of node.arguments) visit(a, true);
-        return;
-      }
-    }
-    ts.forEachChild(node, (c) => visit(c, inTest));
-  };
-  visit(sf, false);
-  return on;
-}
+import { switchesTurnedOn } from "./switches-turned-on.test-support.ts";
 
 describe("guard coverage", () => {
   it("every UnsafeSwitches field is turned on for a run by some live guard test", () => {
