@@ -302,6 +302,9 @@ export class ReplicaCore implements ReplicaState {
     let at = this.halted ? Number.POSITIVE_INFINITY : this.election.nextDeadline();
     if (this.rc && this.rc.phase !== "startWorking") at = Math.min(at, this.rc.deadline);
     if (this.isServing()) at = Math.min(at, leader.nextDeadline(this));
+    // A deadline already behind us (a held lease whose quorum's grants are all gone ends at -Infinity) is due
+    // now: dropped as "no deadline", the leader never ticked to step down and no follower stood meanwhile.
+    if (at === Number.NEGATIVE_INFINITY) at = this.now;
     if (at !== this.lastWake && Number.isFinite(at)) {
       this.lastWake = at;
       this.sink.wake(this.group, at);

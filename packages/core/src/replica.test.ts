@@ -196,6 +196,8 @@ class Harness {
       if (this.now > target) break;
       for (const [id, log] of this.logs) {
         if (log.wakeAt <= this.now) {
+          // The wake is used up, as a node's timer wheel does: a replica that asks for no other is not ticked.
+          log.wakeAt = Number.POSITIVE_INFINITY;
           const r = this.r(id);
           r.tick(this.now);
           r.endTurn(this.now);
@@ -788,6 +790,26 @@ describe("replica: leadership and membership", () => {
     h.advance(100);
     expect(out.ok && h.committedResults(L.self, "committed", out.lsn).length).toBe(1);
     expect(D.committedEnd).toBe(L.committedEnd);
+    expect(h.violations).toEqual([]);
+  });
+
+  it("a leader whose lease rests on no quorum (replicaNum raised past the members that granted it) steps down at once (seed 83)", () => {
+    // Coalesced renewals (none run here): the leader keeps no renewal deadline, only its lease end.
+    const h = new Harness(83, ["a", "b", "c"], ["a", "b", "c"], { lease: { ...LEASE, coalesced: true } });
+    // c's grants never arrive, so the leader's lease rests on a's and b's.
+    h.intercept = (m) => m.type === "voteReply" && m.from === "c" && m.granted;
+    const L = h.elect();
+    expect(L.self).not.toBe("c");
+    const grantsEnd = h.now + LEASE.leaseMs / 2;
+    expect(L.changeConfig({ type: "setReplicaNum", replicaNum: 4 }, h.now)).toEqual({ ok: true });
+    L.endTurn(h.now);
+    // A quorum of 3 among 3 members (the config counts from when it is in the log) and no grant from c: the
+    // lease ended (at -Infinity). The leader must see it in its next turn, not when its old grants would have
+    // run out: its renewals would keep the followers from standing meanwhile, and the group has no leader.
+    expect(L.log.config.replicaNum).toBe(4);
+    h.advance(10);
+    expect(h.now).toBeLessThan(grantsEnd);
+    expect(L.role).not.toBe("leader");
     expect(h.violations).toEqual([]);
   });
 

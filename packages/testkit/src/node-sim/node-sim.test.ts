@@ -93,4 +93,15 @@ describe("whole-node simulator (real PalfNode on simulated disks and network)", 
     const r = await runNodeChaos({ seed: 132, groups: 3, chaosMs: 15_000 });
     expect(r.violations).toEqual([]);
   });
+  // Seeds 141 and 156 (3 groups, 15 s of chaos): a leader whose lease could rest on no quorum at all (after
+  // setReplicaNum 4 on three members, one of which never granted it) had its lease end at -Infinity; the
+  // replica dropped that deadline as "none", so the leader never ticked to step down and, its followers kept
+  // quiet by its renewals, the group had no serving leader for ten seconds. An overdue deadline now wakes it.
+  it("seeds 141 and 156: a leader whose lease ends with no quorum steps down at once (the group gets a leader)", {
+    timeout: 120_000,
+  }, async () => {
+    const a = await runNodeChaos({ seed: 141, groups: 3, chaosMs: 15_000, commitInfoDelayMs: 100 });
+    const b = await runNodeChaos({ seed: 156, groups: 3, chaosMs: 15_000, commitInfoDelayMs: 72 });
+    expect([a.violations, b.violations]).toEqual([[], []]);
+  });
 });
