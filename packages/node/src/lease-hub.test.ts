@@ -113,6 +113,20 @@ function pair(
   return { L: hubs.L, M: hubs.M, now, sent, net, woken };
 }
 
+/** Group 1 led by L (ballot 7) and granted to it by member M. */
+function oneGroupPair() {
+  const leader = [fakeReplica(1, { leads: true, ballot: 7, members: ["L", "M"] })];
+  const member = [fakeReplica(1, { members: ["L", "M"], grantTo: ["L", 7] })];
+  return {
+    leader,
+    member,
+    ...pair(
+      leader.map((x) => x.r),
+      member.map((x) => x.r),
+    ),
+  };
+}
+
 describe("coalesced lease renewals", () => {
   it("renew every granted group with one message per node pair, and count the member's grants", () => {
     const leader = [1, 2, 3].map((g) => fakeReplica(g, { leads: true, ballot: 7, members: ["L", "M"] }).r);
@@ -157,12 +171,7 @@ describe("coalesced lease renewals", () => {
   });
 
   it("a grant moved to another leader is reported at the next reply, even without a new set", () => {
-    const leader = [fakeReplica(1, { leads: true, ballot: 7, members: ["L", "M"] })];
-    const member = [fakeReplica(1, { members: ["L", "M"], grantTo: ["L", 7] })];
-    const { L, M, now } = pair(
-      leader.map((x) => x.r),
-      member.map((x) => x.r),
-    );
+    const { member, L, M, now } = oneGroupPair();
     L.renewAll(now.t);
     expect(L.memberGrantUntil(1, "M", 7)).toBeGreaterThan(now.t);
     // Much later (the lease lapsed at M), M grants group 1 to another candidate.
@@ -175,12 +184,7 @@ describe("coalesced lease renewals", () => {
   });
 
   it("a member's acks move a lease end earlier only with a coverageVersion change (leaders trust a cached end until then)", () => {
-    const leader = [fakeReplica(1, { leads: true, ballot: 7, members: ["L", "M"] })];
-    const member = [fakeReplica(1, { members: ["L", "M"], grantTo: ["L", 7] })];
-    const { L, M, now } = pair(
-      leader.map((x) => x.r),
-      member.map((x) => x.r),
-    );
+    const { member, L, M, now } = oneGroupPair();
     L.renewAll(now.t);
     let until = L.memberGrantUntil(1, "M", 7);
     const coverage = L.coverageVersion;
