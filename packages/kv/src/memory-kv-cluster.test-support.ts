@@ -1,8 +1,8 @@
 import type { KvCluster, KvLogPage } from "./kv-cluster.ts";
 import { encodeRecord } from "./kv-record.ts";
 import type { KvRuntime } from "./kv-runtime.ts";
+import { MemoryPartitionLog } from "./memory-partition-log.ts";
 import { type PartitionMap, partitionOf } from "./partition-map.ts";
-import type { PartitionEntry } from "./partition-state.ts";
 
 /** A fault for the next append to a group: it fails for sure, or its result is lost (applied or not). */
 export type AppendFault =
@@ -15,7 +15,7 @@ export type AppendFault =
  * and faults injected per append. Appends and reads answer on a later turn, so concurrency is real.
  */
 export class MemoryKvCluster implements KvCluster {
-  readonly logs = new Map<number, { entries: PartitionEntry[]; end: number; lastCsn: number }>();
+  readonly logs = new Map<number, MemoryPartitionLog>();
   private gts = 0;
   private readonly watchers = new Set<(group: number, w: number, lsn: number) => void>();
   private readonly faults = new Map<number, AppendFault[]>();
@@ -31,7 +31,7 @@ export class MemoryKvCluster implements KvCluster {
   private log(group: number) {
     let l = this.logs.get(group);
     if (l === undefined) {
-      l = { entries: [], end: 0, lastCsn: 0 };
+      l = new MemoryPartitionLog();
       this.logs.set(group, l);
     }
     return l;
@@ -46,14 +46,8 @@ export class MemoryKvCluster implements KvCluster {
 
   /** Appends as a coordinator would, bypassing faults (e.g. a coordinator that dies after this). */
   appendNow(group: number, payload: Uint8Array, refCsn: number): { lsn: number; csn: number } {
-    const l = this.log(group);
-    const csn = Math.max(refCsn, l.lastCsn + 1);
-    const lsn = l.end;
-    l.entries.push({ lsn, csn, payload });
-    l.end += payload.length + 16;
-    l.lastCsn = csn;
     this.appends.set(group, (this.appends.get(group) ?? 0) + 1);
-    return { lsn, csn };
+    return this.log(group).append(payload, refCsn);
   }
 
   async append(group: number, payload: Uint8Array, refCsn: number): Promise<{ lsn: number; csn: number }> {
@@ -100,7 +94,7 @@ export class MemoryKvCluster implements KvCluster {
     this.fences++;
     const w = Math.max(await this.timestamp(), csn);
     const l = this.log(group);
-    l.lastCsn = Math.max(l.lastCsn, w);
+    l.raiseFloor(w);
     return { w, lsn: l.end };
   }
 
@@ -108,7 +102,7 @@ export class MemoryKvCluster implements KvCluster {
   async tick(): Promise<void> {
     const w = await this.timestamp();
     for (const [group, l] of this.logs) {
-      l.lastCsn = Math.max(l.lastCsn, w);
+      l.raiseFloor(w);
       for (const fn of this.watchers) fn(group, w, l.end);
     }
   }

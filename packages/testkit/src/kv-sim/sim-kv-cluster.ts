@@ -9,6 +9,7 @@
  */
 import type { Prng } from "@palf/core";
 import { decodeRecord, encodeRecord, type KvCluster, type KvLogPage, type PartitionEntry } from "@palf/kv";
+import { MemoryPartitionLog } from "@palf/kv/testing";
 import { SimNetwork, type SimTransport } from "../node-sim/sim-network.ts";
 import { type Proc, type SimRuntime, SimScheduler } from "../node-sim/sim-scheduler.ts";
 import type { KvSimBackend } from "./kv-sim-backend.ts";
@@ -37,12 +38,6 @@ export const NO_KV_CLUSTER_FAULTS: KvClusterFaults = {
   slowMs: 0,
 };
 
-interface GroupLog {
-  readonly entries: PartitionEntry[];
-  end: number;
-  lastCsn: number;
-}
-
 /** Why an append or read did not succeed, shaped as the real client's errors (`code`). */
 function clusterError(code: "FAILED" | "INDETERMINATE" | "UNAVAILABLE", message: string): Error {
   return Object.assign(new Error(message), { code });
@@ -58,7 +53,7 @@ export class SimKvCluster implements KvSimBackend {
   /** Caller -> groups it cannot reach (both ways). */
   readonly cut = new Map<string, Set<number>>();
   readonly stats = { appends: 0, failed: 0, lostAnswers: 0, lostCommitRecords: 0, readErrors: 0, reads: 0 };
-  private readonly logs = new Map<number, GroupLog>();
+  private readonly logs = new Map<number, MemoryPartitionLog>();
   private gts = 0;
   /** txn id -> group of its primary (learned from prepares), to tell which commit records are the decision. */
   private readonly primaryGroup = new Map<string, number>();
@@ -77,7 +72,7 @@ export class SimKvCluster implements KvSimBackend {
     watermarkEveryMs = 50,
   ) {
     this.net = new SimNetwork("sim", this.sched, rng);
-    for (const g of groups) this.logs.set(g, { entries: [], end: 0, lastCsn: 0 });
+    for (const g of groups) this.logs.set(g, new MemoryPartitionLog());
     const round = () => {
       this.watermarkRound();
       this.sched.at(this.sched.now + watermarkEveryMs, round);
@@ -131,7 +126,7 @@ export class SimKvCluster implements KvSimBackend {
     return [];
   }
 
-  private log(group: number): GroupLog {
+  private log(group: number): MemoryPartitionLog {
     const l = this.logs.get(group);
     if (l === undefined) throw clusterError("FAILED", `no group ${group}`);
     return l;
@@ -148,12 +143,7 @@ export class SimKvCluster implements KvSimBackend {
   }
 
   private commit(group: number, payload: Uint8Array, refCsn: number): { lsn: number; csn: number } {
-    const l = this.log(group);
-    const csn = Math.max(refCsn, l.lastCsn + 1);
-    const lsn = l.end;
-    l.entries.push({ lsn, csn, payload });
-    l.end += payload.length + 16;
-    l.lastCsn = csn;
+    const { lsn, csn } = this.log(group).append(payload, refCsn);
     this.stats.appends++;
     const d = decodeRecord(payload);
     if (d.ok && d.record.type === "prepare")
@@ -174,7 +164,7 @@ export class SimKvCluster implements KvSimBackend {
   private watermarkRound(): void {
     const w = this.nextTimestamp();
     for (const [group, l] of this.logs) {
-      l.lastCsn = Math.max(l.lastCsn, w);
+      l.raiseFloor(w);
       const lsn = l.end;
       for (const wt of this.watchers) {
         if (wt.proc.dead || this.cut.get(wt.proc.name)?.has(group)) continue;
