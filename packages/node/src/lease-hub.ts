@@ -294,9 +294,7 @@ export class LeaseHub implements CoalescedLeases {
       const covered = new Map(s.covered);
       for (const g of m.refused) covered.delete(g);
       if (!sameSet(covered, s.covered)) {
-        // Leaders whose lease rested on these acks keep no timer of their own: wake those no longer covered.
-        for (const [g, ballot] of s.covered) if (covered.get(g) !== ballot) this.wakeLeader(g);
-        s.covered = covered;
+        this.replaceCoverage(s, covered);
         this.coverageVersion++;
       }
       this.version++;
@@ -313,10 +311,7 @@ export class LeaseHub implements CoalescedLeases {
       const covered = new Map(whole ? set : s.covered);
       for (const g of complete && !recount ? full!.refused : m.refused) covered.delete(g);
       changed = fresh || !sameSet(covered, s.covered);
-      if (changed) {
-        for (const [g, ballot] of s.covered) if (covered.get(g) !== ballot) this.wakeLeader(g);
-        s.covered = covered;
-      }
+      if (changed) this.replaceCoverage(s, covered);
     }
     if (changed) {
       s.coveredEpoch = m.epoch;
@@ -329,6 +324,12 @@ export class LeaseHub implements CoalescedLeases {
     this.armCoverTimer();
     this.version++;
     for (const group of m.refused) this.askDirectly(group, m.from, now);
+  }
+
+  /** What a member's acks cover is now `covered`; leaders whose lease rested on them keep no timer of their own, so those no longer covered are woken. */
+  private replaceCoverage(s: SentTo, covered: Map<number, number>): void {
+    for (const [g, ballot] of s.covered) if (covered.get(g) !== ballot) this.wakeLeader(g);
+    s.covered = covered;
   }
 
   private wakeLeader(group: number): void {
