@@ -26,11 +26,12 @@ import {
   type TargetSpec,
   waitGroupsLed,
 } from "./bench-target.ts";
-import { printProfiles, profilingEnv, startProfile, waitForProfiles } from "./cpu-profiles.ts";
+import { printProfiles, profilingEnv } from "./cpu-profiles.ts";
+import { CpuWindow } from "./cpu-window.ts";
 import { type FlagSpec, nonNegative, positiveInt, positiveIntList, UsageError } from "./flags.ts";
 import { LiveProgress } from "./live-progress.ts";
 import { loopWork } from "./loop-work.ts";
-import { childPids, cpuSeconds } from "./proc-stats.ts";
+import { childPids } from "./proc-stats.ts";
 import { type ReaderKind, type RunningReaders, startReaders } from "./readers.ts";
 import { round } from "./rounding.ts";
 import { percentileMs, RunRecorder, type SecondJson, SecondStats } from "./run-recorder.ts";
@@ -236,19 +237,14 @@ export async function main(argv: string[]): Promise<void> {
     const pids = new Map<string, number>(local?.pids() ?? []);
     const nats = local ? childPids("nats-server")[0] : undefined;
     if (nats) pids.set("nats", nats);
-    const cpu0 = new Map<string, number>();
+    const cpuWindow = new CpuWindow(pids, local && profileDir ? [...local.pids().keys()] : [], profileDir);
     let counters0: Promise<Map<string, Record<string, number>>> | undefined;
-    let selfAt: NodeJS.CpuUsage | undefined;
-    let selfProfile: ((file: string) => Promise<void>) | undefined;
+    let cpuWindowOpen = false;
     const cpuStart = setTimeout(
       async () => {
-        selfAt = process.cpuUsage();
-        for (const [n, pid] of pids) cpu0.set(n, cpuSeconds(pid) ?? 0);
+        cpuWindowOpen = true;
         counters0 = nodeCounters(admin, nodes);
-        if (profileDir) {
-          selfProfile = await startProfile();
-          for (const pid of local!.pids().values()) process.kill(pid, "SIGUSR2");
-        }
+        await cpuWindow.start();
       },
       Math.max(0, measureFromMs - Date.now()),
     );
@@ -303,19 +299,12 @@ export async function main(argv: string[]): Promise<void> {
       0.001,
       (seconds === undefined ? lastEndMs - measureFromMs : seconds * 1000) / 1000,
     );
-    if (selfAt) {
+    if (cpuWindowOpen) {
       const window = (loadEndMs - measureFromMs) / 1000;
-      for (const [n, pid] of pids)
-        cpuPct[n] = round((((cpuSeconds(pid) ?? 0) - cpu0.get(n)!) / window) * 100);
-      const self = process.cpuUsage(selfAt);
-      cpuPct[clients === 1 ? "client (bench process)" : "bench process"] = round(
-        ((self.user + self.system) / 1e6 / window) * 100,
-      );
-    }
-    if (profileDir && selfAt) {
-      for (const pid of local!.pids().values()) process.kill(pid, "SIGUSR2");
-      if (selfProfile) await selfProfile(path.join(profileDir, `bench-${process.pid}.cpuprofile`));
-      await waitForProfiles(profileDir, nodes.length + 1);
+      for (const [n, cpuS] of Object.entries(await cpuWindow.stop())) {
+        const name = n !== "bench" ? n : clients === 1 ? "client (bench process)" : "bench process";
+        cpuPct[name] = round((cpuS / window) * 100);
+      }
     }
 
     let readerFailures: string[] = [];
